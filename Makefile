@@ -1,0 +1,36 @@
+# Two commands on a fresh machine with Python 3.11 and make:
+#   make run    set up .venv, install the project, run the default Shaoyang scenario
+#   make test   set up .venv with the test extras, run the test suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP_FLAGS := --disable-pip-version-check --quiet
+
+.PHONY: run test test-slow bench validate clean
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install $(PIP_FLAGS) -e .
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PY) -m pip install $(PIP_FLAGS) -e '.[test]'
+	@touch $@
+
+run: $(VENV)/.installed
+	$(PY) run_sim.py run
+
+validate: $(VENV)/.installed
+	$(PY) run_sim.py validate scenarios/shaoyang.yaml
+
+test: $(VENV)/.installed-test
+	$(PY) -m pytest
+
+test-slow: $(VENV)/.installed-test
+	$(PY) -m pytest -m slow
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/bench_engine.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,223 @@
+"""Command-line interface: ``python run_sim.py run|validate ...``.
+
+Exit codes: 0 success, 2 a problem with the input (scenario or network file), 130 interrupted.
+Input problems are printed as one message naming the file, key path and line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .config import DEFAULT_SCENARIO, ScenarioError, load_scenario
+from .network.load import NetworkSourceError, default_cache_dir
+
+__all__ = ["main", "build_parser"]
+
+EXIT_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
+    return v
+
+
+def _days(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of days, got {text!r}") from None
+    if not (0 < v <= 3650) or math.isnan(v):
+        raise argparse.ArgumentTypeError(f"days must be in (0, 3650], got {text}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="run_sim.py",
+        description="Simulate rapid-response police platforms on a road network and measure how "
+                    "often the 1/3/5-minute targets are met.",
+        epilog="Examples:\n  python run_sim.py run\n"
+               "  python run_sim.py run scenarios/shaoyang.yaml --days 60 --reps 10\n"
+               "  python run_sim.py validate scenarios/shaoyang.yaml",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    r = sub.add_parser("run", help="simulate a scenario's layouts and write a results folder",
+                       description="Simulate every layout of a scenario (or those given with "
+                                   "--layout) for several replications, print a summary and write "
+                                   "results/<scenario>/<run-id>/.")
+    r.add_argument("scenario", nargs="?", default=str(DEFAULT_SCENARIO),
+                   help="scenario YAML file (default: the built-in Shaoyang scenario)")
+    r.add_argument("--layout", action="append", metavar="NAME",
+                   help="run only this layout (repeat for several; default: the scenario's list)")
+    r.add_argument("--days", type=_days, help="simulated days per replication (overrides run.duration)")
+    r.add_argument("--reps", type=_positive_int, help="replications (overrides run.replications)")
+    r.add_argument("--seed", type=int, help="random seed (overrides run.seed)")
+    r.add_argument("--out", type=Path, default=Path("results"), help="results root (default: results/)")
+    r.add_argument("--workers", type=_positive_int, default=1,
+                   help="worker processes (default 1; results are identical for any number)")
+    r.add_argument("--cache-dir", type=Path, default=None,
+                   help=f"network cache (default: $POLICE_SIM_CACHE or {default_cache_dir()})")
+    r.add_argument("--no-plots", action="store_true", help="skip the figures")
+
+    v = sub.add_parser("validate", help="check a scenario file without simulating",
+                       description="Validate a scenario: the schema, cross-references and, unless "
+                                   "--schema-only, the platforms against the road network.")
+    v.add_argument("scenario", help="scenario YAML file")
+    v.add_argument("--schema-only", action="store_true", help="do not load the road network")
+    v.add_argument("--cache-dir", type=Path, default=None, help="network cache folder")
+    return p
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+class _Progress:
+    """A one-line progress indicator on stderr for long runs (a terminal only)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.t0 = time.perf_counter()
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.tty:
+            return
+        elapsed = time.perf_counter() - self.t0
+        left = elapsed / done * (total - done) if done else 0.0
+        sys.stderr.write(f"\r{self.label}: {done}/{total} runs, {elapsed:.0f} s, ~{left:.0f} s left ")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _fmt_pct(row: dict[str, Any], key: str) -> str:
+    m, lo, hi = row[key], row[f"{key}_ci_low"], row[f"{key}_ci_high"]
+    if m is None or math.isnan(m):
+        return "n/a"
+    if lo is None or math.isnan(lo):
+        return f"{m:6.1%}"
+    return f"{m:6.1%} ± {max(m - lo, hi - m) * 100:.1f} pp"
+
+
+def _fmt_min(x: float) -> str:
+    return "n/a" if x is None or math.isnan(x) else f"{x / 60:.1f} min"
+
+
+def summary_table(summary: list[dict[str, Any]], targets: dict[str, float], clock: str) -> str:
+    """The compact table printed at the end of a run."""
+    head = (f"{'layout':<28} {'zone':<8} {'target':>7} {'incidents':>9}  {'within target (95% CI)':<23}"
+            f" {'mean resp':>9} {'p90 resp':>9} {'queued':>7} {'util':>6}")
+    lines = [head, "-" * len(head)]
+    last = None
+    for row in summary:
+        layout = row["layout"] if row["layout"] != last else ""
+        last = row["layout"]
+        tgt = f"{targets[row['zone']] / 60:g} min" if row["zone"] in targets else ""
+        lines.append(
+            f"{layout:<28} {row['zone']:<8} {tgt:>7} {row['incidents']:>9.0f}  "
+            f"{_fmt_pct(row, 'compliance'):<23} {_fmt_min(row['response_mean_s']):>9} "
+            f"{_fmt_min(row['response_p90_s']):>9} {row['queued_share']:>7.1%} {row['utilisation']:>6.1%}")
+    lines.append(f"Targets are timed from the {clock}; response times from the call. "
+                 "Incidents are per replication.")
+    return "\n".join(lines)
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    loaded = load_scenario(args.scenario)
+    s = loaded.scenario
+    if not args.schema_only:
+        from .experiment import load_world
+
+        net, world = load_world(loaded, args.cache_dir, progress=_say)
+        for name, fleet in world.fleets.items():
+            print(f"  layout {name}: {len(fleet.platform_names)} posts, {len(fleet)} units")
+        print(f"  network: {net.source}: {net.n_nodes:,} nodes, {net.n_edges:,} edges")
+    print(f"{args.scenario}: OK ({len(s.layouts)} layouts, {len(s.incident_types)} incident types, "
+          f"{s.demand.incidents_per_day:g} incidents/day)")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .experiment import RunOptions, apply_overrides, load_world, run_batch
+
+    t_start = time.perf_counter()
+    loaded = load_scenario(args.scenario)
+    opts = RunOptions(layouts=tuple(args.layout) if args.layout else None, replications=args.reps,
+                      seed=args.seed, duration_s=args.days * 86400.0 if args.days else None,
+                      workers=args.workers, cache_dir=args.cache_dir)
+    loaded = apply_overrides(loaded, opts)
+    s = loaded.scenario
+    t0 = time.perf_counter()
+    net, world = load_world(loaded, args.cache_dir, progress=_say)
+    t_net = time.perf_counter() - t0
+    layouts = s.layout_names()
+    _say(f"{s.name}: {len(layouts)} layout(s) x {s.run.replications} replication(s) x "
+         f"{s.run.duration / 86400:g} days on {net.n_nodes:,} road nodes ({net.source})")
+
+    from .output import finish_run_dir, new_run_dir, remove_partial, write_results
+
+    partial, final = new_run_dir(args.out, s.name, s.run.seed)
+    try:
+        batch = run_batch(loaded, world, progress=_Progress("simulating"), workers=args.workers,
+                          cache_dir=args.cache_dir)
+        t_plot0 = time.perf_counter()
+        if not args.no_plots:
+            _figures(partial, final.name, net, world, batch)
+        timings = {"network_s": t_net, "simulate_s": batch.timings["simulate_s"],
+                   "plots_s": time.perf_counter() - t_plot0, "total_s": time.perf_counter() - t_start}
+        write_results(partial, loaded, net, batch, command=["run_sim.py", *sys.argv[1:]], timings=timings)
+        finish_run_dir(partial, final)
+    except BaseException:
+        remove_partial(partial)
+        raise
+    print(summary_table(batch.summary, s.zones.targets, s.zones.clock))
+    print(f"\n{batch.incidents_simulated:,} incidents simulated in {batch.timings['simulate_s']:.1f} s. "
+          f"Results: {final}")
+    return 0
+
+
+def _figures(run_dir: Path, run_id: str, net: Any, world: Any, batch: Any) -> None:
+    from .plots import plot_layout_map, plot_response_cdf, save_figure, source_line
+
+    s = batch.scenario
+    footer = source_line(s, run_id, batch.replications)
+    fig, _ = plot_layout_map(net, s, [world.fleets[n] for n in batch.layouts], footer=footer)
+    save_figure(fig, run_dir / "layout_map")
+    fig, _ = plot_response_cdf(batch.records, s, batch.layouts, footer=footer)
+    save_figure(fig, run_dir / "response_times")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "validate":
+            return _cmd_validate(args)
+        return _cmd_run(args)
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except NetworkSourceError as exc:
+        print(f"error: road network: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("\ninterrupted: no results folder was written (partial output removed).", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Metrics from incident records: target compliance, response times, queueing and utilisation.
+
+Per replication, each layout gets one row per zone class (and ``all``). Across replications, each
+metric gets its mean and a 95% confidence interval (Student t on the replication means). Only
+incidents whose call came after the warm-up count. An incident still open at the horizon counts as
+missed if its target had already passed, and is left out (unknown) otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from .config import ZONE_CLASSES
+from .records import RecordTable
+
+__all__ = ["replication_metrics", "summarise", "mean_ci", "METRICS", "ZONE_ROWS"]
+
+ZONE_ROWS = (*ZONE_CLASSES, "all")
+
+METRICS: tuple[tuple[str, str], ...] = (
+    ("compliance", "share of counted incidents whose first unit arrived within the zone's target"),
+    ("response_mean_s", "mean response time from the call (s)"),
+    ("response_median_s", "median response time from the call (s)"),
+    ("response_p90_s", "90th percentile of response time from the call (s)"),
+    ("travel_mean_s", "mean driving time of the first unit (s)"),
+    ("queued_share", "share of counted incidents that waited for a free unit"),
+    ("utilisation", "mean share of time units were committed to incidents (assign to clear)"),
+    ("incidents", "counted incidents per replication"),
+)
+
+
+def replication_metrics(records: RecordTable, unit_busy_s: np.ndarray, window_s: float
+                        ) -> list[dict[str, Any]]:
+    """Metrics of one layout in one replication: a row per zone class and one for ``all``."""
+    c = records.columns
+    counted = c["counted"] == 1
+    util = float(np.mean(unit_busy_s) / window_s) if len(unit_busy_s) and window_s > 0 else math.nan
+    rows = []
+    for zi, zone in enumerate(ZONE_ROWS):
+        sel = counted & ((c["zone"] == zi) if zone != "all" else True)
+        known = sel & (c["target_met"] >= 0)
+        resp = c["response_s"][sel]
+        resp = resp[~np.isnan(resp)]
+        travel = c["travel_s"][sel]
+        travel = travel[~np.isnan(travel)]
+        n_known = int(known.sum())
+        rows.append({
+            "zone": zone,
+            "incidents": int(sel.sum()),
+            "compliance": float(np.mean(c["target_met"][known] == 1)) if n_known else math.nan,
+            "response_mean_s": float(resp.mean()) if resp.size else math.nan,
+            "response_median_s": float(np.median(resp)) if resp.size else math.nan,
+            "response_p90_s": float(np.percentile(resp, 90)) if resp.size else math.nan,
+            "travel_mean_s": float(travel.mean()) if travel.size else math.nan,
+            "queued_share": float(np.mean(c["queued"][sel])) if sel.any() else math.nan,
+            "utilisation": util,
+        })
+    return rows
+
+
+_BOUNDS = {"compliance": (0.0, 1.0), "queued_share": (0.0, 1.0), "utilisation": (0.0, 1.0)}
+"""Metrics that are shares: their intervals are clipped to [0, 1]; others are clipped at 0."""
+
+
+def mean_ci(values: Iterable[float], level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and a two-sided ``level`` confidence interval (Student t) of replication values.
+
+    With fewer than two values the interval is NaN (unknown); NaNs are ignored.
+    """
+    v = np.asarray([x for x in values if not math.isnan(x)], dtype=float)
+    if v.size == 0:
+        return math.nan, math.nan, math.nan
+    m = float(v.mean())
+    if v.size < 2:
+        return m, math.nan, math.nan
+    half = float(stats.t.ppf(0.5 + level / 2, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
+    return m, m - half, m + half
+
+
+def summarise(per_rep: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Aggregate replication rows (each with ``layout``, ``replication``, ``zone``) across replications.
+
+    Returns one row per (layout, zone) in first-seen order with ``<metric>``, ``<metric>_ci_low`` and
+    ``<metric>_ci_high`` for every metric, and ``replications``.
+    """
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in per_rep:
+        groups.setdefault((row["layout"], row["zone"]), []).append(row)
+    out = []
+    for (layout, zone), rows in groups.items():
+        agg: dict[str, Any] = {"layout": layout, "zone": zone, "replications": len(rows)}
+        for name, _ in METRICS:
+            m, lo, hi = mean_ci(r[name] for r in rows)
+            floor, ceil = _BOUNDS.get(name, (0.0, math.inf))
+            lo, hi = (max(lo, floor), min(hi, ceil)) if not math.isnan(lo) else (lo, hi)
+            agg[name] = m
+            agg[f"{name}_ci_low"] = lo
+            agg[f"{name}_ci_high"] = hi
+        out.append(agg)
+    return out

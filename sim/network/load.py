@@ -1,0 +1,409 @@
+"""Load a road network from any source through osmnx, keep the drivable part, and cache it.
+
+Sources (``network.source`` in the scenario):
+
+- ``synthetic``: the built-in synthetic central-Shaoyang network, generated as an OSM XML file
+  (``sim.network.synth``) and read with :func:`osmnx.graph_from_xml`, the same code path as a real
+  ``.osm`` extract;
+- ``file``: a local ``.osm``, ``.osm.bz2`` (read by ``graph_from_xml``) or ``.graphml`` file;
+- ``place`` / ``bbox``: an online download through osmnx, saved as GraphML in the cache so that the
+  next run is offline. When there is no network connection it fails within seconds with
+  :class:`NetworkSourceError`, suggesting the local-file route.
+
+Whatever the source, the graph is reduced to drivable roads, the largest strongly connected
+component is kept (what was dropped is reported), and parallel edges are later reduced to the
+fastest one by the oracle. The result, a :class:`~sim.network.graph.RoadNetwork`, is cached on disk
+keyed by the input checksum, and a cache entry whose own checksum does not match is rebuilt.
+"""
+
+from __future__ import annotations
+
+import bz2
+import hashlib
+import json
+import logging
+import os
+import socket
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from .graph import LocalFrame, RoadNetwork
+
+__all__ = [
+    "NetworkSourceError",
+    "DRIVABLE_CLASSES",
+    "default_cache_dir",
+    "load_network",
+    "network_from_osmnx",
+    "file_checksum",
+]
+
+LOADER_VERSION = "1"
+"""Bump when the loader changes what it keeps, so old cache entries are not reused."""
+
+DRIVABLE_CLASSES = frozenset({
+    "motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link",
+    "secondary", "secondary_link", "tertiary", "tertiary_link", "unclassified",
+    "residential", "living_street", "service", "road",
+})
+"""OSM ``highway`` values a police car may drive on."""
+
+_NO_ACCESS = frozenset({"no", "private"})
+_SERVICE_EXCLUDED = frozenset({"parking_aisle", "driveway", "private", "emergency_access"})
+
+log = logging.getLogger(__name__)
+
+
+class NetworkSourceError(RuntimeError):
+    """The road network cannot be obtained or has no usable drivable roads."""
+
+
+def default_cache_dir() -> Path:
+    """Where networks are cached: ``$POLICE_SIM_CACHE``, else ``$XDG_CACHE_HOME/police-sim``,
+    else ``~/.cache/police-sim``."""
+    env = os.environ.get("POLICE_SIM_CACHE")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "police-sim"
+
+
+def file_checksum(path: Path) -> str:
+    """SHA-256 of a file's bytes (hex)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# osmnx graph -> arrays
+
+def _first_drivable(value: Any) -> str | None:
+    values = value if isinstance(value, list) else [value]
+    for v in values:
+        if isinstance(v, str) and v in DRIVABLE_CLASSES:
+            return v
+    return None
+
+
+def _edge_allowed(data: dict[str, Any]) -> str | None:
+    """The drivable road class of an edge, or None if cars may not use it."""
+    cls = _first_drivable(data.get("highway"))
+    if cls is None:
+        return None
+
+    def has(key: str, bad: frozenset[str]) -> bool:
+        v = data.get(key)
+        vals = v if isinstance(v, list) else [v]
+        return any(isinstance(x, str) and x in bad for x in vals)
+
+    if has("access", _NO_ACCESS) or has("motor_vehicle", _NO_ACCESS) or has("motorcar", _NO_ACCESS):
+        return None
+    if cls == "service" and has("service", _SERVICE_EXCLUDED):
+        return None
+    if has("area", frozenset({"yes"})):
+        return None
+    return cls
+
+
+def _drivable_subgraph(G: Any) -> tuple[Any, dict[str, int]]:
+    """Remove edges cars cannot use, and nodes left without edges."""
+    drop = [(u, v, k) for u, v, k, d in G.edges(keys=True, data=True) if _edge_allowed(d) is None]
+    n_edges = G.number_of_edges()
+    H = G.copy()
+    H.remove_edges_from(drop)
+    H.remove_nodes_from([n for n in list(H.nodes) if H.degree(n) == 0])
+    return H, {"edges_in_file": n_edges, "edges_not_drivable": len(drop)}
+
+
+def network_from_osmnx(G: Any, *, source: str, checksum: str,
+                       rivers: dict[str, list[tuple[float, float]]] | None = None) -> RoadNetwork:
+    """Turn an osmnx MultiDiGraph (lon/lat node coordinates) into a :class:`RoadNetwork`.
+
+    Keeps drivable edges only, then the largest strongly connected component. Raises
+    :class:`NetworkSourceError` if no drivable road is left.
+    """
+    import networkx as nx  # loading only; never used in the event loop
+
+    H, report = _drivable_subgraph(G)
+    if H.number_of_edges() == 0:
+        raise NetworkSourceError(f"{source}: the network has no drivable roads "
+                                 f"(highway={', '.join(sorted(DRIVABLE_CLASSES))})")
+    components = list(nx.strongly_connected_components(H))
+    largest = max(components, key=lambda c: (len(c), min(c)))
+    report["nodes_drivable"] = H.number_of_nodes()
+    report["strong_components"] = len(components)
+    report["nodes_dropped_outside_largest_scc"] = H.number_of_nodes() - len(largest)
+    H = H.subgraph(largest).copy()
+
+    nodes = sorted(H.nodes)
+    index = {n: i for i, n in enumerate(nodes)}
+    lon = np.array([float(H.nodes[n]["x"]) for n in nodes])
+    lat = np.array([float(H.nodes[n]["y"]) for n in nodes])
+    edges = sorted(((index[u], index[v], k, d) for u, v, k, d in H.edges(keys=True, data=True)),
+                   key=lambda e: (e[0], e[1], e[2]))
+    edges = [e for e in edges if e[0] != e[1]]  # self-loops never shorten a route
+    classes_per_edge = [_edge_allowed(e[3]) or "road" for e in edges]
+    classes = tuple(sorted(set(classes_per_edge)))
+    cls_index = {c: i for i, c in enumerate(classes)}
+    frame = LocalFrame(lon0=float((lon.min() + lon.max()) / 2), lat0=float((lat.min() + lat.max()) / 2))
+    x, y = frame.to_local(lon, lat)
+    length = np.array([float(e[3].get("length", 0.0)) for e in edges])
+    if np.any(~np.isfinite(length)) or np.any(length < 0):
+        raise NetworkSourceError(f"{source}: some edges have no valid length")
+    report["nodes"] = len(nodes)
+    report["edges"] = len(edges)
+    report["parallel_edges"] = len(edges) - len({(e[0], e[1]) for e in edges})
+    return RoadNetwork(
+        osmid=np.array([int(n) if not isinstance(n, int) else n for n in nodes], dtype=np.int64),
+        lon=lon, lat=lat, x=np.asarray(x), y=np.asarray(y),
+        edge_u=np.array([e[0] for e in edges], dtype=np.int32),
+        edge_v=np.array([e[1] for e in edges], dtype=np.int32),
+        edge_length=np.maximum(length, 0.1),
+        edge_class=np.array([cls_index[c] for c in classes_per_edge], dtype=np.int16),
+        classes=classes, frame=frame, source=source, checksum=checksum, report=report,
+        rivers=rivers or {},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# readers
+
+def _read_osm_xml(path: Path) -> Any:
+    import osmnx as ox
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # osmnx warns about missing metadata in hand-made files
+            G = ox.graph_from_xml(path, simplify=False, retain_all=True)
+    except Exception as exc:  # osmnx raises many types for bad files
+        raise NetworkSourceError(f"{path}: cannot read as OSM XML ({type(exc).__name__}: {exc})") from None
+    return _simplify(G, path)
+
+
+def _simplify(G: Any, path: Path | str) -> Any:
+    import osmnx as ox
+
+    if G.number_of_edges() == 0:
+        raise NetworkSourceError(f"{path}: the file holds no roads")
+    drivable, _ = _drivable_subgraph(G)
+    if drivable.number_of_edges() == 0:
+        raise NetworkSourceError(f"{path}: the network has no drivable roads")
+    if G.graph.get("simplified"):
+        return drivable
+    return ox.simplify_graph(drivable)
+
+
+def _read_graphml(path: Path) -> Any:
+    import osmnx as ox
+
+    try:
+        G = ox.load_graphml(path)
+    except Exception as exc:
+        raise NetworkSourceError(f"{path}: cannot read as GraphML ({type(exc).__name__}: {exc})") from None
+    return _simplify(G, path)
+
+
+def _read_rivers(path: Path) -> dict[str, list[tuple[float, float]]]:
+    """River centre lines (``waterway=river`` ways) from an OSM XML file, for maps."""
+    import xml.etree.ElementTree as ET
+
+    opener = bz2.open if path.suffix == ".bz2" else open
+    try:
+        with opener(path, "rb") as fh:
+            root = ET.parse(fh).getroot()
+    except (ET.ParseError, OSError, EOFError):
+        return {}
+    coords = {n.get("id"): (float(n.get("lon")), float(n.get("lat"))) for n in root.iter("node")}
+    rivers: dict[str, list[tuple[float, float]]] = {}
+    for way in root.iter("way"):
+        tags = {t.get("k"): t.get("v") for t in way.iter("tag")}
+        if tags.get("waterway") != "river":
+            continue
+        name = tags.get("name") or f"river {way.get('id')}"
+        pts = [coords[nd.get("ref")] for nd in way.iter("nd") if nd.get("ref") in coords]
+        rivers.setdefault(name, []).extend(pts)
+    return rivers
+
+
+def _check_online(timeout_s: float = 3.0) -> None:
+    """Fail fast when osmnx's servers cannot be reached (no 60 s waits on an offline machine)."""
+    import osmnx as ox
+
+    for url in (ox.settings.overpass_url, ox.settings.nominatim_url):
+        host = urlparse(url).hostname
+        if not host:
+            continue
+        try:
+            with socket.create_connection((host, 443), timeout=timeout_s):
+                pass
+        except OSError as exc:
+            raise NetworkSourceError(
+                f"cannot reach {host} to download the road network ({exc.__class__.__name__}). "
+                "This machine looks offline. Use a local file instead: download an extract once "
+                "(e.g. an .osm or .graphml file) and set in the scenario\n"
+                "  network: {source: file, path: path/to/city.osm}"
+            ) from None
+
+
+def _download(spec: dict[str, Any], target: Path) -> None:
+    import osmnx as ox
+
+    _check_online()
+    ox.settings.requests_timeout = 30
+    ox.settings.overpass_rate_limit = False
+    try:
+        if spec["source"] == "place":
+            G = ox.graph_from_place(spec["place"], network_type="drive", simplify=True, retain_all=True)
+        else:
+            G = ox.graph_from_bbox(tuple(spec["bbox"]), network_type="drive", simplify=True, retain_all=True)
+    except Exception as exc:
+        raise NetworkSourceError(f"download failed ({type(exc).__name__}: {exc}); "
+                                 "use network: {source: file, path: ...} with a local extract") from None
+    tmp = target.with_suffix(".tmp.graphml")
+    ox.save_graphml(G, tmp)
+    os.replace(tmp, target)
+
+
+# ---------------------------------------------------------------------------------------------
+# cache
+
+def _save_cache(net: RoadNetwork, npz: Path) -> None:
+    npz.parent.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "classes": list(net.classes), "lon0": net.frame.lon0, "lat0": net.frame.lat0,
+        "source": net.source, "checksum": net.checksum, "report": net.report,
+        "rivers": {k: [list(p) for p in v] for k, v in net.rivers.items()},
+    }
+    fd, tmp = tempfile.mkstemp(dir=npz.parent, suffix=".npz.tmp")
+    os.close(fd)
+    with open(tmp, "wb") as fh:
+        np.savez(fh, osmid=net.osmid, lon=net.lon, lat=net.lat, edge_u=net.edge_u,
+                 edge_v=net.edge_v, edge_length=net.edge_length, edge_class=net.edge_class)
+    meta["npz_sha256"] = file_checksum(Path(tmp))
+    os.replace(tmp, npz)
+    meta_tmp = npz.with_suffix(".json.tmp")
+    meta_tmp.write_text(json.dumps(meta, indent=1))
+    os.replace(meta_tmp, npz.with_suffix(".json"))
+
+
+def _load_cache(npz: Path) -> RoadNetwork | None:
+    meta_path = npz.with_suffix(".json")
+    if not (npz.exists() and meta_path.exists()):
+        return None
+    try:
+        meta = json.loads(meta_path.read_text())
+        if file_checksum(npz) != meta["npz_sha256"]:
+            log.warning("cache entry %s is corrupt (checksum mismatch); rebuilding", npz.name)
+            return None
+        with np.load(npz) as z:
+            arrays = {k: z[k] for k in z.files}
+        frame = LocalFrame(meta["lon0"], meta["lat0"])
+        x, y = frame.to_local(arrays["lon"], arrays["lat"])
+        return RoadNetwork(
+            osmid=arrays["osmid"], lon=arrays["lon"], lat=arrays["lat"], x=x, y=y,
+            edge_u=arrays["edge_u"], edge_v=arrays["edge_v"], edge_length=arrays["edge_length"],
+            edge_class=arrays["edge_class"], classes=tuple(meta["classes"]), frame=frame,
+            source=meta["source"], checksum=meta["checksum"], report=meta["report"],
+            rivers={k: [tuple(p) for p in v] for k, v in meta["rivers"].items()},
+        )
+    except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+        log.warning("cache entry %s unreadable (%s); rebuilding", npz.name, exc)
+        return None
+
+
+def _cached(key_parts: list[str], cache_dir: Path, build: Callable[[], RoadNetwork]) -> RoadNetwork:
+    key = hashlib.sha256("\n".join([LOADER_VERSION, *key_parts]).encode()).hexdigest()[:24]
+    npz = cache_dir / "networks" / f"{key}.npz"
+    net = _load_cache(npz)
+    if net is not None:
+        return net
+    net = build()
+    _save_cache(net, npz)
+    return net
+
+
+def load_network(spec: dict[str, Any], *, base_dir: Path | None = None,
+                 cache_dir: Path | None = None, progress: Callable[[str], None] | None = None
+                 ) -> RoadNetwork:
+    """Load the network a scenario's ``network`` section describes.
+
+    Parameters
+    ----------
+    spec : the ``network`` section as a dict (``source``, ``seed``, ``path``, ``place``, ``bbox``).
+    base_dir : folder that relative ``path`` values are resolved against (the scenario's folder).
+    cache_dir : cache folder (default :func:`default_cache_dir`).
+    progress : optional callback for one-line status messages.
+    """
+    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    say = progress or (lambda _msg: None)
+    source = spec["source"]
+    t0 = time.perf_counter()
+
+    if source == "synthetic":
+        from .synth import write_synthetic_shaoyang
+
+        seed = int(spec.get("seed", 2017))
+        osm = cache_dir / "networks" / f"synthetic-shaoyang-{seed}.osm"
+
+        def build_synth() -> RoadNetwork:
+            say(f"generating the synthetic Shaoyang network (seed {seed}) ...")
+            osm.parent.mkdir(parents=True, exist_ok=True)
+            write_synthetic_shaoyang(osm, seed=seed)
+            G = _read_osm_xml(osm)
+            return network_from_osmnx(G, source=f"synthetic central Shaoyang (seed {seed})",
+                                      checksum=file_checksum(osm), rivers=_read_rivers(osm))
+
+        from . import synth
+
+        net = _cached(["synthetic", str(seed), getattr(synth, "GENERATOR_VERSION", "1")],
+                      cache_dir, build_synth)
+    elif source == "file":
+        path = Path(spec["path"]).expanduser()
+        if not path.is_absolute() and base_dir is not None:
+            path = (base_dir / path).resolve()
+        if not path.is_file():
+            raise NetworkSourceError(f"network file not found: {path}")
+        checksum = file_checksum(path)
+        name = path.name.lower()
+
+        def build_file() -> RoadNetwork:
+            say(f"reading {path.name} with osmnx ...")
+            if name.endswith(".graphml"):
+                G, rivers = _read_graphml(path), {}
+            elif name.endswith((".osm", ".xml", ".osm.bz2", ".xml.bz2")):
+                G, rivers = _read_osm_xml(path), _read_rivers(path)
+            else:
+                raise NetworkSourceError(f"{path}: unknown network file type; use .osm, .osm.bz2 or .graphml")
+            return network_from_osmnx(G, source=f"file {path.name}", checksum=checksum, rivers=rivers)
+
+        net = _cached(["file", checksum], cache_dir, build_file)
+    elif source in ("place", "bbox"):
+        query = spec["place"] if source == "place" else ",".join(f"{v:.6f}" for v in spec["bbox"])
+        qkey = hashlib.sha256(f"{source}:{query}".encode()).hexdigest()[:16]
+        graphml = cache_dir / "downloads" / f"{source}-{qkey}.graphml"
+        if not graphml.exists():
+            graphml.parent.mkdir(parents=True, exist_ok=True)
+            say(f"downloading the road network for {query!r} (cached afterwards) ...")
+            _download(spec, graphml)
+        checksum = file_checksum(graphml)
+
+        def build_dl() -> RoadNetwork:
+            G = _read_graphml(graphml)
+            return network_from_osmnx(G, source=f"OpenStreetMap download ({source}: {query})",
+                                      checksum=checksum)
+
+        net = _cached(["download", checksum], cache_dir, build_dl)
+    else:  # pragma: no cover - the schema allows only the sources above
+        raise NetworkSourceError(f"unknown network source {source!r}")
+    log.info("network ready in %.2f s: %s", time.perf_counter() - t0, net.source)
+    return net

@@ -1,0 +1,144 @@
+"""Travel-time oracle: shortest driving times on the road graph with scipy.sparse.csgraph.
+
+One oracle serves one speed profile (a unit type's speeds). It holds the graph as a CSR matrix
+of edge travel times (seconds) and its transpose, and answers three questions:
+
+- ``from_node(s)``: times from ``s`` to every node (a forward Dijkstra, cached). Used for the
+  posts where idle units wait, so the common dispatch case is one array lookup.
+- ``to_node(t)``: times from every node to ``t`` and the next hop towards ``t`` (a reverse
+  Dijkstra, cached). Used for routes back to a post.
+- ``times_to(t, limit)``: times from every node to ``t`` within ``limit`` seconds (a limited
+  reverse Dijkstra, LRU-cached). Used for units on the move, only when a cheap lower bound says
+  they might beat the best idle unit.
+
+Parallel edges keep the fastest one (not the sum, which is what a plain CSR build would do).
+networkx is never used here.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+
+from .graph import RoadNetwork
+
+__all__ = ["TravelTimeOracle", "edge_times"]
+
+
+def edge_times(net: RoadNetwork, speeds: dict[str, float], *, factor: float = 1.0,
+               cap: float | None = None) -> np.ndarray:
+    """Travel time (s) on each edge for class speeds (m/s), a speed factor and a speed cap (m/s)."""
+    return net.edge_length / net.edge_speeds(speeds, factor=factor, cap=cap)
+
+
+def _csr_min(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray) -> csr_matrix:
+    """CSR matrix keeping the minimum weight among parallel edges u->v."""
+    order = np.lexsort((w, v, u))
+    u, v, w = u[order], v[order], w[order]
+    keep = np.ones(len(u), dtype=bool)
+    keep[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
+    m = csr_matrix((w[keep], (u[keep], v[keep])), shape=(n, n))
+    m.sort_indices()
+    return m
+
+
+class TravelTimeOracle:
+    """Shortest travel times (seconds) for one speed profile.
+
+    Parameters
+    ----------
+    net : the road network.
+    edge_time : travel time (s) of each of ``net``'s directed edges; must be positive.
+    lru_size : how many limited reverse searches to keep.
+    """
+
+    def __init__(self, net: RoadNetwork, edge_time: np.ndarray, *, lru_size: int = 4096) -> None:
+        edge_time = np.asarray(edge_time, dtype=float)
+        if edge_time.shape != (net.n_edges,) or np.any(~(edge_time > 0)):
+            raise ValueError("edge_time needs one positive travel time per edge")
+        self.n = net.n_nodes
+        self.forward = _csr_min(self.n, net.edge_u, net.edge_v, edge_time)
+        self.reverse = self.forward.transpose().tocsr()
+        self.reverse.sort_indices()
+        self.max_speed_mps = float(np.max(net.edge_length / edge_time))
+        self._x, self._y = net.x, net.y
+        self._from: dict[int, np.ndarray] = {}
+        self._to: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._limited: OrderedDict[int, tuple[float, np.ndarray]] = OrderedDict()
+        self._lru_size = lru_size
+        self.searches = 0  # number of Dijkstra runs, for benchmarks
+
+    def from_node(self, source: int) -> np.ndarray:
+        """Times (s) from ``source`` to every node (read-only, cached)."""
+        row = self._from.get(source)
+        if row is None:
+            row = dijkstra(self.forward, directed=True, indices=source)
+            row.setflags(write=False)
+            self._from[source] = row
+            self.searches += 1
+        return row
+
+    def to_node(self, target: int) -> tuple[np.ndarray, np.ndarray]:
+        """Times (s) from every node to ``target``, and each node's next hop towards it (cached)."""
+        hit = self._to.get(target)
+        if hit is None:
+            times, nxt = dijkstra(self.reverse, directed=True, indices=target, return_predecessors=True)
+            times.setflags(write=False)
+            nxt.setflags(write=False)
+            hit = (times, nxt)
+            self._to[target] = hit
+            self.searches += 1
+        return hit
+
+    def times_to(self, target: int, limit: float) -> np.ndarray:
+        """Times (s) from every node to ``target``; ``inf`` beyond ``limit`` seconds.
+
+        A cached search with a larger limit is reused; otherwise a new limited search replaces it.
+        """
+        if target in self._to:
+            return self._to[target][0]
+        hit = self._limited.get(target)
+        if hit is not None and hit[0] >= limit:
+            self._limited.move_to_end(target)
+            return hit[1]
+        times = dijkstra(self.reverse, directed=True, indices=target, limit=limit)
+        times.setflags(write=False)
+        self.searches += 1
+        self._limited[target] = (limit, times)
+        self._limited.move_to_end(target)
+        if len(self._limited) > self._lru_size:
+            self._limited.popitem(last=False)
+        return times
+
+    def time(self, source: int, target: int) -> float:
+        """Shortest travel time (s) from ``source`` to ``target``."""
+        if source in self._from:
+            return float(self._from[source][target])
+        return float(self.to_node(target)[0][source])
+
+    def path_to(self, source: int, target: int) -> np.ndarray:
+        """Node indices of a fastest route from ``source`` to ``target`` (both included)."""
+        _, nxt = self.to_node(target)
+        path = [source]
+        node = source
+        while node != target:
+            node = int(nxt[node])
+            if node < 0:
+                raise ValueError(f"node {target} cannot be reached from node {source}")
+            path.append(node)
+        return np.array(path, dtype=np.int64)
+
+    def cumulative_times(self, path: np.ndarray) -> np.ndarray:
+        """Arrival time offsets (s) at each node of ``path``, starting at 0."""
+        if len(path) < 2:
+            return np.zeros(len(path))
+        legs = np.asarray(self.forward[path[:-1], path[1:]]).ravel()
+        return np.concatenate(([0.0], np.cumsum(legs)))
+
+    def lower_bound(self, source: int, target: int) -> float:
+        """A cheap lower bound (s) on the travel time: straight-line distance at the top speed."""
+        d = float(np.hypot(self._x[source] - self._x[target], self._y[source] - self._y[target]))
+        return 0.98 * d / self.max_speed_mps  # 2% margin for projection error
