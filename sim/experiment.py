@@ -24,7 +24,7 @@ from .demand import IncidentSet, generate_incidents
 from .engine import simulate
 from .metrics import replication_metrics, summarise
 from .network.graph import RoadNetwork
-from .network.load import load_network
+from .network.load import NetworkSourceError, load_network
 from .quantities import format_duration
 from .records import RecordTable, check_invariants
 from .world import World, prepare_world
@@ -93,9 +93,17 @@ def apply_overrides(loaded: LoadedScenario, opts: RunOptions) -> LoadedScenario:
 
 def load_world(loaded: LoadedScenario, cache_dir: Path | None = None,
                progress: Callable[[str], None] | None = None) -> tuple[RoadNetwork, World]:
-    """Load the scenario's network (cached) and prepare its world for the layouts to run."""
-    net = load_network(loaded.scenario.network.model_dump(), base_dir=loaded.path.parent,
-                       cache_dir=cache_dir, progress=progress)
+    """Load the scenario's network (cached) and prepare its world for the layouts to run.
+
+    A network that cannot be had is reported against the scenario's ``network`` key and line.
+    """
+    spec = loaded.scenario.network
+    try:
+        net = load_network(spec.model_dump(), base_dir=loaded.path.parent, cache_dir=cache_dir,
+                           progress=progress)
+    except NetworkSourceError as exc:
+        key = {"file": "path", "place": "place", "bbox": "bbox"}.get(spec.source, "source")
+        raise loaded.error(("network", key), f"road network: {exc}") from None
     return net, prepare_world(loaded, net)
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 LAT0, LON0 = 27.24, 111.47
 M_PER_DEG_LAT = 110_574.0
@@ -39,60 +39,65 @@ def write_grid_osm(path: Path, nx: int = 8, ny: int = 6, spacing: float = 250.0,
     return path
 
 
-def tiny_scenario_text(network_file: str, *, days: str = "3 d", reps: int = 2,
-                       per_day: float = 40.0) -> str:
-    """A small but complete scenario on the grid from :func:`write_grid_osm` (defaults 8 x 6)."""
-    kl_lon, kl_lat = lonlat(0.0, 0.0)
-    ring = [lonlat(x, y) for x, y in ((-600, -400), (600, -400), (600, 400), (-600, 400), (-600, -400))]
+def tiny_scenario(network_file: str, *, days: str = "3 d", reps: int = 2,
+                  per_day: float = 40.0) -> dict:
+    """A small but complete scenario (as a dict) on the grid from :func:`write_grid_osm` (8 x 6)."""
+    kl = lonlat(0.0, 0.0)
+    ring = [list(lonlat(x, y)) for x, y in ((-600, -400), (600, -400), (600, 400), (-600, 400),
+                                               (-600, -400))]
     p1, p2, p3 = lonlat(-625, -125), lonlat(625, 125), lonlat(0, 0)
-    ring_yaml = "\n".join(f"    - [{lo:.6f}, {la:.6f}]" for lo, la in ring)
-    return textwrap.dedent(f"""\
-        name: tiny
-        title: Tiny test city
-        network:
-          source: file
-          path: {network_file}
-          speeds: {{residential: "30 km/h", default: "30 km/h"}}
-        zones:
-          targets: {{key: "1 min", central: "3 min", other: "5 min"}}
-          clock: dispatch
-          key_locations:
-            - {{name: Square, kind: square, lon: {kl_lon:.6f}, lat: {kl_lat:.6f}, radius: "200 m"}}
-          central_city:
-        """) + ring_yaml + "\n" + textwrap.dedent(f"""\
-        unit_types:
-          car: {{speed_factor: 1.0, turnout: "30 s"}}
-          moto: {{speed_factor: 1.2, max_speed: "40 km/h", turnout: "15 s"}}
-        call_handling: {{distribution: exponential, mean: "60 s"}}
-        incident_types:
-          - {{name: urgent, priority: urgent, share: 0.3, on_scene: {{distribution: exponential, mean: "20 min"}}}}
-          - {{name: routine, priority: minor, share: 0.7, on_scene: {{distribution: lognormal, mean: "15 min", cv: 0.5}}}}
-        demand:
-          incidents_per_day: {per_day}
-          hourly_profile: [1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 2, 1]
-          hotspots:
-            - {{name: Centre, lon: {kl_lon:.6f}, lat: {kl_lat:.6f}, sigma: "300 m", share: 0.3}}
-        layouts:
-          two_posts:
-            platforms:
-              - {{name: West, lon: {p1[0]:.6f}, lat: {p1[1]:.6f}, units: {{car: 1, moto: 1}}}}
-              - {{name: East, lon: {p2[0]:.6f}, lat: {p2[1]:.6f}, units: {{car: 1}}}}
-          one_post:
-            platforms:
-              - {{name: Centre, lon: {p3[0]:.6f}, lat: {p3[1]:.6f}, units: {{car: 2}}}}
-        run:
-          duration: "{days}"
-          warmup: "6 h"
-          replications: {reps}
-          seed: 7
-        """)
+    return {
+        "name": "tiny",
+        "title": "Tiny test city",
+        "network": {"source": "file", "path": network_file,
+                    "speeds": {"residential": "30 km/h", "default": "30 km/h"}},
+        "zones": {
+            "targets": {"key": "1 min", "central": "3 min", "other": "5 min"},
+            "clock": "dispatch",
+            "key_locations": [{"name": "Square", "kind": "square", "lon": kl[0], "lat": kl[1],
+                               "radius": "200 m"}],
+            "central_city": ring,
+        },
+        "unit_types": {
+            "car": {"speed_factor": 1.0, "turnout": "30 s"},
+            "moto": {"speed_factor": 1.2, "max_speed": "40 km/h", "turnout": "15 s"},
+        },
+        "call_handling": {"distribution": "exponential", "mean": "60 s"},
+        "incident_types": [
+            {"name": "urgent", "priority": "urgent", "share": 0.3,
+             "on_scene": {"distribution": "exponential", "mean": "20 min"}},
+            {"name": "routine", "priority": "minor", "share": 0.7,
+             "on_scene": {"distribution": "lognormal", "mean": "15 min", "cv": 0.5}},
+        ],
+        "demand": {
+            "incidents_per_day": per_day,
+            "hourly_profile": [1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 2, 1],
+            "hotspots": [{"name": "Centre", "lon": kl[0], "lat": kl[1], "sigma": "300 m",
+                          "share": 0.3}],
+        },
+        "layouts": {
+            "two_posts": {"platforms": [
+                {"name": "West", "lon": p1[0], "lat": p1[1], "units": {"car": 1, "moto": 1}},
+                {"name": "East", "lon": p2[0], "lat": p2[1], "units": {"car": 1}},
+            ]},
+            "one_post": {"platforms": [
+                {"name": "Centre", "lon": p3[0], "lat": p3[1], "units": {"car": 2}},
+            ]},
+        },
+        "run": {"duration": days, "warmup": "6 h", "replications": reps, "seed": 7},
+    }
+
+
+def write_scenario(path: Path, data: dict) -> Path:
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
 
 
 @pytest.fixture
 def tiny_dir(tmp_path: Path) -> Path:
     """A folder with grid.osm and tiny.yaml."""
     write_grid_osm(tmp_path / "grid.osm")
-    (tmp_path / "tiny.yaml").write_text(tiny_scenario_text("grid.osm"), encoding="utf-8")
+    write_scenario(tmp_path / "tiny.yaml", tiny_scenario("grid.osm"))
     return tmp_path
 
 
@@ -101,3 +106,15 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     d = tmp_path / "cache"
     monkeypatch.setenv("POLICE_SIM_CACHE", str(d))
     return d
+
+
+def world_for(folder: Path, data: dict, *, name: str = "scenario.yaml"):
+    """Write ``data`` as a scenario in ``folder`` (which holds grid.osm) and prepare its world."""
+    from sim.config import load_scenario
+    from sim.experiment import load_world
+
+    if not (folder / "grid.osm").exists():
+        write_grid_osm(folder / "grid.osm")
+    loaded = load_scenario(write_scenario(folder / name, data))
+    net, world = load_world(loaded, folder / "cache")
+    return loaded, net, world

@@ -94,9 +94,9 @@ class TravelTimeOracle:
         return hit
 
     def times_to(self, target: int, limit: float) -> np.ndarray:
-        """Times (s) from every node to ``target``; ``inf`` beyond ``limit`` seconds.
+        """Times (s) from every node to ``target``, exact up to ``limit`` seconds.
 
-        A cached search with a larger limit is reused; otherwise a new limited search replaces it.
+        Beyond ``limit`` a time is ``inf``, or exact if a wider search is cached and reused.
         """
         if target in self._to:
             return self._to[target][0]

@@ -1,0 +1,194 @@
+"""The engine against queueing theory, hand-worked traces, and its own invariants."""
+
+import copy
+import math
+
+import numpy as np
+import pytest
+
+from sim.analytic import erlang_c, mmc_metrics
+from sim.demand import IncidentSet, generate_incidents
+from sim.engine import Engine, simulate
+from sim.experiment import run_batch
+from sim.metrics import mean_ci
+from sim.records import check_invariants
+
+from .conftest import lonlat, tiny_scenario, world_for
+
+
+def single_site(c: int, per_hour: float, mean_service_min: float, days: int, reps: int) -> dict:
+    """All units at one post, every incident at that post: zero travel, M/M/c."""
+    data = tiny_scenario("grid.osm", days=f"{days} d", reps=reps, per_day=per_hour * 24)
+    lon, lat = lonlat(0.0, 0.0)
+    data["unit_types"] = {"car": {"turnout": "0 s"}}
+    data["call_handling"] = {"distribution": "fixed", "mean": "1 s"}
+    data["incident_types"] = [{"name": "job", "priority": "standard", "share": 1.0,
+                               "on_scene": {"distribution": "exponential",
+                                            "mean": f"{mean_service_min} min"}}]
+    data["demand"]["hourly_profile"] = [1] * 24
+    data["demand"]["hotspots"] = [{"name": "post", "lon": lon, "lat": lat, "sigma": "1 m",
+                                   "share": 1.0}]
+    data["layouts"] = {"site": {"platforms": [{"name": "Site", "lon": lon, "lat": lat,
+                                               "units": {"car": c}}]}}
+    data["run"]["warmup"] = "1 d"
+    return data
+
+
+@pytest.mark.parametrize(("c", "per_hour", "mean_min"), [(3, 4.0, 30.0), (1, 1.5, 20.0)])
+def test_single_site_matches_erlang_c(tmp_path, c, per_hour, mean_min):
+    loaded, _, world = world_for(tmp_path, single_site(c, per_hour, mean_min, days=40, reps=12))
+    batch = run_batch(loaded, world)
+    cols = batch.records.columns
+    assert np.all(np.nan_to_num(cols["travel_s"]) == 0.0)  # zero travel by construction
+    p_wait, wq = [], []
+    for rep in range(12):
+        sel = (cols["replication"] == rep) & (cols["counted"] == 1) & ~np.isnan(cols["assign_s"])
+        p_wait.append(float(np.mean(cols["queued"][sel])))
+        wq.append(float(np.mean(cols["queue_wait_s"][sel])))
+    theory = mmc_metrics(per_hour / 3600.0, 1.0 / (mean_min * 60.0), c)
+    assert theory.prob_wait == pytest.approx(erlang_c(c, per_hour * mean_min / 60.0))
+    for values, expected in ((p_wait, theory.prob_wait), (wq, theory.mean_wait)):
+        m, lo, hi = mean_ci(values)
+        half = (hi - lo) / 2
+        # within 4 standard errors (the CI half-width is ~2.2 SE for 12 replications)
+        assert abs(m - expected) <= 2.0 * half + 1e-3 * expected, (m, expected, half)
+
+
+def test_same_seed_same_records_and_different_seed_differs(tmp_path):
+    data = tiny_scenario("grid.osm")
+    loaded, _, world = world_for(tmp_path, data)
+    a = run_batch(loaded, world).records.to_csv()
+    b = run_batch(loaded, world).records.to_csv()
+    assert a == b
+    other = copy.deepcopy(data)
+    other["run"]["seed"] = 8
+    loaded2, _, world2 = world_for(tmp_path, other, name="other.yaml")
+    assert run_batch(loaded2, world2).records.to_csv() != a
+
+
+def test_layouts_share_the_same_incidents(tmp_path):
+    loaded, _, world = world_for(tmp_path, tiny_scenario("grid.osm"))
+    batch = run_batch(loaded, world)
+    c = batch.records.columns
+    for rep in range(2):
+        calls = [c["call_s"][(c["layout"] == k) & (c["replication"] == rep)] for k in range(2)]
+        scene = [c["node"][(c["layout"] == k) & (c["replication"] == rep)] for k in range(2)]
+        assert np.array_equal(calls[0], calls[1])
+        assert np.array_equal(scene[0], scene[1])
+
+
+def _incidents(world, times, nodes, priorities, on_scene, horizon=86400.0):
+    n = len(times)
+    nodes = np.asarray(nodes, dtype=np.int64)
+    return IncidentSet(call_s=np.asarray(times, float), dispatch_s=np.asarray(times, float) + 1.0,
+                       node=nodes, zone=world.zones.zone[nodes],
+                       key_location=world.zones.key_location[nodes],
+                       type_index=np.zeros(n, dtype=np.int16),
+                       priority=np.asarray(priorities, dtype=np.int8),
+                       on_scene_s=np.asarray(on_scene, float), horizon_s=horizon)
+
+
+def test_queue_serves_priority_then_call_time(tmp_path):
+    data = tiny_scenario("grid.osm")
+    data["layouts"] = {"solo": {"platforms": [data["layouts"]["one_post"]["platforms"][0]]}}
+    data["layouts"]["solo"]["platforms"][0]["units"] = {"car": 1}
+    _, _, world = world_for(tmp_path, data)
+    post = int(world.fleets["solo"].post[0])
+    # four calls while the single car is busy with the first: minor, minor, urgent, standard
+    inc = _incidents(world, [0, 10, 20, 30, 40], [post] * 5, [1, 2, 2, 0, 1], [600] * 5)
+    res = simulate(world, "solo", inc)
+    order = np.argsort(res.records.columns["assign_s"])
+    assert list(order) == [0, 3, 1, 4, 2] or list(order) == [0, 3, 4, 1, 2]
+    assert list(order) == [0, 3, 4, 1, 2]  # urgent, then standard, then minor by call time
+    assert list(res.records.columns["queued"]) == [0, 1, 1, 1, 1]
+    check_invariants(res.records)
+
+
+def test_nearest_unit_by_arrival_time_and_deterministic_ties(tmp_path):
+    _, _, world = world_for(tmp_path, tiny_scenario("grid.osm"))
+    fleet = world.fleets["two_posts"]
+    node = int(fleet.post[2])  # East post: its car has turnout 30 s and zero travel
+    res = simulate(world, "two_posts", _incidents(world, [100], [node], [1], [60]))
+    assert res.records.column("unit")[0] == fleet.unit_name[2]
+    assert res.records.columns["travel_s"][0] == 0.0
+    # the West post holds a car (index 0) and a motorcycle (index 1); at the West post itself,
+    # the motorcycle's shorter turnout wins
+    west = int(fleet.post[0])
+    res = simulate(world, "two_posts", _incidents(world, [100], [west], [1], [60]))
+    assert res.records.column("unit")[0] == fleet.unit_name[1]
+
+
+def test_returning_unit_is_sent_from_where_it_is(tmp_path):
+    data = tiny_scenario("grid.osm")
+    data["layouts"] = {"solo": {"platforms": [data["layouts"]["two_posts"]["platforms"][0]]}}
+    data["layouts"]["solo"]["platforms"][0]["units"] = {"car": 1}
+    _, net, world = world_for(tmp_path, data)
+    post = int(world.fleets["solo"].post[0])
+    far = int(np.argmax(np.hypot(net.x - net.x[post], net.y - net.y[post])))
+    oracle = world.oracles["car"]
+    back = oracle.to_node(post)[0][far]
+    # job 1 at the far corner clears at t1; job 2 arrives half-way through the drive home
+    first = Engine(world, "solo", _incidents(world, [0], [far], [1], [100]))
+    t_clear = float(first.run().records.columns["clear_s"][0])
+    t2 = t_clear + back / 2
+    nxt, offset = first.position(0, t2)  # where the car is when the second job comes in
+    assert 0 < offset and nxt not in (post, far)
+    inc = _incidents(world, [0, t2 - 1.0], [far, far], [1, 1], [100, 100])
+    rec = Engine(world, "solo", inc).run().records.columns
+    expected_travel = offset + oracle.time(nxt, far)
+    assert rec["turnout_s"][1] == 0.0  # already on the move
+    assert rec["travel_s"][1] == pytest.approx(expected_travel)
+    assert rec["travel_s"][1] < oracle.time(post, far)  # better than starting from the post
+
+
+def test_lazy_position_matches_an_explicit_walk(tmp_path):
+    _, _, world = world_for(tmp_path, tiny_scenario("grid.osm"))
+    eng = Engine(world, "two_posts", _incidents(world, [0], [0], [1], [1]))
+    u = 2
+    post = int(eng.fleet.post[u])
+    start = 0
+    eng.ret_from[u], eng.ret_t0[u] = start, 1000.0
+    eng.ret_end[u] = 1000.0 + eng.oracle[u].time(start, post)
+    path, cum = eng.route(u)
+    # explicit walk: edge by edge, the unit is on edge (k-1, k) until it reaches node k
+    times = eng.oracle[u].cumulative_times(path)
+    assert np.allclose(cum, times)
+    for t in np.linspace(1000.0, eng.ret_end[u] + 10, 97):
+        walked_next, walked_left = path[-1], 0.0
+        for k in range(len(path)):
+            if 1000.0 + times[k] >= t:
+                walked_next, walked_left = path[k], 1000.0 + times[k] - t
+                break
+        nxt, left = eng.position(u, t)
+        assert nxt == walked_next
+        assert left == pytest.approx(walked_left)
+
+
+def test_invariants_and_censoring_at_the_horizon(tmp_path):
+    data = tiny_scenario("grid.osm", days="2 d", per_day=150.0)  # overloaded: queues build up
+    loaded, _, world = world_for(tmp_path, data)
+    batch = run_batch(loaded, world)
+    check_invariants(batch.records)
+    outcome = batch.records.column("outcome")
+    assert "served" in outcome and "queued" in outcome
+    c = batch.records.columns
+    open_ = outcome != "served"
+    assert np.all(np.isnan(c["clear_s"][open_]))
+    # an unknown target (-1) only for incidents still open at the horizon
+    assert np.all(outcome[c["target_met"] == -1] != "served")
+    for row in batch.per_replication:
+        assert 0.0 <= row["utilisation"] <= 1.0
+        if not math.isnan(row["compliance"]):
+            assert 0.0 <= row["compliance"] <= 1.0
+
+
+def test_incident_streams_are_independent_per_attribute(tmp_path):
+    _, net, world = world_for(tmp_path, tiny_scenario("grid.osm"))
+    s = world.scenario
+    a = generate_incidents(s, net, world.zones, seed=1, replication=0)
+    b = generate_incidents(s, net, world.zones, seed=1, replication=0)
+    c = generate_incidents(s, net, world.zones, seed=1, replication=1)
+    assert np.array_equal(a.call_s, b.call_s) and np.array_equal(a.on_scene_s, b.on_scene_s)
+    assert not np.array_equal(a.call_s[:5], c.call_s[:5])
+    assert np.all(np.diff(a.call_s) >= 0)
+    assert np.all(a.dispatch_s > a.call_s)

@@ -1,0 +1,110 @@
+"""The travel-time oracle against an independent shortest path (networkx) on small graphs."""
+
+import math
+
+import networkx as nx
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim.network.graph import LocalFrame, RoadNetwork
+from sim.network.oracle import TravelTimeOracle
+
+
+def make_net(n, edges, xy=None):
+    """A RoadNetwork from (u, v, length_m) triples; all edges class 'residential'."""
+    u = np.array([e[0] for e in edges], dtype=np.int32)
+    v = np.array([e[1] for e in edges], dtype=np.int32)
+    length = np.array([e[2] for e in edges], dtype=float)
+    xy = np.zeros((n, 2)) if xy is None else np.asarray(xy, dtype=float)
+    frame = LocalFrame(111.47, 27.24)
+    lon, lat = frame.to_lonlat(xy[:, 0], xy[:, 1])
+    return RoadNetwork(osmid=np.arange(n, dtype=np.int64) + 1, lon=lon, lat=lat, x=xy[:, 0],
+                       y=xy[:, 1], edge_u=u, edge_v=v, edge_length=length,
+                       edge_class=np.zeros(len(edges), dtype=np.int16), classes=("residential",),
+                       frame=frame, source="test", checksum="test")
+
+
+@st.composite
+def graphs(draw):
+    n = draw(st.integers(2, 12))
+    m = draw(st.integers(1, 40))
+    edges = [(draw(st.integers(0, n - 1)), draw(st.integers(0, n - 1)),
+              draw(st.floats(1.0, 1000.0))) for _ in range(m)]
+    edges = [e for e in edges if e[0] != e[1]] or [(0, 1, 10.0)]
+    return n, edges
+
+
+@settings(max_examples=60, deadline=None)
+@given(graphs())
+def test_matches_networkx_including_parallel_edges(graph):
+    n, edges = graph
+    net = make_net(n, edges)
+    speed = 10.0  # m/s
+    oracle = TravelTimeOracle(net, net.edge_length / speed)
+    G = nx.DiGraph()
+    G.add_nodes_from(range(n))
+    for u, v, length in edges:  # independent reduction: keep the fastest parallel edge
+        t = length / speed
+        if not G.has_edge(u, v) or G[u][v]["t"] > t:
+            G.add_edge(u, v, t=t)
+    for s in range(n):
+        expected = nx.single_source_dijkstra_path_length(G, s, weight="t")
+        row = oracle.from_node(s)
+        for t in range(n):
+            want = expected.get(t, math.inf)
+            assert row[t] == pytest.approx(want)
+            assert oracle.time(s, t) == pytest.approx(want)
+            assert oracle.times_to(t, math.inf)[s] == pytest.approx(want)
+            limited = oracle.times_to(t, 50.0)[s]
+            if want <= 50.0:
+                assert limited == pytest.approx(want)
+            else:  # beyond the limit: unknown (inf) or, from a wider cached search, exact
+                assert limited == math.inf or limited == pytest.approx(want)
+            if math.isfinite(want):
+                path = oracle.path_to(s, t)
+                assert path[0] == s and path[-1] == t
+                cum = oracle.cumulative_times(path)
+                assert cum[-1] == pytest.approx(want)
+
+
+def test_parallel_edges_keep_the_fastest_not_the_sum():
+    net = make_net(2, [(0, 1, 100.0), (0, 1, 300.0), (1, 0, 100.0)])
+    oracle = TravelTimeOracle(net, net.edge_length / 10.0)
+    assert oracle.time(0, 1) == pytest.approx(10.0)
+
+
+def test_one_way_streets_are_respected():
+    # 0 -> 1 is one-way; going back takes the long way round via 2
+    net = make_net(3, [(0, 1, 100.0), (1, 2, 100.0), (2, 0, 500.0)])
+    oracle = TravelTimeOracle(net, net.edge_length / 10.0)
+    assert oracle.time(0, 1) == pytest.approx(10.0)
+    assert oracle.time(1, 0) == pytest.approx(60.0)
+    assert list(oracle.path_to(1, 0)) == [1, 2, 0]
+
+
+def test_lower_bound_never_exceeds_the_true_time():
+    rng = np.random.default_rng(3)
+    n = 30
+    xy = rng.uniform(0, 2000, size=(n, 2))
+    edges = []
+    for i in range(n):
+        for j in rng.choice(n, 4, replace=False):
+            if i != j:
+                d = float(np.hypot(*(xy[i] - xy[j])))
+                edges.append((i, int(j), d * rng.uniform(1.0, 1.5)))
+    net = make_net(n, edges, xy)
+    speeds = rng.uniform(5, 20, len(edges))
+    oracle = TravelTimeOracle(net, net.edge_length / speeds)
+    for s in range(n):
+        row = oracle.from_node(s)
+        for t in range(n):
+            if math.isfinite(row[t]):
+                assert oracle.lower_bound(s, t) <= row[t] + 1e-9
+
+
+def test_rejects_bad_edge_times():
+    net = make_net(2, [(0, 1, 100.0)])
+    with pytest.raises(ValueError, match="positive"):
+        TravelTimeOracle(net, np.array([0.0]))
