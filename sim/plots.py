@@ -118,8 +118,14 @@ def plot_layout_map(net: RoadNetwork, scenario: Scenario, fleets: Sequence[Fleet
     _scale_bar(ax)
     _north_arrow(ax)
     note = f"Network: {net.source}, {net.n_nodes:,} nodes. Other urban area: the rest of the map."
-    fig.text(0.01, 0.005, f"{note}   {footer}".strip(), fontsize=7, color="0.35", ha="left", va="bottom")
+    _footer(fig, f"{note}   {footer}".strip())
     return fig, ax
+
+
+def _footer(fig: Any, text: str) -> None:
+    """Small print at the bottom left; as a figure-level label, the layout engine makes room for it."""
+    if text:
+        fig.supxlabel(text, x=0.01, ha="left", fontsize=7, color="0.35")
 
 
 def target_clock_times(records: RecordTable, clock: str) -> np.ndarray:
@@ -172,8 +178,7 @@ def plot_response_cdf(records: RecordTable, scenario: Scenario, layouts: Sequenc
         a.legend(loc="lower right", fontsize=7.5)
     axes[0].set_ylabel("share of incidents reached")
     fig.suptitle(f"{scenario.title or scenario.name}: response times by zone class")
-    if footer:
-        fig.text(0.01, 0.005, footer, fontsize=7, color="0.35", ha="left", va="bottom")
+    _footer(fig, footer)
     return fig, axes
 
 
