@@ -287,6 +287,23 @@ class RunSpec(_Model):
     baseline: str | None = None
 
 
+class Sweep(_Model):
+    """Parameters to vary over a grid; each combination is a named variant of the scenario.
+
+    ``demand_multiplier`` scales incidents per day (variants share incidents by thinning, so
+    common random numbers hold); ``speed_multiplier`` scales every road speed; ``units`` sets
+    the count of a unit type at every platform that has that type; ``parameters`` sets any
+    scalar by its key path, e.g. ``call_handling.mean: ["60 s", "90 s"]``.
+    """
+
+    demand_multiplier: list[Annotated[float, Field(gt=0.0, le=100.0)]] = Field(
+        default_factory=lambda: [1.0], min_length=1)
+    speed_multiplier: list[Annotated[float, Field(gt=0.0, le=10.0)]] = Field(
+        default_factory=lambda: [1.0], min_length=1)
+    units: dict[str, list[Annotated[int, Field(ge=0, le=200)]]] = Field(default_factory=dict)
+    parameters: dict[str, list[Any]] = Field(default_factory=dict)
+
+
 class Scenario(_Model):
     """A whole validated scenario. Build it with :func:`load_scenario`."""
 
@@ -301,6 +318,7 @@ class Scenario(_Model):
     demand: Demand
     layouts: dict[str, Layout] = Field(min_length=1)
     run: RunSpec
+    sweep: Sweep | None = None
 
     def layout_names(self) -> list[str]:
         """Layouts to run by default: ``run.layouts`` or every layout in file order."""
@@ -346,6 +364,15 @@ def _semantic_problems(s: Scenario) -> Iterable[tuple[tuple[Any, ...], str]]:
                     )
         if sum(sum(p.units.values()) for p in layout.platforms) == 0:
             yield ("layouts", lname), "layout has no units at all"
+    if s.sweep is not None:
+        for utype, counts in s.sweep.units.items():
+            if utype not in s.unit_types:
+                yield ("sweep", "units", utype), _unknown("unit type", utype, s.unit_types)
+            elif not counts:
+                yield ("sweep", "units", utype), "give at least one count"
+        for key, values in s.sweep.parameters.items():
+            if not isinstance(values, list) or not values:
+                yield ("sweep", "parameters", key), "give a list of at least one value"
 
 
 def _unknown(what: str, name: str, known: Iterable[str]) -> str:
@@ -422,12 +449,14 @@ class LoadedScenario:
     path : the scenario file.
     text : the file's exact text (its checksum goes into each run's manifest).
     lines : key path -> 1-based line number in the file.
+    data : the parsed YAML after layout inheritance was resolved (used to build sweep variants).
     """
 
     scenario: Scenario
     path: Path
     text: str
     lines: dict[tuple[Any, ...], int] = field(repr=False)
+    data: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def error(self, loc: tuple[Any, ...], message: str) -> ScenarioError:
         """Make a :class:`ScenarioError` for a key path of this file (used by later checks)."""
@@ -521,6 +550,14 @@ def load_scenario(path: str | Path) -> LoadedScenario:
     if not isinstance(data, dict):
         raise ScenarioError("a scenario file must be a YAML mapping of keys (name:, network:, ...)",
                             file=shown, line=1)
+    data = resolve_layout_inheritance(data, file=shown, lines=lines)
+    return validate_data(data, file=shown, lines=lines, text=text, path=path)
+
+
+def validate_data(data: dict[str, Any], *, file: str, lines: dict[tuple[Any, ...], int],
+                  text: str, path: Path) -> LoadedScenario:
+    """Validate parsed scenario data (schema, then cross-field checks)."""
+    shown = file
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
@@ -536,4 +573,94 @@ def load_scenario(path: str | Path) -> LoadedScenario:
         loc, message = semantic[0]
         raise ScenarioError(message, file=shown, loc=loc, line=_line_for(lines, loc),
                             more=len(semantic) - 1)
-    return LoadedScenario(scenario=scenario, path=path.resolve(), text=text, lines=lines)
+    return LoadedScenario(scenario=scenario, path=Path(path).resolve(), text=text, lines=lines,
+                          data=data)
+
+
+_CHILD_KEYS = frozenset({"extends", "description", "platforms", "remove", "units"})
+
+
+def resolve_layout_inheritance(data: dict[str, Any], *, file: str,
+                               lines: dict[tuple[Any, ...], int]) -> dict[str, Any]:
+    """Expand layouts that ``extends`` another into full layouts.
+
+    A child layout starts from its parent's platforms, then:
+
+    - ``remove: [names]`` drops platforms;
+    - ``units: {type: count}`` sets that unit count at every inherited platform;
+    - ``platforms:`` entries are matched by ``name``: fields given replace the parent's (a new
+      ``lat``/``lon`` moves the post; ``units`` are merged by type, 0 removes a type); entries with
+      a new name are added and need every field.
+
+    Inheritance may chain; a cycle or an unknown parent is an error.
+    """
+    layouts = data.get("layouts")
+    if not isinstance(layouts, dict):
+        return data
+    resolved: dict[str, Any] = {}
+
+    def err(loc: tuple[Any, ...], msg: str) -> ScenarioError:
+        return ScenarioError(msg, file=file, loc=loc, line=_line_for(lines, loc))
+
+    def resolve(name: str, chain: tuple[str, ...]) -> Any:
+        if name in resolved:
+            return resolved[name]
+        raw = layouts[name]
+        if not isinstance(raw, dict) or "extends" not in raw:
+            resolved[name] = raw
+            return raw
+        loc = ("layouts", name)
+        parent = raw["extends"]
+        if not isinstance(parent, str) or parent not in layouts:
+            raise err((*loc, "extends"), _unknown("layout", str(parent), layouts))
+        if parent in chain or parent == name:
+            cycle = " -> ".join((*chain, name, parent))
+            raise err((*loc, "extends"), f"layouts extend each other in a cycle: {cycle}")
+        for key in raw:
+            if key not in _CHILD_KEYS:
+                hint = difflib.get_close_matches(str(key), sorted(_CHILD_KEYS), n=1)
+                raise err((*loc, key), f"unknown key '{key}' in a layout that extends another"
+                          + (f" (did you mean '{hint[0]}'?)" if hint else "")
+                          + f"; allowed: {', '.join(sorted(_CHILD_KEYS))}")
+        base = resolve(parent, (*chain, name))
+        platforms = [dict(p, units=dict(p.get("units") or {})) for p in base.get("platforms") or []
+                     if isinstance(p, dict)]
+        by_name = {p.get("name"): p for p in platforms}
+        removes = raw.get("remove") or []
+        if not isinstance(removes, list):
+            raise err((*loc, "remove"), "remove takes a list of platform names")
+        for i, pname in enumerate(removes):
+            if pname not in by_name:
+                raise err((*loc, "remove", i), _unknown(f"platform in layout '{parent}'", str(pname),
+                                                        [str(n) for n in by_name]))
+            platforms.remove(by_name.pop(pname))
+        units = raw.get("units") or {}
+        if not isinstance(units, dict):
+            raise err((*loc, "units"), "units takes a mapping of unit type to count")
+        for p in platforms:
+            p["units"].update(units)
+        entries = raw.get("platforms") or []
+        if not isinstance(entries, list):
+            raise err((*loc, "platforms"), "platforms takes a list")
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, dict) or "name" not in entry:
+                raise err((*loc, "platforms", i), "each platform needs a 'name'")
+            target = by_name.get(entry["name"])
+            if target is None:
+                platforms.append(dict(entry))
+                by_name[entry["name"]] = platforms[-1]
+                continue
+            for key, value in entry.items():
+                if key == "units" and isinstance(value, dict):
+                    target["units"].update(value)
+                else:
+                    target[key] = value
+        for p in platforms:
+            p["units"] = {k: v for k, v in p["units"].items() if v != 0} or p["units"]
+        out = {"description": raw.get("description", base.get("description", "")),
+               "platforms": platforms}
+        resolved[name] = out
+        return out
+
+    new_layouts = {name: resolve(name, ()) for name in layouts}
+    return {**data, "layouts": new_layouts}

@@ -49,8 +49,8 @@ def test_default_scenario_is_valid():
      "did you mean 'station_car'", "S1 Daxiang"),
     ("  baseline: police_stations_pre2017", "  baseline: police_stations_1990", "run.baseline",
      "unknown layout 'police_stations_1990'", "baseline:"),
-    ("  layouts: [police_stations_pre2017, grid_platforms_2017]",
-     "  layouts: [police_stations_pre2017, grid_platforms_2071]", "run.layouts[1]",
+    ("  layouts: [police_stations_pre2017, grid_platforms_2017,",
+     "  layouts: [police_stations_pre2017, grid_platforms_2071,", "run.layouts[1]",
      "did you mean 'grid_platforms_2017'", "layouts: [police"),
     ("  replications: 5", "  replications: five", "run.replications", "valid integer", "replications:"),
     ("clock: dispatch", "clock: arrival", "zones.clock", "'call' or 'dispatch'", "clock:"),
@@ -126,3 +126,45 @@ def test_platform_off_the_network(tmp_path, capsys, tiny_dir, cache_dir):
     assert "layouts.one_post.platforms[0]" in err
     assert "from the nearest drivable road" in err
     assert "Traceback" not in err
+
+
+def test_layout_inheritance_expands(tmp_path):
+    s = load_scenario(DEFAULT_SCENARIO).scenario
+    base = {p.name: p for p in s.layouts["grid_platforms_2017"].platforms}
+    cars = s.layouts["grid_cars_only"].platforms
+    assert [p.name for p in cars] == list(base)
+    assert all(p.units == {"patrol_car": 2} for p in cars)
+    moved = {p.name: p for p in s.layouts["grid_posts_at_key_locations"].platforms}
+    assert moved["P02 Chengnan (城南)"].lon == 111.45990
+    assert moved["P02 Chengnan (城南)"].units == base["P02 Chengnan (城南)"].units
+    assert moved["P01 Old Town (老城区)"] == base["P01 Old Town (老城区)"]
+
+
+@pytest.mark.parametrize(("old", "new", "fragment"), [
+    ("    extends: grid_platforms_2017\n    description: The 10",
+     "    extends: grid_cars_only\n    description: The 10", "cycle: grid_cars_only -> grid_cars_only"),
+    ("    extends: grid_platforms_2017\n    description: The 10",
+     "    extends: grid_platforms_2071\n    description: The 10", "did you mean 'grid_platforms_2017'"),
+    ("    units: {patrol_motorcycle: 0}", "    units: {patrol_motorcycle: 0}\n    remove: [P99]",
+     "unknown platform in layout 'grid_platforms_2017' 'P99'"),
+    ("    units: {patrol_motorcycle: 0}", "    unit: {patrol_motorcycle: 0}", "did you mean 'units'"),
+])
+def test_layout_inheritance_errors(tmp_path, old, new, fragment):
+    bad = _mutate(tmp_path, old, new)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(bad)
+    assert fragment in str(info.value)
+    assert "layouts.grid_cars_only" in str(info.value)
+    assert info.value.line is not None
+
+
+def test_extends_cycle_between_two_layouts(tmp_path):
+    text = DEFAULT_SCENARIO.read_text(encoding="utf-8")
+    text = text.replace("    extends: grid_platforms_2017\n    description: The 10",
+                        "    extends: grid_posts_at_key_locations\n    description: The 10")
+    text = text.replace("    extends: grid_platforms_2017\n    description: >\n      The 2017 layout",
+                        "    extends: grid_cars_only\n    description: >\n      The 2017 layout")
+    bad = tmp_path / "cycle.yaml"
+    bad.write_text(text, encoding="utf-8")
+    with pytest.raises(ScenarioError, match="cycle"):
+        load_scenario(bad)
