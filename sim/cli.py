@@ -49,28 +49,37 @@ def build_parser() -> argparse.ArgumentParser:
                     "often the 1/3/5-minute targets are met.",
         epilog="Examples:\n  python run_sim.py run\n"
                "  python run_sim.py run scenarios/shaoyang.yaml --days 60 --reps 10\n"
+               "  python run_sim.py compare scenarios/shaoyang.yaml --reps 20 --workers 2\n"
+               "  python run_sim.py sweep scenarios/shaoyang.yaml --ci-target 1\n"
                "  python run_sim.py validate scenarios/shaoyang.yaml",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    r = sub.add_parser("run", help="simulate a scenario's layouts and write a results folder",
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("scenario", nargs="?", default=str(DEFAULT_SCENARIO),
+                        help="scenario YAML file (default: the built-in Shaoyang scenario)")
+    common.add_argument("--layout", action="append", metavar="NAME",
+                        help="run only this layout (repeat for several; default: the scenario's list)")
+    common.add_argument("--days", type=_days, help="simulated days per replication (overrides run.duration)")
+    common.add_argument("--reps", type=_positive_int, help="replications (overrides run.replications)")
+    common.add_argument("--seed", type=int, help="random seed (overrides run.seed)")
+    common.add_argument("--out", type=Path, default=Path("results"), help="results root (default: results/)")
+    common.add_argument("--cache-dir", type=Path, default=None,
+                        help=f"network cache (default: $POLICE_SIM_CACHE or {default_cache_dir()})")
+
+    r = sub.add_parser("run", parents=[common], help="simulate a scenario's layouts and write a results folder",
                        description="Simulate every layout of a scenario (or those given with "
                                    "--layout) for several replications, print a summary and write "
                                    "results/<scenario>/<run-id>/.")
-    r.add_argument("scenario", nargs="?", default=str(DEFAULT_SCENARIO),
-                   help="scenario YAML file (default: the built-in Shaoyang scenario)")
-    r.add_argument("--layout", action="append", metavar="NAME",
-                   help="run only this layout (repeat for several; default: the scenario's list)")
-    r.add_argument("--days", type=_days, help="simulated days per replication (overrides run.duration)")
-    r.add_argument("--reps", type=_positive_int, help="replications (overrides run.replications)")
-    r.add_argument("--seed", type=int, help="random seed (overrides run.seed)")
-    r.add_argument("--out", type=Path, default=Path("results"), help="results root (default: results/)")
     r.add_argument("--workers", type=_positive_int, default=1,
                    help="worker processes (default 1; results are identical for any number)")
-    r.add_argument("--cache-dir", type=Path, default=None,
-                   help=f"network cache (default: $POLICE_SIM_CACHE or {default_cache_dir()})")
     r.add_argument("--no-plots", action="store_true", help="skip the figures")
+    r.set_defaults(handler=_cmd_run)
+
+    from .cli_study import register as register_study
+
+    register_study(sub, common)
 
     v = sub.add_parser("validate", help="check a scenario file without simulating",
                        description="Validate a scenario: the schema, cross-references and, unless "
@@ -78,30 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("scenario", help="scenario YAML file")
     v.add_argument("--schema-only", action="store_true", help="do not load the road network")
     v.add_argument("--cache-dir", type=Path, default=None, help="network cache folder")
+    v.set_defaults(handler=_cmd_validate)
     return p
 
 
 def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
-
-
-class _Progress:
-    """A one-line progress indicator on stderr for long runs (a terminal only)."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.t0 = time.perf_counter()
-        self.tty = sys.stderr.isatty()
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.tty:
-            return
-        elapsed = time.perf_counter() - self.t0
-        left = elapsed / done * (total - done) if done else 0.0
-        sys.stderr.write(f"\r{self.label}: {done}/{total} runs, {elapsed:.0f} s, ~{left:.0f} s left ")
-        if done == total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
 
 
 def _fmt_pct(row: dict[str, Any], key: str) -> str:
@@ -158,7 +149,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     loaded = load_scenario(args.scenario)
     opts = RunOptions(layouts=tuple(args.layout) if args.layout else None, replications=args.reps,
                       seed=args.seed, duration_s=args.days * 86400.0 if args.days else None,
-                      workers=args.workers, cache_dir=args.cache_dir)
+                      cache_dir=args.cache_dir)
     loaded = apply_overrides(loaded, opts)
     s = loaded.scenario
     t0 = time.perf_counter()
@@ -169,10 +160,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
          f"{s.run.duration / 86400:g} days on {net.n_nodes:,} road nodes ({net.source})")
 
     from .output import finish_run_dir, new_run_dir, remove_partial, write_results
+    from .progress import Progress
 
     partial, final = new_run_dir(args.out, s.name, s.run.seed)
     try:
-        batch = run_batch(loaded, world, progress=_Progress("simulating"), workers=args.workers,
+        batch = run_batch(loaded, world, progress=Progress("simulating"), workers=args.workers,
                           cache_dir=args.cache_dir)
         t_plot0 = time.perf_counter()
         if not args.no_plots:
@@ -205,9 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.command == "validate":
-            return _cmd_validate(args)
-        return _cmd_run(args)
+        return int(args.handler(args))
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT

@@ -22,7 +22,7 @@ from .zones import ZoneMap
 
 __all__ = ["IncidentSet", "node_weights", "generate_incidents", "sample_durations", "STREAM_NAMES"]
 
-STREAM_NAMES = ("arrivals", "locations", "types", "call_handling", "on_scene")
+STREAM_NAMES = ("arrivals", "locations", "types", "call_handling", "on_scene", "thinning")
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,21 +97,29 @@ def _uniforms(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def generate_incidents(scenario: Scenario, net: RoadNetwork, zones: ZoneMap, *, seed: int,
                        replication: int, horizon_s: float | None = None,
-                       weights: np.ndarray | None = None) -> IncidentSet:
+                       weights: np.ndarray | None = None, demand_multiplier: float = 1.0,
+                       max_multiplier: float | None = None) -> IncidentSet:
     """Draw the incidents of one replication.
 
     Parameters
     ----------
     horizon_s : length of the run (s); default ``scenario.run.duration``.
     weights : node weights from :func:`node_weights` (computed if not given).
+    demand_multiplier, max_multiplier : for demand sweeps. Incidents are drawn at
+        ``max_multiplier`` times the scenario's rate and each is kept with probability
+        ``demand_multiplier / max_multiplier`` (from its own stream), so variants with more
+        demand see the same incidents plus others: common random numbers across demand levels.
     """
     horizon = float(horizon_s if horizon_s is not None else scenario.run.duration)
     rng = streams(seed, replication, STREAM_NAMES)
     demand = scenario.demand
 
     # arrivals: Poisson counts per hour, then uniform times within each hour
+    top = float(max_multiplier if max_multiplier is not None else demand_multiplier)
+    if not 0 < demand_multiplier <= top:
+        raise ValueError("need 0 < demand_multiplier <= max_multiplier")
     profile = np.asarray(demand.hourly_profile, dtype=float)
-    hourly_rate = demand.incidents_per_day * profile / profile.sum()
+    hourly_rate = top * demand.incidents_per_day * profile / profile.sum()
     n_hours = int(np.ceil(horizon / 3600.0))
     hours = np.arange(n_hours)
     lam = hourly_rate[hours % 24] * np.minimum(1.0, (horizon - hours * 3600.0) / 3600.0)
@@ -139,8 +147,10 @@ def generate_incidents(scenario: Scenario, net: RoadNetwork, zones: ZoneMap, *, 
         mask = type_index == k
         on_scene[mask] = sample_durations(t.on_scene, u_scene[mask])
 
+    keep = rng["thinning"].random(n) * top < demand_multiplier
     return IncidentSet(
-        call_s=call, dispatch_s=call + handling, node=node.astype(np.int64),
-        zone=zones.zone[node], key_location=zones.key_location[node], type_index=type_index,
-        priority=prio_of_type[type_index], on_scene_s=on_scene, horizon_s=horizon,
+        call_s=call[keep], dispatch_s=(call + handling)[keep], node=node[keep].astype(np.int64),
+        zone=zones.zone[node[keep]], key_location=zones.key_location[node[keep]],
+        type_index=type_index[keep], priority=prio_of_type[type_index[keep]],
+        on_scene_s=on_scene[keep], horizon_s=horizon,
     )

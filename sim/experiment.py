@@ -1,25 +1,38 @@
-"""Layouts x replications: the experiment layer on top of the engine.
+"""Variants x layouts x replications: the experiment layer on top of the engine.
 
-In replication ``r`` every layout sees the same incidents (drawn once from the named streams of
-``(seed, r)``): common random numbers, so layouts are compared pair by pair. Tasks run in a local
-process pool; each worker prepares the world once from the on-disk network cache (the world is
-not pickled into every task). Results are gathered in a fixed order, so they are identical for any
-number of workers.
+- **Variants.** A scenario's ``sweep`` section defines a grid of factors (demand and speed
+  multipliers, unit counts, any scalar by key path). Each combination is a named variant, built
+  and validated up front. A plain run has one variant.
+- **Common random numbers.** In replication ``r`` every layout and every variant sees the same
+  incidents and the same service-time draws (drawn from the named streams of ``(seed, r)``; demand
+  variants thin one shared set, see ``sim.demand``). Layouts are compared pair by pair.
+- **Execution.** Each (variant, layout, replication) is one task, the *piece*. Pieces run in this
+  process, a local process pool (``workers``), or an existing Dask cluster (``scheduler``). A
+  worker prepares the network and world once, from the on-disk cache; only the task key travels.
+  Pieces are assembled in a fixed order, so results are identical for any execution.
+- **Resumable store.** With a store folder, each finished piece is written atomically as its own
+  file; a study started again runs only the missing pieces, and a piece is never counted twice.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import itertools
+import json
 import os
+import pickle
+import re
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from .config import LoadedScenario, Scenario, ScenarioError, load_scenario
+from .config import LoadedScenario, Scenario, ScenarioError, format_loc, load_scenario, validate_data
 from .demand import IncidentSet, generate_incidents
 from .engine import simulate
 from .metrics import replication_metrics, summarise
@@ -29,12 +42,15 @@ from .quantities import format_duration
 from .records import RecordTable, check_invariants
 from .world import World, prepare_world
 
-__all__ = ["RunOptions", "BatchResult", "apply_overrides", "load_world", "run_batch"]
+__all__ = [
+    "RunOptions", "Variant", "Piece", "BatchResult", "apply_overrides", "build_variants",
+    "load_world", "load_net", "run_batch", "run_study", "records_checksum", "default_workers", "StudyStore",
+]
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    """What to run: which layouts, how many replications, the seed and the run length.
+    """Command-line overrides: which layouts, how many replications, the seed and the run length.
 
     ``None`` means "as the scenario says".
     """
@@ -43,13 +59,31 @@ class RunOptions:
     replications: int | None = None
     seed: int | None = None
     duration_s: float | None = None
-    workers: int = 1
     cache_dir: Path | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Variant:
+    """One combination of sweep factors, with the scenario it gives."""
+
+    name: str
+    factors: dict[str, Any]
+    scenario: Scenario
+    demand_multiplier: float = 1.0
+
+
+@dataclass(frozen=True, eq=False)
+class Piece:
+    """The result of one (variant, layout, replication) task."""
+
+    records: RecordTable
+    rows: list[dict[str, Any]]
+    incidents: int
 
 
 @dataclass
 class BatchResult:
-    """Everything a batch produced, in a fixed order (layouts as listed, then replications)."""
+    """Everything a batch produced, in a fixed order (variants, layouts, then replications)."""
 
     scenario: Scenario
     layouts: list[str]
@@ -60,7 +94,12 @@ class BatchResult:
     summary: list[dict[str, Any]]
     timings: dict[str, float] = field(default_factory=dict)
     incidents_simulated: int = 0
+    variants: list[Variant] = field(default_factory=list)
+    variant_records: list[RecordTable] = field(default_factory=list)
+    """Records per variant (``records`` is the first variant's)."""
 
+
+# -- scenario preparation ------------------------------------------------------------------------
 
 def apply_overrides(loaded: LoadedScenario, opts: RunOptions) -> LoadedScenario:
     """The scenario with command-line overrides applied (and re-checked)."""
@@ -88,7 +127,12 @@ def apply_overrides(loaded: LoadedScenario, opts: RunOptions) -> LoadedScenario:
     if not run_update:
         return loaded
     scenario = s.model_copy(update={"run": s.run.model_copy(update=run_update)})
-    return LoadedScenario(scenario=scenario, path=loaded.path, text=loaded.text, lines=loaded.lines)
+    data = copy.deepcopy(loaded.data)
+    data.setdefault("run", {}).update({k: v for k, v in run_update.items() if k != "duration"})
+    if "duration" in run_update:
+        data["run"]["duration"] = format_duration(run_update["duration"])
+    return LoadedScenario(scenario=scenario, path=loaded.path, text=loaded.text, lines=loaded.lines,
+                          data=data)
 
 
 def load_world(loaded: LoadedScenario, cache_dir: Path | None = None,
@@ -97,97 +141,364 @@ def load_world(loaded: LoadedScenario, cache_dir: Path | None = None,
 
     A network that cannot be had is reported against the scenario's ``network`` key and line.
     """
-    spec = loaded.scenario.network
-    try:
-        net = load_network(spec.model_dump(), base_dir=loaded.path.parent, cache_dir=cache_dir,
-                           progress=progress)
-    except NetworkSourceError as exc:
-        key = {"file": "path", "place": "place", "bbox": "bbox"}.get(spec.source, "source")
-        raise loaded.error(("network", key), f"road network: {exc}") from None
+    net = load_net(loaded, cache_dir, progress)
     return net, prepare_world(loaded, net)
 
 
-def _run_one(world: World, layout: str, incidents: IncidentSet, rep: int
-             ) -> tuple[RecordTable, list[dict[str, Any]], int]:
-    result = simulate(world, layout, incidents, rep)
-    check_invariants(result.records)
-    rows = replication_metrics(result.records, result.unit_busy_s, result.window_s)
-    for row in rows:
-        row["layout"] = layout
-        row["replication"] = rep
-    return result.records, rows, len(incidents)
+def load_net(loaded: LoadedScenario, cache_dir: Path | None,
+              progress: Callable[[str], None] | None = None) -> RoadNetwork:
+    spec = loaded.scenario.network
+    try:
+        return load_network(spec.model_dump(), base_dir=loaded.path.parent, cache_dir=cache_dir,
+                            progress=progress)
+    except NetworkSourceError as exc:
+        key = {"file": "path", "place": "place", "bbox": "bbox"}.get(spec.source, "source")
+        raise loaded.error(("network", key), f"road network: {exc}") from None
 
 
-# -- worker processes ---------------------------------------------------------------------------
-
-_WORKER: dict[str, Any] = {}
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
-def _worker_init(path: str, opts: RunOptions) -> None:
-    loaded = apply_overrides(load_scenario(path), opts)
-    _, world = load_world(loaded, opts.cache_dir)
-    _WORKER.update(loaded=loaded, world=world, rep=None, incidents=None)
+def _set_path(data: Any, path: str, value: Any) -> None:
+    parts: list[Any] = [int(m.group(2)) if m.group(2) else m.group(1) for m in _PATH_PART.finditer(path)]
+    node = data
+    for part in parts[:-1]:
+        node = node[part]
+    if isinstance(node, dict) and parts[-1] not in node:
+        raise KeyError(parts[-1])
+    node[parts[-1]] = value
 
 
-def _worker_task(rep: int, layout: str) -> tuple[RecordTable, list[dict[str, Any]], int]:
-    world: World = _WORKER["world"]
-    if _WORKER["rep"] != rep:
-        s = world.scenario
-        _WORKER["incidents"] = generate_incidents(s, world.net, world.zones, seed=s.run.seed,
-                                                  replication=rep, weights=world.weights)
-        _WORKER["rep"] = rep
-    return _run_one(world, layout, _WORKER["incidents"], rep)
+def _fmt_value(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def build_variants(loaded: LoadedScenario, *, sweep: bool = True) -> list[Variant]:
+    """Every combination of the sweep's factors, in a fixed order, each validated.
+
+    Without a sweep (or with ``sweep=False``) there is one variant, named ``base``.
+    """
+    s = loaded.scenario
+    if not sweep or s.sweep is None:
+        return [Variant("base", {}, s, 1.0)]
+    sw = s.sweep
+    factors: list[tuple[str, tuple[Any, ...], list[Any]]] = [
+        ("demand_multiplier", ("sweep", "demand_multiplier"), list(sw.demand_multiplier)),
+        ("speed_multiplier", ("sweep", "speed_multiplier"), list(sw.speed_multiplier)),
+    ]
+    factors += [(f"units.{t}", ("sweep", "units", t), list(v)) for t, v in sw.units.items()]
+    factors += [(k, ("sweep", "parameters", k), list(v)) for k, v in sw.parameters.items()]
+    named = [f for f in factors if len(f[2]) > 1]
+    out: list[Variant] = []
+    for combo in itertools.product(*(f[2] for f in factors)):
+        values = dict(zip((f[0] for f in factors), combo, strict=True))
+        data = copy.deepcopy(loaded.data)
+        data.pop("sweep", None)
+        for (name, loc, _), value in zip(factors, combo, strict=True):
+            if name.startswith("units."):
+                utype = name.split(".", 1)[1]
+                for layout in data["layouts"].values():
+                    for p in layout["platforms"]:
+                        if utype in p.get("units", {}):
+                            p["units"][utype] = value
+            elif name not in ("demand_multiplier", "speed_multiplier"):
+                try:
+                    _set_path(data, name, value)
+                except (KeyError, IndexError, TypeError):
+                    raise loaded.error(loc, f"'{name}' is not a key path of this scenario") from None
+        try:
+            v_loaded = validate_data(data, file=str(loaded.path), lines={}, text=loaded.text,
+                                     path=loaded.path)
+        except ScenarioError as exc:
+            where = format_loc(exc.loc)
+            raise loaded.error(named[0][1] if named else ("sweep",),
+                               f"the variant {values} is not a valid scenario: {where}: {exc.message}"
+                               ) from None
+        scen = v_loaded.scenario
+        m = float(values["speed_multiplier"])
+        if m != 1.0:
+            speeds = {k: v * m for k, v in scen.network.speeds.items()}
+            scen = scen.model_copy(update={"network": scen.network.model_copy(update={"speeds": speeds})})
+        scen = scen.model_copy(update={"run": s.run})
+        name = ",".join(f"{f[0]}={_fmt_value(values[f[0]])}" for f in named) or "base"
+        out.append(Variant(name, {f[0]: values[f[0]] for f in factors}, scen,
+                           float(values["demand_multiplier"])))
+    return out
+
+
+# -- the piece runner (the same code in this process, a pool worker or a Dask worker) ----------------
+
+@dataclass(frozen=True)
+class StudySpec:
+    """What a worker needs to rebuild everything from disk: small, cheap to send with every task."""
+
+    scenario_path: str
+    options: RunOptions
+    sweep: bool
+
+
+class _State:
+    """Per-process state for one study: network, variants and worlds, built on first use."""
+
+    def __init__(self, spec: StudySpec, loaded: LoadedScenario | None = None,
+                 net: RoadNetwork | None = None) -> None:
+        if loaded is None:
+            loaded = apply_overrides(load_scenario(spec.scenario_path), spec.options)
+        self.loaded = loaded
+        self.variants = build_variants(loaded, sweep=spec.sweep)
+        self.net = net if net is not None else load_net(loaded, spec.options.cache_dir)
+        self.max_multiplier = max(v.demand_multiplier for v in self.variants)
+        self.worlds: dict[int, World] = {}
+        self.incidents: tuple[tuple[int, int], IncidentSet] | None = None
+        self.lock = threading.Lock()
+
+    def world(self, vi: int) -> World:
+        if vi not in self.worlds:
+            v = self.variants[vi]
+            vloaded = LoadedScenario(scenario=v.scenario, path=self.loaded.path, text=self.loaded.text,
+                                     lines=self.loaded.lines, data=self.loaded.data)
+            self.worlds[vi] = prepare_world(vloaded, self.net)
+        return self.worlds[vi]
+
+    def run(self, vi: int, layout: str, rep: int) -> Piece:
+        with self.lock:  # Dask may run tasks in threads; the world's caches are not thread-safe
+            world = self.world(vi)
+            s = world.scenario
+            if self.incidents is None or self.incidents[0] != (vi, rep):
+                inc = generate_incidents(s, world.net, world.zones, seed=s.run.seed, replication=rep,
+                                         weights=world.weights,
+                                         demand_multiplier=self.variants[vi].demand_multiplier,
+                                         max_multiplier=self.max_multiplier)
+                self.incidents = ((vi, rep), inc)
+            incidents = self.incidents[1]
+            result = simulate(world, layout, incidents, rep)
+        check_invariants(result.records)
+        rows = replication_metrics(result.records, result.unit_busy_s, result.window_s)
+        for row in rows:
+            row.update(variant=self.variants[vi].name, layout=layout, replication=rep)
+        return Piece(records=result.records, rows=rows, incidents=len(incidents))
+
+
+_STATES: dict[StudySpec, _State] = {}
+_STATES_LOCK = threading.Lock()
+
+
+def _state(spec: StudySpec) -> _State:
+    with _STATES_LOCK:
+        if spec not in _STATES:
+            _STATES.clear()  # one study per process at a time
+            _STATES[spec] = _State(spec)
+        return _STATES[spec]
+
+
+def run_piece(spec: StudySpec, vi: int, layout: str, rep: int) -> Piece:
+    """Run one task; the entry point for pool and Dask workers."""
+    return _state(spec).run(vi, layout, rep)
+
+
+# -- the store of finished pieces ----------------------------------------------------------------
+
+class StudyStore:
+    """Finished pieces on disk: ``<root>/pieces/v<variant>/<layout>/rep<r>.pkl``, written atomically.
+
+    ``study.json`` holds the study's fingerprint; a folder holding another study is refused.
+    """
+
+    def __init__(self, root: Path, fingerprint: dict[str, Any]) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        meta = self.root / "study.json"
+        if meta.exists():
+            old = json.loads(meta.read_text())
+            if old != fingerprint:
+                raise ScenarioError(f"{self.root} holds results of a different study (scenario, "
+                                    "options or code changed); use a new --out folder")
+        else:
+            tmp = meta.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(fingerprint, indent=1, sort_keys=True))
+            os.replace(tmp, meta)
+
+    def path(self, vi: int, layout: str, rep: int) -> Path:
+        return self.root / "pieces" / f"v{vi:03d}" / layout / f"rep{rep:05d}.pkl"
+
+    def load(self, vi: int, layout: str, rep: int) -> Piece | None:
+        p = self.path(vi, layout, rep)
+        if not p.exists():
+            return None
+        try:
+            with open(p, "rb") as fh:
+                piece = pickle.load(fh)
+            return piece if isinstance(piece, Piece) else None
+        except Exception:  # a torn or foreign file: run the piece again
+            return None
+
+    def save(self, vi: int, layout: str, rep: int, piece: Piece) -> None:
+        p = self.path(vi, layout, rep)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            pickle.dump(piece, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+
+
+# -- execution -----------------------------------------------------------------------------------
+
+Task = tuple[int, str, int]
+
+
+def _execute(spec: StudySpec, tasks: list[Task], *, workers: int, scheduler: str | None,
+             store: StudyStore | None, local_state: _State | None,
+             progress: Callable[[int, int], None] | None) -> dict[Task, Piece]:
+    """Run ``tasks`` (skipping those already in ``store``) and return every piece."""
+    out: dict[Task, Piece] = {}
+    todo: list[Task] = []
+    for t in tasks:
+        piece = store.load(*t) if store is not None else None
+        if piece is not None:
+            out[t] = piece
+        else:
+            todo.append(t)
+    total = len(tasks)
+
+    def finished(t: Task, piece: Piece) -> None:
+        out[t] = piece
+        if store is not None:
+            store.save(*t, piece)
+        if progress:
+            progress(len(out), total)
+
+    if progress and out:
+        progress(len(out), total)
+    if not todo:
+        return out
+    if scheduler:
+        from dask.distributed import Client, as_completed as dask_completed
+
+        with Client(scheduler, timeout="10s") as client:
+            futures = {client.submit(run_piece, spec, *t, pure=False, key=f"piece-{t[0]}-{t[1]}-{t[2]}-"
+                                     + hashlib.sha1(repr(spec).encode()).hexdigest()[:8]): t
+                       for t in todo}
+            for fut in dask_completed(futures):
+                finished(futures[fut], fut.result())
+    elif workers <= 1:
+        state = local_state or _state(spec)
+        for t in todo:
+            finished(t, state.run(*t))
+    else:
+        ctx = get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
+            futures = {pool.submit(run_piece, spec, *t): t for t in todo}
+            for fut in as_completed(futures):
+                finished(futures[fut], fut.result())
+    return out
+
+
+def _assemble(loaded: LoadedScenario, variants: list[Variant], layouts: list[str], reps: int,
+              pieces: dict[Task, Piece], elapsed: float) -> BatchResult:
+    ordered = [(vi, layout, rep) for vi in range(len(variants)) for layout in layouts
+               for rep in range(reps)]
+    s = loaded.scenario
+    per_rep = [row for t in ordered for row in pieces[t].rows]
+    summary = []
+    for vi, v in enumerate(variants):
+        rows = [r for r in per_rep if r["variant"] == v.name]
+        for row in summarise(rows):
+            summary.append({"variant": v.name, **row} if len(variants) > 1 else row)
+    variant_records = [RecordTable.concat([pieces[t].records for t in ordered if t[0] == vi])
+                       for vi in range(len(variants))]
+    return BatchResult(
+        scenario=s, layouts=layouts, replications=reps, seed=s.run.seed,
+        records=variant_records[0], variant_records=variant_records,
+        per_replication=per_rep if len(variants) > 1 else [
+            {k: v for k, v in r.items() if k != "variant"} for r in per_rep],
+        summary=summary, timings={"simulate_s": elapsed},
+        incidents_simulated=sum(pieces[t].incidents for t in ordered), variants=variants)
 
 
 def run_batch(loaded: LoadedScenario, world: World,
               progress: Callable[[int, int], None] | None = None, workers: int = 1,
               cache_dir: Path | None = None) -> BatchResult:
-    """Run every layout of ``loaded`` (after overrides) for every replication.
+    """Run every layout of ``loaded`` (after overrides) for every replication, no sweep.
+
+    ``world`` is the prepared world for ``loaded``, used directly in this process.
+    """
+    spec = StudySpec(str(loaded.path), _options_of(loaded, cache_dir), sweep=False)
+    state = _State(spec, loaded=loaded, net=world.net)
+    state.worlds[0] = world
+    layouts = loaded.scenario.layout_names()
+    reps = loaded.scenario.run.replications
+    tasks = [(0, layout, rep) for rep in range(reps) for layout in layouts]
+    t0 = time.perf_counter()
+    pieces = _execute(spec, tasks, workers=workers, scheduler=None, store=None, local_state=state,
+                      progress=progress)
+    return _assemble(loaded, state.variants, layouts, reps, pieces, time.perf_counter() - t0)
+
+
+def _options_of(loaded: LoadedScenario, cache_dir: Path | None) -> RunOptions:
+    r = loaded.scenario.run
+    return RunOptions(layouts=tuple(loaded.scenario.layout_names()), replications=r.replications,
+                      seed=r.seed, duration_s=r.duration, cache_dir=cache_dir)
+
+
+def study_fingerprint(loaded: LoadedScenario, sweep: bool) -> dict[str, Any]:
+    """What identifies a study's pieces: the scenario text, the run settings and the code version."""
+    from . import __version__
+
+    r = loaded.scenario.run
+    return {"scenario_sha256": hashlib.sha256(loaded.text.encode()).hexdigest(),
+            "layouts": loaded.scenario.layout_names(), "seed": r.seed, "duration_s": r.duration,
+            "sweep": sweep, "version": __version__}
+
+
+def run_study(loaded: LoadedScenario, *, sweep: bool, workers: int = 1, scheduler: str | None = None,
+              store_dir: Path | None = None, cache_dir: Path | None = None,
+              ci_target: float | None = None, max_reps: int | None = None,
+              progress: Callable[[int, int], None] | None = None) -> BatchResult:
+    """Run all variants (``sweep``) x layouts x replications, optionally until the CIs are narrow.
 
     Parameters
     ----------
-    world : the prepared world for ``loaded`` (used directly when ``workers == 1``).
-    progress : called with (tasks done, tasks in all) after each task.
-    workers : processes to use; 1 runs in this process.
+    store_dir : folder for the resumable piece store (``None``: keep pieces in memory only).
+    ci_target : stop adding replications once the 95% CI half-width of overall compliance is at
+        most this (a share, e.g. 0.01 for 1 percentage point) for every variant and layout.
+    max_reps : the most replications to run with ``ci_target``.
     """
-    s = loaded.scenario
-    layouts = s.layout_names()
-    reps = s.run.replications
-    tasks = [(rep, layout) for rep in range(reps) for layout in layouts]
+    spec = StudySpec(str(loaded.path), _options_of(loaded, cache_dir), sweep=sweep)
+    net = load_net(loaded, cache_dir)
+    state = _State(spec, loaded=loaded, net=net)
+    variants = state.variants
+    for vi in range(len(variants)):  # validate every variant's platforms before simulating
+        state.world(vi)
+    store = StudyStore(store_dir, study_fingerprint(loaded, sweep)) if store_dir else None
+    layouts = loaded.scenario.layout_names()
+    reps = loaded.scenario.run.replications
+    step = reps
+    limit = max(reps, max_reps or reps)
+    pieces: dict[Task, Piece] = {}
     t0 = time.perf_counter()
-    results: dict[tuple[int, str], tuple[RecordTable, list[dict[str, Any]], int]] = {}
-    workers = max(1, min(workers, len(tasks)))
-    if workers == 1:
-        incidents: IncidentSet | None = None
-        for k, (rep, layout) in enumerate(tasks):
-            if incidents is None or k == 0 or tasks[k - 1][0] != rep:
-                incidents = generate_incidents(s, world.net, world.zones, seed=s.run.seed,
-                                               replication=rep, weights=world.weights)
-            results[(rep, layout)] = _run_one(world, layout, incidents, rep)
-            if progress:
-                progress(k + 1, len(tasks))
-    else:
-        opts = RunOptions(layouts=tuple(layouts), replications=reps, seed=s.run.seed,
-                          duration_s=s.run.duration, cache_dir=cache_dir)
-        ctx = get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
-                                 initargs=(str(loaded.path), opts)) as pool:
-            futures = {pool.submit(_worker_task, rep, layout): (rep, layout) for rep, layout in tasks}
-            done = 0
-            for fut in as_completed(futures):
-                results[futures[fut]] = fut.result()
-                done += 1
-                if progress:
-                    progress(done, len(tasks))
-    elapsed = time.perf_counter() - t0
-    ordered = [(layout, rep) for layout in layouts for rep in range(reps)]
-    tables = [results[(rep, layout)][0] for layout, rep in ordered]
-    per_rep = [row for layout, rep in ordered for row in results[(rep, layout)][1]]
-    n_inc = sum(results[(rep, layout)][2] for layout, rep in ordered)
-    records = RecordTable.concat(tables)
-    return BatchResult(scenario=s, layouts=layouts, replications=reps, seed=s.run.seed,
-                       records=records, per_replication=per_rep, summary=summarise(per_rep),
-                       timings={"simulate_s": elapsed}, incidents_simulated=n_inc)
+    while True:
+        tasks = [(vi, layout, rep) for rep in range(reps) for vi in range(len(variants))
+                 for layout in layouts]
+        pieces.update(_execute(spec, [t for t in tasks if t not in pieces], workers=workers,
+                               scheduler=scheduler, store=store, local_state=state, progress=progress))
+        result = _assemble(loaded, variants, layouts, reps, pieces, time.perf_counter() - t0)
+        if ci_target is None or reps >= limit or _widest_half_width(result.summary) <= ci_target:
+            return result
+        reps = min(limit, reps + step)
+
+
+def _widest_half_width(summary: Iterable[dict[str, Any]]) -> float:
+    widest = 0.0
+    for row in summary:
+        if row["zone"] != "all":
+            continue
+        lo, hi = row["compliance_ci_low"], row["compliance_ci_high"]
+        if lo != lo or hi != hi:  # NaN: fewer than two replications
+            return float("inf")
+        widest = max(widest, (hi - lo) / 2)
+    return widest
 
 
 def default_workers() -> int:

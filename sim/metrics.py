@@ -103,3 +103,71 @@ def summarise(per_rep: list[dict[str, Any]]) -> list[dict[str, Any]]:
             agg[f"{name}_ci_high"] = hi
         out.append(agg)
     return out
+
+
+def paired_differences(per_rep: list[dict[str, Any]], baseline: str, metric: str = "compliance"
+                       ) -> list[dict[str, Any]]:
+    """Layout minus baseline, replication by replication (common random numbers), per zone.
+
+    Rows per (variant, layout, zone) for every layout but the baseline: the mean paired difference,
+    its 95% CI and ``significant`` (the CI excludes 0). Variant is ``""`` for a plain run.
+    """
+    values: dict[tuple[str, str, str, int], float] = {}
+    order: dict[tuple[str, str, str], None] = {}
+    for r in per_rep:
+        v = r.get("variant", "")
+        values[(v, r["layout"], r["zone"], r["replication"])] = r[metric]
+        order[(v, r["layout"], r["zone"])] = None
+    out = []
+    for v, layout, zone in order:
+        if layout == baseline:
+            continue
+        diffs = [val - values[(v, baseline, zone, rep)]
+                 for (vv, lay, z, rep), val in values.items()
+                 if (vv, lay, z) == (v, layout, zone) and (v, baseline, zone, rep) in values]
+        m, lo, hi = mean_ci(diffs)
+        out.append({"variant": v, "layout": layout, "zone": zone, "baseline": baseline,
+                    f"{metric}_diff": m, f"{metric}_diff_ci_low": lo, f"{metric}_diff_ci_high": hi,
+                    "significant": bool(not math.isnan(lo) and (lo > 0 or hi < 0)),
+                    "pairs": len(diffs)})
+    return out
+
+
+def rankings(per_rep: list[dict[str, Any]], metric: str = "compliance", zone: str = "all"
+             ) -> list[dict[str, Any]]:
+    """Rank layouts by ``metric`` in ``zone`` within each replication (1 = best, higher is better).
+
+    Ties go to the layout listed first. Returns per (variant, layout): the mean rank, the share of
+    replications in which the layout ranks first, and its rank by mean ``metric``.
+    """
+    by_rep: dict[tuple[str, int], list[tuple[str, float]]] = {}
+    layouts: dict[str, dict[str, None]] = {}
+    for r in per_rep:
+        if r["zone"] != zone:
+            continue
+        v = r.get("variant", "")
+        by_rep.setdefault((v, r["replication"]), []).append((r["layout"], r[metric]))
+        layouts.setdefault(v, {})[r["layout"]] = None
+    ranks: dict[tuple[str, str], list[int]] = {}
+    for (v, _), items in by_rep.items():
+        order = list(layouts[v])
+        ranked = sorted(items, key=lambda it: (-_nan_low(it[1]), order.index(it[0])))
+        for k, (layout, _) in enumerate(ranked, start=1):
+            ranks.setdefault((v, layout), []).append(k)
+    out = []
+    for v, names in layouts.items():
+        means = {lay: float(np.nanmean([r[metric] for r in per_rep if r.get("variant", "") == v
+                                        and r["layout"] == lay and r["zone"] == zone]))
+                 for lay in names}
+        order = list(names)
+        by_mean = sorted(names, key=lambda lay: (-_nan_low(means[lay]), order.index(lay)))
+        for layout in names:
+            rs = ranks[(v, layout)]
+            out.append({"variant": v, "layout": layout, "mean_rank": float(np.mean(rs)),
+                        "share_ranked_first": float(np.mean(np.array(rs) == 1)),
+                        "rank_by_mean": by_mean.index(layout) + 1, "replications": len(rs)})
+    return out
+
+
+def _nan_low(x: float) -> float:
+    return -math.inf if math.isnan(x) else x

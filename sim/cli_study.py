@@ -1,0 +1,119 @@
+"""``compare`` and ``sweep``: layout studies from the command line (registered by ``sim.cli``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+from .config import ScenarioError, load_scenario
+
+__all__ = ["register"]
+
+
+def _pp(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected percentage points, got {text!r}") from None
+    if not 0 < v < 100:
+        raise argparse.ArgumentTypeError("must be between 0 and 100 percentage points")
+    return v
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add the ``compare`` and ``sweep`` subcommands; ``common`` holds the shared run options."""
+    from .experiment import default_workers
+
+    for name, sweep, text in (
+        ("compare", False, "compare every layout against the baseline, pair by pair"),
+        ("sweep", True, "compare layouts under every combination of the scenario's sweep factors"),
+    ):
+        p = sub.add_parser(name, parents=[common], help=text, description=text[0].upper() + text[1:] +
+                           ". Every layout sees the same incidents in each replication (common "
+                           "random numbers). Finished pieces are saved as they complete; an "
+                           "interrupted study resumes with --resume.")
+        p.add_argument("--workers", type=int, default=default_workers(),
+                       help="local worker processes (default: the number of cores)")
+        p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help="run on an existing Dask distributed cluster instead of local processes")
+        p.add_argument("--resume", type=Path, metavar="DIR",
+                       help="continue an interrupted study in DIR (runs only the missing pieces)")
+        p.add_argument("--ci-target", type=_pp, metavar="PP",
+                       help="add replications until the 95%% CI half-width of overall compliance is "
+                            "at most PP percentage points for every layout")
+        p.add_argument("--max-reps", type=int, default=None,
+                       help="upper limit on replications with --ci-target (default 10x --reps)")
+        p.set_defaults(handler=_handler(sweep), command_name=name)
+
+
+def _handler(sweep: bool):
+    def handle(args: argparse.Namespace) -> int:
+        return _study(args, sweep)
+
+    return handle
+
+
+def _study(args: argparse.Namespace, sweep: bool) -> int:
+    from .experiment import RunOptions, apply_overrides, load_net, run_study
+    from .output import finish_run_dir, new_run_dir, write_results
+    from .progress import Progress
+    from .study import comparison_table, write_study_tables
+
+    t_start = time.perf_counter()
+    loaded = load_scenario(args.scenario)
+    loaded = apply_overrides(loaded, RunOptions(
+        layouts=tuple(args.layout) if args.layout else None, replications=args.reps, seed=args.seed,
+        duration_s=args.days * 86400.0 if args.days else None, cache_dir=args.cache_dir))
+    s = loaded.scenario
+    if sweep and s.sweep is None:
+        raise ScenarioError("this scenario has no 'sweep' section; use 'compare', or add e.g.\n"
+                            "  sweep: {demand_multiplier: [1.0, 1.2], speed_multiplier: [1.0, 0.85]}",
+                            file=loaded.path)
+    if args.scheduler:
+        try:
+            import dask.distributed  # noqa: F401
+        except ImportError:
+            raise ScenarioError("--scheduler needs Dask: pip install 'dask[distributed]'",
+                                file=loaded.path) from None
+    net = load_net(loaded, args.cache_dir)
+    if args.resume:
+        partial = Path(args.resume)
+        if not partial.is_dir():
+            raise ScenarioError(f"--resume {partial}: no such folder", file=loaded.path)
+        final = partial.with_name(partial.name.removesuffix(".partial"))
+        if final == partial:
+            raise ScenarioError(f"--resume {partial}: that study is already complete", file=loaded.path)
+    else:
+        partial, final = new_run_dir(args.out, s.name, s.run.seed)
+    max_reps = args.max_reps or (10 * s.run.replications if args.ci_target else None)
+    try:
+        batch = run_study(loaded, sweep=sweep, workers=args.workers, scheduler=args.scheduler,
+                          store_dir=partial, cache_dir=args.cache_dir,
+                          ci_target=args.ci_target / 100 if args.ci_target else None,
+                          max_reps=max_reps, progress=Progress(args.command_name))
+    except (KeyboardInterrupt, BrokenProcessPool) as exc:
+        why = "interrupted" if isinstance(exc, KeyboardInterrupt) else "a worker process died"
+        print(f"\n{why}: finished pieces are saved in {partial}\nresume with:  python run_sim.py "
+              f"{args.command_name} {args.scenario} --resume {partial}" +
+              ("".join(f" --layout {x}" for x in args.layout or [])) +
+              (f" --days {args.days:g}" if args.days else "") +
+              (f" --reps {args.reps}" if args.reps else "") +
+              (f" --seed {args.seed}" if args.seed is not None else ""), file=sys.stderr)
+        return 130 if isinstance(exc, KeyboardInterrupt) else 1
+    baseline = s.baseline_layout()
+    tables = write_study_tables(partial, batch, baseline)
+    for vi, v in enumerate(batch.variants[1:], start=1):
+        folder = partial / "variants" / f"v{vi:03d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "variant.txt").write_text(v.name + "\n", encoding="utf-8")
+        batch.variant_records[vi].to_csv(folder / "records.csv")
+    timings = {"simulate_s": batch.timings["simulate_s"], "total_s": time.perf_counter() - t_start}
+    write_results(partial, loaded, net, batch, command=["run_sim.py", *sys.argv[1:]], timings=timings)
+    finish_run_dir(partial, final)
+    print(comparison_table(tables["comparison"], tables["robustness"]))
+    print(f"\n{len(batch.variants)} variant(s) x {len(batch.layouts)} layout(s) x {batch.replications} "
+          f"replication(s), {batch.incidents_simulated:,} incidents simulated. Results: {final}")
+    return 0
