@@ -78,9 +78,7 @@ class Engine:
         n_units = len(fleet)
         self.oracle: list[TravelTimeOracle] = [world.oracles[t] for t in fleet.unit_type]
         # post_time[node, u]: driving time from unit u's post to node (one row lookup per dispatch)
-        self.post_time = np.empty((world.net.n_nodes, n_units))
-        for u in range(n_units):
-            self.post_time[:, u] = self.oracle[u].from_node(int(fleet.post[u]))
+        self.post_time = world.post_times(layout)
         self.turnout = fleet.turnout_s.astype(float)
         # unit state
         self.busy = np.zeros(n_units, dtype=bool)

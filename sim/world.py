@@ -7,7 +7,7 @@ road nodes. Platforms farther than ``network.snap_tolerance`` from any road are 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -59,6 +59,23 @@ class World:
     weights: np.ndarray
     oracles: dict[str, TravelTimeOracle]
     fleets: dict[str, Fleet]
+    _post_times: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def post_times(self, layout: str) -> np.ndarray:
+        """Driving time (s) from each unit's post to every node: ``[node, unit]``, read-only.
+
+        Computed once per layout (one forward Dijkstra per post and speed profile) and shared by
+        every run of that layout, so a dispatch from a post is one row lookup.
+        """
+        table = self._post_times.get(layout)
+        if table is None:
+            fleet = self.fleets[layout]
+            table = np.empty((self.net.n_nodes, len(fleet)))
+            for u, (utype, post) in enumerate(zip(fleet.unit_type, fleet.post, strict=True)):
+                table[:, u] = self.oracles[utype].from_node(int(post))
+            table.setflags(write=False)
+            self._post_times[layout] = table
+        return table
 
 
 def _oracles(scenario: Scenario, net: RoadNetwork) -> dict[str, TravelTimeOracle]:

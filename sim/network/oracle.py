@@ -55,7 +55,7 @@ class TravelTimeOracle:
     lru_size : how many limited reverse searches to keep.
     """
 
-    def __init__(self, net: RoadNetwork, edge_time: np.ndarray, *, lru_size: int = 4096) -> None:
+    def __init__(self, net: RoadNetwork, edge_time: np.ndarray, *, lru_size: int = 1024) -> None:
         edge_time = np.asarray(edge_time, dtype=float)
         if edge_time.shape != (net.n_edges,) or np.any(~(edge_time > 0)):
             raise ValueError("edge_time needs one positive travel time per edge")

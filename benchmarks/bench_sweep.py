@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Sweep benchmark: 4 layouts x 8 replications x 30 simulated days of the default scenario.
+
+Prints, all measured in this run:
+
+- runs (pieces) per minute with 1 worker (in this process) and with 2 local worker processes,
+  both end to end (pool start-up included) and warm (workers already holding the world);
+- the speed-up of 2 workers over 1 (target at least 1.7x on 2 cores, warm);
+- the same tasks on a Dask LocalCluster with 2 worker processes, and its overhead over the pool;
+- peak memory (RSS) per worker.
+
+Usage: python benchmarks/bench_sweep.py [--reps 8] [--days 30] [--no-dask]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sim.config import DEFAULT_SCENARIO, load_scenario  # noqa: E402
+from sim.experiment import (  # noqa: E402
+    RunOptions,
+    StudySpec,
+    apply_overrides,
+    load_net,
+    run_piece,
+    run_study,
+)
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory (MB), from VmHWM (reset at exec, unlike ru_maxrss)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--reps", type=int, default=8)
+    ap.add_argument("--days", type=float, default=30.0)
+    ap.add_argument("--no-dask", action="store_true")
+    args = ap.parse_args()
+
+    opts = RunOptions(replications=args.reps, duration_s=args.days * 86400.0)
+    loaded = apply_overrides(load_scenario(DEFAULT_SCENARIO), opts)
+    load_net(loaded, None)  # make sure the network cache is warm
+    layouts = loaded.scenario.layout_names()
+    tasks = [(0, layout, rep) for rep in range(args.reps) for layout in layouts]
+    n = len(tasks)
+    print(f"{len(layouts)} layouts x {args.reps} replications x {args.days:g} days = {n} runs")
+    spec = StudySpec(str(loaded.path), RunOptions(layouts=tuple(layouts), replications=args.reps,
+                                                  seed=loaded.scenario.run.seed,
+                                                  duration_s=loaded.scenario.run.duration), sweep=False)
+
+    t0 = time.perf_counter()
+    serial = run_study(loaded, sweep=False, workers=1)
+    t1_cold = time.perf_counter() - t0
+    print(f"1 worker, end to end:        {n / t1_cold * 60:8.1f} runs/min  ({t1_cold:.2f} s, "
+          f"{serial.incidents_simulated:,} incidents)")
+    t0 = time.perf_counter()
+    for t in tasks:  # warm: this process already holds the world, as a warm pool worker does
+        run_piece(spec, *t)
+    t1 = time.perf_counter() - t0
+    print(f"1 worker, warm:              {n / t1 * 60:8.1f} runs/min  ({t1:.2f} s)")
+
+    t0 = time.perf_counter()
+    two = run_study(loaded, sweep=False, workers=2)
+    t2_cold = time.perf_counter() - t0
+    assert two.records.to_csv() == serial.records.to_csv(), "2 workers differ from 1"
+    print(f"2 workers, end to end:       {n / t2_cold * 60:8.1f} runs/min  ({t2_cold:.2f} s, "
+          "pool start-up included; records identical to 1 worker)")
+
+    ctx = get_context("spawn")
+    with ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
+        list(pool.map(run_piece, [spec] * 2, [0, 0], [layouts[0]] * 2, [0, 1]))  # warm both workers
+        t0 = time.perf_counter()
+        list(pool.map(run_piece, [spec] * n, *zip(*tasks, strict=True)))
+        t2 = time.perf_counter() - t0
+        peaks = list(pool.map(_worker_peak, range(2)))
+    print(f"2 workers, warm:             {n / t2 * 60:8.1f} runs/min  ({t2:.2f} s)")
+    print(f"speed-up 2 vs 1 workers: {t1 / t2:.2f}x warm, {t1_cold / t2_cold:.2f}x end to end   "
+          "[target >= 1.7x warm]")
+    print(f"peak memory per worker: {', '.join(f'{p:.0f} MB' for p in peaks)}; "
+          f"this process {_peak_rss_mb():.0f} MB")
+
+    if not args.no_dask:
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError:
+            print("dask not installed: skipping the Dask comparison")
+            return 0
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                          dashboard_address=None) as cluster, Client(cluster) as client:
+            t0 = time.perf_counter()
+            dask = run_study(loaded, sweep=False, scheduler=cluster.scheduler_address)
+            td_cold = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            run_study(loaded, sweep=False, scheduler=cluster.scheduler_address)
+            td = time.perf_counter() - t0
+            dpeaks = list(client.run(_worker_peak, 0).values())
+        assert dask.records.to_csv() == serial.records.to_csv(), "Dask differs from local"
+        print(f"Dask LocalCluster (2 procs): {n / td * 60:8.1f} runs/min warm ({td:.2f} s), "
+              f"{n / td_cold * 60:.1f} runs/min first time; records identical to local")
+        print(f"Dask overhead over the warm local pool: {td / t2:.2f}x time; "
+              f"peak memory per Dask worker: {', '.join(f'{p:.0f} MB' for p in dpeaks)}")
+    return 0
+
+
+def _worker_peak(_: int) -> float:
+    time.sleep(0.2)  # let both workers take one of these
+    return _peak_rss_mb()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
