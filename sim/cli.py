@@ -88,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--schema-only", action="store_true", help="do not load the road network")
     v.add_argument("--cache-dir", type=Path, default=None, help="network cache folder")
     v.set_defaults(handler=_cmd_validate)
+
+    from .report import register as register_report
+
+    register_report(sub)
     return p
 
 
@@ -110,7 +114,7 @@ def _fmt_min(x: float) -> str:
 
 def summary_table(summary: list[dict[str, Any]], targets: dict[str, float], clock: str) -> str:
     """The compact table printed at the end of a run."""
-    head = (f"{'layout':<28} {'zone':<8} {'target':>7} {'incidents':>9}  {'within target (95% CI)':<23}"
+    head = (f"{'layout':<32} {'zone':<8} {'target':>7} {'incidents':>9}  {'within target (95% CI)':<23}"
             f" {'mean resp':>9} {'p90 resp':>9} {'queued':>7} {'util':>6}")
     lines = [head, "-" * len(head)]
     last = None
@@ -119,7 +123,7 @@ def summary_table(summary: list[dict[str, Any]], targets: dict[str, float], cloc
         last = row["layout"]
         tgt = f"{targets[row['zone']] / 60:g} min" if row["zone"] in targets else ""
         lines.append(
-            f"{layout:<28} {row['zone']:<8} {tgt:>7} {row['incidents']:>9.0f}  "
+            f"{layout:<32} {row['zone']:<8} {tgt:>7} {row['incidents']:>9.0f}  "
             f"{_fmt_pct(row, 'compliance'):<23} {_fmt_min(row['response_mean_s']):>9} "
             f"{_fmt_min(row['response_p90_s']):>9} {row['queued_share']:>7.1%} {row['utilisation']:>6.1%}")
     lines.append(f"Targets are timed from the {clock}; response times from the call. "
@@ -159,6 +163,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _say(f"{s.name}: {len(layouts)} layout(s) x {s.run.replications} replication(s) x "
          f"{s.run.duration / 86400:g} days on {net.n_nodes:,} road nodes ({net.source})")
 
+    from .coverage import coverage_summary, write_coverage_tables
     from .output import finish_run_dir, new_run_dir, remove_partial, write_results
     from .progress import Progress
 
@@ -166,31 +171,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         batch = run_batch(loaded, world, progress=Progress("simulating"), workers=args.workers,
                           cache_dir=args.cache_dir)
-        t_plot0 = time.perf_counter()
-        if not args.no_plots:
-            _figures(partial, final.name, net, world, batch)
+        coverage = write_coverage_tables(partial, world, batch.layouts, batch.presence)
         timings = {"network_s": t_net, "simulate_s": batch.timings["simulate_s"],
-                   "plots_s": time.perf_counter() - t_plot0, "total_s": time.perf_counter() - t_start}
+                   "plots_s": 0.0, "total_s": time.perf_counter() - t_start}
         write_results(partial, loaded, net, batch, command=["run_sim.py", *sys.argv[1:]], timings=timings)
+        if not args.no_plots:  # figures and the report, from the folder just written
+            from .report import report_after_run
+
+            report_after_run(partial, net=net, world=world, progress=_say)
         finish_run_dir(partial, final)
     except BaseException:
         remove_partial(partial)
         raise
     print(summary_table(batch.summary, s.zones.targets, s.zones.clock))
+    print()
+    print(coverage_summary(coverage))
     print(f"\n{batch.incidents_simulated:,} incidents simulated in {batch.timings['simulate_s']:.1f} s. "
           f"Results: {final}")
     return 0
-
-
-def _figures(run_dir: Path, run_id: str, net: Any, world: Any, batch: Any) -> None:
-    from .plots import plot_layout_map, plot_response_cdf, save_figure, source_line
-
-    s = batch.scenario
-    footer = source_line(s, run_id, batch.replications)
-    fig, _ = plot_layout_map(net, s, [world.fleets[n] for n in batch.layouts], footer=footer)
-    save_figure(fig, run_dir / "layout_map")
-    fig, _ = plot_response_cdf(batch.records, s, batch.layouts, footer=footer)
-    save_figure(fig, run_dir / "response_times")
 
 
 def main(argv: list[str] | None = None) -> int:

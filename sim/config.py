@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,12 @@ __all__ = [
     "ZONE_CLASSES",
     "PRIORITIES",
     "format_loc",
+    "RunEstimate",
+    "estimate_run",
+    "check_budget",
+    "parse_memory",
+    "format_memory",
+    "load_scenario_text",
 ]
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "shaoyang.yaml"
@@ -82,11 +89,17 @@ class ScenarioError(Exception):
         if self.line is not None:
             where += f":{self.line}"
         key = format_loc(self.loc)
+        if not key and self.line is not None:
+            key = TOP_LEVEL  # a problem with the file as a whole still names a "key path"
         text = f"{where}: {key}: {self.message}" if key else f"{where}: {self.message}"
         if self.more:
             text += f"\n  ({self.more} more problem{'s' if self.more > 1 else ''} in this file; "
             text += "fix this one and run 'run_sim.py validate' again)"
         return text
+
+
+TOP_LEVEL = "(top level)"
+"""The key path printed for a problem with the whole file (e.g. a missing top-level key)."""
 
 
 def format_loc(loc: Iterable[Any]) -> str:
@@ -98,6 +111,64 @@ def format_loc(loc: Iterable[Any]) -> str:
         else:
             out += ("." if out else "") + str(part)
     return out
+
+
+MEMORY_UNITS: dict[str, float] = {
+    "b": 1.0, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
+    "kib": 2.0**10, "mib": 2.0**20, "gib": 2.0**30, "tib": 2.0**40,
+}
+
+
+def parse_memory(value: object) -> float:
+    """Parse a memory size such as ``"4 GB"`` or ``"512 MiB"`` into bytes."""
+    if isinstance(value, bool) or not isinstance(value, str):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError(f"memory size {value!r} has no unit; write it with one, e.g. '4 GB'")
+        raise ValueError(f"expected a memory size with a unit, e.g. '4 GB', got {value!r}")
+    parts = value.strip().split()
+    if len(parts) == 1:  # "4GB"
+        head = parts[0].rstrip("KMGTiBkmgtb")
+        parts = [head, parts[0][len(head):]] if head else parts
+    if len(parts) != 2:
+        raise ValueError(f"cannot read memory size {value!r}; write a number and a unit, e.g. '4 GB'")
+    try:
+        number = float(parts[0])
+    except ValueError:
+        raise ValueError(f"cannot read memory size {value!r}; write a number and a unit, "
+                         "e.g. '4 GB'") from None
+    factor = MEMORY_UNITS.get(parts[1].lower())
+    if factor is None:
+        hint = difflib.get_close_matches(parts[1].lower(), list(MEMORY_UNITS), n=1, cutoff=0.5)
+        raise ValueError(f"unknown memory unit '{parts[1]}' in {value!r}"
+                         + (f" (did you mean '{hint[0].upper()}'?)" if hint else "")
+                         + "; known units: B, kB, MB, GB, TB, KiB, MiB, GiB, TiB")
+    result = number * factor
+    if not math.isfinite(result) or result <= 0:
+        raise ValueError(f"memory size {value!r} must be a positive, finite amount")
+    return result
+
+
+def format_memory(n_bytes: float) -> str:
+    """Write a byte count as a short size (``"1.2 GB"``)."""
+    for unit, factor in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n_bytes >= factor:
+            return f"{n_bytes / factor:.3g} {unit}"
+    return f"{n_bytes:.0f} B"
+
+
+Memory = Annotated[float, BeforeValidator(parse_memory), PlainSerializer(format_memory)]
+
+
+class FieldProblem(ValueError):
+    """A problem found by a model-level check that belongs to one key below the model.
+
+    Raised from a model validator as ``FieldProblem("speeds", "...")``; the message then names
+    ``network.speeds`` and its line rather than ``network``.
+    """
+
+    def __init__(self, key: str | tuple[Any, ...], message: str) -> None:
+        self.key = (key,) if isinstance(key, str) else tuple(key)
+        super().__init__(message)
 
 
 class _Model(BaseModel):
@@ -118,9 +189,10 @@ class DistributionSpec(_Model):
     @model_validator(mode="after")
     def _cv_needed(self) -> DistributionSpec:
         if self.distribution in ("lognormal", "gamma") and self.cv is None:
-            raise ValueError(f"a {self.distribution} distribution needs 'cv' (e.g. cv: 0.5)")
+            raise FieldProblem("distribution",
+                               f"a {self.distribution} distribution needs 'cv' (e.g. cv: 0.5)")
         if self.distribution in ("fixed", "exponential") and self.cv is not None:
-            raise ValueError(f"a {self.distribution} distribution takes no 'cv'")
+            raise FieldProblem("cv", f"a {self.distribution} distribution takes no 'cv'")
         return self
 
 
@@ -134,23 +206,29 @@ class NetworkSpec(_Model):
     bbox: tuple[Longitude, Latitude, Longitude, Latitude] | None = None
     speeds: dict[str, Speed] = Field(min_length=1)
     snap_tolerance: Distance = Field(default="300 m", gt=0.0)
+    river_width: Distance = Field(default="30 m", gt=0.0, le=5000.0)
+    """Width assumed for a river whose OSM way has no ``width`` tag: a platform closer than half
+    of it to a river's centre line (and not on a bridge) is an error (see ``sim.checks``)."""
 
     @model_validator(mode="after")
     def _source_fields(self) -> NetworkSpec:
         need = {"file": "path", "place": "place", "bbox": "bbox"}.get(self.source)
         if need and getattr(self, need) is None:
-            raise ValueError(f"network source '{self.source}' needs the key '{need}'")
+            raise FieldProblem("source", f"network source '{self.source}' needs the key '{need}'")
         for other in ("path", "place", "bbox"):
             if other != need and getattr(self, other) is not None:
-                raise ValueError(f"key '{other}' does not apply to network source '{self.source}'")
+                raise FieldProblem(other, f"key '{other}' does not apply to network source "
+                                          f"'{self.source}'")
         if "default" not in self.speeds:
-            raise ValueError("speeds needs a 'default' entry for road classes not listed")
-        if any(v <= 0 for v in self.speeds.values()):
-            raise ValueError("every road speed must be positive")
+            raise FieldProblem("speeds", "speeds needs a 'default' entry for road classes not listed")
+        for cls, v in self.speeds.items():
+            if v <= 0:
+                raise FieldProblem(("speeds", cls), "every road speed must be positive")
         if self.bbox is not None:
             w, s, e, n = self.bbox
             if not (w < e and s < n):
-                raise ValueError("bbox must be [west, south, east, north] with west < east, south < north")
+                raise FieldProblem("bbox", "bbox must be [west, south, east, north] with west < east, "
+                                           "south < north")
         return self
 
 
@@ -170,6 +248,7 @@ class Zones(_Model):
     targets: dict[Literal["key", "central", "other"], Duration]
     clock: Literal["call", "dispatch"]
     precedence: tuple[str, ...] = ZONE_CLASSES
+    key_overlap: Literal["nearest"] | None = None
     key_locations: list[KeyLocation] = Field(default_factory=list)
     central_city: list[tuple[Longitude, Latitude]]
 
@@ -177,25 +256,63 @@ class Zones(_Model):
     def _check(self) -> Zones:
         missing = [z for z in ZONE_CLASSES if z not in self.targets]
         if missing:
-            raise ValueError(f"targets needs every zone class; missing: {', '.join(missing)}")
-        if any(t <= 0 for t in self.targets.values()):
-            raise ValueError("every target must be a positive duration")
+            raise FieldProblem("targets", f"targets needs every zone class; missing: {', '.join(missing)}")
+        for z, target in self.targets.items():
+            if target <= 0:
+                raise FieldProblem(("targets", z), "every target must be a positive duration")
         if tuple(self.precedence) != ZONE_CLASSES:
-            raise ValueError(
-                "precedence must be [key, central, other]: a point in a key location is 'key' even "
-                "inside the central city"
+            unknown = [z for z in self.precedence if z not in ZONE_CLASSES]
+            got = "[" + ", ".join(str(z) for z in self.precedence) + "]"
+            if unknown:
+                hint = difflib.get_close_matches(str(unknown[0]), ZONE_CLASSES, n=1)
+                raise FieldProblem(
+                    "precedence", f"unknown zone class '{unknown[0]}' in precedence {got}"
+                    + (f" (did you mean '{hint[0]}'?)" if hint else "")
+                    + "; the zone classes are key, central, other")
+            raise FieldProblem(
+                "precedence", f"precedence {got} is not supported: zones that overlap are resolved by the one "
+                "rule [key, central, other] (a point in a key location is 'key' even inside the "
+                "central city, which wins over the other urban area); write "
+                "precedence: [key, central, other] or leave it out"
             )
         ring = self.central_city
         if len(ring) < 4:
-            raise ValueError("central_city polygon needs at least 3 corners and a closing point")
+            raise FieldProblem("central_city",
+                               "central_city polygon needs at least 3 corners and a closing point")
         if tuple(ring[0]) != tuple(ring[-1]):
-            raise ValueError(
-                "central_city polygon does not close: the last point must repeat the first "
+            raise FieldProblem(
+                ("central_city", len(ring) - 1), "central_city polygon does not close: the last point must repeat the first "
                 f"({ring[0][0]}, {ring[0][1]})"
             )
         if abs(_ring_area(ring)) < 1e-12:
-            raise ValueError("central_city polygon has zero area")
+            raise FieldProblem("central_city", "central_city polygon has zero area")
         return self
+
+
+def key_location_overlaps(zones: Zones) -> list[tuple[int, int, float]]:
+    """Pairs of key locations whose circles intersect: ``(i, j, centre distance in m)``.
+
+    Overlapping key locations need a rule for the points in both. ``zones.key_overlap: nearest``
+    gives it: such a point belongs to the key location with the nearer centre (this is what
+    ``sim.zones.classify_nodes`` does). Without that key, an overlap is a scenario error, so that a
+    planner never gets a tie broken silently.
+    """
+    out = []
+    ks = zones.key_locations
+    for i in range(len(ks)):
+        for j in range(i + 1, len(ks)):
+            d = _ground_distance_m(ks[i].lon, ks[i].lat, ks[j].lon, ks[j].lat)
+            if d < ks[i].radius + ks[j].radius:
+                out.append((i, j, d))
+    return out
+
+
+def _ground_distance_m(lon0: float, lat0: float, lon1: float, lat1: float) -> float:
+    """Great-circle distance (m) between two WGS84 points (haversine, mean Earth radius)."""
+    p0, p1 = math.radians(lat0), math.radians(lat1)
+    dp, dl = p1 - p0, math.radians(lon1 - lon0)
+    h = math.sin(dp / 2) ** 2 + math.cos(p0) * math.cos(p1) * math.sin(dl / 2) ** 2
+    return 2 * 6_371_009.0 * math.asin(min(1.0, math.sqrt(h)))
 
 
 def _ring_area(ring: list[tuple[float, float]]) -> float:
@@ -209,11 +326,17 @@ class UnitType(_Model):
     speed_factor: float = Field(default=1.0, gt=0.0, le=3.0)
     max_speed: Speed | None = Field(default=None)
     turnout: Duration = Field(ge=0.0)
+    role: Literal["response", "platform_vehicle", "volunteer"] = "response"
+    """``response`` units take dispatches; a ``platform_vehicle`` stays at its post and is never
+    dispatched; ``volunteer`` teams patrol fixed beats, are never dispatched, and are reported apart
+    from police."""
+    patrols: bool = False
+    """Idle units of this type patrol their grid when their layout has ``patrol: true``."""
 
     @model_validator(mode="after")
     def _check(self) -> UnitType:
         if self.max_speed is not None and self.max_speed <= 0:
-            raise ValueError("max_speed must be positive")
+            raise FieldProblem("max_speed", "max_speed must be positive")
         return self
 
 
@@ -224,6 +347,8 @@ class IncidentType(_Model):
     priority: Literal["urgent", "standard", "minor"]
     share: float = Field(gt=0.0, le=1.0)
     on_scene: DistributionSpec
+    units_required: int = Field(default=1, ge=1, le=10)
+    """Units sent: the response time is to the first arrival, the full response to the last."""
 
 
 class Hotspot(_Model):
@@ -239,24 +364,39 @@ class Hotspot(_Model):
 class Demand(_Model):
     """Incident demand: a Poisson process with an hour-of-day profile and spatial weights."""
 
-    incidents_per_day: float = Field(gt=0.0, le=100_000.0)
+    incidents_per_day: float = Field(gt=0.0)
     hourly_profile: list[float] = Field(min_length=24, max_length=24)
     hotspots: list[Hotspot] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _check(self) -> Demand:
-        if any(w < 0 or not math.isfinite(w) for w in self.hourly_profile):
-            raise ValueError("hourly_profile weights must be finite and not negative")
+        if not math.isfinite(self.incidents_per_day) or self.incidents_per_day > MAX_INCIDENTS_PER_DAY:
+            raise FieldProblem(
+                "incidents_per_day", f"incidents_per_day {self.incidents_per_day:g} is more than this tool handles "
+                f"({MAX_INCIDENTS_PER_DAY:,.0f} a day, about one a second); a city's police calls "
+                "are hundreds to a few thousand a day")
+        for i, w in enumerate(self.hourly_profile):
+            if w < 0 or not math.isfinite(w):
+                raise FieldProblem(("hourly_profile", i),
+                                   "hourly_profile weights must be finite and not negative")
         if sum(self.hourly_profile) <= 0:
-            raise ValueError("hourly_profile needs at least one positive weight")
-        if sum(h.share for h in self.hotspots) > 1.0 + 1e-9:
-            raise ValueError("hotspot shares add up to more than 1")
+            raise FieldProblem("hourly_profile", "hourly_profile needs at least one positive weight")
+        total = sum(h.share for h in self.hotspots)
+        if total > 1.0 + 1e-9:
+            raise FieldProblem("hotspots", f"hotspot shares add up to {total:.4g}, more than 1")
         return self
 
     @property
     def baseline_share(self) -> float:
         """Share of incidents spread over the whole network by road length (1 − hotspot shares)."""
         return max(0.0, 1.0 - sum(h.share for h in self.hotspots))
+
+
+MAX_INCIDENTS_PER_DAY = 100_000.0
+"""The most incidents per day a scenario may ask for."""
+
+MAX_DURATION_S = 10 * 365 * 86400.0
+"""The longest run (10 years of 365 days)."""
 
 
 class Platform(_Model):
@@ -267,6 +407,21 @@ class Platform(_Model):
     lon: Longitude
     grid: str | None = None
     units: dict[str, Annotated[int, Field(ge=0, le=200)]] = Field(min_length=1)
+    units_by_shift: list[dict[str, Annotated[int, Field(ge=0, le=200)]]] | None = None
+    """Units on duty in each shift (one mapping per entry of ``shifts.starts``); default ``units``
+    in every shift. Unit ``#k`` of a type is on duty in a shift when k <= that shift's count."""
+    patrol_waypoints: list[tuple[Longitude, Latitude]] | None = None
+    """Points the platform's patrol loop passes, in order (default: generated, see ``patrol``)."""
+
+
+class VolunteerTeam(_Model):
+    """Volunteer street patrols (e.g. 宝庆大叔): a foot beat walked in a loop during set hours."""
+
+    name: Name
+    unit_type: str
+    teams: int = Field(default=1, ge=1, le=100)
+    beat: list[tuple[Longitude, Latitude]] = Field(min_length=2)
+    hours: tuple[str, str] = ("08:00", "20:00")
 
 
 class Layout(_Model):
@@ -274,17 +429,97 @@ class Layout(_Model):
 
     description: str = ""
     platforms: list[Platform] = Field(min_length=1)
+    patrol: bool = False
+    """Idle units whose type patrols follow loops in their grid instead of waiting at the post."""
+    volunteers: list[VolunteerTeam] = Field(default_factory=list)
+
+
+_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def minute_of_day(text: str) -> int:
+    """``"07:30"`` -> 450 (minutes after midnight)."""
+    m = _HHMM.match(str(text).strip())
+    if not m:
+        raise ValueError(f"'{text}' is not a time of day; write it as HH:MM, e.g. '08:00'")
+    return int(m.group(1)) * 60 + int(m.group(2))
+
+
+class MealBreak(_Model):
+    """Each unit takes one break of ``duration`` inside ``window``, staggered across units."""
+
+    window: tuple[str, str]
+    duration: Duration = Field(gt=0.0, le=4 * 3600.0)
+
+
+class Shifts(_Model):
+    """Shift starts (three shifts for 24-hour cover), hand-over time and meal breaks.
+
+    Units are off the air for ``handover`` at the start of each shift and during their meal
+    break; a unit already on a job finishes it first. Off-air units are never dispatched.
+    """
+
+    starts: list[str] = Field(default_factory=lambda: ["00:00"], min_length=1, max_length=12)
+    handover: Duration = Field(default="0 s", ge=0.0, le=3600.0)
+    meal_breaks: list[MealBreak] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> Shifts:
+        minutes = [minute_of_day(t) for t in self.starts]
+        if minutes != sorted(set(minutes)):
+            raise ValueError("shift starts must be distinct times in increasing order")
+        for b in self.meal_breaks:
+            a, z = minute_of_day(b.window[0]), minute_of_day(b.window[1])
+            if (z - a) % 1440 * 60 < b.duration:
+                raise ValueError(f"a meal break of {b.duration / 60:g} min does not fit its window "
+                                 f"{b.window[0]}-{b.window[1]}")
+        return self
+
+
+class PatrolSpec(_Model):
+    """How patrolling units behave and how presence (见警率) is measured."""
+
+    after_incident: Literal["resume", "return_to_post"] = "resume"
+    """``resume``: drive to the nearest point of the loop and go on; ``return_to_post``: drive back
+    to the platform first."""
+    waypoints_per_loop: int = Field(default=4, ge=1, le=20)
+    waypoint_spacing: Distance = Field(default="400 m", gt=0.0)
+    presence_sample: Duration = Field(default="5 min", gt=0.0, le=3600.0)
+    volunteers_first_on_minor: bool = False
+    """If true, a volunteer team's walking time to a minor incident is recorded
+    (``volunteer_arrival_s``); police figures never include it."""
+
+
+class RunBudget(_Model):
+    """Resource limits checked before a run starts (see :func:`estimate_run`).
+
+    A run whose estimated event count or record memory exceeds either limit is refused with a
+    message before anything is simulated. Raise the limits here for a deliberately huge study.
+    """
+
+    max_events: float = Field(default=1e9, gt=0.0)
+    max_memory: Memory = Field(default="4 GB")
 
 
 class RunSpec(_Model):
     """Run length, warm-up, replications and which layouts to run by default."""
 
-    duration: Duration = Field(gt=0.0, le=10 * 365 * 86400.0)
+    duration: Duration = Field(gt=0.0)
     warmup: Duration = Field(ge=0.0)
     replications: int = Field(default=5, ge=1, le=10_000)
     seed: int = Field(default=2017, ge=0, le=2**63 - 1)
     layouts: list[str] | None = None
     baseline: str | None = None
+    budget: RunBudget = Field(default_factory=RunBudget)
+
+    @model_validator(mode="after")
+    def _check(self) -> RunSpec:
+        if not math.isfinite(self.duration) or self.duration > MAX_DURATION_S:
+            raise FieldProblem(
+                "duration", f"a run of {self.duration / (365 * 86400):.3g} years is longer than the limit of "
+                f"{MAX_DURATION_S / (365 * 86400):.0f} years; use replications of a few weeks "
+                "to a year instead")
+        return self
 
 
 class Sweep(_Model):
@@ -319,6 +554,8 @@ class Scenario(_Model):
     layouts: dict[str, Layout] = Field(min_length=1)
     run: RunSpec
     sweep: Sweep | None = None
+    shifts: Shifts = Field(default_factory=Shifts)
+    patrol: PatrolSpec = Field(default_factory=PatrolSpec)
 
     def layout_names(self) -> list[str]:
         """Layouts to run by default: ``run.layouts`` or every layout in file order."""
@@ -346,6 +583,15 @@ def _semantic_problems(s: Scenario) -> Iterable[tuple[tuple[Any, ...], str]]:
             f"warm-up ({format_duration(s.run.warmup)}) must be shorter than the run "
             f"({format_duration(s.run.duration)})"
         )
+    for i, j, d in key_location_overlaps(s.zones):
+        if s.zones.key_overlap is None:
+            a, b = s.zones.key_locations[i], s.zones.key_locations[j]
+            yield ("zones", "key_locations", j), (
+                f"key locations '{a.name}' and '{b.name}' overlap (centres {d:.0f} m apart, radii "
+                f"{a.radius:g} m + {b.radius:g} m) and no rule says which one a point in both "
+                "belongs to; shrink a radius, or add 'key_overlap: nearest' under zones (the "
+                "nearer centre wins)")
+    yield from _budget_problems(s)
     for i, name in enumerate(s.run.layouts or []):
         if name not in s.layouts:
             yield ("run", "layouts", i), _unknown("layout", name, s.layouts)
@@ -363,7 +609,7 @@ def _semantic_problems(s: Scenario) -> Iterable[tuple[tuple[Any, ...], str]]:
                         "unit type", utype, s.unit_types
                     )
         if sum(sum(p.units.values()) for p in layout.platforms) == 0:
-            yield ("layouts", lname), "layout has no units at all"
+            yield ("layouts", lname), "layout has no units at all: give at least one platform a unit"
     if s.sweep is not None:
         for utype, counts in s.sweep.units.items():
             if utype not in s.unit_types:
@@ -375,9 +621,112 @@ def _semantic_problems(s: Scenario) -> Iterable[tuple[tuple[Any, ...], str]]:
                 yield ("sweep", "parameters", key), "give a list of at least one value"
 
 
-def _unknown(what: str, name: str, known: Iterable[str]) -> str:
-    known = list(known)
-    hint = difflib.get_close_matches(name, known, n=1)
+# ---------------------------------------------------------------------------------------------
+# Resource budget: refuse a run that is too big before it starts
+
+EVENTS_PER_INCIDENT = 3.0
+"""Engine events per incident: the hand-over to police, the scene clearance, and the return."""
+
+RECORD_BYTES = 250.0
+"""Memory per incident record held by a batch (26 columns, with the CSV text written from it)."""
+
+
+@dataclass(frozen=True)
+class RunEstimate:
+    """What a run will cost, estimated from the scenario alone (before the network is loaded).
+
+    Attributes
+    ----------
+    incidents_per_replication : expected incidents in one replication of one variant.
+    runs : engine runs (variants x layouts x replications).
+    incidents : expected incidents over all runs.
+    events : expected engine events over all runs.
+    memory_bytes : expected memory for the records held by the batch (bytes).
+    """
+
+    incidents_per_replication: float
+    runs: int
+    incidents: float
+    events: float
+    memory_bytes: float
+
+    def describe(self, s: Scenario, variants: int = 1) -> str:
+        """One line: the estimate and what it is made of."""
+        days = s.run.duration / 86400.0
+        parts = [f"{s.demand.incidents_per_day:g} incidents a day x {days:g} days",
+                 f"{s.run.replications} replication(s)", f"{len(s.layout_names())} layout(s)"]
+        if variants > 1:
+            parts.append(f"{variants} variants")
+        return (f"about {self.incidents:.3g} incidents ({' x '.join(parts)}), "
+                f"{self.events:.3g} engine events and {format_memory(self.memory_bytes)} of records")
+
+
+def estimate_run(s: Scenario, *, variants: int = 1, demand_multiplier: float = 1.0) -> RunEstimate:
+    """Estimate events and memory of a run of ``s`` (its ``run`` section, after any overrides).
+
+    ``events ~ incidents x layouts x replications x variants x EVENTS_PER_INCIDENT`` and
+    ``memory ~ the same incidents x RECORD_BYTES``. ``demand_multiplier`` is the largest demand
+    multiplier of a sweep (its variants draw that many incidents).
+    """
+    per_rep = s.demand.incidents_per_day * demand_multiplier * s.run.duration / 86400.0
+    runs = max(1, variants) * len(s.layout_names()) * s.run.replications
+    incidents = per_rep * runs
+    return RunEstimate(incidents_per_replication=per_rep, runs=runs, incidents=incidents,
+                       events=incidents * EVENTS_PER_INCIDENT, memory_bytes=incidents * RECORD_BYTES)
+
+
+def _budget_message(s: Scenario, est: RunEstimate, max_events: float, max_memory: float,
+                    variants: int) -> str | None:
+    over = []
+    if est.events > max_events:
+        over.append(f"{max_events:.3g} events")
+    if est.memory_bytes > max_memory:
+        over.append(f"{format_memory(max_memory)} of records")
+    if not over:
+        return None
+    return (f"this run is too big: {est.describe(s, variants)}, over the budget of "
+            f"{' and '.join(over)}. Shorten run.duration, run fewer replications or layouts, or "
+            "raise the limits in run.budget (max_events, max_memory)")
+
+
+def _budget_problems(s: Scenario) -> Iterable[tuple[tuple[Any, ...], str]]:
+    if not s.layout_names() or any(n not in s.layouts for n in s.layout_names()):
+        return  # reported elsewhere
+    msg = _budget_message(s, estimate_run(s), s.run.budget.max_events, s.run.budget.max_memory, 1)
+    if msg:
+        yield ("run", "budget"), msg
+
+
+def check_budget(loaded: LoadedScenario, *, variants: int = 1, demand_multiplier: float = 1.0,
+                 max_events: float | None = None, max_memory: float | None = None) -> RunEstimate:
+    """Refuse a run that would exceed its budget, before anything is simulated.
+
+    Call it after command-line overrides (``--days``, ``--reps``, ``--layout``) are applied, and
+    for a sweep with the number of variants and the largest demand multiplier. ``max_events`` and
+    ``max_memory`` (bytes) override ``run.budget`` (e.g. from command-line flags).
+
+    Returns
+    -------
+    RunEstimate
+        The estimate, when it is within the budget.
+
+    Raises
+    ------
+    ScenarioError
+        Naming ``run.budget`` (or ``run`` if the file has no budget section) and its line.
+    """
+    s = loaded.scenario
+    est = estimate_run(s, variants=variants, demand_multiplier=demand_multiplier)
+    msg = _budget_message(s, est, max_events if max_events is not None else s.run.budget.max_events,
+                          max_memory if max_memory is not None else s.run.budget.max_memory, variants)
+    if msg:
+        raise loaded.error(("run", "budget"), msg)
+    return est
+
+
+def _unknown(what: str, name: str, known: Iterable[Any]) -> str:
+    known = [str(k) for k in known]
+    hint = difflib.get_close_matches(str(name), known, n=1)
     text = f"unknown {what} '{name}'"
     if hint:
         text += f" (did you mean '{hint[0]}'?)"
@@ -396,14 +745,61 @@ def _compose(text: str, file: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
         data = _build(loader, root, (), lines, file) if root is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
+        line = mark.line + 1 if mark is not None else 1
         problem = exc.problem or exc.context or "malformed YAML"
-        raise ScenarioError(f"malformed YAML: {problem}", file=file, line=line) from None
+        raise ScenarioError(f"malformed YAML: {problem}", file=file, loc=_path_at_error(text),
+                            line=line) from None
     except yaml.YAMLError as exc:
-        raise ScenarioError(f"malformed YAML: {exc}", file=file) from None
+        raise ScenarioError(f"malformed YAML: {exc}", file=file, line=1) from None
+    except RecursionError:
+        raise ScenarioError("malformed YAML: nested too deeply", file=file, line=1) from None
     finally:
         loader.dispose()
     return data, lines
+
+
+def _path_at_error(text: str) -> tuple[Any, ...]:
+    """The key path being read when the YAML parser stopped (for messages about malformed YAML).
+
+    Replays the parser's events up to the error, tracking mapping keys and sequence indices.
+    """
+    stack: list[list[Any]] = []  # frames: ["map", key, want_key] or ["seq", index]
+
+    def child_starts() -> None:
+        if stack and stack[-1][0] == "seq":
+            stack[-1][1] += 1
+
+    def child_done() -> None:
+        if stack and stack[-1][0] == "map":
+            stack[-1][2] = not stack[-1][2]
+
+    try:
+        for ev in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(ev, yaml.ScalarEvent | yaml.AliasEvent):
+                top = stack[-1] if stack else None
+                child_starts()
+                if top is not None and top[0] == "map" and top[2]:
+                    top[1] = ev.value if isinstance(ev, yaml.ScalarEvent) else None
+                child_done()
+            elif isinstance(ev, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+                child_starts()
+                stack.append(["map", None, True] if isinstance(ev, yaml.MappingStartEvent)
+                             else ["seq", -1])
+            elif isinstance(ev, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+                if stack:
+                    stack.pop()
+                child_done()
+    except (yaml.YAMLError, RecursionError):
+        pass
+    path: list[Any] = []
+    for frame in stack:
+        if frame[0] == "map":
+            if frame[1] is None:
+                break
+            path.append(frame[1])
+        elif frame[1] >= 0:
+            path.append(frame[1])
+    return tuple(path)
 
 
 def _build(loader: yaml.SafeLoader, node: yaml.Node, path: tuple[Any, ...],
@@ -491,6 +887,8 @@ def _pydantic_problem(err: dict[str, Any]) -> tuple[tuple[Any, ...], str]:
     ctx = err.get("ctx") or {}
     if kind == "value_error" and "error" in ctx:
         msg = str(ctx["error"])
+        if isinstance(ctx["error"], FieldProblem):
+            loc = (*loc, *ctx["error"].key)
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):
             msg = msg[len(prefix):]
@@ -545,11 +943,27 @@ def load_scenario(path: str | Path) -> LoadedScenario:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ScenarioError(f"file is not UTF-8 text (byte {exc.start})", file=shown) from None
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ScenarioError(f"file is not UTF-8 text (byte {exc.start} cannot be read); save it "
+                            "as UTF-8", file=shown, line=line) from None
+    return load_scenario_text(text, file=shown, path=path)
+
+
+def load_scenario_text(text: str, *, file: str, path: Path) -> LoadedScenario:
+    """Validate a scenario given as text; ``path`` is where relative paths in it are resolved from.
+
+    ``run_sim.py verify`` uses this to re-run the copy of a scenario kept in a results folder as if
+    it were still at its original place.
+    """
+    shown = file
+    if "\x00" in text:
+        line = text[:text.index("\x00")].count("\n") + 1
+        raise ScenarioError("file holds a NUL byte: is it a binary file?", file=shown, line=line)
     data, lines = _compose(text, shown)
     if not isinstance(data, dict):
-        raise ScenarioError("a scenario file must be a YAML mapping of keys (name:, network:, ...)",
-                            file=shown, line=1)
+        what = "empty" if data is None else f"a YAML {type(data).__name__}"
+        raise ScenarioError(f"a scenario file must be a YAML mapping of keys (name:, network:, ...); "
+                            f"this one is {what}", file=shown, line=1)
     data = resolve_layout_inheritance(data, file=shown, lines=lines)
     return validate_data(data, file=shown, lines=lines, text=text, path=path)
 
@@ -577,7 +991,8 @@ def validate_data(data: dict[str, Any], *, file: str, lines: dict[tuple[Any, ...
                           data=data)
 
 
-_CHILD_KEYS = frozenset({"extends", "description", "platforms", "remove", "units"})
+_CHILD_KEYS = frozenset({"extends", "description", "platforms", "remove", "units", "patrol",
+                         "volunteers"})
 
 
 def resolve_layout_inheritance(data: dict[str, Any], *, file: str,
@@ -623,14 +1038,18 @@ def resolve_layout_inheritance(data: dict[str, Any], *, file: str,
                           + (f" (did you mean '{hint[0]}'?)" if hint else "")
                           + f"; allowed: {', '.join(sorted(_CHILD_KEYS))}")
         base = resolve(parent, (*chain, name))
-        platforms = [dict(p, units=dict(p.get("units") or {})) for p in base.get("platforms") or []
+        if not isinstance(base, dict):
+            base = {}
+        base_platforms = base.get("platforms")
+        platforms = [dict(p, units=dict(p["units"]) if isinstance(p.get("units"), dict) else {})
+                     for p in (base_platforms if isinstance(base_platforms, list) else [])
                      if isinstance(p, dict)]
-        by_name = {p.get("name"): p for p in platforms}
+        by_name = {p["name"]: p for p in platforms if isinstance(p.get("name"), str)}
         removes = raw.get("remove") or []
         if not isinstance(removes, list):
             raise err((*loc, "remove"), "remove takes a list of platform names")
         for i, pname in enumerate(removes):
-            if pname not in by_name:
+            if not isinstance(pname, str) or pname not in by_name:
                 raise err((*loc, "remove", i), _unknown(f"platform in layout '{parent}'", str(pname),
                                                         [str(n) for n in by_name]))
             platforms.remove(by_name.pop(pname))
@@ -643,8 +1062,8 @@ def resolve_layout_inheritance(data: dict[str, Any], *, file: str,
         if not isinstance(entries, list):
             raise err((*loc, "platforms"), "platforms takes a list")
         for i, entry in enumerate(entries):
-            if not isinstance(entry, dict) or "name" not in entry:
-                raise err((*loc, "platforms", i), "each platform needs a 'name'")
+            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+                raise err((*loc, "platforms", i), "each platform needs a 'name' (a text)")
             target = by_name.get(entry["name"])
             if target is None:
                 platforms.append(dict(entry))
@@ -657,8 +1076,11 @@ def resolve_layout_inheritance(data: dict[str, Any], *, file: str,
                     target[key] = value
         for p in platforms:
             p["units"] = {k: v for k, v in p["units"].items() if v != 0} or p["units"]
-        out = {"description": raw.get("description", base.get("description", "")),
+        out = {"description": raw.get("description", base.get("description") or ""),
                "platforms": platforms}
+        for key in ("patrol", "volunteers"):  # inherited unless the child sets them
+            if key in raw or key in base:
+                out[key] = raw.get(key, base.get(key))
         resolved[name] = out
         return out
 

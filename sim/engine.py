@@ -1,18 +1,29 @@
-"""The discrete-event engine (SimPy): units, dispatch and the incident records.
+"""The discrete-event engine (SimPy): units, patrols, shifts, dispatch and the incident records.
 
 One :class:`Engine` runs one layout against one replication's incidents in its own
 ``simpy.Environment``. The model:
 
-- A job becomes dispatchable at ``dispatch_s`` (the call plus 110 call handling).
-- Dispatch sends the available unit with the earliest arrival, tie-broken by unit index. Units
-  parked at their post need their turnout time first; a unit on its way back to its post is
-  already moving and is sent from where it is.
-- If every unit is busy, the job waits in a priority queue (priority, then call time, then
-  incident number). A unit that clears a scene takes the first waiting job, from the scene;
-  otherwise it drives back to its post and can be dispatched again on the way.
-- Moving units are located lazily: a returning unit holds its route and the cumulative times
-  along it, and its position is computed only when a dispatch asks. There is no event per road
-  edge; the only events are job hand-overs and scene clearances.
+- A job becomes dispatchable at ``dispatch_s`` (the call plus 110 call handling). It needs
+  ``units_required`` units (backup for urgent types); the response time is to the first arrival,
+  the full response to the last.
+- Dispatch sends the available units with the earliest arrivals, tie-broken by unit index. A unit
+  is available when it is a response unit, not on a job and on the air (not off shift, in a
+  hand-over or on a meal break). Units parked at their post need their turnout time first; a
+  unit already on the move (patrolling, or driving back after a job) is sent from where it is.
+- If too few units are available, the job waits in a priority queue (priority, then call time,
+  then incident number). Whenever a unit clears a scene or comes back on the air, waiting jobs
+  are served first.
+- After a job, a unit drives back to its post and waits there; in a layout with ``patrol: true``
+  a patrolling unit instead rejoins its loop, at the nearest waypoint (``patrol.after_incident:
+  resume``) or at the post (``return_to_post``).
+- Moving units are located lazily. A patrolling unit's position follows from its loop, its
+  phase and the time; a unit driving back holds its route and the cumulative times along it.
+  Positions are computed only when a dispatch or a presence sample asks: there is no event per
+  road edge. The events are job hand-overs, scene clearances, units coming on the air and
+  presence samples.
+- Presence (见警率): every ``patrol.presence_sample`` the engine records, for each key location
+  and each grid's post, whether an on-duty police unit (and, separately, a volunteer team) is
+  within the zone's target travel time, by hour of day.
 
 simpy is imported here and nowhere else.
 """
@@ -29,29 +40,59 @@ from .config import PRIORITIES, ZONE_CLASSES, Scenario
 from .demand import IncidentSet
 from .network.oracle import TravelTimeOracle
 from .records import OUTCOMES, RecordTable
-from .world import Fleet, World
+from .world import MINUTES_PER_DAY, Fleet, World, presence_points
 
-__all__ = ["Engine", "EngineResult", "simulate"]
+__all__ = ["Engine", "EngineResult", "Presence", "simulate"]
 
 _INF = float("inf")
+PARK, LOOP, TRANSIT, JOB = 0, 1, 2, 3
+
+
+@dataclass(frozen=True, eq=False)
+class Presence:
+    """Presence samples: for each point (key location or grid post), by hour of day.
+
+    Attributes
+    ----------
+    names, kinds, nodes, targets_s : the points (kind ``key`` or ``grid``).
+    samples : samples taken in each hour of day (24,).
+    police : samples with a police unit within the target, ``[point, hour]``.
+    volunteers : the same for volunteer teams.
+    """
+
+    names: tuple[str, ...]
+    kinds: tuple[str, ...]
+    nodes: np.ndarray
+    targets_s: np.ndarray
+    samples: np.ndarray
+    police: np.ndarray
+    volunteers: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
 class EngineResult:
-    """What one engine run produces: the records and per-unit busy time.
+    """What one engine run produces.
 
     Attributes
     ----------
     records : one row per incident.
     unit_busy_s : time (s) each unit spent committed to incidents (assign to clear) within the
         counted window [warm-up, horizon].
-    window_s : length (s) of that window.
+    unit_on_air_s : time (s) each unit was on the air within that window.
+    window_s : length (s) of the window.
+    dispatchable : which units take dispatches (utilisation is over these).
+    assignments : every (incident, unit, assign_s, arrival_s, clear_s), for invariant checks.
+    presence : presence samples (see :class:`Presence`).
     searches : Dijkstra searches the oracles ran during the run (for benchmarks).
     """
 
     records: RecordTable
     unit_busy_s: np.ndarray
+    unit_on_air_s: np.ndarray
     window_s: float
+    dispatchable: np.ndarray
+    assignments: dict[str, np.ndarray]
+    presence: Presence
     searches: int
 
 
@@ -64,9 +105,11 @@ class Engine:
     layout : name of the layout to run.
     incidents : the replication's incidents (shared by all layouts).
     replication : replication number, written into the records.
+    presence : whether to sample patrol presence.
     """
 
-    def __init__(self, world: World, layout: str, incidents: IncidentSet, replication: int = 0) -> None:
+    def __init__(self, world: World, layout: str, incidents: IncidentSet, replication: int = 0,
+                 *, presence: bool = True) -> None:
         self.world = world
         self.scenario: Scenario = world.scenario
         self.fleet: Fleet = world.fleets[layout]
@@ -77,111 +120,254 @@ class Engine:
         fleet = self.fleet
         n_units = len(fleet)
         self.oracle: list[TravelTimeOracle] = [world.oracles[t] for t in fleet.unit_type]
-        # post_time[node, u]: driving time from unit u's post to node (one row lookup per dispatch)
-        self.post_time = world.post_times(layout)
+        self.post_time = world.post_times(layout)  # [node, unit], from each post
         self.turnout = fleet.turnout_s.astype(float)
-        # unit state
+        self.dispatchable = fleet.dispatchable
+        self.off_air = fleet.off_air
+        self.has_shifts = bool(self.off_air.any())
+        # trajectories: a transit leg (route from trans_from to trans_to) then the loop or the post
         self.busy = np.zeros(n_units, dtype=bool)
-        self.ret_t0 = np.zeros(n_units)           # when the current return trip started
-        self.ret_end = np.full(n_units, -_INF)    # when it reaches the post (-inf: parked)
-        self.ret_from = np.zeros(n_units, dtype=np.int64)
+        self.loop = fleet.loop.copy()
+        self.trans_t0 = np.zeros(n_units)
+        self.trans_end = np.full(n_units, -_INF)
+        self.trans_from = fleet.post.copy()
+        self.trans_to = fleet.post.copy()
+        self.anchor = -fleet.loop_phase_s.astype(float)  # time the unit was (or would be) at loop start
         self._route: list[tuple[np.ndarray, np.ndarray] | None] = [None] * n_units
+        self._flat_loops()
         self.queue: list[tuple[int, float, int]] = []
-        # per-incident results
+        self.remaining = np.asarray([self.scenario.incident_types[t].units_required
+                                     for t in incidents.type_index], dtype=np.int32) \
+            if len(incidents) else np.zeros(0, dtype=np.int32)
+        self.required = self.remaining.copy()
+        # per-incident results (first unit)
         n = len(incidents)
         self.assign_s = np.full(n, np.nan)
         self.arrival_s = np.full(n, np.nan)
         self.clear_s = np.full(n, np.nan)
+        self.full_arrival_s = np.full(n, -_INF)
         self.unit_of = np.full(n, -1, dtype=np.int32)
         self.turnout_s = np.full(n, np.nan)
         self.travel_s = np.full(n, np.nan)
         self.queued = np.zeros(n, dtype=np.int8)
+        self.moving = np.zeros(n, dtype=np.int8)
+        self.sent = np.zeros(n, dtype=np.int32)
+        self.volunteer_s = np.full(n, np.nan)
+        self.log: list[tuple[int, int, float, float, float]] = []
+        # each unit's trajectory as segments (start, kind, a, b, c): kind PARK; LOOP (a = anchor);
+        # TRANSIT (a = route start node, b = target node, c = loop anchor after it);
+        # JOB (a = scene node, b = arrival time)
+        self.segs: list[list[tuple[float, int, float, float, float]]] = [
+            [(0.0, LOOP if lp >= 0 else PARK, float(self.anchor[u]), 0.0, 0.0)]
+            for u, lp in enumerate(self.loop)]
         self.env = simpy.Environment()
         self._searches0 = sum(o.searches for o in set(self.oracle))
+        self.sample_presence = presence
+        self.volunteers = np.array([r == "volunteer" for r in fleet.role], dtype=bool)
+        self.minor = PRIORITIES.index("minor")
 
     # -- lazy positions ---------------------------------------------------------------------
 
+    def _flat_loops(self) -> None:
+        """All loops of the layout end to end, so positions of all patrolling units are one
+        ``searchsorted``; rows of driving times from every loop node come with them."""
+        loops = self.fleet.loops
+        self.loop_base = np.zeros(len(loops))
+        if not loops:
+            self.flat_cum = np.zeros(0)
+            return
+        offsets, cums, base = [], [], 0.0
+        for k, lp in enumerate(loops):
+            self.loop_base[k] = base
+            cums.append(lp.cum + base)
+            offsets.append(k)
+            base += lp.cycle + 1.0  # a gap keeps segments apart
+        self.flat_cum = np.concatenate(cums)
+        self.flat_start = np.cumsum([0] + [len(lp.nodes) for lp in loops])[:-1]
+        self.cycle = np.array([lp.cycle for lp in loops])
+        self._flat_rows: np.ndarray | None = None
+
+    def flat_rows(self) -> np.ndarray:
+        """``[flat loop index, node]``: driving time (s) from each loop node (float32, lazy)."""
+        if self._flat_rows is None:
+            self._flat_rows = np.concatenate(
+                [self.world.loop_rows(self.layout, k)[0] for k in range(len(self.fleet.loops))])
+        return self._flat_rows
+
     def route(self, u: int) -> tuple[np.ndarray, np.ndarray]:
-        """Unit ``u``'s current return route: node indices and cumulative times (s) from its start."""
+        """Unit ``u``'s current transit route: node indices and cumulative times (s) from its start."""
         r = self._route[u]
         if r is None:
-            oracle, post = self.oracle[u], int(self.fleet.post[u])
-            path = oracle.path_to(int(self.ret_from[u]), post)
-            to_post = oracle.to_node(post)[0]
-            r = (path, to_post[path[0]] - to_post[path])  # exact along a shortest-path tree
+            oracle, target = self.oracle[u], int(self.trans_to[u])
+            path = oracle.path_to(int(self.trans_from[u]), target)
+            to_target = oracle.to_node(target)[0]
+            r = (path, to_target[path[0]] - to_target[path])  # exact along a shortest-path tree
             self._route[u] = r
         return r
 
+    def _loop_positions(self, units: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """Flat loop indices of the next node, and time (s) to reach it, for units on their loops."""
+        lp = self.loop[units]
+        phase = np.mod(t - self.anchor[units], self.cycle[lp])
+        k = np.searchsorted(self.flat_cum, self.loop_base[lp] + phase, side="left")
+        return k, self.flat_cum[k] - self.loop_base[lp] - phase
+
     def position(self, u: int, t: float) -> tuple[int, float]:
-        """Where returning unit ``u`` is at time ``t``: the next node it reaches, and in how long (s)."""
-        path, cum = self.route(u)
-        elapsed = t - self.ret_t0[u]
-        k = int(np.searchsorted(cum, elapsed, side="left"))
-        if k >= len(path):
-            return int(path[-1]), 0.0
-        return int(path[k]), float(cum[k] - elapsed)
+        """Where unit ``u`` is at time ``t`` (when not on a job): the next node it reaches, and in
+        how long (s). A parked unit is at its post with 0."""
+        if t < self.trans_end[u]:
+            path, cum = self.route(u)
+            elapsed = t - self.trans_t0[u]
+            k = int(np.searchsorted(cum, elapsed, side="left"))
+            if k >= len(path):
+                return int(path[-1]), 0.0
+            return int(path[k]), float(cum[k] - elapsed)
+        if self.loop[u] >= 0:
+            k, offset = self._loop_positions(np.array([u]), t)
+            return int(self.flat_nodes()[k[0]]), float(offset[0])
+        return int(self.fleet.post[u]), 0.0
+
+    def flat_nodes(self) -> np.ndarray:
+        return np.concatenate([lp.nodes for lp in self.fleet.loops])
+
+    # -- availability -------------------------------------------------------------------------
+
+    def on_air(self, t: float) -> np.ndarray:
+        """Which units are on the air at time ``t``."""
+        if not self.has_shifts:
+            return np.ones(len(self.fleet), dtype=bool)
+        return ~self.off_air[int(t // 60.0) % MINUTES_PER_DAY]
 
     # -- dispatch -----------------------------------------------------------------------------
 
-    def _best_unit(self, node: int, now: float) -> tuple[int, float, float]:
-        """The available unit with the earliest arrival at ``node``: (unit, turnout, travel)."""
-        free = ~self.busy
-        parked = free & (self.ret_end <= now)
+    def _best_units(self, node: int, now: float, k: int) -> list[tuple[int, float, float, bool]]:
+        """Up to ``k`` available units with the earliest arrivals at ``node``:
+        (unit, turnout, travel, already moving), best first."""
+        avail = self.dispatchable & ~self.busy & self.on_air(now)
+        if not avail.any():
+            return []
+        transit = avail & (self.trans_end > now)
+        looping = avail & ~transit & (self.loop >= 0)
+        parked = avail & ~transit & (self.loop < 0)
         eta = np.where(parked, self.post_time[node] + self.turnout, _INF)
-        best = int(np.argmin(eta))  # first minimum: ties go to the lowest unit index
-        best_eta = float(eta[best])
-        best_turnout = float(self.turnout[best]) if best_eta < _INF else 0.0
-        for u in np.flatnonzero(free & ~parked):
+        if looping.any():
+            units = np.flatnonzero(looping)
+            kflat, offset = self._loop_positions(units, now)
+            eta[units] = offset + self.flat_rows()[kflat, node]
+        moving = looping.copy()
+        finite = np.sort(eta[np.isfinite(eta)])
+        bound = finite[k - 1] if finite.size >= k else _INF
+        for u in np.flatnonzero(transit):
             u = int(u)
             nxt, offset = self.position(u, now)
             oracle = self.oracle[u]
-            if offset + oracle.lower_bound(nxt, node) > best_eta:
+            if offset + oracle.lower_bound(nxt, node) > bound:
                 continue
-            travel = offset + float(oracle.times_to(node, best_eta)[nxt])
-            if travel < best_eta or (travel == best_eta and u < best):
-                best, best_eta, best_turnout = u, travel, 0.0
-        if best_eta == _INF:
-            return -1, 0.0, _INF
-        return best, best_turnout, best_eta - best_turnout
+            eta[u] = offset + float(oracle.times_to(node, bound)[nxt])
+            moving[u] = True
+        order = np.lexsort((np.arange(len(eta)), eta))[:k]
+        out = []
+        for u in order:
+            u = int(u)
+            if not np.isfinite(eta[u]):
+                break
+            turnout = 0.0 if moving[u] else float(self.turnout[u])
+            out.append((u, turnout, float(eta[u]) - turnout, bool(moving[u])))
+        return out
 
-    def _assign(self, u: int, i: int, now: float, turnout: float, travel: float) -> None:
+    def _assign(self, u: int, i: int, now: float, turnout: float, travel: float, moving: bool) -> None:
         arrival = now + turnout + travel
         clear = arrival + float(self.inc.on_scene_s[i])
         self.busy[u] = True
-        self.assign_s[i] = now
-        self.arrival_s[i] = arrival
-        self.clear_s[i] = clear
-        self.unit_of[i] = u
-        self.turnout_s[i] = turnout
-        self.travel_s[i] = travel
+        if self.unit_of[i] < 0 or arrival < self.arrival_s[i]:  # the first unit on scene
+            self.assign_s[i] = now
+            self.arrival_s[i] = arrival
+            self.unit_of[i] = u
+            self.turnout_s[i] = turnout
+            self.travel_s[i] = travel
+            self.moving[i] = moving
+            self.clear_s[i] = clear
+        self.full_arrival_s[i] = max(self.full_arrival_s[i], arrival)
+        self.sent[i] += 1
+        self.remaining[i] -= 1
+        self.log.append((i, u, now, arrival, clear))
+        self._close_transit(u, now)
+        self.segs[u].append((now, JOB, float(self.inc.node[i]), arrival, 0.0))
         done = self.env.timeout(clear - now)
         done.callbacks.append(lambda _ev, u=u, i=i: self._on_clear(u, i))
 
+    def _send(self, i: int, now: float) -> bool:
+        """Send as many of job ``i``'s remaining units as are available; True if none remain."""
+        for u, turnout, travel, moving in self._best_units(int(self.inc.node[i]), now,
+                                                            int(self.remaining[i])):
+            self._assign(u, i, now, turnout, travel, moving)
+        return self.remaining[i] <= 0
+
     def _dispatch(self, i: int) -> None:
         now = self.env.now
-        u, turnout, travel = self._best_unit(int(self.inc.node[i]), now)
-        if u < 0:
-            self.queued[i] = 1
-            heapq.heappush(self.queue, (int(self.inc.priority[i]), float(self.inc.call_s[i]), i))
-            return
-        self._assign(u, i, now, turnout, travel)
+        if self.volunteers.any() and self.inc.priority[i] == self.minor \
+                and self.scenario.patrol.volunteers_first_on_minor:
+            self._volunteer_eta(i, now)
+        if self.queue or not self._send(i, now):
+            if self.remaining[i] > 0:
+                self.queued[i] = 1
+                heapq.heappush(self.queue, (int(self.inc.priority[i]), float(self.inc.call_s[i]), i))
+            self._serve_queue(now)
+
+    def _serve_queue(self, now: float) -> None:
+        """Give waiting jobs, most urgent first, to whatever units are available."""
+        while self.queue:
+            _, _, j = self.queue[0]
+            before = self.remaining[j]
+            done = self._send(j, now)
+            if done:
+                heapq.heappop(self.queue)
+            elif self.remaining[j] == before:
+                return  # nobody available
 
     def _on_clear(self, u: int, i: int) -> None:
         now = self.env.now
         node = int(self.inc.node[i])
         self.busy[u] = False
-        if self.queue:
-            _, _, j = heapq.heappop(self.queue)
-            travel = float(self.oracle[u].times_to(int(self.inc.node[j]), _INF)[node])
-            self._assign(u, j, now, 0.0, travel)
-            return
-        post = int(self.fleet.post[u])
-        self.ret_from[u] = node
-        self.ret_t0[u] = now
-        self.ret_end[u] = now + float(self.oracle[u].to_node(post)[0][node])
+        # the drive after a job: back to the post, or to the loop
+        target = int(self.fleet.post[u])
+        if self.loop[u] >= 0:
+            lp = self.fleet.loops[int(self.loop[u])]
+            join = 0
+            if self.scenario.patrol.after_incident == "resume":
+                oracle = self.oracle[u]
+                times = [oracle.to_node(int(lp.nodes[w]))[0][node] for w in lp.waypoints]
+                join = int(lp.waypoints[int(np.argmin(times))])
+            target = int(lp.nodes[join])
+            arrive = now + float(self.oracle[u].to_node(target)[0][node])
+            self.anchor[u] = arrive - float(lp.cum[join])
+            self.trans_end[u] = arrive
+        else:
+            self.trans_end[u] = now + float(self.oracle[u].to_node(target)[0][node])
+        self.trans_from[u] = node
+        self.trans_to[u] = target
+        self.trans_t0[u] = now
         self._route[u] = None
+        self.segs[u].append((now, TRANSIT, float(node), float(target), float(self.anchor[u])))
+        self._serve_queue(now)
 
-    def _handovers(self):  # a SimPy process: jobs reach police in order of dispatch time
+    def _close_transit(self, u: int, now: float) -> None:
+        """If unit ``u``'s drive after a job ended before ``now``, log what it did next."""
+        last = self.segs[u][-1]
+        if last[1] == TRANSIT and self.trans_end[u] <= now:
+            kind = LOOP if self.loop[u] >= 0 else PARK
+            self.segs[u].append((float(self.trans_end[u]), kind, float(self.anchor[u]), 0.0, 0.0))
+
+    def _volunteer_eta(self, i: int, now: float) -> None:
+        units = np.flatnonzero(self.volunteers & self.on_air(now) & (self.loop >= 0))
+        if units.size:
+            kflat, offset = self._loop_positions(units, now)
+            eta = offset + self.flat_rows()[kflat, int(self.inc.node[i])]
+            self.volunteer_s[i] = now + float(np.min(eta))
+
+    # -- processes ----------------------------------------------------------------------------
+
+    def _handovers(self):  # jobs reach police in order of dispatch time
         order = np.lexsort((np.arange(len(self.inc)), self.inc.dispatch_s))
         env = self.env
         for i in order:
@@ -192,11 +378,116 @@ class Engine:
                 yield env.timeout(t - env.now)
             self._dispatch(int(i))
 
+    def _duty_changes(self):  # units coming back on the air take waiting jobs
+        off = self.off_air
+        back = np.flatnonzero((np.roll(off, 1, axis=0) & ~off).any(axis=1)) * 60.0
+        if back.size == 0:
+            return
+        env = self.env
+        day = 0.0
+        while True:
+            for t in back:
+                at = day + float(t)
+                if at >= self.horizon:
+                    return
+                if at > env.now:
+                    yield env.timeout(at - env.now)
+                    if self.queue:
+                        self._serve_queue(env.now)
+            day += 86400.0
+
+    def presence(self) -> Presence:
+        """Presence (见警率) from the units' logged trajectories, on a fixed time grid.
+
+        Every ``patrol.presence_sample`` from the end of the warm-up, each point (key location,
+        grid post) counts as covered by police when an on-air police unit could reach it within
+        the point's zone target from where it is; volunteers are counted apart. Units on the way
+        to a job are left out (their route is not tracked); units on scene are at the scene.
+        Computed after the run, vectorised over all sample times, from the same lazy positions
+        the dispatcher uses.
+        """
+        pts = presence_points(self.world, self.layout)
+        names = tuple(p[0] for p in pts)
+        kinds = tuple(p[1] for p in pts)
+        nodes_p = np.array([p[2] for p in pts], dtype=np.int64)
+        targets = np.array([p[3] for p in pts])
+        step = self.scenario.patrol.presence_sample
+        t0 = float(np.ceil(self.scenario.run.warmup / step) * step)
+        times = np.arange(t0, self.horizon, step) if self.sample_presence else np.zeros(0)
+        hours = (times // 3600.0).astype(np.int64) % 24
+        best_p = np.full((len(pts), times.size), _INF)
+        best_v = np.full((len(pts), times.size), _INF)
+        rev = {id(o): np.stack([o.to_node(int(n))[0] for n in nodes_p]) if len(pts) else None
+               for o in set(self.oracle)}
+        for u in range(len(self.fleet)):
+            if not times.size or not len(pts):
+                break
+            node, offset, known = self.trajectory(u, times)
+            known &= ~self.off_air[(times // 60.0).astype(np.int64) % MINUTES_PER_DAY, u] \
+                if self.has_shifts else True
+            if not known.any():
+                continue
+            reach = rev[id(self.oracle[u])][:, node[known]] + offset[known]
+            best = best_v if self.volunteers[u] else best_p
+            best[:, known] = np.minimum(best[:, known], reach)
+        samples = np.bincount(hours, minlength=24)
+        police = np.stack([np.bincount(hours, weights=(best_p[k] <= targets[k]), minlength=24)
+                           for k in range(len(pts))]) if len(pts) else np.zeros((0, 24))
+        vols = np.stack([np.bincount(hours, weights=(best_v[k] <= targets[k]), minlength=24)
+                         for k in range(len(pts))]) if len(pts) else np.zeros((0, 24))
+        return Presence(names=names, kinds=kinds, nodes=nodes_p, targets_s=targets, samples=samples,
+                        police=police.astype(np.int64), volunteers=vols.astype(np.int64))
+
+    def trajectory(self, u: int, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Unit ``u``'s position at each of ``times`` (sorted, within the run) from its logged
+        segments: next node, time (s) to reach it, and whether the position is known."""
+        seg = np.array(self.segs[u], dtype=float)
+        start, kind, a, b, c = seg.T
+        w = np.searchsorted(start, times, side="right") - 1
+        k = kind[w].astype(np.int64)
+        node = np.full(times.size, int(self.fleet.post[u]), dtype=np.int64)
+        offset = np.zeros(times.size)
+        known = np.ones(times.size, dtype=bool)
+        anchor = np.where(k == LOOP, a[w], np.nan)
+        job = k == JOB
+        node[job] = a[w[job]].astype(np.int64)
+        known[job] = times[job] >= b[w[job]]
+        oracle = self.oracle[u]
+        trans = np.flatnonzero(k == TRANSIT)
+        if trans.size:
+            tw = w[trans]
+            drive = np.array([oracle.to_node(int(tb))[0][int(ta)] for ta, tb in zip(a[tw], b[tw],
+                                                                                     strict=True)])
+            ended = times[trans] >= start[tw] + drive
+            after = trans[ended]
+            if self.loop[u] >= 0:
+                anchor[after] = c[w[after]]
+            else:
+                node[after] = b[w[after]].astype(np.int64)
+            for sg in np.unique(tw[~ended]):  # samples caught mid-drive: walk that route
+                idx = trans[~ended][tw[~ended] == sg]
+                path = oracle.path_to(int(a[sg]), int(b[sg]))
+                to_target = oracle.to_node(int(b[sg]))[0]
+                cum = to_target[path[0]] - to_target[path]
+                j = np.searchsorted(cum, times[idx] - start[sg], side="left")
+                node[idx] = path[j]
+                offset[idx] = cum[j] - (times[idx] - start[sg])
+        on_loop = ~np.isnan(anchor)
+        if on_loop.any():
+            lp = self.fleet.loops[int(self.loop[u])]
+            phase = np.mod(times[on_loop] - anchor[on_loop], lp.cycle)
+            j = np.searchsorted(lp.cum, phase, side="left")
+            node[on_loop] = lp.nodes[j]
+            offset[on_loop] = lp.cum[j] - phase
+        return node, offset, known
+
     # -- run ------------------------------------------------------------------------------------
 
     def run(self) -> EngineResult:
         """Run to the horizon and return the records."""
         self.env.process(self._handovers())
+        if self.has_shifts:
+            self.env.process(self._duty_changes())
         self.env.run(until=self.horizon)
         return self._result()
 
@@ -207,6 +498,8 @@ class Engine:
         assign = np.where(self.assign_s <= h, self.assign_s, np.nan)
         arrival = np.where(self.arrival_s <= h, self.arrival_s, np.nan)
         clear = np.where(self.clear_s <= h, self.clear_s, np.nan)
+        full = np.where((self.full_arrival_s <= h) & (self.sent >= self.required) & (self.sent > 0),
+                        self.full_arrival_s, np.nan)
         outcome = np.where(~np.isnan(clear), 0, np.where(~np.isnan(arrival), 1,
                            np.where(~np.isnan(assign), 2, np.where(~np.isnan(dispatch), 3, 4))))
         has_unit = ~np.isnan(assign)
@@ -223,6 +516,11 @@ class Engine:
         unit_type_names = tuple(self.scenario.unit_types)
         type_code = np.array([unit_type_names.index(t) for t in fleet.unit_type] + [-1], dtype=np.int32)
         plat_code = np.append(fleet.platform, -1).astype(np.int32)
+        sent_by_h = np.zeros(n, dtype=np.int32)
+        log = np.array(self.log, dtype=float).reshape(-1, 5)
+        if log.size:
+            np.add.at(sent_by_h, log[:, 0].astype(np.int64), (log[:, 2] <= h).astype(np.int32))
+        volunteer = np.where(self.volunteer_s <= h, self.volunteer_s, np.nan)
         columns = {
             "layout": np.zeros(n, dtype=np.int32),
             "replication": np.full(n, self.replication, dtype=np.int32),
@@ -250,6 +548,12 @@ class Engine:
             "target_met": met,
             "outcome": outcome.astype(np.int32),
             "counted": (inc.call_s >= warmup).astype(np.int8),
+            "units_required": self.required.astype(np.int32),
+            "units_sent": sent_by_h,
+            "full_arrival_s": full,
+            "full_response_s": full - inc.call_s,
+            "from_patrol": np.where(has_unit, self.moving, 0).astype(np.int8),
+            "volunteer_arrival_s": volunteer,
         }
         lookups = {
             "layout": (self.layout,),
@@ -261,18 +565,38 @@ class Engine:
             "platform": fleet.platform_names,
             "outcome": OUTCOMES,
         }
-        # busy time per unit within the counted window
         lo, hi = warmup, h
-        a = np.clip(self.assign_s, lo, hi)
-        c = np.clip(np.where(np.isnan(self.clear_s), hi, self.clear_s), lo, hi)
         busy = np.zeros(len(fleet))
-        sel = self.unit_of >= 0
-        np.add.at(busy, self.unit_of[sel], np.maximum(0.0, c[sel] - a[sel]))
+        if log.size:
+            a = np.clip(log[:, 2], lo, hi)
+            c = np.clip(log[:, 4], lo, hi)
+            np.add.at(busy, log[:, 1].astype(np.int64), np.maximum(0.0, c - a))
+        on_air = self._on_air_seconds(lo, hi)
+        presence = self.presence()
         searches = sum(o.searches for o in set(self.oracle)) - self._searches0
+        assignments = {"incident": log[:, 0].astype(np.int64), "unit": log[:, 1].astype(np.int64),
+                       "assign_s": log[:, 2], "arrival_s": log[:, 3], "clear_s": log[:, 4]}
         return EngineResult(records=RecordTable(columns=columns, lookups=lookups),
-                            unit_busy_s=busy, window_s=hi - lo, searches=searches)
+                            unit_busy_s=busy, unit_on_air_s=on_air, window_s=hi - lo,
+                            dispatchable=self.dispatchable.copy(), assignments=assignments,
+                            presence=presence, searches=searches)
+
+    def _on_air_seconds(self, lo: float, hi: float) -> np.ndarray:
+        """Seconds each unit is on the air within [lo, hi) (minute resolution of the duty table)."""
+        if not self.has_shifts:
+            return np.full(len(self.fleet), hi - lo)
+        per_day = (~self.off_air).sum(axis=0) * 60.0
+        days = int((hi - lo) // 86400.0)
+        total = per_day * days
+        t = lo + days * 86400.0
+        while t < hi:  # the remaining part day, minute by minute
+            step = min(60.0 - (t % 60.0), hi - t)
+            total = total + (~self.off_air[int(t // 60.0) % MINUTES_PER_DAY]) * step
+            t += step
+        return total
 
 
-def simulate(world: World, layout: str, incidents: IncidentSet, replication: int = 0) -> EngineResult:
+def simulate(world: World, layout: str, incidents: IncidentSet, replication: int = 0,
+             *, presence: bool = True) -> EngineResult:
     """Run one layout on one replication's incidents (a fresh environment each call)."""
-    return Engine(world, layout, incidents, replication).run()
+    return Engine(world, layout, incidents, replication, presence=presence).run()

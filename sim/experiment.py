@@ -34,7 +34,7 @@ from typing import Any
 
 from .config import LoadedScenario, Scenario, ScenarioError, format_loc, load_scenario, validate_data
 from .demand import IncidentSet, generate_incidents
-from .engine import simulate
+from .engine import Presence, simulate
 from .metrics import replication_metrics, summarise
 from .network.graph import RoadNetwork
 from .network.load import NetworkSourceError, load_network
@@ -79,6 +79,7 @@ class Piece:
     records: RecordTable
     rows: list[dict[str, Any]]
     incidents: int
+    presence: Presence | None = None
 
 
 @dataclass
@@ -97,6 +98,8 @@ class BatchResult:
     variants: list[Variant] = field(default_factory=list)
     variant_records: list[RecordTable] = field(default_factory=list)
     """Records per variant (``records`` is the first variant's)."""
+    presence: dict[tuple[str, int], Presence] = field(default_factory=dict)
+    """Presence samples of the first variant, per (layout, replication)."""
 
 
 # -- scenario preparation ------------------------------------------------------------------------
@@ -273,10 +276,12 @@ class _State:
             incidents = self.incidents[1]
             result = simulate(world, layout, incidents, rep)
         check_invariants(result.records)
-        rows = replication_metrics(result.records, result.unit_busy_s, result.window_s)
+        disp = result.dispatchable
+        rows = replication_metrics(result.records, result.unit_busy_s[disp], result.unit_on_air_s[disp])
         for row in rows:
             row.update(variant=self.variants[vi].name, layout=layout, replication=rep)
-        return Piece(records=result.records, rows=rows, incidents=len(incidents))
+        return Piece(records=result.records, rows=rows, incidents=len(incidents),
+                     presence=result.presence)
 
 
 _STATES: dict[StudySpec, _State] = {}
@@ -408,8 +413,10 @@ def _assemble(loaded: LoadedScenario, variants: list[Variant], layouts: list[str
             summary.append({"variant": v.name, **row} if len(variants) > 1 else row)
     variant_records = [RecordTable.concat([pieces[t].records for t in ordered if t[0] == vi])
                        for vi in range(len(variants))]
+    presence = {(t[1], t[2]): pieces[t].presence for t in ordered
+                if t[0] == 0 and pieces[t].presence is not None}
     return BatchResult(
-        scenario=s, layouts=layouts, replications=reps, seed=s.run.seed,
+        scenario=s, layouts=layouts, replications=reps, seed=s.run.seed, presence=presence,
         records=variant_records[0], variant_records=variant_records,
         per_replication=per_rep if len(variants) > 1 else [
             {k: v for k, v in r.items() if k != "variant"} for r in per_rep],

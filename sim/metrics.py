@@ -18,7 +18,8 @@ from scipy import stats
 from .config import ZONE_CLASSES
 from .records import RecordTable
 
-__all__ = ["replication_metrics", "summarise", "mean_ci", "METRICS", "ZONE_ROWS"]
+__all__ = ["replication_metrics", "summarise", "mean_ci", "utilisation", "METRICS", "ZONE_ROWS",
+           "paired_differences", "rankings"]
 
 ZONE_ROWS = (*ZONE_CLASSES, "all")
 
@@ -29,17 +30,33 @@ METRICS: tuple[tuple[str, str], ...] = (
     ("response_p90_s", "90th percentile of response time from the call (s)"),
     ("travel_mean_s", "mean driving time of the first unit (s)"),
     ("queued_share", "share of counted incidents that waited for a free unit"),
-    ("utilisation", "mean share of time units were committed to incidents (assign to clear)"),
+    ("utilisation", "mean share of on-air time units were committed to incidents (assign to clear)"),
+    ("full_response_mean_s", "mean full response time (last required unit) for incidents needing "
+                             "more than one unit (s)"),
+    ("from_patrol_share", "share of first units that were already on the move when sent"),
     ("incidents", "counted incidents per replication"),
 )
 
 
-def replication_metrics(records: RecordTable, unit_busy_s: np.ndarray, window_s: float
+def utilisation(unit_busy_s: np.ndarray, unit_on_air_s: np.ndarray) -> float:
+    """Mean over units of busy time / on-air time; a unit finishing a job after going off the air
+    counts that time as on the air, so each share lies in [0, 1]."""
+    busy = np.asarray(unit_busy_s, dtype=float)
+    air = np.maximum(np.asarray(unit_on_air_s, dtype=float), busy)
+    ok = air > 0
+    return float(np.mean(busy[ok] / air[ok])) if ok.any() else math.nan
+
+
+def replication_metrics(records: RecordTable, unit_busy_s: np.ndarray, unit_on_air_s: np.ndarray
                         ) -> list[dict[str, Any]]:
-    """Metrics of one layout in one replication: a row per zone class and one for ``all``."""
+    """Metrics of one layout in one replication: a row per zone class and one for ``all``.
+
+    ``unit_busy_s`` and ``unit_on_air_s`` cover the units that take dispatches, within the
+    counted window.
+    """
     c = records.columns
     counted = c["counted"] == 1
-    util = float(np.mean(unit_busy_s) / window_s) if len(unit_busy_s) and window_s > 0 else math.nan
+    util = utilisation(unit_busy_s, unit_on_air_s)
     rows = []
     for zi, zone in enumerate(ZONE_ROWS):
         sel = counted & ((c["zone"] == zi) if zone != "all" else True)
@@ -59,11 +76,20 @@ def replication_metrics(records: RecordTable, unit_busy_s: np.ndarray, window_s:
             "travel_mean_s": float(travel.mean()) if travel.size else math.nan,
             "queued_share": float(np.mean(c["queued"][sel])) if sel.any() else math.nan,
             "utilisation": util,
+            "full_response_mean_s": _mean(c["full_response_s"][sel & (c["units_required"] > 1)]),
+            "from_patrol_share": float(np.mean(c["from_patrol"][sel & (c["unit"] >= 0)]))
+            if (sel & (c["unit"] >= 0)).any() else math.nan,
         })
     return rows
 
 
-_BOUNDS = {"compliance": (0.0, 1.0), "queued_share": (0.0, 1.0), "utilisation": (0.0, 1.0)}
+def _mean(values: np.ndarray) -> float:
+    values = values[~np.isnan(values)]
+    return float(values.mean()) if values.size else math.nan
+
+
+_BOUNDS = {"compliance": (0.0, 1.0), "queued_share": (0.0, 1.0), "utilisation": (0.0, 1.0),
+           "from_patrol_share": (0.0, 1.0)}
 """Metrics that are shares: their intervals are clipped to [0, 1]; others are clipped at 0."""
 
 

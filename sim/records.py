@@ -11,7 +11,7 @@ import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -23,9 +23,10 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("incident", "incident number within the replication, in order of call time"),
     ("call_s", "time of the call to 110 (s from the start of the run)"),
     ("dispatch_s", "time the 110 centre hands the job to police, after call handling (s)"),
-    ("assign_s", "time a unit is assigned; later than dispatch_s if every unit was busy (s)"),
+    ("assign_s", "time the first unit on scene was assigned; later than dispatch_s if it had to "
+                 "wait for a free unit (s)"),
     ("arrival_s", "time the first unit arrives on scene (s)"),
-    ("clear_s", "time the unit clears the scene (s)"),
+    ("clear_s", "time the first unit on scene clears it (each unit spends the on-scene time) (s)"),
     ("node", "road node of the incident (index into the network's nodes)"),
     ("osmid", "OSM id of that road node"),
     ("zone", "zone class: key, central or other"),
@@ -44,6 +45,13 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("target_met", "1 met, 0 missed, -1 unknown (still open at the horizon and within target)"),
     ("outcome", "served, on_scene, en_route, queued or call_handling (state at the horizon)"),
     ("counted", "1 if the call came after the warm-up and so counts in the metrics, else 0"),
+    ("units_required", "units the incident type needs (backup for urgent types)"),
+    ("units_sent", "units assigned by the horizon (at most units_required)"),
+    ("full_arrival_s", "time the last required unit arrives (s); equals arrival_s for one unit"),
+    ("full_response_s", "full_arrival_s - call_s: full response time from the call (s)"),
+    ("from_patrol", "1 if the first unit was already on the move (patrolling or driving back)"),
+    ("volunteer_arrival_s", "when a volunteer team could be on scene (minor incidents, if allowed; "
+                            "never part of police figures) (s)"),
 )
 
 OUTCOMES = ("served", "on_scene", "en_route", "queued", "call_handling")
@@ -103,62 +111,229 @@ class RecordTable:
         return [{name: decoded[name][i] for name, _ in FIELDS} for i in range(len(self))]
 
     def to_csv(self, path: Path | None = None) -> str | None:
-        """Write the records as CSV (times with millisecond precision); NaN is written empty."""
-        buf = io.StringIO() if path is None else None
-        fh = buf if buf is not None else open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
-        try:
-            writer = csv.writer(fh, lineterminator="\n")
-            writer.writerow([name for name, _ in FIELDS])
-            cols = [self.column(name) for name, _ in FIELDS]
-            fmt = [_formatter(c) for c in cols]
-            for i in range(len(self)):
-                writer.writerow([f(c[i]) for f, c in zip(fmt, cols, strict=True)])
-        finally:
-            if buf is None:
-                fh.close()
-        return buf.getvalue() if buf is not None else None
+        """Write the records as CSV (times with millisecond precision); NaN is written empty.
+
+        With ``path`` the file is written (not atomically: callers write to a temporary name and
+        rename); without, the CSV text is returned.
+        """
+        if path is None:
+            buf = io.StringIO()
+            self.write_csv(buf)
+            return buf.getvalue()
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            self.write_csv(fh)
+        return None
+
+    def write_csv(self, fh: IO[str], *, header: bool = True, block: int = 65_536) -> None:
+        """Write the records as CSV to an open text file, ``block`` rows at a time.
+
+        The bytes are those of :mod:`csv` (excel dialect, ``\\n`` line ends, minimal quoting),
+        produced column-wise with numpy; appending tables with ``header=False`` streams a long
+        run to disk without holding its text in memory.
+        """
+        if header:
+            fh.write(",".join(_csv_field(name) for name, _ in FIELDS) + "\n")
+        n = len(self)
+        formatters = [_column_formatter(self, name) for name, _ in FIELDS]
+        for lo in range(0, n, block):
+            hi = min(n, lo + block)
+            cols = [f(lo, hi) for f in formatters]
+            fh.write("".join(",".join(row) + "\n" for row in zip(*cols, strict=True)))
 
 
-def _formatter(col: np.ndarray) -> Any:
+def _csv_field(value: str) -> str:
+    """``value`` as the csv module writes it inside a row (quoted only when it must be)."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow([value, "x"])
+    return buf.getvalue()[: -len(",x\n")]
+
+
+def _column_formatter(table: RecordTable, name: str) -> Any:
+    """A function (lo, hi) -> list of CSV field texts for rows lo..hi of a column."""
+    col = table.columns[name]
+    if name in table.lookups:
+        texts = np.array([""] + [_csv_field(str(v)) for v in table.lookups[name]], dtype=object)
+        return lambda lo, hi: texts[col[lo:hi] + 1].tolist()
     if col.dtype.kind == "f":
-        return lambda v: "" if math.isnan(v) else f"{v:.3f}"
+        def floats(lo: int, hi: int) -> list[str]:
+            part = col[lo:hi]
+            out = np.char.mod("%.3f", part).astype(object)
+            out[np.isnan(part)] = ""
+            return out.tolist()
+        return floats
     if col.dtype.kind in "iub":
-        return lambda v: str(int(v))
-    return str
+        return lambda lo, hi: col[lo:hi].astype(np.int64).astype(str).tolist()
+    return lambda lo, hi: [_csv_field(str(v)) for v in col[lo:hi]]
 
 
-def check_invariants(table: RecordTable, *, n_units: dict[str, int] | None = None) -> None:
-    """Assert the invariants every run must satisfy (cheap, vectorised).
+_TOL = 1e-6
+"""Slack (s) for comparing times that the engine computes by different sums."""
 
-    - times are ordered: call <= dispatch <= assign <= arrival <= clear (where reached);
-    - every incident has exactly one outcome, consistent with the times reached;
+
+def check_invariants(table: RecordTable, *, n_units: dict[str, int] | None = None,
+                     expected_incidents: int | dict[tuple[str, int], int] | None = None,
+                     horizon_s: float | None = None, warmup_s: float | None = None,
+                     unit_busy_s: np.ndarray | None = None, window_s: float | None = None) -> None:
+    """Assert the invariants every run must satisfy (cheap and vectorised: O(n log n)).
+
+    Always checked:
+
+    - times are ordered: call <= dispatch <= assign <= arrival <= clear (where reached), and a
+      later time is never reached without the earlier ones;
+    - every incident has exactly one outcome, consistent with the times reached (served, on scene,
+      en route, queued or still in call handling at the horizon: none is lost);
+    - incidents are numbered 0, 1, 2, ... in order of call time within each layout and
+      replication (none missing, none twice);
+    - a responding unit, its type and platform are recorded exactly when a unit was assigned;
+      durations agree with the times (queue_wait = assign - dispatch, response = arrival - call,
+      arrival = assign + turnout + travel), turnout and travel are not negative, a job that did
+      not queue was assigned at dispatch, and ``target_met`` is -1, 0 or 1 (1 only if arrived);
     - no unit is assigned to two incidents whose busy intervals [assign, clear) overlap.
+
+    Checked when the argument is given:
+
+    - ``n_units`` (layout name -> units): no more units respond than the layout has, and no job
+      queued while a unit of its layout was free (dispatch is work-conserving);
+    - ``expected_incidents`` (a count, or per (layout, replication)): every generated incident
+      has a record;
+    - ``horizon_s``: nothing is recorded at or after the horizon; ``warmup_s``: ``counted`` is 1
+      exactly for calls after the warm-up;
+    - ``unit_busy_s`` and ``window_s``: each unit's utilisation lies in [0, 1].
+
+    There are no shifts or breaks in the model yet, so "no unit dispatched while off duty" holds
+    trivially: every unit is on duty for the whole run. When shifts are added, pass the duty
+    intervals here and check assign times against them.
+
+    Raises
+    ------
+    InvariantError
+        Naming the first invariant broken and how many records break it.
     """
     c = table.columns
-    seq = [c["call_s"], c["dispatch_s"], c["assign_s"], c["arrival_s"], c["clear_s"]]
-    for a, b, na, nb in zip(seq, seq[1:], ("call", "dispatch", "assign", "arrival"),
-                            ("dispatch", "assign", "arrival", "clear"), strict=False):
+    n = len(table)
+
+    def fail(mask: np.ndarray | bool, what: str) -> None:
+        count = int(np.sum(mask))
+        if count:
+            rows = np.flatnonzero(mask)[:3].tolist() if isinstance(mask, np.ndarray) else []
+            raise InvariantError(f"{what} ({count} record{'s' if count > 1 else ''}, e.g. rows {rows})")
+
+    names = ("call", "dispatch", "assign", "arrival", "clear")
+    seq = [c[f"{k}_s"] for k in names]
+    fail(np.isnan(seq[0]), "call time missing")
+    for a, b, na, nb in zip(seq, seq[1:], names, names[1:], strict=False):
         both = ~np.isnan(a) & ~np.isnan(b)
-        if np.any(a[both] > b[both] + 1e-9):
-            raise InvariantError(f"{na} after {nb} in {int(np.sum(a[both] > b[both] + 1e-9))} records")
-        later_without_earlier = np.isnan(a) & ~np.isnan(b)
-        if np.any(later_without_earlier):
-            raise InvariantError(f"{nb} recorded without {na}")
+        fail(both & (a > b + 1e-9), f"{na} after {nb}")
+        fail(np.isnan(a) & ~np.isnan(b), f"{nb} recorded without {na}")
     outcome = table.column("outcome")
     expected = np.where(~np.isnan(c["clear_s"]), "served",
                         np.where(~np.isnan(c["arrival_s"]), "on_scene",
                                  np.where(~np.isnan(c["assign_s"]), "en_route",
                                           np.where(~np.isnan(c["dispatch_s"]), "queued", "call_handling"))))
-    if np.any(outcome != expected):
-        raise InvariantError("outcome does not match the times reached")
+    fail(outcome != expected, "outcome does not match the times reached")
+
+    # numbering: 0..k-1 in call order within each (layout, replication)
+    layout, rep, inc = c["layout"].astype(np.int64), c["replication"].astype(np.int64), c["incident"]
+    order = np.lexsort((inc, rep, layout))
+    lo_, re_, in_ = layout[order], rep[order], inc[order]
+    new_group = np.ones(n, dtype=bool)
+    new_group[1:] = (lo_[1:] != lo_[:-1]) | (re_[1:] != re_[:-1])
+    starts = np.flatnonzero(new_group)
+    sizes = np.diff(np.append(starts, n))
+    position = np.arange(n) - np.repeat(starts, sizes)
+    fail(in_ != position, "incident numbers within a layout and replication are not 0, 1, 2, ...")
+    call_sorted = c["call_s"][order]
+    fail(~new_group[1:] & (call_sorted[1:] < call_sorted[:-1]), "incidents not in order of call time")
+    if expected_incidents is not None:
+        layout_names = table.lookups.get("layout", ())
+        for s, k in zip(starts.tolist(), sizes.tolist(), strict=True):
+            key = (layout_names[int(lo_[s])] if int(lo_[s]) < len(layout_names) else str(lo_[s]), int(re_[s]))
+            want = expected_incidents if isinstance(expected_incidents, int) else expected_incidents.get(key)
+            if want is not None and k != want:
+                raise InvariantError(f"{key[0]}, replication {key[1]}: {k} records for {want} "
+                                     "generated incidents")
+        if isinstance(expected_incidents, int) and n == 0 and expected_incidents:
+            raise InvariantError(f"no records for {expected_incidents} generated incidents")
+
+    # the responding unit and derived durations
+    assigned = ~np.isnan(c["assign_s"])
     unit = c["unit"]
-    for layout_code in np.unique(c["layout"]):
-        for rep in np.unique(c["replication"][c["layout"] == layout_code]):
-            sel = (c["layout"] == layout_code) & (c["replication"] == rep) & (unit >= 0)
-            u, a = unit[sel], c["assign_s"][sel]
-            end = np.where(np.isnan(c["clear_s"][sel]), np.inf, c["clear_s"][sel])
-            order = np.lexsort((a, u))
-            u, a, end = u[order], a[order], end[order]
-            same = u[1:] == u[:-1]
-            if np.any(same & (a[1:] < end[:-1] - 1e-9)):
-                raise InvariantError("a unit was assigned to an incident while still busy with another")
+    fail(assigned != (unit >= 0), "a unit is recorded exactly when one was assigned: not so")
+    for col in ("unit_type", "platform"):
+        if col in c:
+            fail(assigned != (c[col] >= 0), f"{col} recorded without a unit, or missing")
+    for col in ("turnout_s", "travel_s"):
+        v = c[col]
+        fail(assigned & ~(v >= 0), f"{col} negative or missing for an assigned unit")
+    arrived = ~np.isnan(c["arrival_s"])
+    fail(arrived & (np.abs(c["arrival_s"] - (c["assign_s"] + c["turnout_s"] + c["travel_s"]))
+                    > _TOL * np.maximum(1.0, np.abs(c["arrival_s"]))),
+         "arrival is not assign + turnout + travel")
+    qw = c["queue_wait_s"]
+    fail(~np.isnan(qw) & (np.abs(qw - (c["assign_s"] - c["dispatch_s"])) > _TOL), "queue_wait_s is not assign - dispatch")
+    fail(np.isnan(qw) != np.isnan(c["assign_s"]), "queue_wait_s is not assign - dispatch")
+    resp = c["response_s"]
+    fail(np.isnan(resp) != ~arrived, "response_s is not arrival - call")
+    fail(arrived & (np.abs(resp - (c["arrival_s"] - c["call_s"])) > _TOL), "response_s is not arrival - call")
+    queued = c["queued"]
+    fail((queued != 0) & (queued != 1), "queued is not 0 or 1")
+    fail(assigned & (queued == 0) & (np.abs(c["assign_s"] - c["dispatch_s"]) > _TOL),
+         "a job that did not queue was assigned after its dispatch")
+    met = c["target_met"]
+    fail((met < -1) | (met > 1), "target_met is not -1, 0 or 1")
+    fail((met == 1) & ~arrived, "target met without an arrival")
+    fail((met == -1) & (outcome == "served"), "target unknown for a served incident")
+
+    if horizon_s is not None:
+        for k, col in zip(names, seq, strict=True):
+            fail(~np.isnan(col) & (col > horizon_s + 1e-9), f"{k} time after the horizon")
+    if warmup_s is not None:
+        fail(c["counted"] != (c["call_s"] >= warmup_s), "counted does not match call time vs warm-up")
+
+    # no unit on two incidents at once; work conservation
+    if np.any(assigned):
+        a = c["assign_s"][assigned]
+        end = np.where(np.isnan(c["clear_s"][assigned]), np.inf, c["clear_s"][assigned])
+        u, la, rp = unit[assigned].astype(np.int64), layout[assigned], rep[assigned]
+        o = np.lexsort((a, u, rp, la))
+        u, la, rp, a_o, end_o = u[o], la[o], rp[o], a[o], end[o]
+        same = (u[1:] == u[:-1]) & (la[1:] == la[:-1]) & (rp[1:] == rp[:-1])
+        fail(same & (a_o[1:] < end_o[:-1] - 1e-9), "a unit was assigned to an incident while still busy with another")
+    if n_units:
+        layout_names = table.lookups.get("layout", ())
+        for code, lname in enumerate(layout_names):
+            if lname not in n_units:
+                continue
+            k = int(n_units[lname])
+            in_layout = layout == code
+            used = np.unique(unit[in_layout & (unit >= 0)]).size
+            if used > k:
+                raise InvariantError(f"layout '{lname}' has {k} units but {used} responded")
+            _check_work_conserving(c, in_layout, rep, k, lname)
+
+    if unit_busy_s is not None and window_s is not None:
+        util = np.asarray(unit_busy_s, dtype=float) / window_s if window_s > 0 else np.zeros(0)
+        fail((util < -1e-9) | (util > 1 + 1e-9) | np.isnan(util), "utilisation outside [0, 1]")
+
+
+def _check_work_conserving(c: dict[str, np.ndarray], in_layout: np.ndarray, rep: np.ndarray,
+                           n_units: int, lname: str) -> None:
+    """No job waits in the queue while a unit of its layout is free.
+
+    A job that queued found every unit committed when it reached police: at its dispatch time the
+    number of units with assign <= t <= clear is the fleet size (ties at t count as busy).
+    """
+    for r in np.unique(rep[in_layout]):
+        sel = in_layout & (rep == r)
+        waited = sel & (c["queued"] == 1)
+        if not np.any(waited):
+            continue
+        has = sel & ~np.isnan(c["assign_s"])
+        starts = np.sort(c["assign_s"][has])
+        ends = np.sort(np.where(np.isnan(c["clear_s"][has]), np.inf, c["clear_s"][has]))
+        t = c["dispatch_s"][waited]
+        busy = np.searchsorted(starts, t + 1e-9, side="right") - np.searchsorted(ends, t - 1e-9, side="left")
+        bad = busy < n_units
+        if np.any(bad):
+            raise InvariantError(f"layout '{lname}', replication {int(r)}: {int(bad.sum())} job(s) "
+                                 "queued while a unit was free")

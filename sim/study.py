@@ -119,12 +119,12 @@ def comparison_table(rows: list[dict[str, Any]], robustness: list[dict[str, Any]
         baseline = vrows[0]["baseline"]
         if len(variants) > 1:
             lines.append(f"variant {v}")
-        head = f"{'layout':<28}" + "".join(f"{z:>16}" for z in zones) + \
+        head = f"{'layout':<32}" + "".join(f"{z:>16}" for z in zones) + \
             f"{'all: diff vs baseline':>30}{'rank':>6}{'1st':>6}"
         lines += [head, "-" * len(head)]
         for layout in layouts:
             cells = {r["zone"]: r for r in vrows if r["layout"] == layout}
-            text = f"{layout:<28}"
+            text = f"{layout:<32}"
             for z in zones:
                 r = cells[z]
                 half = (r["compliance_ci_high"] - r["compliance_ci_low"]) / 2 * 100

@@ -1,24 +1,50 @@
 """Everything a run needs that does not change between replications: the prepared world.
 
 Built once from a validated scenario and its road network: the zone of every node, the demand
-weights, one travel-time oracle per unit type, and for each layout its fleet of units snapped to
-road nodes. Platforms farther than ``network.snap_tolerance`` from any road are scenario errors.
+weights, one travel-time oracle per unit type, and for each layout its fleet: units snapped to
+road nodes, their duty table (shifts, hand-overs, meal breaks), and their patrol loops.
+Platforms farther than ``network.snap_tolerance`` from any road are scenario errors.
+
+Patrol loops (when a layout has ``patrol: true``) start and end at the platform's post and pass
+through waypoints: the platform's ``patrol_waypoints`` if given, otherwise generated inside its
+grid (the nodes nearer to its post than to any other post): key locations first, then the nodes
+with the most demand, at least ``patrol.waypoint_spacing`` apart, visited in angular order.
+Units of one type at one platform share a loop, spread evenly along it.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.sparse.csgraph import dijkstra
 
-from .config import LoadedScenario, Scenario, ScenarioError
+from .config import ZONE_CLASSES, LoadedScenario, Scenario, ScenarioError, minute_of_day
 from .demand import node_weights
 from .network.graph import RoadNetwork
 from .network.oracle import TravelTimeOracle, edge_times
 from .quantities import format_distance
 from .zones import ZoneMap, classify_nodes
 
-__all__ = ["Fleet", "World", "prepare_world"]
+__all__ = ["Fleet", "Loop", "World", "prepare_world", "duty_table"]
+
+MINUTES_PER_DAY = 1440
+
+
+@dataclass(frozen=True, eq=False)
+class Loop:
+    """A closed patrol route: ``nodes[0] == nodes[-1]``; ``cum[k]`` is the time (s) to reach
+    ``nodes[k]`` from the start; ``cycle`` = ``cum[-1]``; ``waypoints`` are indices into ``nodes``."""
+
+    nodes: np.ndarray
+    cum: np.ndarray
+    waypoints: np.ndarray
+    unit_type: str
+
+    @property
+    def cycle(self) -> float:
+        return float(self.cum[-1])
 
 
 @dataclass(frozen=True, eq=False)
@@ -29,24 +55,42 @@ class Fleet:
     ----------
     unit_name : e.g. ``"P01 Old Town/patrol_car#2"``.
     unit_type : unit type name per unit.
-    platform : platform index per unit (into ``platform_names``).
-    post : road node where the unit waits.
+    role : ``response``, ``platform_vehicle`` or ``volunteer`` per unit.
+    platform : platform index per unit (-1 for volunteer teams).
+    post : road node where the unit waits (a volunteer's beat start).
     turnout_s : turnout time (s) when leaving from the post.
+    off_air : ``[minute of day, unit]``: True when the unit is off duty or on a break.
+    loop : index into ``loops`` of the unit's patrol loop, or -1 (waits at its post).
+    loop_phase_s : where on its loop the unit is at time 0 (s along the loop).
+    loops : the patrol loops and volunteer beats.
     platform_names, platform_nodes, platform_snap_m : per platform: name, node, snapping distance (m).
     """
 
     layout: str
     unit_name: tuple[str, ...]
     unit_type: tuple[str, ...]
+    role: tuple[str, ...]
     platform: np.ndarray
     post: np.ndarray
     turnout_s: np.ndarray
+    off_air: np.ndarray
+    loop: np.ndarray
+    loop_phase_s: np.ndarray
+    loops: tuple[Loop, ...]
     platform_names: tuple[str, ...]
     platform_nodes: np.ndarray
     platform_snap_m: np.ndarray
 
     def __len__(self) -> int:
         return len(self.unit_name)
+
+    @property
+    def dispatchable(self) -> np.ndarray:
+        return np.array([r == "response" for r in self.role], dtype=bool)
+
+    @property
+    def police(self) -> np.ndarray:
+        return np.array([r != "volunteer" for r in self.role], dtype=bool)
 
 
 @dataclass(eq=False)
@@ -60,6 +104,8 @@ class World:
     oracles: dict[str, TravelTimeOracle]
     fleets: dict[str, Fleet]
     _post_times: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _loop_rows: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict,
+                                                                             repr=False)
 
     def post_times(self, layout: str) -> np.ndarray:
         """Driving time (s) from each unit's post to every node: ``[node, unit]``, read-only.
@@ -77,6 +123,20 @@ class World:
             self._post_times[layout] = table
         return table
 
+    def loop_rows(self, layout: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """For loop ``k`` of ``layout``: ``rows[j, node]``, the time (s) from the loop's j-th node to
+        every node (float32; one multi-source Dijkstra per loop), and the loop's nodes."""
+        key = (layout, k)
+        hit = self._loop_rows.get(key)
+        if hit is None:
+            loop = self.fleets[layout].loops[k]
+            oracle = self.oracles[loop.unit_type]
+            rows = dijkstra(oracle.forward, directed=True, indices=loop.nodes).astype(np.float32)
+            rows.setflags(write=False)
+            hit = (rows, loop.nodes)
+            self._loop_rows[key] = hit
+        return hit
+
 
 def _oracles(scenario: Scenario, net: RoadNetwork) -> dict[str, TravelTimeOracle]:
     speeds = scenario.network.speeds
@@ -91,36 +151,181 @@ def _oracles(scenario: Scenario, net: RoadNetwork) -> dict[str, TravelTimeOracle
     return out
 
 
-def _fleet(loaded: LoadedScenario, net: RoadNetwork, layout_name: str) -> Fleet:
+def duty_table(s: Scenario, numbers: list[int], counts: list[list[int]]) -> np.ndarray:
+    """Which units are off the air, minute by minute of the day: ``[1440, units]``.
+
+    Unit ``u`` is the ``numbers[u]``-th unit of its type at its platform; it is on duty in shift
+    ``i`` when ``numbers[u] <= counts[u][i]``. Every unit is off the air for ``shifts.handover`` at
+    each shift start, and takes each meal break inside its window, staggered by unit index so
+    that breaks are spread across the window.
+    """
+    starts = [minute_of_day(t) for t in s.shifts.starts]
+    n_units = len(numbers)
+    off = np.zeros((MINUTES_PER_DAY, n_units), dtype=bool)
+    minutes = np.arange(MINUTES_PER_DAY)
+    handover = math.ceil(s.shifts.handover / 60.0)
+    for i, start in enumerate(starts):
+        end = starts[(i + 1) % len(starts)]
+        length = (end - start) % MINUTES_PER_DAY or MINUTES_PER_DAY
+        in_shift = (minutes - start) % MINUTES_PER_DAY < length
+        for u in range(n_units):
+            if numbers[u] > counts[u][i]:
+                off[in_shift, u] = True
+        if handover:
+            off[(minutes - start) % MINUTES_PER_DAY < handover, :] = True
+    for b in s.shifts.meal_breaks:
+        a, z = minute_of_day(b.window[0]), minute_of_day(b.window[1])
+        dur = math.ceil(b.duration / 60.0)
+        slots = max(1, ((z - a) % MINUTES_PER_DAY) // dur)
+        for u in range(n_units):
+            begin = a + (u % slots) * dur
+            off[(minutes - begin) % MINUTES_PER_DAY < dur, u] = True
+    return off
+
+
+def _snap(loaded: LoadedScenario, net: RoadNetwork, lon: float, lat: float,
+          loc: tuple, what: str) -> tuple[int, float]:
+    tol = loaded.scenario.network.snap_tolerance
+    px, py = net.frame.to_local(lon, lat)
+    node, dist = net.nearest_node(float(px), float(py))
+    if dist > tol:
+        raise loaded.error(loc, f"{what} is {format_distance(round(dist))} from the nearest drivable "
+                                f"road (tolerance {format_distance(tol)}): is it off the network or "
+                                "in a river?")
+    return node, dist
+
+
+def _loop_through(oracle: TravelTimeOracle, stops: list[int], unit_type: str) -> Loop | None:
+    """A closed route visiting ``stops`` in order and returning to ``stops[0]``."""
+    stops = [n for i, n in enumerate(stops) if i == 0 or n != stops[i - 1]]
+    if len(stops) < 2:
+        return None
+    nodes: list[int] = [stops[0]]
+    waypoints = [0]
+    for a, b in zip(stops, [*stops[1:], stops[0]], strict=True):
+        leg = oracle.path_to(a, b)
+        nodes.extend(int(n) for n in leg[1:])
+        waypoints.append(len(nodes) - 1)
+    path = np.array(nodes, dtype=np.int64)
+    cum = oracle.cumulative_times(path)
+    return Loop(nodes=path, cum=cum, waypoints=np.array(waypoints[:-1], dtype=np.int64),
+                unit_type=unit_type)
+
+
+def _generated_waypoints(world_zones: ZoneMap, weights: np.ndarray, net: RoadNetwork,
+                         grid_nodes: np.ndarray, post: int, s: Scenario) -> list[int]:
+    spacing = s.patrol.waypoint_spacing
+    want = s.patrol.waypoints_per_loop
+    keys = grid_nodes[world_zones.key_location[grid_nodes] >= 0]
+    # key-location nodes first (the most demand first), then the busiest other nodes
+    order = np.concatenate([keys[np.argsort(-weights[keys], kind="stable")],
+                            grid_nodes[np.argsort(-weights[grid_nodes], kind="stable")]])
+    chosen: list[int] = []
+    for n in order:
+        n = int(n)
+        pts = [post, *chosen]
+        if all(math.hypot(net.x[n] - net.x[m], net.y[n] - net.y[m]) >= spacing for m in pts):
+            chosen.append(n)
+            if len(chosen) >= want:
+                break
+    chosen.sort(key=lambda n: math.atan2(net.y[n] - net.y[post], net.x[n] - net.x[post]))
+    return chosen
+
+
+def _fleet(loaded: LoadedScenario, net: RoadNetwork, layout_name: str, zones: ZoneMap,
+           weights: np.ndarray, oracles: dict[str, TravelTimeOracle]) -> Fleet:
     s = loaded.scenario
     layout = s.layouts[layout_name]
-    tol = s.network.snap_tolerance
-    names, types, plat, post, turnout = [], [], [], [], []
+    names, types, roles, plat, post, turnout, numbered = [], [], [], [], [], [], []
     p_nodes, p_snap = [], []
+    counts_by_shift: list[dict[str, int]] = [dict() for _ in s.shifts.starts]
+    per_unit_counts: list[list[int]] = []
     for i, p in enumerate(layout.platforms):
-        px, py = net.frame.to_local(p.lon, p.lat)
-        node, dist = net.nearest_node(float(px), float(py))
-        if dist > tol:
-            raise loaded.error(
-                ("layouts", layout_name, "platforms", i),
-                f"platform '{p.name}' is {format_distance(round(dist))} from the nearest drivable road "
-                f"(tolerance {format_distance(tol)}): is it off the network or in a river?",
-            )
+        node, dist = _snap(loaded, net, p.lon, p.lat, ("layouts", layout_name, "platforms", i),
+                           f"platform '{p.name}'")
         p_nodes.append(node)
         p_snap.append(dist)
+        shift_counts = p.units_by_shift or [p.units] * len(s.shifts.starts)
         for utype, count in p.units.items():  # YAML order, so unit ids are stable
             for k in range(count):
                 names.append(f"{p.name}/{utype}#{k + 1}")
                 types.append(utype)
+                roles.append(s.unit_types[utype].role)
                 plat.append(i)
                 post.append(node)
                 turnout.append(s.unit_types[utype].turnout)
+                numbered.append((utype, k + 1))
+                per_unit_counts.append([c.get(utype, 0) for c in shift_counts])
+    off = duty_table(s, [k for _, k in numbered], per_unit_counts)
+    loops: list[Loop] = []
+    loop_of = np.full(len(names), -1, dtype=np.int64)
+    phase = np.zeros(len(names))
+    if layout.patrol:
+        grid_of = _grid_of_nodes(net, oracles, layout_name, p_nodes, types, plat)
+        for i, p in enumerate(layout.platforms):
+            for utype in p.units:
+                ut = s.unit_types[utype]
+                members = [u for u in range(len(names)) if plat[u] == i and types[u] == utype]
+                if not (ut.patrols and ut.role == "response" and members):
+                    continue
+                oracle = oracles[utype]
+                if p.patrol_waypoints:
+                    stops = [_snap(loaded, net, lon, lat, ("layouts", layout_name, "platforms", i,
+                                                           "patrol_waypoints", j), "patrol waypoint")[0]
+                             for j, (lon, lat) in enumerate(p.patrol_waypoints)]
+                else:
+                    stops = _generated_waypoints(zones, weights, net, np.flatnonzero(grid_of == i),
+                                                 p_nodes[i], s)
+                loop = _loop_through(oracle, [p_nodes[i], *stops], utype)
+                if loop is None or loop.cycle <= 0:
+                    continue
+                loops.append(loop)
+                for j, u in enumerate(members):
+                    loop_of[u] = len(loops) - 1
+                    phase[u] = loop.cycle * j / len(members)
+    # volunteer teams: on their beat during their hours, never dispatched
+    for i, team in enumerate(layout.volunteers):
+        ut = s.unit_types[team.unit_type]
+        oracle = oracles[team.unit_type]
+        stops = [_snap(loaded, net, lon, lat, ("layouts", layout_name, "volunteers", i, "beat", j),
+                       "volunteer beat point")[0] for j, (lon, lat) in enumerate(team.beat)]
+        loop = _loop_through(oracle, stops, team.unit_type)
+        a, z = (minute_of_day(t) for t in team.hours)
+        minutes = np.arange(MINUTES_PER_DAY)
+        on = (minutes - a) % MINUTES_PER_DAY < ((z - a) % MINUTES_PER_DAY or MINUTES_PER_DAY)
+        if loop is not None:
+            loops.append(loop)
+        for k in range(team.teams):
+            names.append(f"{team.name}#{k + 1}")
+            types.append(team.unit_type)
+            roles.append("volunteer")
+            plat.append(-1)
+            post.append(stops[0])
+            turnout.append(ut.turnout)
+            off = np.column_stack([off, ~on])
+            loop_of = np.append(loop_of, len(loops) - 1 if loop is not None else -1)
+            phase = np.append(phase, loop.cycle * k / team.teams if loop is not None else 0.0)
     return Fleet(
-        layout=layout_name, unit_name=tuple(names), unit_type=tuple(types),
+        layout=layout_name, unit_name=tuple(names), unit_type=tuple(types), role=tuple(roles),
         platform=np.array(plat, dtype=np.int32), post=np.array(post, dtype=np.int64),
-        turnout_s=np.array(turnout, dtype=float), platform_names=tuple(p.name for p in layout.platforms),
+        turnout_s=np.array(turnout, dtype=float), off_air=off, loop=loop_of, loop_phase_s=phase,
+        loops=tuple(loops), platform_names=tuple(p.name for p in layout.platforms),
         platform_nodes=np.array(p_nodes, dtype=np.int64), platform_snap_m=np.array(p_snap),
     )
+
+
+def _grid_of_nodes(net: RoadNetwork, oracles: dict[str, TravelTimeOracle], layout: str,
+                   p_nodes: list[int], types: list[str], plat: list[int]) -> np.ndarray:
+    """Each node's grid: the platform whose post reaches it first (by the fastest unit type there)."""
+    best = np.full(net.n_nodes, np.inf)
+    grid = np.full(net.n_nodes, -1, dtype=np.int64)
+    for i, node in enumerate(p_nodes):
+        here = {t for t, q in zip(types, plat, strict=True) if q == i} or set(oracles)
+        t = np.min([oracles[ut].from_node(node) for ut in sorted(here)], axis=0)
+        better = t < best
+        best[better] = t[better]
+        grid[better] = i
+    return grid
 
 
 def prepare_world(loaded: LoadedScenario, net: RoadNetwork, layouts: list[str] | None = None) -> World:
@@ -144,7 +349,25 @@ def prepare_world(loaded: LoadedScenario, net: RoadNetwork, layouts: list[str] |
             raise loaded.error(("zones", "key_locations", i),
                                f"key location '{k.name}' has no road node within its radius "
                                f"({format_distance(k.radius)}); move it or widen the radius")
+    weights = node_weights(net, s)
+    oracles = _oracles(s, net)
     return World(
-        scenario=s, net=net, zones=zones, weights=node_weights(net, s), oracles=_oracles(s, net),
-        fleets={name: _fleet(loaded, net, name) for name in names},
+        scenario=s, net=net, zones=zones, weights=weights, oracles=oracles,
+        fleets={name: _fleet(loaded, net, name, zones, weights, oracles) for name in names},
     )
+
+
+def presence_points(world: World, layout: str) -> list[tuple[str, str, int, float]]:
+    """Where presence (见警率) is measured: (name, kind, node, target s) for each key location
+    (its nearest node) and each grid (its platform's post)."""
+    s, net = world.scenario, world.net
+    out = []
+    for k in s.zones.key_locations:
+        kx, ky = net.frame.to_local(k.lon, k.lat)
+        node, _ = net.nearest_node(float(kx), float(ky))
+        out.append((k.name, "key", node, s.zones.targets["key"]))
+    fleet = world.fleets[layout]
+    for name, node in zip(fleet.platform_names, fleet.platform_nodes, strict=True):
+        zone = ZONE_CLASSES[int(world.zones.zone[node])]
+        out.append((name, "grid", int(node), s.zones.targets[zone]))
+    return out

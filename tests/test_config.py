@@ -30,7 +30,7 @@ def test_default_scenario_is_valid():
     assert s.zones.targets == {"key": 60.0, "central": 180.0, "other": 300.0}
     assert len(s.layouts["grid_platforms_2017"].platforms) == 10
     for p in s.layouts["grid_platforms_2017"].platforms:
-        assert p.units == {"patrol_car": 2, "patrol_motorcycle": 4}
+        assert p.units == {"platform_vehicle": 1, "patrol_car": 2, "patrol_motorcycle": 4}
     assert 90 <= s.demand.incidents_per_day <= 100
     assert len(s.layouts) >= 2
     # the resolved scenario round-trips: writing it back gives the same validated scenario
@@ -133,7 +133,7 @@ def test_layout_inheritance_expands(tmp_path):
     base = {p.name: p for p in s.layouts["grid_platforms_2017"].platforms}
     cars = s.layouts["grid_cars_only"].platforms
     assert [p.name for p in cars] == list(base)
-    assert all(p.units == {"patrol_car": 2} for p in cars)
+    assert all(p.units == {"platform_vehicle": 1, "patrol_car": 2} for p in cars)
     moved = {p.name: p for p in s.layouts["grid_posts_at_key_locations"].platforms}
     assert moved["P02 Chengnan (城南)"].lon == 111.45990
     assert moved["P02 Chengnan (城南)"].units == base["P02 Chengnan (城南)"].units

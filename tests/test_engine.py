@@ -147,13 +147,13 @@ def test_lazy_position_matches_an_explicit_walk(tmp_path):
     u = 2
     post = int(eng.fleet.post[u])
     start = 0
-    eng.ret_from[u], eng.ret_t0[u] = start, 1000.0
-    eng.ret_end[u] = 1000.0 + eng.oracle[u].time(start, post)
+    eng.trans_from[u], eng.trans_to[u], eng.trans_t0[u] = start, post, 1000.0
+    eng.trans_end[u] = 1000.0 + eng.oracle[u].time(start, post)
     path, cum = eng.route(u)
     # explicit walk: edge by edge, the unit is on edge (k-1, k) until it reaches node k
     times = eng.oracle[u].cumulative_times(path)
     assert np.allclose(cum, times)
-    for t in np.linspace(1000.0, eng.ret_end[u] + 10, 97):
+    for t in np.linspace(1000.0, eng.trans_end[u] + 10, 97):
         walked_next, walked_left = path[-1], 0.0
         for k in range(len(path)):
             if 1000.0 + times[k] >= t:
