@@ -125,9 +125,12 @@ class Engine:
         self.dispatchable = fleet.dispatchable
         self.off_air = fleet.off_air
         self.has_shifts = bool(self.off_air.any())
+        self.on_table = ~self.off_air  # [minute of day, unit]
+        self.candidates = self.dispatchable[None, :] & self.on_table  # on the air and dispatchable
         # trajectories: a transit leg (route from trans_from to trans_to) then the loop or the post
         self.busy = np.zeros(n_units, dtype=bool)
         self.loop = fleet.loop.copy()
+        self.has_loop = self.loop >= 0
         self.trans_t0 = np.zeros(n_units)
         self.trans_end = np.full(n_units, -_INF)
         self.trans_from = fleet.post.copy()
@@ -234,38 +237,41 @@ class Engine:
 
     def on_air(self, t: float) -> np.ndarray:
         """Which units are on the air at time ``t``."""
-        if not self.has_shifts:
-            return np.ones(len(self.fleet), dtype=bool)
-        return ~self.off_air[int(t // 60.0) % MINUTES_PER_DAY]
+        return self.on_table[int(t // 60.0) % MINUTES_PER_DAY]
 
     # -- dispatch -----------------------------------------------------------------------------
 
     def _best_units(self, node: int, now: float, k: int) -> list[tuple[int, float, float, bool]]:
         """Up to ``k`` available units with the earliest arrivals at ``node``:
         (unit, turnout, travel, already moving), best first."""
-        avail = self.dispatchable & ~self.busy & self.on_air(now)
+        avail = self.candidates[int(now // 60.0) % MINUTES_PER_DAY] & ~self.busy
         if not avail.any():
             return []
         transit = avail & (self.trans_end > now)
-        looping = avail & ~transit & (self.loop >= 0)
-        parked = avail & ~transit & (self.loop < 0)
-        eta = np.where(parked, self.post_time[node] + self.turnout, _INF)
-        if looping.any():
+        still = avail & ~transit
+        looping = still & self.has_loop
+        eta = np.where(still, self.post_time[node] + self.turnout, _INF)
+        moving = looping
+        if self.fleet.loops and looping.any():
             units = np.flatnonzero(looping)
             kflat, offset = self._loop_positions(units, now)
             eta[units] = offset + self.flat_rows()[kflat, node]
-        moving = looping.copy()
-        finite = np.sort(eta[np.isfinite(eta)])
-        bound = finite[k - 1] if finite.size >= k else _INF
-        for u in np.flatnonzero(transit):
-            u = int(u)
-            nxt, offset = self.position(u, now)
-            oracle = self.oracle[u]
-            if offset + oracle.lower_bound(nxt, node) > bound:
-                continue
-            eta[u] = offset + float(oracle.times_to(node, bound)[nxt])
-            moving[u] = True
-        order = np.lexsort((np.arange(len(eta)), eta))[:k]
+        if transit.any():
+            moving = looping | transit
+            if k == 1:
+                bound = float(eta.min())
+            else:
+                finite = np.sort(eta[np.isfinite(eta)])
+                bound = finite[k - 1] if finite.size >= k else _INF
+            for u in np.flatnonzero(transit):
+                u = int(u)
+                nxt, offset = self.position(u, now)
+                oracle = self.oracle[u]
+                if offset + oracle.lower_bound(nxt, node) > bound:
+                    continue
+                eta[u] = offset + float(oracle.times_to(node, bound)[nxt])
+        # earliest arrival first; ties go to the lowest unit index (argmin and a stable sort agree)
+        order = [int(np.argmin(eta))] if k == 1 else np.argsort(eta, kind="stable")[:k]
         out = []
         for u in order:
             u = int(u)
@@ -417,19 +423,26 @@ class Engine:
         hours = (times // 3600.0).astype(np.int64) % 24
         best_p = np.full((len(pts), times.size), _INF)
         best_v = np.full((len(pts), times.size), _INF)
-        rev = {id(o): np.stack([o.to_node(int(n))[0] for n in nodes_p]) if len(pts) else None
-               for o in set(self.oracle)}
-        for u in range(len(self.fleet)):
-            if not times.size or not len(pts):
-                break
-            node, offset, known = self.trajectory(u, times)
-            known &= ~self.off_air[(times // 60.0).astype(np.int64) % MINUTES_PER_DAY, u] \
-                if self.has_shifts else True
-            if not known.any():
-                continue
-            reach = rev[id(self.oracle[u])][:, node[known]] + offset[known]
-            best = best_v if self.volunteers[u] else best_p
-            best[:, known] = np.minimum(best[:, known], reach)
+        if times.size and len(pts):
+            for group in dict.fromkeys(self.oracle):  # units that drive alike share reverse rows
+                units = [u for u in range(len(self.fleet)) if self.oracle[u] is group]
+                rev = np.stack([group.to_node(int(n))[0] for n in nodes_p])  # [point, node]
+                traj = [self.trajectory(u, times) for u in units]
+                node = np.stack([tr[0] for tr in traj])
+                offset = np.stack([tr[1] for tr in traj])
+                known = np.stack([tr[2] for tr in traj])
+                if self.has_shifts:
+                    minute = (times // 60.0).astype(np.int64) % MINUTES_PER_DAY
+                    known &= self.on_table[minute][:, units].T
+                vol = self.volunteers[units]
+                for lo in range(0, times.size, 2048):  # [point, unit, sample] in chunks of time
+                    sl = slice(lo, lo + 2048)
+                    reach = rev[:, node[:, sl]] + offset[None, :, sl]
+                    reach[:, ~known[:, sl]] = _INF
+                    if (~vol).any():
+                        np.minimum(best_p[:, sl], reach[:, ~vol].min(axis=1), out=best_p[:, sl])
+                    if vol.any():
+                        np.minimum(best_v[:, sl], reach[:, vol].min(axis=1), out=best_v[:, sl])
         samples = np.bincount(hours, minlength=24)
         police = np.stack([np.bincount(hours, weights=(best_p[k] <= targets[k]), minlength=24)
                            for k in range(len(pts))]) if len(pts) else np.zeros((0, 24))
@@ -456,8 +469,10 @@ class Engine:
         trans = np.flatnonzero(k == TRANSIT)
         if trans.size:
             tw = w[trans]
-            drive = np.array([oracle.to_node(int(tb))[0][int(ta)] for ta, tb in zip(a[tw], b[tw],
-                                                                                     strict=True)])
+            drive = np.empty(tw.size)
+            for target in np.unique(b[tw]):  # few targets: the post and the loop's waypoints
+                same = b[tw] == target
+                drive[same] = oracle.to_node(int(target))[0][a[tw][same].astype(np.int64)]
             ended = times[trans] >= start[tw] + drive
             after = trans[ended]
             if self.loop[u] >= 0:
