@@ -23,7 +23,7 @@ from .engine import Presence
 from .metrics import mean_ci
 from .world import World
 
-__all__ = ["static_coverage", "presence_rows", "presence_by_hour_rows", "write_coverage_tables"]
+__all__ = ["presence_by_hour_rows", "presence_rows", "static_coverage", "write_coverage_tables"]
 
 THRESHOLDS_S = (60.0, 180.0, 300.0)
 

@@ -20,7 +20,7 @@ from .network.graph import RoadNetwork
 from .streams import streams
 from .zones import ZoneMap
 
-__all__ = ["IncidentSet", "node_weights", "generate_incidents", "sample_durations", "STREAM_NAMES"]
+__all__ = ["STREAM_NAMES", "IncidentSet", "generate_incidents", "node_weights", "sample_durations"]
 
 STREAM_NAMES = ("arrivals", "locations", "types", "call_handling", "on_scene", "thinning")
 

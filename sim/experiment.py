@@ -43,8 +43,19 @@ from .records import RecordTable, check_invariants
 from .world import World, prepare_world
 
 __all__ = [
-    "RunOptions", "Variant", "Piece", "BatchResult", "apply_overrides", "build_variants",
-    "load_world", "load_net", "run_batch", "run_study", "records_checksum", "default_workers", "StudyStore",
+    "BatchResult",
+    "Piece",
+    "RunOptions",
+    "StudyStore",
+    "Variant",
+    "apply_overrides",
+    "build_variants",
+    "default_workers",
+    "load_net",
+    "load_world",
+    "records_checksum",
+    "run_batch",
+    "run_study",
 ]
 
 
@@ -379,7 +390,8 @@ def _execute(spec: StudySpec, tasks: list[Task], *, workers: int, scheduler: str
     if not todo:
         return out
     if scheduler:
-        from dask.distributed import Client, as_completed as dask_completed
+        from dask.distributed import Client
+        from dask.distributed import as_completed as dask_completed
 
         with Client(scheduler, timeout="10s") as client:
             futures = {client.submit(run_piece, spec, *t, pure=False, key=f"piece-{t[0]}-{t[1]}-{t[2]}-"
@@ -407,7 +419,7 @@ def _assemble(loaded: LoadedScenario, variants: list[Variant], layouts: list[str
     s = loaded.scenario
     per_rep = [row for t in ordered for row in pieces[t].rows]
     summary = []
-    for vi, v in enumerate(variants):
+    for v in variants:
         rows = [r for r in per_rep if r["variant"] == v.name]
         for row in summarise(rows):
             summary.append({"variant": v.name, **row} if len(variants) > 1 else row)

@@ -18,8 +18,16 @@ from scipy import stats
 from .config import ZONE_CLASSES
 from .records import RecordTable
 
-__all__ = ["replication_metrics", "summarise", "mean_ci", "utilisation", "METRICS", "ZONE_ROWS",
-           "paired_differences", "rankings"]
+__all__ = [
+    "METRICS",
+    "ZONE_ROWS",
+    "mean_ci",
+    "paired_differences",
+    "rankings",
+    "replication_metrics",
+    "summarise",
+    "utilisation",
+]
 
 ZONE_ROWS = (*ZONE_CLASSES, "all")
 

@@ -17,16 +17,16 @@ import difflib
 import re
 
 __all__ = [
-    "DURATION_UNITS",
     "DISTANCE_UNITS",
+    "DURATION_UNITS",
     "SPEED_UNITS",
     "QuantityError",
-    "parse_duration",
-    "parse_distance",
-    "parse_speed",
+    "format_distance",
     "format_duration",
     "format_speed",
-    "format_distance",
+    "parse_distance",
+    "parse_duration",
+    "parse_speed",
 ]
 
 DURATION_UNITS: dict[str, float] = {

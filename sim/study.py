@@ -20,7 +20,7 @@ from typing import Any
 from .experiment import BatchResult
 from .metrics import METRICS, ZONE_ROWS, paired_differences, rankings
 
-__all__ = ["comparison_rows", "sweep_rows", "robustness_rows", "write_study_tables", "comparison_table"]
+__all__ = ["comparison_rows", "comparison_table", "robustness_rows", "sweep_rows", "write_study_tables"]
 
 
 def comparison_rows(batch: BatchResult, baseline: str) -> list[dict[str, Any]]:

@@ -27,7 +27,7 @@ from .network.oracle import TravelTimeOracle, edge_times
 from .quantities import format_distance
 from .zones import ZoneMap, classify_nodes
 
-__all__ = ["Fleet", "Loop", "World", "prepare_world", "duty_table"]
+__all__ = ["Fleet", "Loop", "World", "duty_table", "prepare_world"]
 
 MINUTES_PER_DAY = 1440
 
@@ -238,7 +238,6 @@ def _fleet(loaded: LoadedScenario, net: RoadNetwork, layout_name: str, zones: Zo
     layout = s.layouts[layout_name]
     names, types, roles, plat, post, turnout, numbered = [], [], [], [], [], [], []
     p_nodes, p_snap = [], []
-    counts_by_shift: list[dict[str, int]] = [dict() for _ in s.shifts.starts]
     per_unit_counts: list[list[int]] = []
     for i, p in enumerate(layout.platforms):
         node, dist = _snap(loaded, net, p.lon, p.lat, ("layouts", layout_name, "platforms", i),

@@ -132,7 +132,7 @@ def test_returning_unit_is_sent_from_where_it_is(tmp_path):
     t_clear = float(first.run().records.columns["clear_s"][0])
     t2 = t_clear + back / 2
     nxt, offset = first.position(0, t2)  # where the car is when the second job comes in
-    assert 0 < offset and nxt not in (post, far)
+    assert offset > 0 and nxt not in (post, far)
     inc = _incidents(world, [0, t2 - 1.0], [far, far], [1, 1], [100, 100])
     rec = Engine(world, "solo", inc).run().records.columns
     expected_travel = offset + oracle.time(nxt, far)

@@ -46,11 +46,11 @@ def ladder_scenario(tmp_path, *, patrol: bool):
 
 
 def test_patrolling_unit_reaches_the_key_location_faster_than_parked(tmp_path):
-    _, net, parked_world = world_for(tmp_path, ladder_scenario(tmp_path, patrol=False), name="parked.yaml")
+    _, _, parked_world = world_for(tmp_path, ladder_scenario(tmp_path, patrol=False), name="parked.yaml")
     _, _, patrol_world = world_for(tmp_path, ladder_scenario(tmp_path, patrol=True), name="patrol.yaml")
     fleet = patrol_world.fleets["one"]
     loop = fleet.loops[0]
-    post, key = int(fleet.post[0]), int(loop.nodes[loop.waypoints[1]])
+    key = int(loop.nodes[loop.waypoints[1]])
     # by hand: the loop is post -> key -> post, 10 edges of 100 m at 10 m/s each way
     assert loop.cycle == pytest.approx(200.0, rel=0.01)
     assert list(loop.nodes[:11]) == list(loop.nodes[10:][::-1])

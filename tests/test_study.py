@@ -53,7 +53,7 @@ def test_bad_sweep_key_path_is_reported(tmp_path):
     path = _sweep_scenario(tmp_path)
     path.write_text(path.read_text().replace("call_handling.mean", "call_handling.meen"))
     loaded = load_scenario(path)
-    with pytest.raises(Exception, match="call_handling.meen") as info:
+    with pytest.raises(Exception, match=r"call_handling\.meen") as info:
         build_variants(loaded)
     assert "sweep.parameters" in str(info.value)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["RoadNetwork", "LocalFrame"]
+__all__ = ["LocalFrame", "RoadNetwork"]
 
 _M_PER_DEG_LAT = 110_574.0
 _M_PER_DEG_LON_EQUATOR = 111_320.0
