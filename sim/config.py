@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
 import yaml
 from pydantic import (
     BaseModel,
@@ -399,6 +400,15 @@ MAX_DURATION_S = 10 * 365 * 86400.0
 """The longest run (10 years of 365 days)."""
 
 
+class TimedPost(_Model):
+    """A post a mobile platform moves to during a window of the day (``hours: [from, to]``)."""
+
+    name: str = ""
+    hours: tuple[str, str]
+    lat: Latitude
+    lon: Longitude
+
+
 class Platform(_Model):
     """A post from which units respond: a mobile police platform or a police station."""
 
@@ -412,6 +422,9 @@ class Platform(_Model):
     in every shift. Unit ``#k`` of a type is on duty in a shift when k <= that shift's count."""
     patrol_waypoints: list[tuple[Longitude, Latitude]] | None = None
     """Points the platform's patrol loop passes, in order (default: generated, see ``patrol``)."""
+    posts_by_time: list[TimedPost] = Field(default_factory=list)
+    """Where a mobile platform stands at times of day (e.g. a night market in the evening, a
+    school at opening time); outside these windows it stands at ``lon``/``lat``."""
 
 
 class VolunteerTeam(_Model):
@@ -610,6 +623,7 @@ def _semantic_problems(s: Scenario) -> Iterable[tuple[tuple[Any, ...], str]]:
                     )
         if sum(sum(p.units.values()) for p in layout.platforms) == 0:
             yield ("layouts", lname), "layout has no units at all: give at least one platform a unit"
+        yield from _layout_problems(s, lname, layout)
     if s.sweep is not None:
         for utype, counts in s.sweep.units.items():
             if utype not in s.unit_types:
@@ -724,6 +738,52 @@ def check_budget(loaded: LoadedScenario, *, variants: int = 1, demand_multiplier
     return est
 
 
+def _layout_problems(s: Scenario, lname: str, layout: Layout) -> Iterable[tuple[tuple[Any, ...], str]]:
+    """Shift staffing, mobile posts and volunteer teams of one layout."""
+    for i, p in enumerate(layout.platforms):
+        ploc = ("layouts", lname, "platforms", i)
+        if p.units_by_shift is not None:
+            if len(p.units_by_shift) != len(s.shifts.starts):
+                yield (*ploc, "units_by_shift"), (
+                    f"give one entry per shift: {len(s.shifts.starts)} shift(s) start at "
+                    f"{', '.join(s.shifts.starts)}, got {len(p.units_by_shift)}")
+            for k, counts in enumerate(p.units_by_shift):
+                for utype, n in counts.items():
+                    if n > p.units.get(utype, 0):
+                        yield (*ploc, "units_by_shift", k, utype), (
+                            f"{n} {utype} on duty but the platform has only {p.units.get(utype, 0)}")
+        taken = np.zeros(1440, dtype=bool)
+        for j, post in enumerate(p.posts_by_time):
+            try:
+                a, z = (minute_of_day(t) for t in post.hours)
+            except ValueError as exc:
+                yield (*ploc, "posts_by_time", j, "hours"), str(exc)
+                continue
+            window = (np.arange(1440) - a) % 1440 < ((z - a) % 1440 or 1440)
+            if (window & taken).any():
+                yield (*ploc, "posts_by_time", j, "hours"), (
+                    "this window overlaps another of the platform's posts_by_time")
+            taken |= window
+        for utype in p.units:
+            if utype in s.unit_types and s.unit_types[utype].role == "volunteer":
+                yield (*ploc, "units", utype), (
+                    "volunteer teams go under the layout's 'volunteers', not a platform's units")
+    for i, team in enumerate(layout.volunteers):
+        tloc = ("layouts", lname, "volunteers", i)
+        ut = s.unit_types.get(team.unit_type)
+        if ut is None:
+            yield (*tloc, "unit_type"), _unknown("unit type", team.unit_type, s.unit_types)
+        elif ut.role != "volunteer":
+            yield (*tloc, "unit_type"), (
+                f"unit type '{team.unit_type}' has role '{ut.role}'; volunteer teams need a unit type "
+                "with role: volunteer")
+        for j, t in enumerate(team.hours):
+            try:
+                minute_of_day(t)
+            except ValueError as exc:
+                yield (*tloc, "hours", j), str(exc)
+
+
 def _unknown(what: str, name: str, known: Iterable[Any]) -> str:
     known = [str(k) for k in known]
     hint = difflib.get_close_matches(str(name), known, n=1)
@@ -747,7 +807,8 @@ def _compose(text: str, file: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
         problem = exc.problem or exc.context or "malformed YAML"
-        raise ScenarioError(f"malformed YAML: {problem}", file=file, loc=_path_at_error(text),
+        where = (mark.line, mark.column) if mark is not None else None
+        raise ScenarioError(f"malformed YAML: {problem}", file=file, loc=_path_at_error(text, where),
                             line=line) from None
     except yaml.YAMLError as exc:
         raise ScenarioError(f"malformed YAML: {exc}", file=file, line=1) from None
@@ -758,10 +819,12 @@ def _compose(text: str, file: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
     return data, lines
 
 
-def _path_at_error(text: str) -> tuple[Any, ...]:
-    """The key path being read when the YAML parser stopped (for messages about malformed YAML).
+def _path_at_error(text: str, mark: tuple[int, int] | None = None) -> tuple[Any, ...]:
+    """The key path being read where YAML reading failed (for messages about malformed YAML).
 
-    Replays the parser's events up to the error, tracking mapping keys and sequence indices.
+    Replays the parser's events up to the error (or up to ``mark``, the 0-based line and column
+    of the problem), tracking mapping keys and sequence indices. Between two entries of a mapping
+    the path is the mapping's own.
     """
     stack: list[list[Any]] = []  # frames: ["map", key, want_key] or ["seq", index]
 
@@ -775,6 +838,8 @@ def _path_at_error(text: str) -> tuple[Any, ...]:
 
     try:
         for ev in yaml.parse(text, Loader=yaml.SafeLoader):
+            if mark is not None and (ev.start_mark.line, ev.start_mark.column) >= mark:
+                break
             if isinstance(ev, yaml.ScalarEvent | yaml.AliasEvent):
                 top = stack[-1] if stack else None
                 child_starts()
@@ -794,7 +859,7 @@ def _path_at_error(text: str) -> tuple[Any, ...]:
     path: list[Any] = []
     for frame in stack:
         if frame[0] == "map":
-            if frame[1] is None:
+            if frame[1] is None or frame[2]:  # no key yet, or between two entries
                 break
             path.append(frame[1])
         elif frame[1] >= 0:
@@ -846,6 +911,8 @@ class LoadedScenario:
     text : the file's exact text (its checksum goes into each run's manifest).
     lines : key path -> 1-based line number in the file.
     data : the parsed YAML after layout inheritance was resolved (used to build sweep variants).
+    shown : the file name as the user gave it, for messages (default: ``path``). Copies made with
+        :func:`dataclasses.replace` keep it.
     """
 
     scenario: Scenario
@@ -853,10 +920,12 @@ class LoadedScenario:
     text: str
     lines: dict[tuple[Any, ...], int] = field(repr=False)
     data: dict[str, Any] = field(default_factory=dict, repr=False)
+    shown: str | None = field(default=None, repr=False)
 
     def error(self, loc: tuple[Any, ...], message: str) -> ScenarioError:
         """Make a :class:`ScenarioError` for a key path of this file (used by later checks)."""
-        return ScenarioError(message, file=self.path, loc=loc, line=_line_for(self.lines, loc))
+        return ScenarioError(message, file=self.shown or self.path, loc=loc,
+                             line=_line_for(self.lines, loc))
 
     def resolved(self) -> dict[str, Any]:
         """The scenario with every default filled in and quantities written with units."""
@@ -866,6 +935,9 @@ class LoadedScenario:
         """A path written in the scenario, taken relative to the scenario file's folder."""
         p = Path(relative).expanduser()
         return p if p.is_absolute() else (self.path.parent / p).resolve()
+
+
+_HINT = re.compile(r"did you mean '([^']+)'")
 
 
 def _pydantic_problem(err: dict[str, Any]) -> tuple[tuple[Any, ...], str]:
@@ -977,6 +1049,13 @@ def validate_data(data: dict[str, Any], *, file: str, lines: dict[tuple[Any, ...
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         problems = [_pydantic_problem(e) for e in errors]
+        # a misspelt key shows up twice: as unknown, and as the key it was meant to be, missing;
+        # report it once, as the unknown key with its hint
+        meant = {(*loc[:-1], m.group(1)) for loc, msg in problems
+                 if (m := _HINT.search(msg)) and msg.startswith("unknown key")}
+        problems = [(loc, msg) for loc, msg in problems
+                    if not (msg.startswith("missing required key")
+                            and (*loc, msg.split("'")[1]) in meant)] or problems
         problems.sort(key=lambda p: (_line_for(lines, p[0]) or 0))
         loc, message = problems[0]
         raise ScenarioError(message, file=shown, loc=loc, line=_line_for(lines, loc),
@@ -988,7 +1067,7 @@ def validate_data(data: dict[str, Any], *, file: str, lines: dict[tuple[Any, ...
         raise ScenarioError(message, file=shown, loc=loc, line=_line_for(lines, loc),
                             more=len(semantic) - 1)
     return LoadedScenario(scenario=scenario, path=Path(path).resolve(), text=text, lines=lines,
-                          data=data)
+                          data=data, shown=shown)
 
 
 _CHILD_KEYS = frozenset({"extends", "description", "platforms", "remove", "units", "patrol",

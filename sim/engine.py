@@ -120,7 +120,10 @@ class Engine:
         fleet = self.fleet
         n_units = len(fleet)
         self.oracle: list[TravelTimeOracle] = [world.oracles[t] for t in fleet.unit_type]
-        self.post_time = world.post_times(layout)  # [node, unit], from each post
+        # where units wait, by time of day: a few distinct sets of posts ("slots")
+        self.slot_posts, self.slot_of_minute = np.unique(fleet.post_table, axis=0, return_inverse=True)
+        self.slot_of_minute = self.slot_of_minute.reshape(-1)
+        self.post_tables = [world.post_times(layout, posts) for posts in self.slot_posts]
         self.turnout = fleet.turnout_s.astype(float)
         self.dispatchable = fleet.dispatchable
         self.off_air = fleet.off_air
@@ -133,8 +136,8 @@ class Engine:
         self.has_loop = self.loop >= 0
         self.trans_t0 = np.zeros(n_units)
         self.trans_end = np.full(n_units, -_INF)
-        self.trans_from = fleet.post.copy()
-        self.trans_to = fleet.post.copy()
+        self.trans_from = self.slot_posts[self.slot_of_minute[0]].copy()
+        self.trans_to = self.trans_from.copy()
         self.anchor = -fleet.loop_phase_s.astype(float)  # time the unit was (or would be) at loop start
         self._route: list[tuple[np.ndarray, np.ndarray] | None] = [None] * n_units
         self._flat_loops()
@@ -157,12 +160,12 @@ class Engine:
         self.sent = np.zeros(n, dtype=np.int32)
         self.volunteer_s = np.full(n, np.nan)
         self.log: list[tuple[int, int, float, float, float]] = []
-        # each unit's trajectory as segments (start, kind, a, b, c): kind PARK; LOOP (a = anchor);
+        # each unit's trajectory as segments (start, kind, a, b, c): PARK (a = post node); LOOP (a = anchor);
         # TRANSIT (a = route start node, b = target node, c = loop anchor after it);
         # JOB (a = scene node, b = arrival time)
         self.segs: list[list[tuple[float, int, float, float, float]]] = [
-            [(0.0, LOOP if lp >= 0 else PARK, float(self.anchor[u]), 0.0, 0.0)]
-            for u, lp in enumerate(self.loop)]
+            [(0.0, LOOP, float(self.anchor[u]), 0.0, 0.0) if lp >= 0 else
+             (0.0, PARK, float(self.trans_to[u]), 0.0, 0.0)] for u, lp in enumerate(self.loop)]
         self.env = simpy.Environment()
         self._searches0 = sum(o.searches for o in set(self.oracle))
         self.sample_presence = presence
@@ -228,7 +231,7 @@ class Engine:
         if self.loop[u] >= 0:
             k, offset = self._loop_positions(np.array([u]), t)
             return int(self.flat_nodes()[k[0]]), float(offset[0])
-        return int(self.fleet.post[u]), 0.0
+        return int(self.trans_to[u]), 0.0
 
     def flat_nodes(self) -> np.ndarray:
         return np.concatenate([lp.nodes for lp in self.fleet.loops])
@@ -244,13 +247,14 @@ class Engine:
     def _best_units(self, node: int, now: float, k: int) -> list[tuple[int, float, float, bool]]:
         """Up to ``k`` available units with the earliest arrivals at ``node``:
         (unit, turnout, travel, already moving), best first."""
-        avail = self.candidates[int(now // 60.0) % MINUTES_PER_DAY] & ~self.busy
+        minute = int(now // 60.0) % MINUTES_PER_DAY
+        avail = self.candidates[minute] & ~self.busy
         if not avail.any():
             return []
         transit = avail & (self.trans_end > now)
         still = avail & ~transit
         looping = still & self.has_loop
-        eta = np.where(still, self.post_time[node] + self.turnout, _INF)
+        eta = np.where(still, self.post_tables[self.slot_of_minute[minute]][node] + self.turnout, _INF)
         moving = looping
         if self.fleet.loops and looping.any():
             units = np.flatnonzero(looping)
@@ -336,7 +340,7 @@ class Engine:
         node = int(self.inc.node[i])
         self.busy[u] = False
         # the drive after a job: back to the post, or to the loop
-        target = int(self.fleet.post[u])
+        target = int(self.slot_posts[self.slot_of_minute[int(now // 60.0) % MINUTES_PER_DAY], u])
         if self.loop[u] >= 0:
             lp = self.fleet.loops[int(self.loop[u])]
             join = 0
@@ -361,8 +365,10 @@ class Engine:
         """If unit ``u``'s drive after a job ended before ``now``, log what it did next."""
         last = self.segs[u][-1]
         if last[1] == TRANSIT and self.trans_end[u] <= now:
-            kind = LOOP if self.loop[u] >= 0 else PARK
-            self.segs[u].append((float(self.trans_end[u]), kind, float(self.anchor[u]), 0.0, 0.0))
+            if self.loop[u] >= 0:
+                self.segs[u].append((float(self.trans_end[u]), LOOP, float(self.anchor[u]), 0.0, 0.0))
+            else:
+                self.segs[u].append((float(self.trans_end[u]), PARK, float(self.trans_to[u]), 0.0, 0.0))
 
     def _volunteer_eta(self, i: int, now: float) -> None:
         units = np.flatnonzero(self.volunteers & self.on_air(now) & (self.loop >= 0))
@@ -401,6 +407,34 @@ class Engine:
                     if self.queue:
                         self._serve_queue(env.now)
             day += 86400.0
+
+    def _post_moves(self):  # mobile platforms: idle units drive to the post of the hour
+        changes = np.flatnonzero(self.slot_of_minute != np.roll(self.slot_of_minute, 1)) * 60.0
+        env = self.env
+        day = 0.0
+        while changes.size:
+            for t in changes:
+                at = day + float(t)
+                if at >= self.horizon:
+                    return
+                if at > env.now:
+                    yield env.timeout(at - env.now)
+                self._move_posts(env.now)
+            day += 86400.0
+
+    def _move_posts(self, now: float) -> None:
+        posts = self.slot_posts[self.slot_of_minute[int(now // 60.0) % MINUTES_PER_DAY]]
+        for u in np.flatnonzero(~self.busy & ~self.has_loop & (posts != self.trans_to)):
+            u = int(u)
+            self._close_transit(u, now)
+            nxt, offset = self.position(u, now)
+            target = int(posts[u])
+            self.trans_from[u] = nxt
+            self.trans_to[u] = target
+            self.trans_t0[u] = now + offset
+            self.trans_end[u] = now + offset + float(self.oracle[u].to_node(target)[0][nxt])
+            self._route[u] = None
+            self.segs[u].append((now + offset, TRANSIT, float(nxt), float(target), 0.0))
 
     def presence(self) -> Presence:
         """Presence (见警率) from the units' logged trajectories, on a fixed time grid.
@@ -458,10 +492,12 @@ class Engine:
         start, kind, a, b, c = seg.T
         w = np.searchsorted(start, times, side="right") - 1
         k = kind[w].astype(np.int64)
-        node = np.full(times.size, int(self.fleet.post[u]), dtype=np.int64)
+        node = np.full(times.size, int(self.trans_to[u]), dtype=np.int64)
         offset = np.zeros(times.size)
         known = np.ones(times.size, dtype=bool)
         anchor = np.where(k == LOOP, a[w], np.nan)
+        park = k == PARK
+        node[park] = a[w[park]].astype(np.int64)
         job = k == JOB
         node[job] = a[w[job]].astype(np.int64)
         known[job] = times[job] >= b[w[job]]
@@ -503,6 +539,8 @@ class Engine:
         self.env.process(self._handovers())
         if self.has_shifts:
             self.env.process(self._duty_changes())
+        if len(self.slot_posts) > 1:
+            self.env.process(self._post_moves())
         self.env.run(until=self.horizon)
         return self._result()
 

@@ -57,7 +57,9 @@ class Fleet:
     unit_type : unit type name per unit.
     role : ``response``, ``platform_vehicle`` or ``volunteer`` per unit.
     platform : platform index per unit (-1 for volunteer teams).
-    post : road node where the unit waits (a volunteer's beat start).
+    post : road node of the unit's home post (a volunteer's beat start).
+    post_table : ``[minute of day, unit]``: the node where the unit waits at that time (its
+        platform's ``posts_by_time``, else the home post).
     turnout_s : turnout time (s) when leaving from the post.
     off_air : ``[minute of day, unit]``: True when the unit is off duty or on a break.
     loop : index into ``loops`` of the unit's patrol loop, or -1 (waits at its post).
@@ -77,6 +79,7 @@ class Fleet:
     loop: np.ndarray
     loop_phase_s: np.ndarray
     loops: tuple[Loop, ...]
+    post_table: np.ndarray
     platform_names: tuple[str, ...]
     platform_nodes: np.ndarray
     platform_snap_m: np.ndarray
@@ -103,24 +106,27 @@ class World:
     weights: np.ndarray
     oracles: dict[str, TravelTimeOracle]
     fleets: dict[str, Fleet]
-    _post_times: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _post_times: dict[tuple[str, bytes], np.ndarray] = field(default_factory=dict, repr=False)
     _loop_rows: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict,
                                                                              repr=False)
 
-    def post_times(self, layout: str) -> np.ndarray:
+    def post_times(self, layout: str, posts: np.ndarray | None = None) -> np.ndarray:
         """Driving time (s) from each unit's post to every node: ``[node, unit]``, read-only.
 
-        Computed once per layout (one forward Dijkstra per post and speed profile) and shared by
-        every run of that layout, so a dispatch from a post is one row lookup.
+        ``posts`` gives each unit's post (default: the home posts). Computed once per layout and
+        set of posts (one forward Dijkstra per post node and speed profile) and shared by every run,
+        so a dispatch from a post is one row lookup.
         """
-        table = self._post_times.get(layout)
+        fleet = self.fleets[layout]
+        posts = fleet.post if posts is None else posts
+        key = (layout, posts.tobytes())
+        table = self._post_times.get(key)
         if table is None:
-            fleet = self.fleets[layout]
             table = np.empty((self.net.n_nodes, len(fleet)))
-            for u, (utype, post) in enumerate(zip(fleet.unit_type, fleet.post, strict=True)):
+            for u, (utype, post) in enumerate(zip(fleet.unit_type, posts, strict=True)):
                 table[:, u] = self.oracles[utype].from_node(int(post))
             table.setflags(write=False)
-            self._post_times[layout] = table
+            self._post_times[key] = table
         return table
 
     def loop_rows(self, layout: str, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -256,6 +262,17 @@ def _fleet(loaded: LoadedScenario, net: RoadNetwork, layout_name: str, zones: Zo
                 numbered.append((utype, k + 1))
                 per_unit_counts.append([c.get(utype, 0) for c in shift_counts])
     off = duty_table(s, [k for _, k in numbered], per_unit_counts)
+    post_table = np.tile(np.array(post, dtype=np.int64), (MINUTES_PER_DAY, 1))
+    minutes = np.arange(MINUTES_PER_DAY)
+    for i, p in enumerate(layout.platforms):
+        members = np.array([q == i for q in plat], dtype=bool)
+        for j, tp in enumerate(p.posts_by_time):
+            node, _ = _snap(loaded, net, tp.lon, tp.lat,
+                            ("layouts", layout_name, "platforms", i, "posts_by_time", j),
+                            f"post '{tp.name or j}' of platform '{p.name}'")
+            a, z = (minute_of_day(t) for t in tp.hours)
+            window = (minutes - a) % MINUTES_PER_DAY < ((z - a) % MINUTES_PER_DAY or MINUTES_PER_DAY)
+            post_table[np.ix_(window, members)] = node
     loops: list[Loop] = []
     loop_of = np.full(len(names), -1, dtype=np.int64)
     phase = np.zeros(len(names))
@@ -302,13 +319,14 @@ def _fleet(loaded: LoadedScenario, net: RoadNetwork, layout_name: str, zones: Zo
             post.append(stops[0])
             turnout.append(ut.turnout)
             off = np.column_stack([off, ~on])
+            post_table = np.column_stack([post_table, np.full(MINUTES_PER_DAY, stops[0])])
             loop_of = np.append(loop_of, len(loops) - 1 if loop is not None else -1)
             phase = np.append(phase, loop.cycle * k / team.teams if loop is not None else 0.0)
     return Fleet(
         layout=layout_name, unit_name=tuple(names), unit_type=tuple(types), role=tuple(roles),
         platform=np.array(plat, dtype=np.int32), post=np.array(post, dtype=np.int64),
         turnout_s=np.array(turnout, dtype=float), off_air=off, loop=loop_of, loop_phase_s=phase,
-        loops=tuple(loops), platform_names=tuple(p.name for p in layout.platforms),
+        loops=tuple(loops), post_table=post_table, platform_names=tuple(p.name for p in layout.platforms),
         platform_nodes=np.array(p_nodes, dtype=np.int64), platform_snap_m=np.array(p_snap),
     )
 

@@ -212,3 +212,30 @@ def test_static_coverage_grows_with_the_threshold(tmp_path):
         assert 0.0 <= r["within_1_min"] <= r["within_3_min"] <= r["within_5_min"] <= 1.0
     assert rows["all"]["demand_share"] == pytest.approx(1.0)
     assert rows["all"]["within_5_min"] == pytest.approx(1.0)  # a 1.75 km grid at 30 km/h
+
+
+def test_mobile_platform_moves_post_by_time_of_day(tmp_path):
+    data = ladder_scenario(tmp_path, patrol=False)
+    night = lonlat(500.0, -50.0)
+    data["layouts"]["one"]["platforms"][0]["posts_by_time"] = [
+        {"name": "night market", "hours": ["20:00", "06:00"], "lon": night[0], "lat": night[1]}]
+    _, _, world = world_for(tmp_path, data)
+    fleet = world.fleets["one"]
+    home = int(fleet.post[0])
+    market = int(fleet.post_table[21 * 60, 0])
+    assert market != home and int(fleet.post_table[12 * 60, 0]) == home
+    oracle = world.oracles["car"]
+    drive = oracle.time(home, market)
+    assert drive == pytest.approx(100.0, rel=0.01)
+    # noon: from home, with turnout; 20:00:30: caught on the drive to the night post, no turnout;
+    # 21:00: parked at the night post
+    times = np.array([12 * 3600.0, 20 * 3600.0 + 30.0, 21 * 3600.0]) - 1.0
+    eng = Engine(world, "one", _incidents(world, times, [market] * 3, on_scene=[60.0] * 3))
+    c = eng.run().records.columns
+    assert c["turnout_s"][0] == 30.0 and c["travel_s"][0] == pytest.approx(drive)
+    assert c["turnout_s"][1] == 0.0 and c["travel_s"][1] == pytest.approx(drive - 30.0, abs=0.01)
+    assert c["turnout_s"][2] == 30.0 and c["travel_s"][2] == pytest.approx(0.0)
+    # the logged trajectory: on the way to the night post at 20:00:20, then sent to the job
+    nxt, left, known = eng.trajectory(0, np.array([20 * 3600.0 + 20.0, 20 * 3600.0 + 50.0]))
+    assert known[0] and not known[1]  # on the way to a job: position not tracked
+    assert oracle.time(int(nxt[0]), market) + left[0] == pytest.approx(drive - 20.0, abs=0.01)
