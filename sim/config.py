@@ -12,6 +12,7 @@ Coordinates are WGS84 longitude/latitude in degrees.
 from __future__ import annotations
 
 import difflib
+import itertools
 import math
 import re
 from collections.abc import Iterable
@@ -41,23 +42,26 @@ from .quantities import (
 )
 
 __all__ = [
-    "ScenarioError",
-    "Scenario",
-    "LoadedScenario",
-    "load_scenario",
     "DEFAULT_SCENARIO",
-    "ZONE_CLASSES",
     "PRIORITIES",
-    "format_loc",
+    "ZONE_CLASSES",
+    "LoadedScenario",
     "RunEstimate",
-    "estimate_run",
+    "Scenario",
+    "ScenarioError",
     "check_budget",
-    "parse_memory",
+    "estimate_run",
+    "format_loc",
     "format_memory",
+    "load_scenario",
     "load_scenario_text",
+    "parse_memory",
 ]
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "shaoyang.yaml"
+
+MAX_SPEED_MPS = 500.0 / 3.6
+"""The fastest road speed or speed cap a scenario may give (500 km/h)."""
 
 ZONE_CLASSES: tuple[str, ...] = ("key", "central", "other")
 """Zone classes, in the order of precedence used when zones overlap."""
@@ -184,7 +188,7 @@ class DistributionSpec(_Model):
     """
 
     distribution: Literal["fixed", "exponential", "lognormal", "gamma"]
-    mean: Duration = Field(gt=0.0)
+    mean: Duration = Field(gt=0.0, le=365 * 86400.0)
     cv: float | None = Field(default=None, gt=0.0, le=10.0)
 
     @model_validator(mode="after")
@@ -206,7 +210,7 @@ class NetworkSpec(_Model):
     place: str | None = None
     bbox: tuple[Longitude, Latitude, Longitude, Latitude] | None = None
     speeds: dict[str, Speed] = Field(min_length=1)
-    snap_tolerance: Distance = Field(default="300 m", gt=0.0)
+    snap_tolerance: Distance = Field(default="300 m", gt=0.0, le=100_000.0)
     river_width: Distance = Field(default="30 m", gt=0.0, le=5000.0)
     """Width assumed for a river whose OSM way has no ``width`` tag: a platform closer than half
     of it to a river's centre line (and not on a bridge) is an error (see ``sim.checks``)."""
@@ -225,6 +229,9 @@ class NetworkSpec(_Model):
         for cls, v in self.speeds.items():
             if v <= 0:
                 raise FieldProblem(("speeds", cls), "every road speed must be positive")
+            if v > MAX_SPEED_MPS:
+                raise FieldProblem(("speeds", cls), f"{v * 3.6:g} km/h is not a road speed "
+                                                    f"(at most {MAX_SPEED_MPS * 3.6:g} km/h)")
         if self.bbox is not None:
             w, s, e, n = self.bbox
             if not (w < e and s < n):
@@ -259,8 +266,9 @@ class Zones(_Model):
         if missing:
             raise FieldProblem("targets", f"targets needs every zone class; missing: {', '.join(missing)}")
         for z, target in self.targets.items():
-            if target <= 0:
-                raise FieldProblem(("targets", z), "every target must be a positive duration")
+            if not 0 < target <= 86400.0:
+                raise FieldProblem(("targets", z), "every target must be a positive duration of at "
+                                                   "most a day")
         if tuple(self.precedence) != ZONE_CLASSES:
             unknown = [z for z in self.precedence if z not in ZONE_CLASSES]
             got = "[" + ", ".join(str(z) for z in self.precedence) + "]"
@@ -271,8 +279,8 @@ class Zones(_Model):
                     + (f" (did you mean '{hint[0]}'?)" if hint else "")
                     + "; the zone classes are key, central, other")
             raise FieldProblem(
-                "precedence", f"precedence {got} is not supported: zones that overlap are resolved by the one "
-                "rule [key, central, other] (a point in a key location is 'key' even inside the "
+                "precedence", f"precedence {got} is not supported: zones that overlap are resolved "
+                "by the one rule [key, central, other] (a point in a key location is 'key' even inside the "
                 "central city, which wins over the other urban area); write "
                 "precedence: [key, central, other] or leave it out"
             )
@@ -282,8 +290,8 @@ class Zones(_Model):
                                "central_city polygon needs at least 3 corners and a closing point")
         if tuple(ring[0]) != tuple(ring[-1]):
             raise FieldProblem(
-                ("central_city", len(ring) - 1), "central_city polygon does not close: the last point must repeat the first "
-                f"({ring[0][0]}, {ring[0][1]})"
+                ("central_city", len(ring) - 1), "central_city polygon does not close: the last "
+                f"point must repeat the first ({ring[0][0]}, {ring[0][1]})"
             )
         if abs(_ring_area(ring)) < 1e-12:
             raise FieldProblem("central_city", "central_city polygon has zero area")
@@ -317,7 +325,7 @@ def _ground_distance_m(lon0: float, lat0: float, lon1: float, lat1: float) -> fl
 
 
 def _ring_area(ring: list[tuple[float, float]]) -> float:
-    return 0.5 * sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(ring, ring[1:], strict=False))
+    return 0.5 * sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in itertools.pairwise(ring))
 
 
 class UnitType(_Model):
@@ -325,8 +333,8 @@ class UnitType(_Model):
 
     label: str | None = None
     speed_factor: float = Field(default=1.0, gt=0.0, le=3.0)
-    max_speed: Speed | None = Field(default=None)
-    turnout: Duration = Field(ge=0.0)
+    max_speed: Speed | None = Field(default=None, le=MAX_SPEED_MPS)
+    turnout: Duration = Field(ge=0.0, le=86400.0)
     role: Literal["response", "platform_vehicle", "volunteer"] = "response"
     """``response`` units take dispatches; a ``platform_vehicle`` stays at its post and is never
     dispatched; ``volunteer`` teams patrol fixed beats, are never dispatched, and are reported apart
@@ -358,7 +366,7 @@ class Hotspot(_Model):
     name: Name
     lat: Latitude
     lon: Longitude
-    sigma: Distance = Field(gt=0.0)
+    sigma: Distance = Field(ge=0.01, le=100_000.0)
     share: float = Field(gt=0.0, le=1.0)
 
 
@@ -373,13 +381,17 @@ class Demand(_Model):
     def _check(self) -> Demand:
         if not math.isfinite(self.incidents_per_day) or self.incidents_per_day > MAX_INCIDENTS_PER_DAY:
             raise FieldProblem(
-                "incidents_per_day", f"incidents_per_day {self.incidents_per_day:g} is more than this tool handles "
-                f"({MAX_INCIDENTS_PER_DAY:,.0f} a day, about one a second); a city's police calls "
-                "are hundreds to a few thousand a day")
+                "incidents_per_day", f"incidents_per_day {self.incidents_per_day:g} is more than this "
+                f"tool handles ({MAX_INCIDENTS_PER_DAY:,.0f} a day, about one a second); a city's "
+                "police calls are hundreds to a few thousand a day")
         for i, w in enumerate(self.hourly_profile):
             if w < 0 or not math.isfinite(w):
                 raise FieldProblem(("hourly_profile", i),
                                    "hourly_profile weights must be finite and not negative")
+            if w > 1e9:
+                raise FieldProblem(("hourly_profile", i),
+                                   f"hourly_profile weights are relative (e.g. 1 to 10); {w:g} is "
+                                   "too large")
         if sum(self.hourly_profile) <= 0:
             raise FieldProblem("hourly_profile", "hourly_profile needs at least one positive weight")
         total = sum(h.share for h in self.hotspots)
@@ -389,7 +401,7 @@ class Demand(_Model):
 
     @property
     def baseline_share(self) -> float:
-        """Share of incidents spread over the whole network by road length (1 − hotspot shares)."""
+        """Share of incidents spread over the whole network by road length (1 - hotspot shares)."""
         return max(0.0, 1.0 - sum(h.share for h in self.hotspots))
 
 
@@ -478,15 +490,33 @@ class Shifts(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> Shifts:
-        minutes = [minute_of_day(t) for t in self.starts]
+        minutes = []
+        for i, t in enumerate(self.starts):
+            try:
+                minutes.append(minute_of_day(t))
+            except ValueError as exc:
+                raise FieldProblem(("starts", i), str(exc)) from None
         if minutes != sorted(set(minutes)):
-            raise ValueError("shift starts must be distinct times in increasing order")
-        for b in self.meal_breaks:
-            a, z = minute_of_day(b.window[0]), minute_of_day(b.window[1])
+            raise FieldProblem("starts", "shift starts must be distinct times in increasing order")
+        for k, b in enumerate(self.meal_breaks):
+            try:
+                a, z = minute_of_day(b.window[0]), minute_of_day(b.window[1])
+            except ValueError as exc:
+                raise FieldProblem(("meal_breaks", k, "window"), str(exc)) from None
             if (z - a) % 1440 * 60 < b.duration:
-                raise ValueError(f"a meal break of {b.duration / 60:g} min does not fit its window "
-                                 f"{b.window[0]}-{b.window[1]}")
+                raise FieldProblem(("meal_breaks", k),
+                                   f"a meal break of {b.duration / 60:g} min does not fit its window "
+                                   f"{b.window[0]}-{b.window[1]}")
         return self
+
+
+class DispatchSpec(_Model):
+    """Dispatch policy switches."""
+
+    divert_from_minor: bool = False
+    """If true, a unit on a minor job (driving there or on scene) can be diverted to an urgent
+    one when it would arrive first; the minor job goes back to the queue (or, if the unit was
+    already on scene, ends there). Records show the diversion."""
 
 
 class PatrolSpec(_Model):
@@ -496,7 +526,7 @@ class PatrolSpec(_Model):
     """``resume``: drive to the nearest point of the loop and go on; ``return_to_post``: drive back
     to the platform first."""
     waypoints_per_loop: int = Field(default=4, ge=1, le=20)
-    waypoint_spacing: Distance = Field(default="400 m", gt=0.0)
+    waypoint_spacing: Distance = Field(default="400 m", gt=0.0, le=100_000.0)
     presence_sample: Duration = Field(default="5 min", gt=0.0, le=3600.0)
     volunteers_first_on_minor: bool = False
     """If true, a volunteer team's walking time to a minor incident is recorded
@@ -518,7 +548,7 @@ class RunSpec(_Model):
     """Run length, warm-up, replications and which layouts to run by default."""
 
     duration: Duration = Field(gt=0.0)
-    warmup: Duration = Field(ge=0.0)
+    warmup: Duration = Field(ge=0.0, le=MAX_DURATION_S)
     replications: int = Field(default=5, ge=1, le=10_000)
     seed: int = Field(default=2017, ge=0, le=2**63 - 1)
     layouts: list[str] | None = None
@@ -569,6 +599,7 @@ class Scenario(_Model):
     sweep: Sweep | None = None
     shifts: Shifts = Field(default_factory=Shifts)
     patrol: PatrolSpec = Field(default_factory=PatrolSpec)
+    dispatch: DispatchSpec = Field(default_factory=DispatchSpec)
 
     def layout_names(self) -> list[str]:
         """Layouts to run by default: ``run.layouts`` or every layout in file order."""
@@ -888,6 +919,9 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, path: tuple[Any, ...],
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_build(loader, item, (*path, i), lines, file) for i, item in enumerate(node.value)]
+    if isinstance(node, yaml.ScalarNode) and ":" in node.value and node.tag in (
+            "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
+        return node.value  # YAML 1.1 reads 16:00 as 960 (base 60); a scenario means the text
     return loader.construct_object(node, deep=True)
 
 

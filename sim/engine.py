@@ -160,6 +160,17 @@ class Engine:
         self.sent = np.zeros(n, dtype=np.int32)
         self.volunteer_s = np.full(n, np.nan)
         self.log: list[tuple[int, int, float, float, float]] = []
+        # each busy unit's job: incident, log entry, where and when its drive there starts
+        self.job_of = np.full(n_units, -1, dtype=np.int64)
+        self.job_log = np.full(n_units, -1, dtype=np.int64)
+        self.job_from = np.zeros(n_units, dtype=np.int64)
+        self.job_start = np.zeros(n_units)
+        self.job_arrival = np.zeros(n_units)
+        self.job_token = np.zeros(n_units, dtype=np.int64)
+        self.diverted = np.zeros(n, dtype=np.int32)
+        self.by_diversion = np.zeros(n, dtype=np.int8)
+        self.log_diverted: list[bool] = []
+        self.divert = self.scenario.dispatch.divert_from_minor
         # each unit's trajectory as segments (start, kind, a, b, c): PARK (a = post node); LOOP (a = anchor);
         # TRANSIT (a = route start node, b = target node, c = loop anchor after it);
         # JOB (a = scene node, b = arrival time)
@@ -244,12 +255,18 @@ class Engine:
 
     # -- dispatch -----------------------------------------------------------------------------
 
-    def _best_units(self, node: int, now: float, k: int) -> list[tuple[int, float, float, bool]]:
+    def _best_units(self, node: int, now: float, k: int, urgent: bool = False
+                    ) -> list[tuple[int, float, float, bool, bool]]:
         """Up to ``k`` available units with the earliest arrivals at ``node``:
-        (unit, turnout, travel, already moving), best first."""
+        (unit, turnout, travel, already moving, diverted from a minor job), best first."""
         minute = int(now // 60.0) % MINUTES_PER_DAY
         avail = self.candidates[minute] & ~self.busy
-        if not avail.any():
+        divertable = np.zeros(len(avail), dtype=bool)
+        if urgent and self.divert:
+            on_minor = self.busy & (self.job_of >= 0)
+            on_minor[on_minor] = self.inc.priority[self.job_of[on_minor]] == self.minor
+            divertable = on_minor & self.candidates[minute]
+        if not avail.any() and not divertable.any():
             return []
         transit = avail & (self.trans_end > now)
         still = avail & ~transit
@@ -274,6 +291,17 @@ class Engine:
                 if offset + oracle.lower_bound(nxt, node) > bound:
                     continue
                 eta[u] = offset + float(oracle.times_to(node, bound)[nxt])
+        if divertable.any():
+            finite = np.sort(eta[np.isfinite(eta)])
+            bound = finite[k - 1] if finite.size >= k else _INF
+            for u in np.flatnonzero(divertable):
+                u = int(u)
+                nxt, offset = self.job_position(u, now)
+                oracle = self.oracle[u]
+                if offset + oracle.lower_bound(nxt, node) >= bound:
+                    continue  # only a strictly earlier arrival justifies a diversion
+                eta[u] = offset + float(oracle.times_to(node, bound)[nxt])
+            moving = moving | divertable
         # earliest arrival first; ties go to the lowest unit index (argmin and a stable sort agree)
         order = [int(np.argmin(eta))] if k == 1 else np.argsort(eta, kind="stable")[:k]
         out = []
@@ -282,10 +310,60 @@ class Engine:
             if not np.isfinite(eta[u]):
                 break
             turnout = 0.0 if moving[u] else float(self.turnout[u])
-            out.append((u, turnout, float(eta[u]) - turnout, bool(moving[u])))
+            out.append((u, turnout, float(eta[u]) - turnout, bool(moving[u]), bool(divertable[u])))
         return out
 
+    def _here(self, u: int, now: float) -> tuple[int, float]:
+        """The node a unit being sent leaves from, and when it gets there (s since the start)."""
+        nxt, offset = self.job_position(u, now) if self.busy[u] else self.position(u, now)
+        return nxt, now + offset
+
+    def job_position(self, u: int, t: float) -> tuple[int, float]:
+        """Where busy unit ``u`` is at ``t``: on scene, or on its way there (lazily, as for returns)."""
+        scene = int(self.inc.node[self.job_of[u]])
+        if t >= self.job_arrival[u]:
+            return scene, 0.0
+        start, origin = float(self.job_start[u]), int(self.job_from[u])
+        if t < start:
+            return origin, start - t
+        oracle = self.oracle[u]
+        path = oracle.path_to(origin, scene)
+        to_scene = oracle.to_node(scene)[0]
+        cum = to_scene[path[0]] - to_scene[path]
+        k = int(np.searchsorted(cum, t - start, side="left"))
+        k = min(k, len(path) - 1)
+        return int(path[k]), float(max(0.0, cum[k] - (t - start)))
+
+    def _divert(self, u: int, now: float) -> None:
+        """Take unit ``u`` off its minor job: back to the queue if not yet there, else it ends."""
+        j = int(self.job_of[u])
+        self.job_token[u] += 1  # its pending scene clearance no longer applies
+        li = int(self.job_log[u])
+        i_, u_, a, arr, _ = self.log[li]
+        arrived = now >= arr
+        self.log[li] = (i_, u_, a, arr if arrived else now, now)
+        self.log_diverted[li] = True
+        self.diverted[j] += 1
+        if arrived:
+            if self.unit_of[j] == u:
+                self.clear_s[j] = now  # the job ends early
+            return
+        self.sent[j] -= 1
+        self.remaining[j] += 1
+        if self.unit_of[j] == u:  # the first unit never got there: the job waits for another
+            for arr_ in (self.assign_s, self.arrival_s, self.clear_s, self.turnout_s, self.travel_s):
+                arr_[j] = np.nan
+            self.unit_of[j] = -1
+            self.moving[j] = 0
+            self.full_arrival_s[j] = -_INF
+        if self.remaining[j] == 1:  # it was fully served before: it needs a place in the queue
+            self.queued[j] = 1
+            heapq.heappush(self.queue, (int(self.inc.priority[j]), float(self.inc.call_s[j]), j))
+
     def _assign(self, u: int, i: int, now: float, turnout: float, travel: float, moving: bool) -> None:
+        # where its drive starts (before the unit's state changes): a parked unit after turnout
+        self.job_from[u], self.job_start[u] = (
+            (int(self.trans_to[u]), now + turnout) if turnout > 0 else self._here(u, now))
         arrival = now + turnout + travel
         clear = arrival + float(self.inc.on_scene_s[i])
         self.busy[u] = True
@@ -300,16 +378,26 @@ class Engine:
         self.full_arrival_s[i] = max(self.full_arrival_s[i], arrival)
         self.sent[i] += 1
         self.remaining[i] -= 1
+        self.job_of[u] = i
+        self.job_log[u] = len(self.log)
+        self.job_arrival[u] = arrival
         self.log.append((i, u, now, arrival, clear))
+        self.log_diverted.append(False)
         self._close_transit(u, now)
         self.segs[u].append((now, JOB, float(self.inc.node[i]), arrival, 0.0))
+        token = int(self.job_token[u])
         done = self.env.timeout(clear - now)
-        done.callbacks.append(lambda _ev, u=u, i=i: self._on_clear(u, i))
+        done.callbacks.append(lambda _ev, u=u, i=i, tok=token: self._on_clear(u, i)
+                              if self.job_token[u] == tok else None)
 
     def _send(self, i: int, now: float) -> bool:
         """Send as many of job ``i``'s remaining units as are available; True if none remain."""
-        for u, turnout, travel, moving in self._best_units(int(self.inc.node[i]), now,
-                                                            int(self.remaining[i])):
+        urgent = int(self.inc.priority[i]) == 0
+        for u, turnout, travel, moving, divert in self._best_units(int(self.inc.node[i]), now,
+                                                                    int(self.remaining[i]), urgent):
+            if divert:
+                self._divert(u, now)
+                self.by_diversion[i] = 1
             self._assign(u, i, now, turnout, travel, moving)
         return self.remaining[i] <= 0
 
@@ -322,6 +410,8 @@ class Engine:
             if self.remaining[i] > 0:
                 self.queued[i] = 1
                 heapq.heappush(self.queue, (int(self.inc.priority[i]), float(self.inc.call_s[i]), i))
+            self._serve_queue(now)
+        elif self.queue:  # a diversion may have sent a minor job back to the queue
             self._serve_queue(now)
 
     def _serve_queue(self, now: float) -> None:
@@ -607,6 +697,8 @@ class Engine:
             "full_response_s": full - inc.call_s,
             "from_patrol": np.where(has_unit, self.moving, 0).astype(np.int8),
             "volunteer_arrival_s": volunteer,
+            "diverted": self.diverted.astype(np.int32),
+            "by_diversion": np.where(has_unit, self.by_diversion, 0).astype(np.int8),
         }
         lookups = {
             "layout": (self.layout,),
@@ -628,7 +720,8 @@ class Engine:
         presence = self.presence()
         searches = sum(o.searches for o in set(self.oracle)) - self._searches0
         assignments = {"incident": log[:, 0].astype(np.int64), "unit": log[:, 1].astype(np.int64),
-                       "assign_s": log[:, 2], "arrival_s": log[:, 3], "clear_s": log[:, 4]}
+                       "assign_s": log[:, 2], "arrival_s": log[:, 3], "clear_s": log[:, 4],
+                       "diverted": np.array(self.log_diverted, dtype=bool)}
         return EngineResult(records=RecordTable(columns=columns, lookups=lookups),
                             unit_busy_s=busy, unit_on_air_s=on_air, window_s=hi - lo,
                             dispatchable=self.dispatchable.copy(), assignments=assignments,

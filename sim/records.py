@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
-__all__ = ["FIELDS", "OUTCOMES", "RecordTable", "check_invariants", "InvariantError"]
+__all__ = ["FIELDS", "OUTCOMES", "InvariantError", "RecordTable", "check_invariants", "check_result"]
 
 FIELDS: tuple[tuple[str, str], ...] = (
     ("layout", "layout name"),
@@ -52,6 +51,8 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("from_patrol", "1 if the first unit was already on the move (patrolling or driving back)"),
     ("volunteer_arrival_s", "when a volunteer team could be on scene (minor incidents, if allowed; "
                             "never part of police figures) (s)"),
+    ("diverted", "units taken off this job for a more urgent one (dispatch.divert_from_minor)"),
+    ("by_diversion", "1 if the first unit on scene was diverted here from a minor job"),
 )
 
 OUTCOMES = ("served", "on_scene", "en_route", "queued", "call_handling")
@@ -173,7 +174,10 @@ _TOL = 1e-6
 def check_invariants(table: RecordTable, *, n_units: dict[str, int] | None = None,
                      expected_incidents: int | dict[tuple[str, int], int] | None = None,
                      horizon_s: float | None = None, warmup_s: float | None = None,
-                     unit_busy_s: np.ndarray | None = None, window_s: float | None = None) -> None:
+                     unit_busy_s: np.ndarray | None = None, window_s: float | None = None,
+                     assignments: dict[str, np.ndarray] | None = None,
+                     off_air: np.ndarray | None = None,
+                     dispatchable: np.ndarray | None = None) -> None:
     """Assert the invariants every run must satisfy (cheap and vectorised: O(n log n)).
 
     Always checked:
@@ -187,22 +191,25 @@ def check_invariants(table: RecordTable, *, n_units: dict[str, int] | None = Non
     - a responding unit, its type and platform are recorded exactly when a unit was assigned;
       durations agree with the times (queue_wait = assign - dispatch, response = arrival - call,
       arrival = assign + turnout + travel), turnout and travel are not negative, a job that did
-      not queue was assigned at dispatch, and ``target_met`` is -1, 0 or 1 (1 only if arrived);
-    - no unit is assigned to two incidents whose busy intervals [assign, clear) overlap.
+      not queue was assigned at dispatch, ``target_met`` is -1, 0 or 1 (1 only if arrived); at
+      most ``units_required`` units are sent, at least one if a unit was assigned, and the last
+      required unit arrives no earlier than the first;
+    - no unit is first on scene at two incidents whose busy intervals [assign, clear) overlap.
 
     Checked when the argument is given:
 
-    - ``n_units`` (layout name -> units): no more units respond than the layout has, and no job
-      queued while a unit of its layout was free (dispatch is work-conserving);
+    - ``n_units`` (layout name -> units): no more units respond than the layout has;
     - ``expected_incidents`` (a count, or per (layout, replication)): every generated incident
       has a record;
-    - ``horizon_s``: nothing is recorded at or after the horizon; ``warmup_s``: ``counted`` is 1
+    - ``horizon_s``: nothing is recorded after the horizon; ``warmup_s``: ``counted`` is 1
       exactly for calls after the warm-up;
-    - ``unit_busy_s`` and ``window_s``: each unit's utilisation lies in [0, 1].
-
-    There are no shifts or breaks in the model yet, so "no unit dispatched while off duty" holds
-    trivially: every unit is on duty for the whole run. When shifts are added, pass the duty
-    intervals here and check assign times against them.
+    - ``unit_busy_s`` and ``window_s``: each unit's utilisation lies in [0, 1];
+    - ``assignments`` (one engine run: every unit sent, as ``EngineResult.assignments``): no unit
+      is on two incidents at once (backups included), assignments agree with the records and
+      ``units_sent``; with ``dispatchable`` (per unit) only response units are sent; with
+      ``off_air`` (``[minute of day, unit]``, the fleet's duty table) no unit is sent while off
+      duty or on a break, and no job waits in the queue while a unit is free to take it
+      (dispatch is work-conserving).
 
     Raises
     ------
@@ -270,7 +277,8 @@ def check_invariants(table: RecordTable, *, n_units: dict[str, int] | None = Non
                     > _TOL * np.maximum(1.0, np.abs(c["arrival_s"]))),
          "arrival is not assign + turnout + travel")
     qw = c["queue_wait_s"]
-    fail(~np.isnan(qw) & (np.abs(qw - (c["assign_s"] - c["dispatch_s"])) > _TOL), "queue_wait_s is not assign - dispatch")
+    fail(~np.isnan(qw) & (np.abs(qw - (c["assign_s"] - c["dispatch_s"])) > _TOL),
+         "queue_wait_s is not assign - dispatch")
     fail(np.isnan(qw) != np.isnan(c["assign_s"]), "queue_wait_s is not assign - dispatch")
     resp = c["response_s"]
     fail(np.isnan(resp) != ~arrived, "response_s is not arrival - call")
@@ -283,6 +291,16 @@ def check_invariants(table: RecordTable, *, n_units: dict[str, int] | None = Non
     fail((met < -1) | (met > 1), "target_met is not -1, 0 or 1")
     fail((met == 1) & ~arrived, "target met without an arrival")
     fail((met == -1) & (outcome == "served"), "target unknown for a served incident")
+    if "units_sent" in c and "units_required" in c:
+        sent, required = c["units_sent"], c["units_required"]
+        fail(required < 1, "units_required below 1")
+        fail(sent > required, "more units sent than required")
+        fail(assigned & (sent < 1), "a unit assigned but units_sent is 0")
+        fail(~np.isnan(c["dispatch_s"]) & np.isnan(c["assign_s"]) & (sent > 0) & (required == 1),
+             "a unit sent but no assign time")
+    if "full_arrival_s" in c:
+        full = c["full_arrival_s"]
+        fail(~np.isnan(full) & ~(full >= c["arrival_s"] - _TOL), "the last unit arrives before the first")
 
     if horizon_s is not None:
         for k, col in zip(names, seq, strict=True):
@@ -290,7 +308,7 @@ def check_invariants(table: RecordTable, *, n_units: dict[str, int] | None = Non
     if warmup_s is not None:
         fail(c["counted"] != (c["call_s"] >= warmup_s), "counted does not match call time vs warm-up")
 
-    # no unit on two incidents at once; work conservation
+    # no unit first on scene at two incidents at once
     if np.any(assigned):
         a = c["assign_s"][assigned]
         end = np.where(np.isnan(c["clear_s"][assigned]), np.inf, c["clear_s"][assigned])
@@ -298,42 +316,114 @@ def check_invariants(table: RecordTable, *, n_units: dict[str, int] | None = Non
         o = np.lexsort((a, u, rp, la))
         u, la, rp, a_o, end_o = u[o], la[o], rp[o], a[o], end[o]
         same = (u[1:] == u[:-1]) & (la[1:] == la[:-1]) & (rp[1:] == rp[:-1])
-        fail(same & (a_o[1:] < end_o[:-1] - 1e-9), "a unit was assigned to an incident while still busy with another")
+        fail(same & (a_o[1:] < end_o[:-1] - 1e-9),
+             "a unit was assigned to an incident while still busy with another")
     if n_units:
         layout_names = table.lookups.get("layout", ())
         for code, lname in enumerate(layout_names):
-            if lname not in n_units:
-                continue
-            k = int(n_units[lname])
-            in_layout = layout == code
-            used = np.unique(unit[in_layout & (unit >= 0)]).size
-            if used > k:
-                raise InvariantError(f"layout '{lname}' has {k} units but {used} responded")
-            _check_work_conserving(c, in_layout, rep, k, lname)
+            if lname in n_units:
+                used = np.unique(unit[(layout == code) & (unit >= 0)]).size
+                if used > int(n_units[lname]):
+                    raise InvariantError(f"layout '{lname}' has {n_units[lname]} units but {used} responded")
 
     if unit_busy_s is not None and window_s is not None:
         util = np.asarray(unit_busy_s, dtype=float) / window_s if window_s > 0 else np.zeros(0)
         fail((util < -1e-9) | (util > 1 + 1e-9) | np.isnan(util), "utilisation outside [0, 1]")
 
+    if assignments is not None:
+        _check_assignments(c, assignments, horizon_s=horizon_s, off_air=off_air,
+                           dispatchable=dispatchable)
 
-def _check_work_conserving(c: dict[str, np.ndarray], in_layout: np.ndarray, rep: np.ndarray,
-                           n_units: int, lname: str) -> None:
-    """No job waits in the queue while a unit of its layout is free.
 
-    A job that queued found every unit committed when it reached police: at its dispatch time the
-    number of units with assign <= t <= clear is the fleet size (ties at t count as busy).
-    """
-    for r in np.unique(rep[in_layout]):
-        sel = in_layout & (rep == r)
-        waited = sel & (c["queued"] == 1)
-        if not np.any(waited):
-            continue
-        has = sel & ~np.isnan(c["assign_s"])
-        starts = np.sort(c["assign_s"][has])
-        ends = np.sort(np.where(np.isnan(c["clear_s"][has]), np.inf, c["clear_s"][has]))
-        t = c["dispatch_s"][waited]
-        busy = np.searchsorted(starts, t + 1e-9, side="right") - np.searchsorted(ends, t - 1e-9, side="left")
-        bad = busy < n_units
+MINUTES_PER_DAY = 1440
+
+
+def _check_assignments(c: dict[str, np.ndarray], asg: dict[str, np.ndarray], *,
+                       horizon_s: float | None, off_air: np.ndarray | None,
+                       dispatchable: np.ndarray | None) -> None:
+    """Invariants over every unit sent in one engine run (one layout, one replication)."""
+    inc, unit = np.asarray(asg["incident"], dtype=np.int64), np.asarray(asg["unit"], dtype=np.int64)
+    a, arr, clr = (np.asarray(asg[k], dtype=float) for k in ("assign_s", "arrival_s", "clear_s"))
+    n = len(c["incident"])
+    if inc.size == 0:
+        if np.any(~np.isnan(c["assign_s"])):
+            raise InvariantError("records show assigned units but the assignment log is empty")
+        return
+    if np.any((inc < 0) | (inc >= n)):
+        raise InvariantError("an assignment names an incident that has no record")
+    if np.any(~(a <= arr + 1e-9)) or np.any(~(arr <= clr + 1e-9)):
+        raise InvariantError("an assignment's times are out of order (assign <= arrival <= clear)")
+    if horizon_s is not None and np.any(a > horizon_s + 1e-9):
+        raise InvariantError("a unit was assigned after the horizon")
+    # the same unit on two incidents at once (backups included)
+    o = np.lexsort((a, unit))
+    u_o, a_o, c_o = unit[o], a[o], clr[o]
+    same = u_o[1:] == u_o[:-1]
+    clash = same & (a_o[1:] < c_o[:-1] - 1e-9)
+    if np.any(clash):
+        k = int(np.flatnonzero(clash)[0])
+        raise InvariantError(f"unit {int(u_o[k])} was sent to incident {int(inc[o][k + 1])} at "
+                             f"{a_o[k + 1]:.1f} s while still on incident {int(inc[o][k])} (until "
+                             f"{c_o[k]:.1f} s); {int(clash.sum())} such assignment(s)")
+    # the records: units_sent counts assignments by the horizon; the first unit on scene is logged
+    sent = np.bincount(inc, minlength=n)
+    if "units_sent" in c and np.any(sent < c["units_sent"]):
+        raise InvariantError("units_sent counts more units than were assigned")
+    rec_unit = c["unit"]
+    has = rec_unit >= 0
+    logged = set(zip(inc.tolist(), unit.tolist(), strict=True))
+    missing = [i for i in np.flatnonzero(has).tolist() if (i, int(rec_unit[i])) not in logged]
+    if missing:
+        raise InvariantError(f"{len(missing)} record(s) name a unit that was never assigned to them "
+                             f"(e.g. incident {missing[0]})")
+    if dispatchable is not None:
+        bad = ~np.asarray(dispatchable, dtype=bool)[unit]
         if np.any(bad):
-            raise InvariantError(f"layout '{lname}', replication {int(r)}: {int(bad.sum())} job(s) "
-                                 "queued while a unit was free")
+            raise InvariantError(f"{int(bad.sum())} assignment(s) of units that do not take "
+                                 "dispatches (volunteers or platform vehicles)")
+    if off_air is None:
+        return
+    off_air = np.asarray(off_air, dtype=bool)
+    minute = (a // 60.0).astype(np.int64) % off_air.shape[0]
+    off = off_air[minute, unit]
+    if np.any(off):
+        k = int(np.flatnonzero(off)[0])
+        raise InvariantError(f"{int(off.sum())} assignment(s) of a unit that was off duty or on a "
+                             f"break (e.g. unit {int(unit[k])} at {a[k]:.1f} s)")
+    # work conservation: when a job queued at its dispatch time t, no unit was free at t
+    waited = np.flatnonzero((c["queued"] == 1) & ~np.isnan(c["dispatch_s"]))
+    if waited.size == 0:
+        return
+    can = ~off_air
+    if dispatchable is not None:
+        can = can & np.asarray(dispatchable, dtype=bool)[None, :]
+    t = c["dispatch_s"][waited]
+    can_t = can[(t // 60.0).astype(np.int64) % off_air.shape[0]]  # [waited job, unit]
+    for u in np.flatnonzero(can_t.any(axis=0)).tolist():
+        mine = unit == u
+        starts, ends = np.sort(a[mine]), np.sort(clr[mine])
+        # busy at t: some assignment with assign <= t <= clear (ties at t count as busy)
+        busy = np.searchsorted(starts, t + 1e-9, side="right") - np.searchsorted(ends, t - 1e-9, side="left")
+        free = can_t[:, u] & (busy <= 0)
+        if np.any(free):
+            k = int(np.flatnonzero(free)[0])
+            raise InvariantError(f"incident {int(waited[k])} queued at {t[k]:.1f} s while unit {u} was "
+                                 f"on duty and free (dispatch is not work-conserving); "
+                                 f"{int(free.sum())} such job(s)")
+
+
+def check_result(result: Any, fleet: Any, *, expected_incidents: int | None = None,
+                 horizon_s: float | None = None, warmup_s: float | None = None) -> None:
+    """:func:`check_invariants` with everything one engine run offers.
+
+    ``result`` is a ``sim.engine.EngineResult`` and ``fleet`` the layout's ``sim.world.Fleet``
+    (duty table and roles); the other arguments are the replication's incident count, the
+    horizon and the warm-up (s).
+    """
+    layout = result.records.lookups["layout"][0]
+    check_invariants(result.records, n_units={layout: len(fleet)},
+                     expected_incidents=expected_incidents, horizon_s=horizon_s, warmup_s=warmup_s,
+                     unit_busy_s=result.unit_busy_s, window_s=result.window_s,
+                     assignments=getattr(result, "assignments", None),
+                     off_air=getattr(fleet, "off_air", None),
+                     dispatchable=getattr(result, "dispatchable", None))

@@ -239,3 +239,45 @@ def test_mobile_platform_moves_post_by_time_of_day(tmp_path):
     nxt, left, known = eng.trajectory(0, np.array([20 * 3600.0 + 20.0, 20 * 3600.0 + 50.0]))
     assert known[0] and not known[1]  # on the way to a job: position not tracked
     assert oracle.time(int(nxt[0]), market) + left[0] == pytest.approx(drive - 20.0, abs=0.01)
+
+
+def test_a_unit_on_a_minor_job_is_diverted_to_an_urgent_one(tmp_path):
+    data = ladder_scenario(tmp_path, patrol=False)
+    data["dispatch"] = {"divert_from_minor": True}
+    data["incident_types"] = [
+        {"name": "urgent", "priority": "urgent", "share": 0.5,
+         "on_scene": {"distribution": "fixed", "mean": "10 min"}},
+        {"name": "minor", "priority": "minor", "share": 0.5,
+         "on_scene": {"distribution": "fixed", "mean": "10 min"}}]
+    _, _, world = world_for(tmp_path, data)
+    fleet = world.fleets["one"]
+    post = int(fleet.post[0])
+    far = int(fleet.post_table[0, 0])
+    oracle = world.oracles["car"]
+    key = int(np.argmax(oracle.from_node(post)))  # the far end of the ladder
+    # en route: the minor job is far away; an urgent call at the post comes in 20 s later
+    inc = _incidents(world, [0.0, 50.0], [key, far], priorities=[2, 0], on_scene=[600.0, 600.0],
+                     types=[1, 0])
+    eng = Engine(world, "one", inc)
+    res = eng.run()
+    c = res.records.columns
+    assert c["diverted"][0] == 1 and c["by_diversion"][1] == 1
+    assert c["turnout_s"][1] == 0.0
+    # the car had driven 20 s towards the minor job: it comes back that far
+    assert c["travel_s"][1] == pytest.approx(20.0, abs=10.5)  # to within one 10 s edge
+    # the minor job waited for the car to clear the urgent one, then got it
+    assert c["queued"][0] == 1 and c["assign_s"][0] == pytest.approx(c["clear_s"][1])
+    assert c["arrival_s"][0] > c["clear_s"][1]
+    a = res.assignments
+    assert a["diverted"].tolist() == [True, False, False]
+    # on scene: the minor job ends when the car leaves for the urgent one
+    inc = _incidents(world, [0.0, 400.0], [post, far], priorities=[2, 0], on_scene=[900.0, 600.0],
+                     types=[1, 0])
+    c = Engine(world, "one", inc).run().records.columns
+    assert c["diverted"][0] == 1 and c["clear_s"][0] == pytest.approx(401.0)
+    assert c["assign_s"][1] == pytest.approx(401.0) and c["outcome"][0] == 0  # served (cut short)
+    # without the switch, the urgent call waits
+    data["dispatch"] = {"divert_from_minor": False}
+    _, _, plain = world_for(tmp_path, data, name="plain.yaml")
+    c = Engine(plain, "one", inc).run().records.columns
+    assert c["diverted"][0] == 0 and c["queued"][1] == 1
