@@ -78,3 +78,12 @@ def test_broken_network_files_fail_cleanly(tiny_dir, cache_dir, capsys, content)
     last = err.strip().splitlines()[-1]
     assert last.startswith(f"error: {tiny_dir / 'tiny.yaml'}:") and "Traceback" not in err
     assert "network.path: road network:" in last
+
+
+def test_readme_documents_every_record_field_and_metric():
+    from sim.metrics import METRICS
+    from sim.records import FIELDS
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name, meaning in (*FIELDS, *METRICS):
+        assert f"| `{name}` | {meaning} |" in readme, name
