@@ -10,9 +10,7 @@
 
 from __future__ import annotations
 
-import csv
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ import numpy as np
 
 from .config import ZONE_CLASSES
 from .engine import Presence
+from .fileio import write_csv
 from .metrics import mean_ci
 from .world import World
 
@@ -96,18 +95,6 @@ def _clip(x: float) -> float:
     return x if math.isnan(x) else min(1.0, max(0.0, x))
 
 
-def _write(path: Path, rows: list[dict[str, Any]]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        if rows:
-            w = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
-            w.writeheader()
-            for r in rows:
-                w.writerow({k: ("" if isinstance(v, float) and math.isnan(v) else
-                                (f"{v:.6g}" if isinstance(v, float) else v)) for k, v in r.items()})
-    os.replace(tmp, path)
-
-
 def write_coverage_tables(run_dir: Path, world: World, layouts: list[str],
                           presence: dict[tuple[str, int], Presence]) -> dict[str, list[dict[str, Any]]]:
     """Write static_coverage.csv, presence.csv and presence_by_hour.csv into ``run_dir``."""
@@ -117,7 +104,7 @@ def write_coverage_tables(run_dir: Path, world: World, layouts: list[str],
         "presence_by_hour": presence_by_hour_rows(presence),
     }
     for name, rows in tables.items():
-        _write(Path(run_dir) / f"{name}.csv", rows)
+        write_csv(Path(run_dir) / f"{name}.csv", rows)
     return tables
 
 

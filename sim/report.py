@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import csv
 import dataclasses
-import hashlib
 import html
 import io
 import json
@@ -38,6 +37,7 @@ import numpy as np
 
 from . import plots
 from .config import PRIORITIES, ZONE_CLASSES, LoadedScenario, Scenario, ScenarioError, load_scenario
+from .fileio import sha256_file
 from .i18n import LANGS, minutes, pct, pp, tr, zone_name
 from .metrics import mean_ci
 from .network.graph import RoadNetwork
@@ -143,14 +143,6 @@ def read_table_csv(path: Path | str) -> list[dict[str, Any]]:
     return rows
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 @dataclass
 class Results:
     """A results folder read back: the files a run wrote and the scenario as run."""
@@ -210,7 +202,7 @@ def load_results(folder: Path | str) -> Results:
                           "'run_sim.py run' writes one")
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     want = manifest.get("records_sha256")
-    if want and _sha256(folder / "records.csv") != want:
+    if want and sha256_file(folder / "records.csv") != want:
         raise ReportError(f"{folder / 'records.csv'}: does not match the checksum in manifest.json; "
                           "the folder was changed after the run")
     loaded = load_scenario(folder / "scenario.resolved.yaml")

@@ -10,14 +10,13 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 from .experiment import BatchResult
+from .fileio import atomic_write_text, write_csv
 from .metrics import METRICS, ZONE_ROWS, paired_differences, rankings
 
 __all__ = ["comparison_rows", "comparison_table", "robustness_rows", "sweep_rows", "write_study_tables"]
@@ -79,32 +78,15 @@ def robustness_rows(batch: BatchResult) -> list[dict[str, Any]]:
     return out
 
 
-def _fmt(v: Any) -> Any:
-    if isinstance(v, float):
-        return "" if math.isnan(v) else f"{v:.6g}"
-    return v
-
-
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        if rows:
-            w = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
-            w.writeheader()
-            w.writerows({k: _fmt(v) for k, v in r.items()} for r in rows)
-    os.replace(tmp, path)
-
-
 def write_study_tables(run_dir: Path, batch: BatchResult, baseline: str) -> dict[str, list[dict[str, Any]]]:
     """Write comparison.csv/json, sweep.csv and robustness.csv into ``run_dir``."""
     comp = comparison_rows(batch, baseline)
     tables = {"comparison": comp, "sweep": sweep_rows(batch), "robustness": robustness_rows(batch)}
     for name, rows in tables.items():
-        _write_csv(Path(run_dir) / f"{name}.csv", rows)
-    tmp = Path(run_dir) / "comparison.json.tmp"
-    tmp.write_text(json.dumps([{k: (None if isinstance(v, float) and math.isnan(v) else v)
-                                for k, v in r.items()} for r in comp], indent=1, ensure_ascii=False))
-    os.replace(tmp, Path(run_dir) / "comparison.json")
+        write_csv(Path(run_dir) / f"{name}.csv", rows)
+    atomic_write_text(Path(run_dir) / "comparison.json", json.dumps(
+        [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+         for r in comp], indent=1, ensure_ascii=False))
     return tables
 
 

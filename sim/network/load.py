@@ -13,12 +13,17 @@ Sources (``network.source`` in the scenario):
 Whatever the source, the graph is reduced to drivable roads, the largest strongly connected
 component is kept (what was dropped is reported), and parallel edges are later reduced to the
 fastest one by the oracle. The result, a :class:`~sim.network.graph.RoadNetwork`, is cached on disk
-keyed by the input checksum, and a cache entry whose own checksum does not match is rebuilt.
+keyed by the input checksum. A cache entry is never trusted blindly: its metadata must name the
+same key and input, its array file must match the SHA-256 recorded in the metadata, and the arrays
+must form a valid graph; anything else (truncated, corrupt, stale or foreign) is deleted and
+rebuilt. Entries are written to temporary files and renamed, so a crash never leaves half an entry,
+and a cache folder that cannot be written only costs the rebuild next time.
 """
 
 from __future__ import annotations
 
 import bz2
+import contextlib
 import hashlib
 import json
 import logging
@@ -34,15 +39,16 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from ..fileio import sha256_file
 from .graph import LocalFrame, RoadNetwork
 
 __all__ = [
-    "NetworkSourceError",
     "DRIVABLE_CLASSES",
+    "NetworkSourceError",
     "default_cache_dir",
+    "file_checksum",
     "load_network",
     "network_from_osmnx",
-    "file_checksum",
 ]
 
 LOADER_VERSION = "1"
@@ -77,11 +83,7 @@ def default_cache_dir() -> Path:
 
 def file_checksum(path: Path) -> str:
     """SHA-256 of a file's bytes (hex)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return sha256_file(path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,58 +279,123 @@ def _download(spec: dict[str, Any], target: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 # cache
 
-def _save_cache(net: RoadNetwork, npz: Path) -> None:
-    npz.parent.mkdir(parents=True, exist_ok=True)
+_ARRAYS = ("osmid", "lon", "lat", "edge_u", "edge_v", "edge_length", "edge_class")
+
+
+def _write_atomically(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
+    """Write ``path`` through a unique temporary file in the same folder, then rename it."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _save_cache(net: RoadNetwork, npz: Path, key: str = "") -> None:
+    """Write a cache entry: the arrays (``.npz``) first, then the metadata (``.json``) naming the
+    arrays' checksum. A failure (e.g. a read-only cache folder) is logged, never raised."""
     meta = {
+        "key": key, "loader_version": LOADER_VERSION,
         "classes": list(net.classes), "lon0": net.frame.lon0, "lat0": net.frame.lat0,
         "source": net.source, "checksum": net.checksum, "report": net.report,
         "rivers": {k: [list(p) for p in v] for k, v in net.rivers.items()},
     }
-    fd, tmp = tempfile.mkstemp(dir=npz.parent, suffix=".npz.tmp")
-    os.close(fd)
-    with open(tmp, "wb") as fh:
-        np.savez(fh, osmid=net.osmid, lon=net.lon, lat=net.lat, edge_u=net.edge_u,
-                 edge_v=net.edge_v, edge_length=net.edge_length, edge_class=net.edge_class)
-    meta["npz_sha256"] = file_checksum(Path(tmp))
-    os.replace(tmp, npz)
-    meta_tmp = npz.with_suffix(".json.tmp")
-    meta_tmp.write_text(json.dumps(meta, indent=1))
-    os.replace(meta_tmp, npz.with_suffix(".json"))
+    try:
+        npz.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(npz, lambda fh: np.savez(fh, **{k: getattr(net, k) for k in _ARRAYS}))
+        meta["npz_sha256"] = file_checksum(npz)
+        _write_atomically(npz.with_suffix(".json"), lambda fh: fh.write(json.dumps(meta, indent=1)),
+                          mode="w")
+    except OSError as exc:
+        log.warning("could not write the network cache entry %s (%s); it will be rebuilt next time",
+                    npz, exc)
 
 
-def _load_cache(npz: Path) -> RoadNetwork | None:
+def _valid_arrays(a: dict[str, np.ndarray], n_classes: int) -> str | None:
+    """Why cached arrays do not form a valid network, or None if they do."""
+    missing = [k for k in _ARRAYS if k not in a]
+    if missing:
+        return f"missing arrays {missing}"
+    n, m = a["osmid"].shape[0], a["edge_u"].shape[0]
+    if n == 0 or m == 0:
+        return "empty graph"
+    if any(a[k].shape != (n,) for k in ("osmid", "lon", "lat")):
+        return "node arrays of different lengths"
+    if any(a[k].shape != (m,) for k in ("edge_u", "edge_v", "edge_length", "edge_class")):
+        return "edge arrays of different lengths"
+    if a["edge_u"].dtype.kind not in "iu" or a["edge_v"].dtype.kind not in "iu":
+        return "edge ends are not integers"
+    if min(a["edge_u"].min(), a["edge_v"].min()) < 0 or max(a["edge_u"].max(), a["edge_v"].max()) >= n:
+        return "edge ends out of range"
+    if not np.all(np.isfinite(a["edge_length"])) or np.any(a["edge_length"] <= 0):
+        return "edge lengths not positive"
+    if not (np.all(np.isfinite(a["lon"])) and np.all(np.isfinite(a["lat"]))):
+        return "node coordinates not finite"
+    if a["edge_class"].min() < 0 or a["edge_class"].max() >= n_classes:
+        return "road classes out of range"
+    return None
+
+
+def _discard(npz: Path, why: str) -> None:
+    log.warning("network cache entry %s is %s; rebuilding it", npz.name, why)
+    for f in (npz, npz.with_suffix(".json")):
+        with contextlib.suppress(OSError):
+            f.unlink(missing_ok=True)
+
+
+def _load_cache(npz: Path, key: str = "") -> RoadNetwork | None:
+    """A cached network, or None if there is none or it cannot be trusted (then it is deleted)."""
     meta_path = npz.with_suffix(".json")
     if not (npz.exists() and meta_path.exists()):
         return None
     try:
-        meta = json.loads(meta_path.read_text())
-        if file_checksum(npz) != meta["npz_sha256"]:
-            log.warning("cache entry %s is corrupt (checksum mismatch); rebuilding", npz.name)
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if not isinstance(meta, dict):
+            _discard(npz, "unreadable (metadata is not an object)")
             return None
-        with np.load(npz) as z:
+        if key and meta.get("key") != key:
+            _discard(npz, "stale or foreign (its metadata names another key)")
+            return None
+        if meta.get("loader_version") != LOADER_VERSION:
+            _discard(npz, "stale (written by another loader version)")
+            return None
+        if file_checksum(npz) != meta["npz_sha256"]:
+            _discard(npz, "corrupt (checksum mismatch)")
+            return None
+        with np.load(npz, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-        frame = LocalFrame(meta["lon0"], meta["lat0"])
+        classes = tuple(str(c) for c in meta["classes"])
+        why = _valid_arrays(arrays, len(classes))
+        if why:
+            _discard(npz, f"invalid ({why})")
+            return None
+        frame = LocalFrame(float(meta["lon0"]), float(meta["lat0"]))
         x, y = frame.to_local(arrays["lon"], arrays["lat"])
         return RoadNetwork(
             osmid=arrays["osmid"], lon=arrays["lon"], lat=arrays["lat"], x=x, y=y,
             edge_u=arrays["edge_u"], edge_v=arrays["edge_v"], edge_length=arrays["edge_length"],
-            edge_class=arrays["edge_class"], classes=tuple(meta["classes"]), frame=frame,
-            source=meta["source"], checksum=meta["checksum"], report=meta["report"],
-            rivers={k: [tuple(p) for p in v] for k, v in meta["rivers"].items()},
+            edge_class=arrays["edge_class"], classes=classes, frame=frame,
+            source=str(meta["source"]), checksum=str(meta["checksum"]), report=dict(meta["report"]),
+            rivers={str(k): [(float(p[0]), float(p[1])) for p in v] for k, v in meta["rivers"].items()},
         )
-    except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
-        log.warning("cache entry %s unreadable (%s); rebuilding", npz.name, exc)
+    except Exception as exc:
+        _discard(npz, f"unreadable ({type(exc).__name__}: {exc})")
         return None
 
 
 def _cached(key_parts: list[str], cache_dir: Path, build: Callable[[], RoadNetwork]) -> RoadNetwork:
     key = hashlib.sha256("\n".join([LOADER_VERSION, *key_parts]).encode()).hexdigest()[:24]
     npz = cache_dir / "networks" / f"{key}.npz"
-    net = _load_cache(npz)
+    net = _load_cache(npz, key)
     if net is not None:
         return net
     net = build()
-    _save_cache(net, npz)
+    _save_cache(net, npz, key)
     return net
 
 
@@ -402,7 +469,16 @@ def load_network(spec: dict[str, Any], *, base_dir: Path | None = None,
             return network_from_osmnx(G, source=f"OpenStreetMap download ({source}: {query})",
                                       checksum=checksum)
 
-        net = _cached(["download", checksum], cache_dir, build_dl)
+        try:
+            net = _cached(["download", checksum], cache_dir, build_dl)
+        except NetworkSourceError as exc:
+            # a download kept in the cache that no longer reads (truncated, corrupt): fetch it again
+            log.warning("cached download %s is unreadable (%s); downloading it again", graphml.name, exc)
+            graphml.unlink(missing_ok=True)
+            say(f"downloading the road network for {query!r} again (the cached copy was corrupt) ...")
+            _download(spec, graphml)
+            checksum = file_checksum(graphml)
+            net = _cached(["download", checksum], cache_dir, build_dl)
     else:  # pragma: no cover - the schema allows only the sources above
         raise NetworkSourceError(f"unknown network source {source!r}")
     log.info("network ready in %.2f s: %s", time.perf_counter() - t0, net.source)
