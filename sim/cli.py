@@ -10,26 +10,18 @@ import argparse
 import math
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from .config import DEFAULT_SCENARIO, ScenarioError, load_scenario
+from .cli_checks import _positive_int
+from .config import DEFAULT_SCENARIO, ScenarioError, check_budget, load_scenario
 from .network.load import NetworkSourceError, default_cache_dir
 
 __all__ = ["main", "build_parser"]
 
 EXIT_INPUT = 2
 EXIT_INTERRUPTED = 130
-
-
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
-    return v
 
 
 def _days(text: str) -> float:
@@ -74,12 +66,19 @@ def build_parser() -> argparse.ArgumentParser:
                                    "results/<scenario>/<run-id>/.")
     r.add_argument("--workers", type=_positive_int, default=1,
                    help="worker processes (default 1; results are identical for any number)")
-    r.add_argument("--no-plots", action="store_true", help="skip the figures")
+    r.add_argument("--no-plots", action="store_true", help="skip the figures and the report")
+    r.add_argument("--resume", type=Path, metavar="DIR",
+                   help="finish an interrupted run in DIR (a <run-id>.partial folder): only the "
+                        "missing pieces run")
     r.set_defaults(handler=_cmd_run)
 
+    from .cli_checks import add_budget_arguments
+    from .cli_checks import register as register_checks
     from .cli_study import register as register_study
 
+    add_budget_arguments(common)
     register_study(sub, common)
+    register_checks(sub)
 
     v = sub.add_parser("validate", help="check a scenario file without simulating",
                        description="Validate a scenario: the schema, cross-references and, unless "
@@ -147,7 +146,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from .cli_checks import budget_limits
+    from .cli_study import run_folders, stopped
+    from .coverage import coverage_summary, write_coverage_tables
     from .experiment import RunOptions, apply_overrides, load_world, run_batch
+    from .output import finish_run_dir, write_results
+    from .progress import Progress
 
     t_start = time.perf_counter()
     loaded = load_scenario(args.scenario)
@@ -155,6 +159,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                       seed=args.seed, duration_s=args.days * 86400.0 if args.days else None,
                       cache_dir=args.cache_dir)
     loaded = apply_overrides(loaded, opts)
+    check_budget(loaded, **budget_limits(args))
     s = loaded.scenario
     t0 = time.perf_counter()
     net, world = load_world(loaded, args.cache_dir, progress=_say)
@@ -162,27 +167,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
     layouts = s.layout_names()
     _say(f"{s.name}: {len(layouts)} layout(s) x {s.run.replications} replication(s) x "
          f"{s.run.duration / 86400:g} days on {net.n_nodes:,} road nodes ({net.source})")
-
-    from .coverage import coverage_summary, write_coverage_tables
-    from .output import finish_run_dir, new_run_dir, remove_partial, write_results
-    from .progress import Progress
-
-    partial, final = new_run_dir(args.out, s.name, s.run.seed)
+    partial, final = run_folders(args, loaded, args.out)
     try:
         batch = run_batch(loaded, world, progress=Progress("simulating"), workers=args.workers,
-                          cache_dir=args.cache_dir)
-        coverage = write_coverage_tables(partial, world, batch.layouts, batch.presence)
-        timings = {"network_s": t_net, "simulate_s": batch.timings["simulate_s"],
-                   "plots_s": 0.0, "total_s": time.perf_counter() - t_start}
-        write_results(partial, loaded, net, batch, command=["run_sim.py", *sys.argv[1:]], timings=timings)
-        if not args.no_plots:  # figures and the report, from the folder just written
-            from .report import report_after_run
+                          cache_dir=args.cache_dir, store_dir=partial)
+    except (KeyboardInterrupt, BrokenProcessPool) as exc:
+        return stopped(args, "run", partial, exc)
+    coverage = write_coverage_tables(partial, world, batch.layouts, batch.presence)
+    timings = {"network_s": t_net, "simulate_s": batch.timings["simulate_s"],
+               "plots_s": 0.0, "total_s": time.perf_counter() - t_start}
+    write_results(partial, loaded, net, batch, command=["run_sim.py", *sys.argv[1:]], timings=timings)
+    if not args.no_plots:  # figures and the report, from the folder just written
+        from .report import report_after_run
 
-            report_after_run(partial, net=net, world=world, progress=_say)
-        finish_run_dir(partial, final)
-    except BaseException:
-        remove_partial(partial)
-        raise
+        report_after_run(partial, net=net, world=world, progress=_say)
+    finish_run_dir(partial, final)
     print(summary_table(batch.summary, s.zones.targets, s.zones.clock))
     print()
     print(coverage_summary(coverage))
@@ -202,8 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     except NetworkSourceError as exc:
         print(f"error: road network: {exc}", file=sys.stderr)
         return EXIT_INPUT
-    except KeyboardInterrupt:
-        print("\ninterrupted: no results folder was written (partial output removed).", file=sys.stderr)
+    except KeyboardInterrupt:  # before any run started: nothing to keep
+        print("\ninterrupted before any simulation finished; nothing was written.", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 

@@ -8,7 +8,7 @@ import time
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from .config import ScenarioError, load_scenario
+from .config import ScenarioError, check_budget, load_scenario
 
 __all__ = ["register"]
 
@@ -21,6 +21,35 @@ def _pp(text: str) -> float:
     if not 0 < v < 100:
         raise argparse.ArgumentTypeError("must be between 0 and 100 percentage points")
     return v
+
+
+def run_folders(args: argparse.Namespace, loaded, root: Path) -> tuple[Path, Path]:
+    """The ``.partial`` folder to fill and the final name: a new one, or ``--resume DIR``."""
+    from .output import new_run_dir
+
+    if getattr(args, "resume", None):
+        partial = Path(args.resume)
+        if not partial.is_dir():
+            raise ScenarioError(f"--resume {partial}: no such folder", file=loaded.path)
+        final = partial.with_name(partial.name.removesuffix(".partial"))
+        if final == partial:
+            raise ScenarioError(f"--resume {partial}: that run is already complete", file=loaded.path)
+        return partial, final
+    s = loaded.scenario
+    return new_run_dir(root, s.name, s.run.seed)
+
+
+def stopped(args: argparse.Namespace, command: str, partial: Path, exc: BaseException) -> int:
+    """Say where the finished pieces are and how to resume; the exit code for the stop."""
+    why = "interrupted" if isinstance(exc, KeyboardInterrupt) else "a worker process died"
+    done = len(list(Path(partial).glob("pieces/*/*/*.pkl")))
+    print(f"\n{why}: {done} finished run(s) are saved in {partial}\nresume with:  python run_sim.py "
+          f"{command} {args.scenario} --resume {partial}" +
+          ("".join(f" --layout {x}" for x in args.layout or [])) +
+          (f" --days {args.days:g}" if args.days else "") +
+          (f" --reps {args.reps}" if args.reps else "") +
+          (f" --seed {args.seed}" if args.seed is not None else ""), file=sys.stderr)
+    return 130 if isinstance(exc, KeyboardInterrupt) else 1
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -57,8 +86,9 @@ def _handler(sweep: bool):
 
 
 def _study(args: argparse.Namespace, sweep: bool) -> int:
-    from .experiment import RunOptions, apply_overrides, load_net, run_study
-    from .output import finish_run_dir, new_run_dir, write_results
+    from .cli_checks import budget_limits
+    from .experiment import RunOptions, apply_overrides, build_variants, load_net, run_study
+    from .output import finish_run_dir, write_results
     from .progress import Progress
     from .study import comparison_table, write_study_tables
 
@@ -72,6 +102,9 @@ def _study(args: argparse.Namespace, sweep: bool) -> int:
         raise ScenarioError("this scenario has no 'sweep' section; use 'compare', or add e.g.\n"
                             "  sweep: {demand_multiplier: [1.0, 1.2], speed_multiplier: [1.0, 0.85]}",
                             file=loaded.path)
+    variants = build_variants(loaded, sweep=sweep)
+    check_budget(loaded, variants=len(variants),
+                 demand_multiplier=max(v.demand_multiplier for v in variants), **budget_limits(args))
     if args.scheduler:
         try:
             import dask.distributed  # noqa: F401
@@ -79,15 +112,7 @@ def _study(args: argparse.Namespace, sweep: bool) -> int:
             raise ScenarioError("--scheduler needs Dask: pip install 'dask[distributed]'",
                                 file=loaded.path) from None
     net = load_net(loaded, args.cache_dir)
-    if args.resume:
-        partial = Path(args.resume)
-        if not partial.is_dir():
-            raise ScenarioError(f"--resume {partial}: no such folder", file=loaded.path)
-        final = partial.with_name(partial.name.removesuffix(".partial"))
-        if final == partial:
-            raise ScenarioError(f"--resume {partial}: that study is already complete", file=loaded.path)
-    else:
-        partial, final = new_run_dir(args.out, s.name, s.run.seed)
+    partial, final = run_folders(args, loaded, args.out)
     max_reps = args.max_reps or (10 * s.run.replications if args.ci_target else None)
     try:
         batch = run_study(loaded, sweep=sweep, workers=args.workers, scheduler=args.scheduler,
@@ -95,14 +120,7 @@ def _study(args: argparse.Namespace, sweep: bool) -> int:
                           ci_target=args.ci_target / 100 if args.ci_target else None,
                           max_reps=max_reps, progress=Progress(args.command_name))
     except (KeyboardInterrupt, BrokenProcessPool) as exc:
-        why = "interrupted" if isinstance(exc, KeyboardInterrupt) else "a worker process died"
-        print(f"\n{why}: finished pieces are saved in {partial}\nresume with:  python run_sim.py "
-              f"{args.command_name} {args.scenario} --resume {partial}" +
-              ("".join(f" --layout {x}" for x in args.layout or [])) +
-              (f" --days {args.days:g}" if args.days else "") +
-              (f" --reps {args.reps}" if args.reps else "") +
-              (f" --seed {args.seed}" if args.seed is not None else ""), file=sys.stderr)
-        return 130 if isinstance(exc, KeyboardInterrupt) else 1
+        return stopped(args, args.command_name, partial, exc)
     baseline = s.baseline_layout()
     tables = write_study_tables(partial, batch, baseline)
     for vi, v in enumerate(batch.variants[1:], start=1):

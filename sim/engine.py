@@ -632,7 +632,9 @@ class Engine:
         if len(self.slot_posts) > 1:
             self.env.process(self._post_moves())
         self.env.run(until=self.horizon)
-        return self._result()
+        result = self._result()
+        self.env._queue.clear()  # drop pending events: their callbacks hold this engine in a cycle
+        return result
 
     def _result(self) -> EngineResult:
         inc, h = self.inc, self.horizon

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -32,6 +33,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from .checks import check_against_network
 from .config import LoadedScenario, Scenario, ScenarioError, format_loc, load_scenario, validate_data
 from .demand import IncidentSet, generate_incidents
 from .engine import Presence, simulate
@@ -39,7 +41,7 @@ from .metrics import replication_metrics, summarise
 from .network.graph import RoadNetwork
 from .network.load import NetworkSourceError, load_network
 from .quantities import format_duration
-from .records import RecordTable, check_invariants
+from .records import RecordTable, check_result
 from .world import World, prepare_world
 
 __all__ = [
@@ -145,8 +147,7 @@ def apply_overrides(loaded: LoadedScenario, opts: RunOptions) -> LoadedScenario:
     data.setdefault("run", {}).update({k: v for k, v in run_update.items() if k != "duration"})
     if "duration" in run_update:
         data["run"]["duration"] = format_duration(run_update["duration"])
-    return LoadedScenario(scenario=scenario, path=loaded.path, text=loaded.text, lines=loaded.lines,
-                          data=data)
+    return dataclasses.replace(loaded, scenario=scenario, data=data)
 
 
 def load_world(loaded: LoadedScenario, cache_dir: Path | None = None,
@@ -156,6 +157,7 @@ def load_world(loaded: LoadedScenario, cache_dir: Path | None = None,
     A network that cannot be had is reported against the scenario's ``network`` key and line.
     """
     net = load_net(loaded, cache_dir, progress)
+    check_against_network(loaded, net)
     return net, prepare_world(loaded, net)
 
 
@@ -269,8 +271,7 @@ class _State:
     def world(self, vi: int) -> World:
         if vi not in self.worlds:
             v = self.variants[vi]
-            vloaded = LoadedScenario(scenario=v.scenario, path=self.loaded.path, text=self.loaded.text,
-                                     lines=self.loaded.lines, data=self.loaded.data)
+            vloaded = dataclasses.replace(self.loaded, scenario=v.scenario)
             self.worlds[vi] = prepare_world(vloaded, self.net)
         return self.worlds[vi]
 
@@ -286,7 +287,8 @@ class _State:
                 self.incidents = ((vi, rep), inc)
             incidents = self.incidents[1]
             result = simulate(world, layout, incidents, rep)
-        check_invariants(result.records)
+        check_result(result, world.fleets[layout], expected_incidents=len(incidents),
+                     horizon_s=incidents.horizon_s, warmup_s=s.run.warmup)
         disp = result.dispatchable
         rows = replication_metrics(result.records, result.unit_busy_s[disp], result.unit_on_air_s[disp])
         for row in rows:
@@ -438,21 +440,14 @@ def _assemble(loaded: LoadedScenario, variants: list[Variant], layouts: list[str
 
 def run_batch(loaded: LoadedScenario, world: World,
               progress: Callable[[int, int], None] | None = None, workers: int = 1,
-              cache_dir: Path | None = None) -> BatchResult:
+              cache_dir: Path | None = None, store_dir: Path | None = None) -> BatchResult:
     """Run every layout of ``loaded`` (after overrides) for every replication, no sweep.
 
-    ``world`` is the prepared world for ``loaded``, used directly in this process.
+    ``world`` is the prepared world for ``loaded``, used directly in this process; with
+    ``store_dir`` finished pieces are saved there and a second call resumes.
     """
-    spec = StudySpec(str(loaded.path), _options_of(loaded, cache_dir), sweep=False)
-    state = _State(spec, loaded=loaded, net=world.net)
-    state.worlds[0] = world
-    layouts = loaded.scenario.layout_names()
-    reps = loaded.scenario.run.replications
-    tasks = [(0, layout, rep) for rep in range(reps) for layout in layouts]
-    t0 = time.perf_counter()
-    pieces = _execute(spec, tasks, workers=workers, scheduler=None, store=None, local_state=state,
-                      progress=progress)
-    return _assemble(loaded, state.variants, layouts, reps, pieces, time.perf_counter() - t0)
+    return run_study(loaded, sweep=False, workers=workers, store_dir=store_dir, cache_dir=cache_dir,
+                     progress=progress, world=world)
 
 
 def _options_of(loaded: LoadedScenario, cache_dir: Path | None) -> RunOptions:
@@ -474,7 +469,8 @@ def study_fingerprint(loaded: LoadedScenario, sweep: bool) -> dict[str, Any]:
 def run_study(loaded: LoadedScenario, *, sweep: bool, workers: int = 1, scheduler: str | None = None,
               store_dir: Path | None = None, cache_dir: Path | None = None,
               ci_target: float | None = None, max_reps: int | None = None,
-              progress: Callable[[int, int], None] | None = None) -> BatchResult:
+              progress: Callable[[int, int], None] | None = None,
+              world: World | None = None) -> BatchResult:
     """Run all variants (``sweep``) x layouts x replications, optionally until the CIs are narrow.
 
     Parameters
@@ -485,8 +481,10 @@ def run_study(loaded: LoadedScenario, *, sweep: bool, workers: int = 1, schedule
     max_reps : the most replications to run with ``ci_target``.
     """
     spec = StudySpec(str(loaded.path), _options_of(loaded, cache_dir), sweep=sweep)
-    net = load_net(loaded, cache_dir)
+    net = world.net if world is not None else load_net(loaded, cache_dir)
     state = _State(spec, loaded=loaded, net=net)
+    if world is not None and not sweep:
+        state.worlds[0] = world  # the one variant is the scenario itself
     variants = state.variants
     for vi in range(len(variants)):  # validate every variant's platforms before simulating
         state.world(vi)

@@ -10,10 +10,63 @@ import csv
 import hashlib
 import math
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write_text", "format_cell", "sha256_file", "write_csv"]
+__all__ = ["atomic_open", "atomic_write_text", "format_cell", "fsync_dir", "sha256_file", "write_csv"]
+
+
+def fsync_dir(folder: Path) -> None:
+    """Flush a folder's entries (a rename inside it) to disk, where the system allows it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
+class atomic_open:  # noqa: N801 - used like open()
+    """``with atomic_open(path) as fh:`` writes a uniquely named temporary file next to ``path``,
+    flushes it to disk and renames it over ``path`` only if the block finished; otherwise the
+    temporary file is removed. Concurrent writers never share a temporary file."""
+
+    def __init__(self, path: Path, mode: str = "w") -> None:
+        self.path = Path(path)
+        self.mode = mode
+
+    def __enter__(self) -> Any:
+        fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        os.chmod(self.tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual mode
+        kwargs = {} if "b" in self.mode else {"encoding": "utf-8", "newline": ""}
+        self.fh = os.fdopen(fd, self.mode, **kwargs)
+        return self.fh
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        try:
+            if kind is None:
+                self.fh.flush()
+                os.fsync(self.fh.fileno())
+            self.fh.close()
+            if kind is None:
+                os.replace(self.tmp, self.path)
+        finally:
+            if os.path.exists(self.tmp):
+                os.unlink(self.tmp)
 
 
 def sha256_file(path: Path) -> str:
@@ -27,10 +80,8 @@ def sha256_file(path: Path) -> str:
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_open(path) as fh:
+        fh.write(text)
 
 
 def format_cell(value: Any) -> Any:
@@ -42,11 +93,8 @@ def format_cell(value: Any) -> Any:
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     """Write dict rows as CSV (columns from the first row), atomically; no rows, an empty file."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+    with atomic_open(path) as fh:
         if rows:
             w = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
             w.writeheader()
             w.writerows({k: format_cell(v) for k, v in r.items()} for r in rows)
-    os.replace(tmp, path)

@@ -11,13 +11,15 @@
 - ``summary.csv`` and ``summary.json``: metrics per layout and zone class with 95% CIs;
 - the figures written by ``sim.plots``.
 
-The folder is built under a ``.partial`` name and renamed at the end, so a folder without that
-suffix is always complete.
+The folder is built under a ``.partial`` name (with a ``PARTIAL.txt`` note inside) and renamed at
+the end, so a folder without that suffix is always complete. Every file in it is written to a
+temporary name, flushed to disk and renamed, so no file is ever seen half-written; the manifest is
+written last and lists the SHA-256 of every other file (``files``), which ``run_sim.py verify``
+checks before it re-runs the manifest.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import math
@@ -34,9 +36,28 @@ import yaml
 
 from .config import LoadedScenario
 from .experiment import BatchResult
+from .fileio import atomic_open, atomic_write_text, fsync_dir, sha256_file, write_csv
 from .network.graph import RoadNetwork
 
-__all__ = ["new_run_dir", "finish_run_dir", "write_results", "versions"]
+__all__ = [
+    "PARTIAL_NOTE",
+    "ResultsFolderError",
+    "file_checksums",
+    "finish_run_dir",
+    "new_run_dir",
+    "read_manifest",
+    "remove_partial",
+    "sha256_file",
+    "versions",
+    "write_results",
+]
+
+PARTIAL_NOTE = "PARTIAL.txt"
+"""A note inside an unfinished run folder; removed just before the folder gets its final name."""
+
+
+class ResultsFolderError(Exception):
+    """A results folder that cannot be read (no manifest, unfinished, or not a results folder)."""
 
 _PACKAGES = ("simpy", "numpy", "scipy", "networkx", "osmnx", "matplotlib", "pydantic", "PyYAML")
 
@@ -70,20 +91,20 @@ def new_run_dir(root: Path, scenario_name: str, seed: int) -> tuple[Path, Path]:
         partial = base / f"{run_id}.partial"
         if not final.exists() and not partial.exists():
             partial.mkdir()
+            atomic_write_text(partial / PARTIAL_NOTE,
+                          "This run has not finished (or was interrupted): its results are incomplete.\n"
+                          f"When it finishes, this folder is renamed to {final.name}.\n")
             return partial, final
         k += 1
 
 
 def finish_run_dir(partial: Path, final: Path) -> Path:
     """Rename the finished folder to its final name (atomic on one file system)."""
+    (Path(partial) / PARTIAL_NOTE).unlink(missing_ok=True)
+    fsync_dir(Path(partial))
     os.replace(partial, final)
+    fsync_dir(Path(final).parent)
     return final
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _clean(v: Any) -> Any:
@@ -92,46 +113,24 @@ def _clean(v: Any) -> Any:
     return v
 
 
-def _write_table(path: Path, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        _atomic_write(path, "")
-        return
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: ("" if _clean(v) is None else (f"{v:.6g}" if isinstance(v, float) else v))
-                             for k, v in row.items()})
-    os.replace(tmp, path)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def write_results(run_dir: Path, loaded: LoadedScenario, net: RoadNetwork, batch: BatchResult,
                   *, command: list[str], timings: dict[str, float]) -> dict[str, Any]:
     """Write scenario copies, records, tables and the manifest into ``run_dir``; return the manifest."""
     run_dir = Path(run_dir)
-    _atomic_write(run_dir / "scenario.yaml", loaded.text)
+    atomic_write_text(run_dir / "scenario.yaml", loaded.text)
     resolved = batch.scenario.model_dump(mode="json")
-    _atomic_write(run_dir / "scenario.resolved.yaml",
+    atomic_write_text(run_dir / "scenario.resolved.yaml",
                   "# The scenario as run: every default filled in, command-line overrides applied.\n"
                   + yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True, width=100))
     records_path = run_dir / "records.csv"
-    batch.records.to_csv(records_path.with_name("records.csv.tmp"))
-    os.replace(records_path.with_name("records.csv.tmp"), records_path)
+    with atomic_open(records_path) as fh:
+        batch.records.write_csv(fh)
     per_rep_cols = ["layout", "replication", "zone"]
     per_rep = [{**{k: r[k] for k in per_rep_cols}, **{k: v for k, v in r.items() if k not in per_rep_cols}}
                for r in batch.per_replication]
-    _write_table(run_dir / "replications.csv", per_rep)
-    _write_table(run_dir / "summary.csv", batch.summary)
-    _atomic_write(run_dir / "summary.json", json.dumps(
+    write_csv(run_dir / "replications.csv", per_rep)
+    write_csv(run_dir / "summary.csv", batch.summary)
+    atomic_write_text(run_dir / "summary.json", json.dumps(
         [{k: _clean(v) for k, v in row.items()} for row in batch.summary], indent=1, ensure_ascii=False))
     manifest = {
         "scenario": batch.scenario.name,
@@ -151,12 +150,51 @@ def write_results(run_dir: Path, loaded: LoadedScenario, net: RoadNetwork, batch
             "network_input_sha256": net.checksum,
         },
         "network": {"nodes": net.n_nodes, "edges": net.n_edges, **net.report},
-        "records_sha256": _sha256(records_path),
+        "records_sha256": sha256_file(records_path),
+        "files": file_checksums(run_dir),
         "versions": versions(),
         "runtime_s": {k: round(v, 3) for k, v in timings.items()},
         "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    _atomic_write(run_dir / "manifest.json", json.dumps(manifest, indent=1, ensure_ascii=False))
+    atomic_write_text(run_dir / "manifest.json", json.dumps(manifest, indent=1, ensure_ascii=False))
+    return manifest
+
+
+def file_checksums(run_dir: Path) -> dict[str, str]:
+    """SHA-256 of every file in a results folder (relative path -> hex), except the manifest."""
+    run_dir = Path(run_dir)
+    out = {}
+    for f in sorted(run_dir.rglob("*")):
+        rel = f.relative_to(run_dir).as_posix()
+        if f.is_file() and rel not in ("manifest.json", PARTIAL_NOTE) and not f.name.endswith(".tmp"):
+            out[rel] = sha256_file(f)
+    return out
+
+
+def read_manifest(run_dir: Path) -> dict[str, Any]:
+    """The manifest of a finished results folder.
+
+    Raises
+    ------
+    ResultsFolderError
+        If the folder does not exist, is unfinished (``.partial``), or has no readable manifest.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ResultsFolderError(f"{run_dir}: no such results folder")
+    if run_dir.name.endswith(".partial") or (run_dir / PARTIAL_NOTE).exists():
+        raise ResultsFolderError(f"{run_dir}: this run did not finish (an unfinished .partial "
+                                 "folder); there is nothing complete to verify")
+    path = run_dir / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ResultsFolderError(f"{run_dir}: no manifest.json; is this a results folder "
+                                 "(results/<scenario>/<run-id>)?") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ResultsFolderError(f"{path}: unreadable manifest ({exc})") from None
+    if not isinstance(manifest, dict) or "records_sha256" not in manifest:
+        raise ResultsFolderError(f"{path}: not a run manifest (no records_sha256)")
     return manifest
 
 

@@ -87,3 +87,33 @@ def test_readme_documents_every_record_field_and_metric():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for name, meaning in (*FIELDS, *METRICS):
         assert f"| `{name}` | {meaning} |" in readme, name
+
+
+def test_ctrl_c_during_a_run_keeps_the_pieces_and_resume_finishes_it(tiny_dir, cache_dir, capsys,
+                                                                     monkeypatch):
+    import sim.experiment as experiment
+
+    real = experiment.simulate
+    calls = {"n": 0}
+
+    def interrupted_on_the_third(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    out = tiny_dir / "results"
+    args = ["run", str(tiny_dir / "tiny.yaml"), "--out", str(out), "--no-plots"]
+    monkeypatch.setattr(experiment, "simulate", interrupted_on_the_third)
+    assert main(args) == 130
+    err = capsys.readouterr().err
+    (partial,) = (out / "tiny").glob("*.partial")
+    assert f"2 finished run(s) are saved in {partial}" in err
+    assert f"--resume {partial}" in err and "Traceback" not in err
+    monkeypatch.setattr(experiment, "simulate", real)
+    assert main([*args, "--resume", str(partial)]) == 0
+    final = partial.with_name(partial.name.removesuffix(".partial"))
+    assert final.is_dir() and not partial.exists()
+    clean = tiny_dir / "clean"
+    assert main(["run", str(tiny_dir / "tiny.yaml"), "--out", str(clean), "--no-plots"]) == 0
+    assert (final / "records.csv").read_bytes() == (_only_run(clean) / "records.csv").read_bytes()

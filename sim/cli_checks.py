@@ -1,0 +1,142 @@
+"""``validate-model`` and ``verify``: the trust subcommands (registered by ``sim.cli``).
+
+- ``python run_sim.py validate-model [--full]`` runs the simulator where queueing theory applies
+  and prints simulated against analytic values (see ``sim.validation``). Exit 0 if every check
+  passes, 1 if any fails.
+- ``python run_sim.py verify RESULTS_DIR [--workers N]`` re-runs a finished run from its manifest
+  and compares the records byte for byte (see ``sim.verify``). Exit 0 reproduced, 1 not
+  reproduced or the folder was modified, 2 cannot verify (not a finished results folder, or its
+  inputs changed).
+
+Also here, for the ``run``/``compare``/``sweep`` commands: :func:`add_budget_arguments` and
+:func:`budget_limits` (``--max-events``, ``--max-memory``, checked by ``config.check_budget``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["EXIT_FAILED", "EXIT_INPUT", "add_budget_arguments", "budget_limits", "register"]
+
+EXIT_FAILED = 1
+EXIT_INPUT = 2
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not v > 0 or v != v or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return v
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
+    return v
+
+
+def _memory(text: str) -> float:
+    from .config import parse_memory
+
+    try:
+        return parse_memory(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``validate-model`` and ``verify`` subcommands to ``subparsers``."""
+    m = subparsers.add_parser(
+        "validate-model", help="check the simulator against queueing theory (Erlang C, Cobham, "
+                               "hypercube, lattice travel distance)",
+        description="Run the simulator in configurations where queueing theory applies (one site "
+                    "with zero travel: M/M/c and priority classes; a line of atoms: Larson's "
+                    "hypercube; a lattice: expected travel distance) and print simulated against "
+                    "analytic values. Tolerances are k standard errors of the replication mean "
+                    "plus a small floor. Exit 0 if every check passes, 1 if any fails.")
+    m.add_argument("--full", action="store_true",
+                   help="longer runs, more replications and more configurations (minutes)")
+    m.add_argument("--k", type=_positive_float, default=4.0,
+                   help="tolerance in standard errors of the replication mean (default 4)")
+    m.add_argument("--seed", type=int, default=2017, help="seed of every check (default 2017)")
+    m.add_argument("--workdir", type=Path, default=None,
+                   help="keep the generated networks and scenarios here (default: a temporary folder)")
+    m.add_argument("--cache-dir", type=Path, default=None,
+                   help="network cache for the generated networks (default: inside the work folder)")
+    m.set_defaults(handler=cmd_validate_model)
+
+    v = subparsers.add_parser(
+        "verify", help="re-run a finished results folder from its manifest and compare the records",
+        description="Check that a results folder is complete and unmodified, then re-run its "
+                    "scenario with the seed, replications, layouts and run length in its manifest "
+                    "and compare the records' SHA-256. Exit 0 reproduced, 1 not reproduced or "
+                    "modified, 2 cannot verify.")
+    v.add_argument("results_dir", type=Path, metavar="RESULTS_DIR",
+                   help="a finished run folder, e.g. results/shaoyang/20240101-120000-seed2017")
+    v.add_argument("--workers", type=_positive_int, default=1,
+                   help="worker processes for the re-run (default 1; must not change the records)")
+    v.add_argument("--cache-dir", type=Path, default=None, help="network cache folder")
+    v.set_defaults(handler=cmd_verify)
+
+
+def cmd_validate_model(args: argparse.Namespace) -> int:
+    """Handler of ``validate-model``: print the table; 0 if all checks pass, else 1."""
+    from .validation import format_table, validate_model
+
+    mode = "full" if args.full else "fast"
+    _say(f"validate-model ({mode}): simulating configurations where theory applies ...")
+    groups = validate_model(mode, k=args.k, seed=args.seed, workdir=args.workdir,
+                            cache_dir=args.cache_dir,
+                            progress=lambda g: _say(f"  {g.name}: {g.incidents:,} incidents, "
+                                                    f"{g.seconds:.1f} s"))
+    print(format_table(groups, k=args.k))
+    failed = [c for g in groups for c in g.checks if not c.passed]
+    if failed:
+        print(f"\nFAILED: {len(failed)} check(s): "
+              + "; ".join(f"{c.group} / {c.quantity}" for c in failed), file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Handler of ``verify``: 0 reproduced, 1 not reproduced or modified, 2 cannot verify."""
+    from .output import ResultsFolderError
+    from .verify import VerifyInputError, verify_run
+
+    try:
+        report = verify_run(args.results_dir, workers=args.workers, cache_dir=args.cache_dir,
+                            progress=_say)
+    except (ResultsFolderError, VerifyInputError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    print(report.text())
+    return 0 if report.reproduced else EXIT_FAILED
+
+
+def add_budget_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--max-events`` and ``--max-memory``: override the scenario's ``run.budget``."""
+    parser.add_argument("--max-events", type=_positive_float, default=None, metavar="N",
+                        help="refuse runs estimated above N engine events (default: run.budget, 1e9)")
+    parser.add_argument("--max-memory", type=_memory, default=None, metavar="SIZE",
+                        help="refuse runs whose records are estimated above SIZE, e.g. '8 GB' "
+                             "(default: run.budget, 4 GB)")
+
+
+def budget_limits(args: argparse.Namespace) -> dict[str, float | None]:
+    """Keyword arguments for ``config.check_budget`` from :func:`add_budget_arguments`' flags."""
+    return {"max_events": getattr(args, "max_events", None),
+            "max_memory": getattr(args, "max_memory", None)}
