@@ -55,7 +55,6 @@ __all__ = [
     "default_workers",
     "load_net",
     "load_world",
-    "records_checksum",
     "run_batch",
     "run_study",
 ]
@@ -521,10 +520,3 @@ def _widest_half_width(summary: Iterable[dict[str, Any]]) -> float:
 def default_workers() -> int:
     """Worker processes to use by default: the machine's cores."""
     return max(1, os.cpu_count() or 1)
-
-
-def records_checksum(records: RecordTable) -> str:
-    """SHA-256 of the records as CSV text: identical runs give identical checksums."""
-    text = records.to_csv()
-    assert text is not None
-    return hashlib.sha256(text.encode()).hexdigest()

@@ -25,7 +25,6 @@ import json
 import math
 import os
 import platform
-import shutil
 import sys
 from datetime import UTC, datetime
 from importlib import metadata
@@ -46,7 +45,6 @@ __all__ = [
     "finish_run_dir",
     "new_run_dir",
     "read_manifest",
-    "remove_partial",
     "sha256_file",
     "versions",
     "write_results",
@@ -196,8 +194,3 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
     if not isinstance(manifest, dict) or "records_sha256" not in manifest:
         raise ResultsFolderError(f"{path}: not a run manifest (no records_sha256)")
     return manifest
-
-
-def remove_partial(partial: Path) -> None:
-    """Remove an unfinished run folder (used when a run fails before it is complete)."""
-    shutil.rmtree(partial, ignore_errors=True)
