@@ -25,6 +25,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import sys
 from datetime import UTC, datetime
 from importlib import metadata
@@ -115,6 +116,9 @@ def write_results(run_dir: Path, loaded: LoadedScenario, net: RoadNetwork, batch
                   *, command: list[str], timings: dict[str, float]) -> dict[str, Any]:
     """Write scenario copies, records, tables and the manifest into ``run_dir``; return the manifest."""
     run_dir = Path(run_dir)
+    # the saved pieces only serve to resume an unfinished run; their records are in records.csv now
+    shutil.rmtree(run_dir / "pieces", ignore_errors=True)
+    (run_dir / "study.json").unlink(missing_ok=True)
     atomic_write_text(run_dir / "scenario.yaml", loaded.text)
     resolved = batch.scenario.model_dump(mode="json")
     atomic_write_text(run_dir / "scenario.resolved.yaml",
