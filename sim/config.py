@@ -341,6 +341,10 @@ class UnitType(_Model):
     from police."""
     patrols: bool = False
     """Idle units of this type patrol their grid when their layout has ``patrol: true``."""
+    congestion_sensitivity: float = Field(default=1.0, ge=0.0, le=1.0)
+    """How much of the hour's congestion this type feels: 1 the full effect (cars), 0 none (on
+    foot). In a congestion period with road-class factor ``f`` the type drives at
+    ``1 - sensitivity * (1 - f)`` times its free-flow speed on that class."""
 
     @model_validator(mode="after")
     def _check(self) -> UnitType:
@@ -510,6 +514,37 @@ class Shifts(_Model):
         return self
 
 
+class CongestionPeriod(_Model):
+    """A time window of the day in which road speeds drop: ``speed_factor`` per road class
+    (the classes of ``network.speeds``, with ``default`` for the others), each in (0, 1]."""
+
+    name: Name
+    hours: tuple[str, str]
+    speed_factor: dict[str, float] = Field(min_length=1)
+
+
+class Congestion(_Model):
+    """Congestion by hour of day: road speeds in each period are the free-flow speeds times the
+    period's factor for the road class. Outside every period the roads are free-flowing."""
+
+    periods: list[CongestionPeriod] = Field(default_factory=list)
+
+    def period_of_minute(self) -> np.ndarray:
+        """``[1440]``: the period of each minute of the day, 0 for free flow, ``i + 1`` for
+        ``periods[i]`` (the scenario must be valid: windows readable and not overlapping)."""
+        out = np.zeros(1440, dtype=np.int64)
+        minutes = np.arange(1440)
+        for i, p in enumerate(self.periods):
+            out[_window_mask(minutes, *p.hours)] = i + 1
+        return out
+
+
+def _window_mask(minutes: np.ndarray, start: str, end: str) -> np.ndarray:
+    """Minutes of the day inside the window [start, end) (wrapping past midnight; equal: all day)."""
+    a, z = minute_of_day(start), minute_of_day(end)
+    return (minutes - a) % 1440 < ((z - a) % 1440 or 1440)
+
+
 class DispatchSpec(_Model):
     """Dispatch policy switches."""
 
@@ -600,6 +635,7 @@ class Scenario(_Model):
     shifts: Shifts = Field(default_factory=Shifts)
     patrol: PatrolSpec = Field(default_factory=PatrolSpec)
     dispatch: DispatchSpec = Field(default_factory=DispatchSpec)
+    congestion: Congestion = Field(default_factory=Congestion)
 
     def layout_names(self) -> list[str]:
         """Layouts to run by default: ``run.layouts`` or every layout in file order."""
@@ -655,6 +691,7 @@ def _semantic_problems(s: Scenario) -> Iterable[tuple[tuple[Any, ...], str]]:
         if sum(sum(p.units.values()) for p in layout.platforms) == 0:
             yield ("layouts", lname), "layout has no units at all: give at least one platform a unit"
         yield from _layout_problems(s, lname, layout)
+    yield from _congestion_problems(s)
     if s.sweep is not None:
         for utype, counts in s.sweep.units.items():
             if utype not in s.unit_types:
@@ -664,6 +701,48 @@ def _semantic_problems(s: Scenario) -> Iterable[tuple[tuple[Any, ...], str]]:
         for key, values in s.sweep.parameters.items():
             if not isinstance(values, list) or not values:
                 yield ("sweep", "parameters", key), "give a list of at least one value"
+
+
+def _congestion_problems(s: Scenario) -> Iterable[tuple[tuple[Any, ...], str]]:
+    """Congestion periods: readable windows that do not overlap, factors in (0, 1], a default."""
+    minutes = np.arange(1440)
+    taken = np.full(1440, -1, dtype=np.int64)
+    names: set[str] = set()
+    for i, p in enumerate(s.congestion.periods):
+        loc = ("congestion", "periods", i)
+        if p.name in names:
+            yield (*loc, "name"), f"congestion period '{p.name}' is listed twice"
+        names.add(p.name)
+        if "default" not in p.speed_factor:
+            yield (*loc, "speed_factor"), ("speed_factor needs a 'default' entry for road classes "
+                                           "not listed (e.g. default: 0.8)")
+        for cls, f in p.speed_factor.items():
+            if not (math.isfinite(f) and 0.0 < f <= 1.0):
+                yield (*loc, "speed_factor", cls), (
+                    f"a congestion speed factor must be above 0 and at most 1 (1 = free flow), "
+                    f"got {f:g}")
+            elif cls != "default" and cls not in s.network.speeds:
+                yield (*loc, "speed_factor", cls), _unknown(
+                    "road class (from network.speeds)", str(cls),
+                    [c for c in s.network.speeds if c != "default"])
+        bad = False
+        for j, t in enumerate(p.hours):
+            try:
+                minute_of_day(t)
+            except ValueError as exc:
+                bad = True
+                yield (*loc, "hours", j), str(exc)
+        if bad:
+            continue
+        mask = _window_mask(minutes, *p.hours)
+        clash = taken[mask]
+        if (clash >= 0).any():
+            other = s.congestion.periods[int(clash[clash >= 0][0])]
+            yield (*loc, "hours"), (
+                f"congestion period '{p.name}' ({p.hours[0]}-{p.hours[1]}) overlaps period "
+                f"'{other.name}' ({other.hours[0]}-{other.hours[1]}); periods must not overlap")
+        else:
+            taken[mask] = i
 
 
 # ---------------------------------------------------------------------------------------------

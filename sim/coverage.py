@@ -2,7 +2,7 @@
 
 - **Static coverage**: the share of demand (the incident-location weights) that some unit could
   reach within 1, 3 and 5 minutes (turnout included) if every unit waited at its post, by zone
-  class. It needs no simulation.
+  class. It needs no simulation, and is computed at free flow (no congestion period).
 - **Presence**: from the engine's samples, the share of time each key location and each grid's
   post had a police unit (and, apart, a volunteer team) within its zone's target travel time,
   overall and by hour of day, as the mean over replications with a 95% CI.
@@ -28,7 +28,8 @@ THRESHOLDS_S = (60.0, 180.0, 300.0)
 
 
 def static_coverage(world: World, layout: str) -> list[dict[str, Any]]:
-    """Share of demand within 1/3/5 minutes of the layout's posts, per zone class and overall."""
+    """Share of demand within 1/3/5 minutes of the layout's posts, per zone class and overall,
+    with free-flow driving times (congestion periods are left out)."""
     fleet = world.fleets[layout]
     disp = fleet.dispatchable
     if not disp.any():

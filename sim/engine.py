@@ -21,6 +21,11 @@ One :class:`Engine` runs one layout against one replication's incidents in its o
   Positions are computed only when a dispatch or a presence sample asks: there is no event per
   road edge. The events are job hand-overs, scene clearances, units coming on the air and
   presence samples.
+- Congestion by hour of day: a trip is timed with the oracle of the congestion period it starts in
+  (the dispatch time for a job, the clearance for the drive back, the change time for a move
+  to a mobile post) and keeps it to the end; the period is stored with the unit's transit (and
+  in its logged TRANSIT segment) so the route is rebuilt the same way. Patrol loops keep their
+  free-flow timing; the drive from the loop to an incident uses the period's oracle.
 - Presence (见警率): every ``patrol.presence_sample`` the engine records, for each key location
   and each grid's post, whether an on-duty police unit (and, separately, a volunteer team) is
   within the zone's target travel time, by hour of day.
@@ -120,10 +125,21 @@ class Engine:
         fleet = self.fleet
         n_units = len(fleet)
         self.oracle: list[TravelTimeOracle] = [world.oracles[t] for t in fleet.unit_type]
+        # congestion: the period of each minute of the day, and each unit's oracle per period
+        self.period_of_minute = world.period_of_minute
+        self._period_list: list[int] = world.period_of_minute.tolist()  # fast scalar lookups
+        self.oracles_p: list[list[TravelTimeOracle]] = [
+            [po[t] for t in fleet.unit_type] for po in world.period_oracles]
         # where units wait, by time of day: a few distinct sets of posts ("slots")
         self.slot_posts, self.slot_of_minute = np.unique(fleet.post_table, axis=0, return_inverse=True)
         self.slot_of_minute = self.slot_of_minute.reshape(-1)
-        self.post_tables = [world.post_times(layout, posts) for posts in self.slot_posts]
+        used = np.unique(np.stack([self.period_of_minute, self.slot_of_minute]), axis=1)
+        # post_tables[period][slot], for the (period, slot) pairs that occur in a day
+        self.post_tables: list[list[np.ndarray | None]] = [
+            [None] * len(self.slot_posts) for _ in world.period_oracles]
+        for p, slot in used.T:
+            self.post_tables[int(p)][int(slot)] = world.post_times(layout, self.slot_posts[slot],
+                                                                   int(p))
         self.turnout = fleet.turnout_s.astype(float)
         self.dispatchable = fleet.dispatchable
         self.off_air = fleet.off_air
@@ -138,6 +154,7 @@ class Engine:
         self.trans_end = np.full(n_units, -_INF)
         self.trans_from = self.slot_posts[self.slot_of_minute[0]].copy()
         self.trans_to = self.trans_from.copy()
+        self.trans_period = [0] * n_units  # congestion period of each unit's transit
         self.anchor = -fleet.loop_phase_s.astype(float)  # time the unit was (or would be) at loop start
         self._route: list[tuple[np.ndarray, np.ndarray] | None] = [None] * n_units
         self._flat_loops()
@@ -167,18 +184,20 @@ class Engine:
         self.job_start = np.zeros(n_units)
         self.job_arrival = np.zeros(n_units)
         self.job_token = np.zeros(n_units, dtype=np.int64)
+        self.job_period = [0] * n_units  # congestion period of each unit's drive to its job
         self.diverted = np.zeros(n, dtype=np.int32)
         self.by_diversion = np.zeros(n, dtype=np.int8)
         self.log_diverted: list[bool] = []
         self.divert = self.scenario.dispatch.divert_from_minor
-        # each unit's trajectory as segments (start, kind, a, b, c): PARK (a = post node); LOOP (a = anchor);
-        # TRANSIT (a = route start node, b = target node, c = loop anchor after it);
-        # JOB (a = scene node, b = arrival time)
-        self.segs: list[list[tuple[float, int, float, float, float]]] = [
-            [(0.0, LOOP, float(self.anchor[u]), 0.0, 0.0) if lp >= 0 else
-             (0.0, PARK, float(self.trans_to[u]), 0.0, 0.0)] for u, lp in enumerate(self.loop)]
+        # each unit's trajectory as segments (start, kind, a, b, c, d): PARK (a = post node);
+        # LOOP (a = anchor); TRANSIT (a = route start node, b = target node, c = loop anchor after
+        # it, d = congestion period of the drive); JOB (a = scene node, b = arrival time)
+        self.segs: list[list[tuple[float, int, float, float, float, float]]] = [
+            [(0.0, LOOP, float(self.anchor[u]), 0.0, 0.0, 0.0) if lp >= 0 else
+             (0.0, PARK, float(self.trans_to[u]), 0.0, 0.0, 0.0)] for u, lp in enumerate(self.loop)]
         self.env = simpy.Environment()
-        self._searches0 = sum(o.searches for o in set(self.oracle))
+        self._all_oracles = list({id(o): o for po in self.oracles_p for o in po}.values())
+        self._searches0 = sum(o.searches for o in self._all_oracles)
         self.sample_presence = presence
         self.volunteers = np.array([r == "volunteer" for r in fleet.role], dtype=bool)
         self.minor = PRIORITIES.index("minor")
@@ -202,20 +221,28 @@ class Engine:
         self.flat_cum = np.concatenate(cums)
         self.flat_start = np.cumsum([0] + [len(lp.nodes) for lp in loops])[:-1]
         self.cycle = np.array([lp.cycle for lp in loops])
-        self._flat_rows: np.ndarray | None = None
+        self._flat_rows: dict[int, np.ndarray] = {}
 
-    def flat_rows(self) -> np.ndarray:
-        """``[flat loop index, node]``: driving time (s) from each loop node (float32, lazy)."""
-        if self._flat_rows is None:
-            self._flat_rows = np.concatenate(
-                [self.world.loop_rows(self.layout, k)[0] for k in range(len(self.fleet.loops))])
-        return self._flat_rows
+    def flat_rows(self, period: int = 0) -> np.ndarray:
+        """``[flat loop index, node]``: driving time (s) from each loop node in congestion period
+        ``period`` (float32, lazy)."""
+        rows = self._flat_rows.get(period)
+        if rows is None:
+            rows = np.concatenate([self.world.loop_rows(self.layout, k, period)[0]
+                                   for k in range(len(self.fleet.loops))])
+            self._flat_rows[period] = rows
+        return rows
+
+    def period(self, t: float) -> int:
+        """The congestion period at time ``t`` (0 = free flow)."""
+        return self._period_list[int(t // 60.0) % MINUTES_PER_DAY]
 
     def route(self, u: int) -> tuple[np.ndarray, np.ndarray]:
-        """Unit ``u``'s current transit route: node indices and cumulative times (s) from its start."""
+        """Unit ``u``'s current transit route: node indices and cumulative times (s) from its start,
+        in the congestion period the transit started in."""
         r = self._route[u]
         if r is None:
-            oracle, target = self.oracle[u], int(self.trans_to[u])
+            oracle, target = self.oracles_p[self.trans_period[u]][u], int(self.trans_to[u])
             path = oracle.path_to(int(self.trans_from[u]), target)
             to_target = oracle.to_node(target)[0]
             r = (path, to_target[path[0]] - to_target[path])  # exact along a shortest-path tree
@@ -260,6 +287,8 @@ class Engine:
         """Up to ``k`` available units with the earliest arrivals at ``node``:
         (unit, turnout, travel, already moving, diverted from a minor job), best first."""
         minute = int(now // 60.0) % MINUTES_PER_DAY
+        period = self._period_list[minute]
+        oracles = self.oracles_p[period]
         avail = self.candidates[minute] & ~self.busy
         divertable = np.zeros(len(avail), dtype=bool)
         if urgent and self.divert:
@@ -271,12 +300,13 @@ class Engine:
         transit = avail & (self.trans_end > now)
         still = avail & ~transit
         looping = still & self.has_loop
-        eta = np.where(still, self.post_tables[self.slot_of_minute[minute]][node] + self.turnout, _INF)
+        eta = np.where(still, self.post_tables[period][self.slot_of_minute[minute]][node]
+                       + self.turnout, _INF)
         moving = looping
         if self.fleet.loops and looping.any():
             units = np.flatnonzero(looping)
             kflat, offset = self._loop_positions(units, now)
-            eta[units] = offset + self.flat_rows()[kflat, node]
+            eta[units] = offset + self.flat_rows(period)[kflat, node]
         if transit.any():
             moving = looping | transit
             if k == 1:
@@ -287,20 +317,19 @@ class Engine:
             for u in np.flatnonzero(transit):
                 u = int(u)
                 nxt, offset = self.position(u, now)
-                oracle = self.oracle[u]
-                if offset + oracle.lower_bound(nxt, node) > bound:
+                # the free-flow top speed bounds every period's speeds
+                if offset + self.oracle[u].lower_bound(nxt, node) > bound:
                     continue
-                eta[u] = offset + float(oracle.times_to(node, bound)[nxt])
+                eta[u] = offset + float(oracles[u].times_to(node, bound)[nxt])
         if divertable.any():
             finite = np.sort(eta[np.isfinite(eta)])
             bound = finite[k - 1] if finite.size >= k else _INF
             for u in np.flatnonzero(divertable):
                 u = int(u)
                 nxt, offset = self.job_position(u, now)
-                oracle = self.oracle[u]
-                if offset + oracle.lower_bound(nxt, node) >= bound:
+                if offset + self.oracle[u].lower_bound(nxt, node) >= bound:
                     continue  # only a strictly earlier arrival justifies a diversion
-                eta[u] = offset + float(oracle.times_to(node, bound)[nxt])
+                eta[u] = offset + float(oracles[u].times_to(node, bound)[nxt])
             moving = moving | divertable
         # earliest arrival first; ties go to the lowest unit index (argmin and a stable sort agree)
         order = [int(np.argmin(eta))] if k == 1 else np.argsort(eta, kind="stable")[:k]
@@ -319,14 +348,15 @@ class Engine:
         return nxt, now + offset
 
     def job_position(self, u: int, t: float) -> tuple[int, float]:
-        """Where busy unit ``u`` is at ``t``: on scene, or on its way there (lazily, as for returns)."""
+        """Where busy unit ``u`` is at ``t``: on scene, or on its way there (lazily, as for returns,
+        in the congestion period of the dispatch)."""
         scene = int(self.inc.node[self.job_of[u]])
         if t >= self.job_arrival[u]:
             return scene, 0.0
         start, origin = float(self.job_start[u]), int(self.job_from[u])
         if t < start:
             return origin, start - t
-        oracle = self.oracle[u]
+        oracle = self.oracles_p[self.job_period[u]][u]
         path = oracle.path_to(origin, scene)
         to_scene = oracle.to_node(scene)[0]
         cum = to_scene[path[0]] - to_scene[path]
@@ -364,6 +394,7 @@ class Engine:
         # where its drive starts (before the unit's state changes): a parked unit after turnout
         self.job_from[u], self.job_start[u] = (
             (int(self.trans_to[u]), now + turnout) if turnout > 0 else self._here(u, now))
+        self.job_period[u] = self._period_list[int(now // 60.0) % MINUTES_PER_DAY]  # of the ETA
         arrival = now + turnout + travel
         clear = arrival + float(self.inc.on_scene_s[i])
         self.busy[u] = True
@@ -384,7 +415,7 @@ class Engine:
         self.log.append((i, u, now, arrival, clear))
         self.log_diverted.append(False)
         self._close_transit(u, now)
-        self.segs[u].append((now, JOB, float(self.inc.node[i]), arrival, 0.0))
+        self.segs[u].append((now, JOB, float(self.inc.node[i]), arrival, 0.0, 0.0))
         token = int(self.job_token[u])
         done = self.env.timeout(clear - now)
         done.callbacks.append(lambda _ev, u=u, i=i, tok=token: self._on_clear(u, i)
@@ -430,25 +461,29 @@ class Engine:
         node = int(self.inc.node[i])
         self.busy[u] = False
         # the drive after a job: back to the post, or to the loop
-        target = int(self.slot_posts[self.slot_of_minute[int(now // 60.0) % MINUTES_PER_DAY], u])
+        minute = int(now // 60.0) % MINUTES_PER_DAY
+        target = int(self.slot_posts[self.slot_of_minute[minute], u])
+        period = self._period_list[minute]
+        oracle = self.oracles_p[period][u]
         if self.loop[u] >= 0:
             lp = self.fleet.loops[int(self.loop[u])]
             join = 0
             if self.scenario.patrol.after_incident == "resume":
-                oracle = self.oracle[u]
                 times = [oracle.to_node(int(lp.nodes[w]))[0][node] for w in lp.waypoints]
                 join = int(lp.waypoints[int(np.argmin(times))])
             target = int(lp.nodes[join])
-            arrive = now + float(self.oracle[u].to_node(target)[0][node])
+            arrive = now + float(oracle.to_node(target)[0][node])
             self.anchor[u] = arrive - float(lp.cum[join])
             self.trans_end[u] = arrive
         else:
-            self.trans_end[u] = now + float(self.oracle[u].to_node(target)[0][node])
+            self.trans_end[u] = now + float(oracle.to_node(target)[0][node])
         self.trans_from[u] = node
         self.trans_to[u] = target
         self.trans_t0[u] = now
+        self.trans_period[u] = period
         self._route[u] = None
-        self.segs[u].append((now, TRANSIT, float(node), float(target), float(self.anchor[u])))
+        self.segs[u].append((now, TRANSIT, float(node), float(target), float(self.anchor[u]),
+                             float(period)))
         self._serve_queue(now)
 
     def _close_transit(self, u: int, now: float) -> None:
@@ -456,15 +491,17 @@ class Engine:
         last = self.segs[u][-1]
         if last[1] == TRANSIT and self.trans_end[u] <= now:
             if self.loop[u] >= 0:
-                self.segs[u].append((float(self.trans_end[u]), LOOP, float(self.anchor[u]), 0.0, 0.0))
+                self.segs[u].append((float(self.trans_end[u]), LOOP, float(self.anchor[u]), 0.0, 0.0,
+                                     0.0))
             else:
-                self.segs[u].append((float(self.trans_end[u]), PARK, float(self.trans_to[u]), 0.0, 0.0))
+                self.segs[u].append((float(self.trans_end[u]), PARK, float(self.trans_to[u]), 0.0,
+                                     0.0, 0.0))
 
     def _volunteer_eta(self, i: int, now: float) -> None:
         units = np.flatnonzero(self.volunteers & self.on_air(now) & (self.loop >= 0))
         if units.size:
             kflat, offset = self._loop_positions(units, now)
-            eta = offset + self.flat_rows()[kflat, int(self.inc.node[i])]
+            eta = offset + self.flat_rows(self.period(now))[kflat, int(self.inc.node[i])]
             self.volunteer_s[i] = now + float(np.min(eta))
 
     # -- processes ----------------------------------------------------------------------------
@@ -514,6 +551,7 @@ class Engine:
 
     def _move_posts(self, now: float) -> None:
         posts = self.slot_posts[self.slot_of_minute[int(now // 60.0) % MINUTES_PER_DAY]]
+        period = self.period(now)  # the move's period: the time of the change
         for u in np.flatnonzero(~self.busy & ~self.has_loop & (posts != self.trans_to)):
             u = int(u)
             self._close_transit(u, now)
@@ -522,9 +560,12 @@ class Engine:
             self.trans_from[u] = nxt
             self.trans_to[u] = target
             self.trans_t0[u] = now + offset
-            self.trans_end[u] = now + offset + float(self.oracle[u].to_node(target)[0][nxt])
+            self.trans_end[u] = now + offset + float(
+                self.oracles_p[period][u].to_node(target)[0][nxt])
+            self.trans_period[u] = period
             self._route[u] = None
-            self.segs[u].append((now + offset, TRANSIT, float(nxt), float(target), 0.0))
+            self.segs[u].append((now + offset, TRANSIT, float(nxt), float(target), 0.0,
+                                 float(period)))
 
     def presence(self) -> Presence:
         """Presence (见警率) from the units' logged trajectories, on a fixed time grid.
@@ -534,7 +575,8 @@ class Engine:
         the point's zone target from where it is; volunteers are counted apart. Units on the way
         to a job are left out (their route is not tracked); units on scene are at the scene.
         Computed after the run, vectorised over all sample times, from the same lazy positions
-        the dispatcher uses.
+        the dispatcher uses; the reach from a position to a point is timed in the congestion
+        period of the sample.
         """
         pts = presence_points(self.world, self.layout)
         names = tuple(p[0] for p in pts)
@@ -548,15 +590,25 @@ class Engine:
         best_p = np.full((len(pts), times.size), _INF)
         best_v = np.full((len(pts), times.size), _INF)
         if times.size and len(pts):
-            for group in dict.fromkeys(self.oracle):  # units that drive alike share reverse rows
-                units = [u for u in range(len(self.fleet)) if self.oracle[u] is group]
-                rev = np.stack([group.to_node(int(n))[0] for n in nodes_p])  # [point, node]
+            minute = (times // 60.0).astype(np.int64) % MINUTES_PER_DAY
+            n_nodes = self.world.net.n_nodes
+            periods = np.unique(self.period_of_minute[minute])
+            # column offset of each sample's period in the stacked reverse rows
+            shift = (np.searchsorted(periods, self.period_of_minute[minute]) * n_nodes)
+            # units that drive alike in every period share reverse rows
+            signature = [tuple(id(po[u]) for po in self.oracles_p) for u in range(len(self.fleet))]
+            for sig in dict.fromkeys(signature):
+                units = [u for u in range(len(self.fleet)) if signature[u] == sig]
+                # [point, period * node]: the time from every node to each point, in each period
+                rev = np.concatenate([np.stack([self.oracles_p[p][units[0]].to_node(int(n))[0]
+                                                for n in nodes_p]) for p in periods], axis=1)
                 traj = [self.trajectory(u, times) for u in units]
                 node = np.stack([tr[0] for tr in traj])
                 offset = np.stack([tr[1] for tr in traj])
                 known = np.stack([tr[2] for tr in traj])
+                if periods.size > 1:
+                    node = node + shift[None, :]
                 if self.has_shifts:
-                    minute = (times // 60.0).astype(np.int64) % MINUTES_PER_DAY
                     known &= self.on_table[minute][:, units].T
                 vol = self.volunteers[units]
                 for lo in range(0, times.size, 2048):  # [point, unit, sample] in chunks of time
@@ -579,7 +631,7 @@ class Engine:
         """Unit ``u``'s position at each of ``times`` (sorted, within the run) from its logged
         segments: next node, time (s) to reach it, and whether the position is known."""
         seg = np.array(self.segs[u], dtype=float)
-        start, kind, a, b, c = seg.T
+        start, kind, a, b, c, d = seg.T
         w = np.searchsorted(start, times, side="right") - 1
         k = kind[w].astype(np.int64)
         node = np.full(times.size, int(self.trans_to[u]), dtype=np.int64)
@@ -591,13 +643,14 @@ class Engine:
         job = k == JOB
         node[job] = a[w[job]].astype(np.int64)
         known[job] = times[job] >= b[w[job]]
-        oracle = self.oracle[u]
         trans = np.flatnonzero(k == TRANSIT)
         if trans.size:
             tw = w[trans]
             drive = np.empty(tw.size)
-            for target in np.unique(b[tw]):  # few targets: the post and the loop's waypoints
-                same = b[tw] == target
+            # few targets (the post and the loop's waypoints) and few periods
+            for target, period in np.unique(np.stack([b[tw], d[tw]]), axis=1).T:
+                same = (b[tw] == target) & (d[tw] == period)
+                oracle = self.oracles_p[int(period)][u]
                 drive[same] = oracle.to_node(int(target))[0][a[tw][same].astype(np.int64)]
             ended = times[trans] >= start[tw] + drive
             after = trans[ended]
@@ -607,6 +660,7 @@ class Engine:
                 node[after] = b[w[after]].astype(np.int64)
             for sg in np.unique(tw[~ended]):  # samples caught mid-drive: walk that route
                 idx = trans[~ended][tw[~ended] == sg]
+                oracle = self.oracles_p[int(d[sg])][u]
                 path = oracle.path_to(int(a[sg]), int(b[sg]))
                 to_target = oracle.to_node(int(b[sg]))[0]
                 cum = to_target[path[0]] - to_target[path]
@@ -720,7 +774,7 @@ class Engine:
             np.add.at(busy, log[:, 1].astype(np.int64), np.maximum(0.0, c - a))
         on_air = self._on_air_seconds(lo, hi)
         presence = self.presence()
-        searches = sum(o.searches for o in set(self.oracle)) - self._searches0
+        searches = sum(o.searches for o in self._all_oracles) - self._searches0
         assignments = {"incident": log[:, 0].astype(np.int64), "unit": log[:, 1].astype(np.int64),
                        "assign_s": log[:, 2], "arrival_s": log[:, 3], "clear_s": log[:, 4],
                        "diverted": np.array(self.log_diverted, dtype=bool)}

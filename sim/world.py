@@ -10,6 +10,15 @@ through waypoints: the platform's ``patrol_waypoints`` if given, otherwise gener
 grid (the nodes nearer to its post than to any other post): key locations first, then the nodes
 with the most demand, at least ``patrol.waypoint_spacing`` apart, visited in angular order.
 Units of one type at one platform share a loop, spread evenly along it.
+
+Congestion (``congestion.periods``): one oracle per speed profile and period of the day, so a trip
+is served by the oracle of the period it starts in (``period_oracles[period_of_minute[m]]``;
+period 0 is free flow and ``oracles`` is its oracle set). A unit type of
+``congestion_sensitivity`` ``s`` drives a road class of period factor ``f`` at
+``1 - s * (1 - f)`` times its free-flow speed; types with sensitivity 0 (on foot) use the
+free-flow oracle in every period. Patrol loops and volunteer beats keep their free-flow timing
+(patrols drive slowly on purpose); only the drive from a loop node to an incident feels the
+period's congestion (:meth:`World.loop_rows`).
 """
 
 from __future__ import annotations
@@ -106,37 +115,57 @@ class World:
     weights: np.ndarray
     oracles: dict[str, TravelTimeOracle]
     fleets: dict[str, Fleet]
-    _post_times: dict[tuple[str, bytes], np.ndarray] = field(default_factory=dict, repr=False)
-    _loop_rows: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict,
-                                                                             repr=False)
+    period_oracles: list[dict[str, TravelTimeOracle]] = field(default_factory=list)
+    """Per congestion period (0 = free flow, ``i + 1`` = ``congestion.periods[i]``): the oracle
+    of each unit type. ``period_oracles[0]`` is ``oracles``."""
+    period_of_minute: np.ndarray = field(
+        default_factory=lambda: np.zeros(MINUTES_PER_DAY, dtype=np.int64))
+    """``[1440]``: the congestion period of each minute of the day (0 = free flow)."""
+    _post_times: dict[tuple[str, bytes, int], np.ndarray] = field(default_factory=dict, repr=False)
+    _loop_rows: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]] = field(
+        default_factory=dict, repr=False)
 
-    def post_times(self, layout: str, posts: np.ndarray | None = None) -> np.ndarray:
+    def __post_init__(self) -> None:
+        if not self.period_oracles:
+            self.period_oracles = [self.oracles]
+
+    @property
+    def n_periods(self) -> int:
+        """Congestion periods, free flow (period 0) included."""
+        return len(self.period_oracles)
+
+    def post_times(self, layout: str, posts: np.ndarray | None = None, period: int = 0) -> np.ndarray:
         """Driving time (s) from each unit's post to every node: ``[node, unit]``, read-only.
 
-        ``posts`` gives each unit's post (default: the home posts). Computed once per layout and
-        set of posts (one forward Dijkstra per post node and speed profile) and shared by every run,
-        so a dispatch from a post is one row lookup.
+        ``posts`` gives each unit's post (default: the home posts); ``period`` the congestion
+        period (default: free flow). Computed once per layout, set of posts and period (one
+        forward Dijkstra per post node and speed profile) and shared by every run, so a dispatch
+        from a post is one row lookup.
         """
         fleet = self.fleets[layout]
         posts = fleet.post if posts is None else posts
-        key = (layout, posts.tobytes())
+        key = (layout, posts.tobytes(), period)
         table = self._post_times.get(key)
         if table is None:
+            oracles = self.period_oracles[period]
             table = np.empty((self.net.n_nodes, len(fleet)))
             for u, (utype, post) in enumerate(zip(fleet.unit_type, posts, strict=True)):
-                table[:, u] = self.oracles[utype].from_node(int(post))
+                table[:, u] = oracles[utype].from_node(int(post))
             table.setflags(write=False)
             self._post_times[key] = table
         return table
 
-    def loop_rows(self, layout: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def loop_rows(self, layout: str, k: int, period: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """For loop ``k`` of ``layout``: ``rows[j, node]``, the time (s) from the loop's j-th node to
-        every node (float32; one multi-source Dijkstra per loop), and the loop's nodes."""
-        key = (layout, k)
+        every node in congestion period ``period`` (float32; one multi-source Dijkstra per loop
+        and period, computed when first asked), and the loop's nodes."""
+        loop = self.fleets[layout].loops[k]
+        oracle = self.period_oracles[period][loop.unit_type]
+        if period and oracle is self.oracles[loop.unit_type]:
+            period = 0  # not affected by congestion: share the free-flow rows
+        key = (layout, k, period)
         hit = self._loop_rows.get(key)
         if hit is None:
-            loop = self.fleets[layout].loops[k]
-            oracle = self.oracles[loop.unit_type]
             rows = dijkstra(oracle.forward, directed=True, indices=loop.nodes).astype(np.float32)
             rows.setflags(write=False)
             hit = (rows, loop.nodes)
@@ -144,17 +173,42 @@ class World:
         return hit
 
 
-def _oracles(scenario: Scenario, net: RoadNetwork) -> dict[str, TravelTimeOracle]:
+def congested_edge_factors(net: RoadNetwork, speed_factor: dict[str, float],
+                           sensitivity: float) -> np.ndarray:
+    """Each edge's speed multiplier in a period: ``1 - sensitivity * (1 - f)`` for its road class's
+    factor ``f`` (``default`` for classes not listed)."""
+    per_class = np.array([1.0 - sensitivity * (1.0 - speed_factor.get(c, speed_factor["default"]))
+                          for c in net.classes], dtype=float)
+    return per_class[net.edge_class]
+
+
+def _period_oracles(scenario: Scenario, net: RoadNetwork) -> list[dict[str, TravelTimeOracle]]:
+    """One oracle set per congestion period (0 = free flow); identical profiles share an oracle."""
     speeds = scenario.network.speeds
-    by_profile: dict[tuple[float, float | None], TravelTimeOracle] = {}
-    out: dict[str, TravelTimeOracle] = {}
-    for name, ut in scenario.unit_types.items():
-        key = (ut.speed_factor, ut.max_speed)
-        if key not in by_profile:  # unit types that drive alike share one oracle and its caches
-            by_profile[key] = TravelTimeOracle(
-                net, edge_times(net, speeds, factor=ut.speed_factor, cap=ut.max_speed))
-        out[name] = by_profile[key]
+    by_profile: dict[tuple, TravelTimeOracle] = {}
+    out: list[dict[str, TravelTimeOracle]] = []
+    periods = [None, *scenario.congestion.periods]
+    for period in periods:
+        oracles: dict[str, TravelTimeOracle] = {}
+        for name, ut in scenario.unit_types.items():
+            base = edge_times(net, speeds, factor=ut.speed_factor, cap=ut.max_speed)
+            factors = None
+            if period is not None and ut.congestion_sensitivity > 0:
+                factors = congested_edge_factors(net, period.speed_factor, ut.congestion_sensitivity)
+                if np.all(factors == 1.0):
+                    factors = None
+            key = (ut.speed_factor, ut.max_speed,
+                   None if factors is None else factors.tobytes())
+            if key not in by_profile:  # unit types that drive alike share one oracle and its caches
+                by_profile[key] = TravelTimeOracle(net, base if factors is None else base / factors)
+            oracles[name] = by_profile[key]
+        out.append(oracles)
     return out
+
+
+def _oracles(scenario: Scenario, net: RoadNetwork) -> dict[str, TravelTimeOracle]:
+    """The free-flow oracle of each unit type."""
+    return _period_oracles(scenario, net)[0]
 
 
 def duty_table(s: Scenario, numbers: list[int], counts: list[list[int]]) -> np.ndarray:
@@ -367,10 +421,21 @@ def prepare_world(loaded: LoadedScenario, net: RoadNetwork, layouts: list[str] |
                                f"key location '{k.name}' has no road node within its radius "
                                f"({format_distance(k.radius)}); move it or widen the radius")
     weights = node_weights(net, s)
-    oracles = _oracles(s, net)
+    period_oracles = _period_oracles(s, net)
+    oracles = period_oracles[0]
+    fleets = {name: _fleet(loaded, net, name, zones, weights, oracles) for name in names}
+    # the free-flow rows from and to the posts were computed for the grids and loops; the same
+    # for each congestion period, so that post tables and drives back are cheap in every run
+    for fleet in fleets.values():
+        pairs = {(t, int(n)) for t, col in zip(fleet.unit_type, fleet.post_table.T, strict=True)
+                 for n in np.unique(col)}
+        for po in period_oracles[1:]:
+            for t, n in sorted(pairs):
+                po[t].from_node(n)
+                po[t].to_node(n)
     return World(
-        scenario=s, net=net, zones=zones, weights=weights, oracles=oracles,
-        fleets={name: _fleet(loaded, net, name, zones, weights, oracles) for name in names},
+        scenario=s, net=net, zones=zones, weights=weights, oracles=oracles, fleets=fleets,
+        period_oracles=period_oracles, period_of_minute=s.congestion.period_of_minute(),
     )
 
 
