@@ -122,6 +122,11 @@ class Engine:
         self.inc = incidents
         self.replication = replication
         self.horizon = incidents.horizon_s
+        # per-incident values as plain lists: the event loop reads them one at a time
+        self._node: list[int] = incidents.node.tolist()
+        self._prio: list[int] = incidents.priority.tolist()
+        self._call: list[float] = incidents.call_s.tolist()
+        self._scene: list[float] = incidents.on_scene_s.tolist()
         fleet = self.fleet
         n_units = len(fleet)
         self.oracle: list[TravelTimeOracle] = [world.oracles[t] for t in fleet.unit_type]
@@ -150,6 +155,7 @@ class Engine:
         self.busy = np.zeros(n_units, dtype=bool)
         self.loop = fleet.loop.copy()
         self.has_loop = self.loop >= 0
+        self.any_loop = bool(self.has_loop.any())
         self.trans_t0 = np.zeros(n_units)
         self.trans_end = np.full(n_units, -_INF)
         self.trans_from = self.slot_posts[self.slot_of_minute[0]].copy()
@@ -200,6 +206,7 @@ class Engine:
         self._searches0 = sum(o.searches for o in self._all_oracles)
         self.sample_presence = presence
         self.volunteers = np.array([r == "volunteer" for r in fleet.role], dtype=bool)
+        self.any_volunteer = bool(self.volunteers.any())
         self.minor = PRIORITIES.index("minor")
 
     # -- lazy positions ---------------------------------------------------------------------
@@ -285,35 +292,31 @@ class Engine:
     def _best_units(self, node: int, now: float, k: int, urgent: bool = False
                     ) -> list[tuple[int, float, float, bool, bool]]:
         """Up to ``k`` available units with the earliest arrivals at ``node``:
-        (unit, turnout, travel, already moving, diverted from a minor job), best first."""
+        (unit, turnout, travel, already moving, diverted from a minor job), best first.
+
+        The hot path of the engine: a parked unit's arrival is one row lookup in the post table of
+        the period and posts of the hour; patrolling units are one vectorised loop lookup; units
+        driving back, and units on minor jobs that could be diverted, need a (bounded, cached)
+        search only when a straight-line bound says they might win.
+        """
         minute = int(now // 60.0) % MINUTES_PER_DAY
         period = self._period_list[minute]
-        oracles = self.oracles_p[period]
         avail = self.candidates[minute] & ~self.busy
-        divertable = np.zeros(len(avail), dtype=bool)
-        if urgent and self.divert:
-            on_minor = self.busy & (self.job_of >= 0)
-            on_minor[on_minor] = self.inc.priority[self.job_of[on_minor]] == self.minor
-            divertable = on_minor & self.candidates[minute]
-        if not avail.any() and not divertable.any():
-            return []
         transit = avail & (self.trans_end > now)
-        still = avail & ~transit
-        looping = still & self.has_loop
-        eta = np.where(still, self.post_tables[period][self.slot_of_minute[minute]][node]
-                       + self.turnout, _INF)
-        moving = looping
-        if self.fleet.loops and looping.any():
-            units = np.flatnonzero(looping)
-            kflat, offset = self._loop_positions(units, now)
-            eta[units] = offset + self.flat_rows(period)[kflat, node]
-        if transit.any():
-            moving = looping | transit
-            if k == 1:
-                bound = float(eta.min())
-            else:
-                finite = np.sort(eta[np.isfinite(eta)])
-                bound = finite[k - 1] if finite.size >= k else _INF
+        any_transit = bool(transit.any())
+        still = avail & ~transit if any_transit else avail
+        eta = np.where(still, self.post_tables[period][self.slot_of_minute[minute]][node] + self.turnout,
+                       _INF)
+        looping = None
+        if self.any_loop:
+            looping = still & self.has_loop
+            if looping.any():
+                units = np.flatnonzero(looping)
+                kflat, offset = self._loop_positions(units, now)
+                eta[units] = offset + self.flat_rows(period)[kflat, node]
+        oracles = self.oracles_p[period]
+        if any_transit:
+            bound = self._kth(eta, k)
             for u in np.flatnonzero(transit):
                 u = int(u)
                 nxt, offset = self.position(u, now)
@@ -321,26 +324,38 @@ class Engine:
                 if offset + self.oracle[u].lower_bound(nxt, node) > bound:
                     continue
                 eta[u] = offset + float(oracles[u].times_to(node, bound)[nxt])
-        if divertable.any():
-            finite = np.sort(eta[np.isfinite(eta)])
-            bound = finite[k - 1] if finite.size >= k else _INF
-            for u in np.flatnonzero(divertable):
-                u = int(u)
-                nxt, offset = self.job_position(u, now)
-                if offset + self.oracle[u].lower_bound(nxt, node) >= bound:
-                    continue  # only a strictly earlier arrival justifies a diversion
-                eta[u] = offset + float(oracles[u].times_to(node, bound)[nxt])
-            moving = moving | divertable
+        divertable = None
+        if urgent and self.divert:
+            divertable = self.busy & (self.job_of >= 0) & self.candidates[minute]
+            divertable[divertable] = self.inc.priority[self.job_of[divertable]] == self.minor
+            if divertable.any():
+                bound = self._kth(eta, k)
+                for u in np.flatnonzero(divertable):
+                    u = int(u)
+                    nxt, offset = self.job_position(u, now)
+                    if offset + self.oracle[u].lower_bound(nxt, node) >= bound:
+                        continue  # only a strictly earlier arrival justifies a diversion
+                    eta[u] = offset + float(oracles[u].times_to(node, bound)[nxt])
         # earliest arrival first; ties go to the lowest unit index (argmin and a stable sort agree)
         order = [int(np.argmin(eta))] if k == 1 else np.argsort(eta, kind="stable")[:k]
         out = []
         for u in order:
             u = int(u)
-            if not np.isfinite(eta[u]):
+            if eta[u] == _INF:
                 break
-            turnout = 0.0 if moving[u] else float(self.turnout[u])
-            out.append((u, turnout, float(eta[u]) - turnout, bool(moving[u]), bool(divertable[u])))
+            divert = bool(divertable is not None and divertable[u])
+            moving = bool(transit[u] or divert or (looping is not None and looping[u]))
+            turnout = 0.0 if moving else float(self.turnout[u])
+            out.append((u, turnout, float(eta[u]) - turnout, moving, divert))
         return out
+
+    @staticmethod
+    def _kth(eta: np.ndarray, k: int) -> float:
+        """The k-th smallest arrival time so far: what a unit must beat to be chosen."""
+        if k == 1:
+            return float(eta.min())
+        finite = np.sort(eta[np.isfinite(eta)])
+        return float(finite[k - 1]) if finite.size >= k else _INF
 
     def _here(self, u: int, now: float) -> tuple[int, float]:
         """The node a unit being sent leaves from, and when it gets there (s since the start)."""
@@ -350,7 +365,7 @@ class Engine:
     def job_position(self, u: int, t: float) -> tuple[int, float]:
         """Where busy unit ``u`` is at ``t``: on scene, or on its way there (lazily, as for returns,
         in the congestion period of the dispatch)."""
-        scene = int(self.inc.node[self.job_of[u]])
+        scene = self._node[int(self.job_of[u])]
         if t >= self.job_arrival[u]:
             return scene, 0.0
         start, origin = float(self.job_start[u]), int(self.job_from[u])
@@ -388,7 +403,7 @@ class Engine:
             self.full_arrival_s[j] = -_INF
         if self.remaining[j] == 1:  # it was fully served before: it needs a place in the queue
             self.queued[j] = 1
-            heapq.heappush(self.queue, (int(self.inc.priority[j]), float(self.inc.call_s[j]), j))
+            heapq.heappush(self.queue, (self._prio[j], self._call[j], j))
 
     def _assign(self, u: int, i: int, now: float, turnout: float, travel: float, moving: bool) -> None:
         # where its drive starts (before the unit's state changes): a parked unit after turnout
@@ -396,7 +411,7 @@ class Engine:
             (int(self.trans_to[u]), now + turnout) if turnout > 0 else self._here(u, now))
         self.job_period[u] = self._period_list[int(now // 60.0) % MINUTES_PER_DAY]  # of the ETA
         arrival = now + turnout + travel
-        clear = arrival + float(self.inc.on_scene_s[i])
+        clear = arrival + self._scene[i]
         self.busy[u] = True
         if self.unit_of[i] < 0 or arrival < self.arrival_s[i]:  # the first unit on scene
             self.assign_s[i] = now
@@ -414,8 +429,9 @@ class Engine:
         self.job_arrival[u] = arrival
         self.log.append((i, u, now, arrival, clear))
         self.log_diverted.append(False)
-        self._close_transit(u, now)
-        self.segs[u].append((now, JOB, float(self.inc.node[i]), arrival, 0.0, 0.0))
+        if self.segs[u][-1][1] == TRANSIT:
+            self._close_transit(u, now)
+        self.segs[u].append((now, JOB, float(self._node[i]), arrival, 0.0, 0.0))
         token = int(self.job_token[u])
         done = self.env.timeout(clear - now)
         done.callbacks.append(lambda _ev, u=u, i=i, tok=token: self._on_clear(u, i)
@@ -423,8 +439,8 @@ class Engine:
 
     def _send(self, i: int, now: float) -> bool:
         """Send as many of job ``i``'s remaining units as are available; True if none remain."""
-        urgent = int(self.inc.priority[i]) == 0
-        for u, turnout, travel, moving, divert in self._best_units(int(self.inc.node[i]), now,
+        urgent = self._prio[i] == 0
+        for u, turnout, travel, moving, divert in self._best_units(self._node[i], now,
                                                                     int(self.remaining[i]), urgent):
             if divert:
                 self._divert(u, now)
@@ -434,13 +450,13 @@ class Engine:
 
     def _dispatch(self, i: int) -> None:
         now = self.env.now
-        if self.volunteers.any() and self.inc.priority[i] == self.minor \
+        if self.any_volunteer and self._prio[i] == self.minor \
                 and self.scenario.patrol.volunteers_first_on_minor:
             self._volunteer_eta(i, now)
         if self.queue or not self._send(i, now):
             if self.remaining[i] > 0:
                 self.queued[i] = 1
-                heapq.heappush(self.queue, (int(self.inc.priority[i]), float(self.inc.call_s[i]), i))
+                heapq.heappush(self.queue, (self._prio[i], self._call[i], i))
             self._serve_queue(now)
         elif self.queue:  # a diversion may have sent a minor job back to the queue
             self._serve_queue(now)
@@ -458,7 +474,7 @@ class Engine:
 
     def _on_clear(self, u: int, i: int) -> None:
         now = self.env.now
-        node = int(self.inc.node[i])
+        node = self._node[i]
         self.busy[u] = False
         # the drive after a job: back to the post, or to the loop
         minute = int(now // 60.0) % MINUTES_PER_DAY
@@ -501,21 +517,22 @@ class Engine:
         units = np.flatnonzero(self.volunteers & self.on_air(now) & (self.loop >= 0))
         if units.size:
             kflat, offset = self._loop_positions(units, now)
-            eta = offset + self.flat_rows(self.period(now))[kflat, int(self.inc.node[i])]
+            eta = offset + self.flat_rows(self.period(now))[kflat, self._node[i]]
             self.volunteer_s[i] = now + float(np.min(eta))
 
     # -- processes ----------------------------------------------------------------------------
 
     def _handovers(self):  # jobs reach police in order of dispatch time
-        order = np.lexsort((np.arange(len(self.inc)), self.inc.dispatch_s))
-        env = self.env
+        order = np.lexsort((np.arange(len(self.inc)), self.inc.dispatch_s)).tolist()
+        when = self.inc.dispatch_s.tolist()
+        env, horizon, dispatch = self.env, self.horizon, self._dispatch
         for i in order:
-            t = float(self.inc.dispatch_s[i])
-            if t >= self.horizon:
+            t = when[i]
+            if t >= horizon:
                 break
             if t > env.now:
                 yield env.timeout(t - env.now)
-            self._dispatch(int(i))
+            dispatch(i)
 
     def _duty_changes(self):  # units coming back on the air take waiting jobs
         off = self.off_air
