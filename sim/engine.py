@@ -163,6 +163,8 @@ class Engine:
         self.trans_period = [0] * n_units  # congestion period of each unit's transit
         self.anchor = -fleet.loop_phase_s.astype(float)  # time the unit was (or would be) at loop start
         self._route: list[tuple[np.ndarray, np.ndarray] | None] = [None] * n_units
+        self._flat_nodes: np.ndarray | None = None
+        self._wp_times: dict[tuple[int, int], np.ndarray] = {}
         self._flat_loops()
         self.queue: list[tuple[int, float, int]] = []
         self.remaining = np.asarray([self.scenario.incident_types[t].units_required
@@ -279,7 +281,20 @@ class Engine:
         return int(self.trans_to[u]), 0.0
 
     def flat_nodes(self) -> np.ndarray:
-        return np.concatenate([lp.nodes for lp in self.fleet.loops])
+        """All loops' nodes end to end (index with the positions of :meth:`_loop_positions`)."""
+        if self._flat_nodes is None:
+            self._flat_nodes = np.concatenate([lp.nodes for lp in self.fleet.loops])
+        return self._flat_nodes
+
+    def _waypoint_times(self, k: int, oracle: TravelTimeOracle) -> np.ndarray:
+        """``[waypoint, node]``: time (s) from every node to each waypoint of loop ``k``."""
+        key = (k, id(oracle))
+        table = self._wp_times.get(key)
+        if table is None:
+            lp = self.fleet.loops[k]
+            table = np.stack([oracle.to_node(int(lp.nodes[w]))[0] for w in lp.waypoints])
+            self._wp_times[key] = table
+        return table
 
     # -- availability -------------------------------------------------------------------------
 
@@ -484,8 +499,8 @@ class Engine:
         if self.loop[u] >= 0:
             lp = self.fleet.loops[int(self.loop[u])]
             join = 0
-            if self.scenario.patrol.after_incident == "resume":
-                times = [oracle.to_node(int(lp.nodes[w]))[0][node] for w in lp.waypoints]
+            if self.scenario.patrol.after_incident == "resume":  # the nearest waypoint, by time
+                times = self._waypoint_times(int(self.loop[u]), oracle)[:, node]
                 join = int(lp.waypoints[int(np.argmin(times))])
             target = int(lp.nodes[join])
             arrive = now + float(oracle.to_node(target)[0][node])

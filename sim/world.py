@@ -158,7 +158,7 @@ class World:
     def loop_rows(self, layout: str, k: int, period: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """For loop ``k`` of ``layout``: ``rows[j, node]``, the time (s) from the loop's j-th node to
         every node in congestion period ``period`` (float32; one multi-source Dijkstra per loop
-        and period, computed when first asked), and the loop's nodes."""
+        and period over its distinct nodes, computed when first asked), and the loop's nodes."""
         loop = self.fleets[layout].loops[k]
         oracle = self.period_oracles[period][loop.unit_type]
         if period and oracle is self.oracles[loop.unit_type]:
@@ -166,7 +166,9 @@ class World:
         key = (layout, k, period)
         hit = self._loop_rows.get(key)
         if hit is None:
-            rows = dijkstra(oracle.forward, directed=True, indices=loop.nodes).astype(np.float32)
+            # a loop passes most nodes twice (out and back): one search per distinct node
+            nodes, back = np.unique(loop.nodes, return_inverse=True)
+            rows = dijkstra(oracle.forward, directed=True, indices=nodes).astype(np.float32)[back]
             rows.setflags(write=False)
             hit = (rows, loop.nodes)
             self._loop_rows[key] = hit
