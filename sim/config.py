@@ -341,6 +341,9 @@ class UnitType(_Model):
     from police."""
     patrols: bool = False
     """Idle units of this type patrol their grid when their layout has ``patrol: true``."""
+    access: Literal["drive", "walk"] = "drive"
+    """``drive``: roads only, one-way streets respected; ``walk``: roads, footways and pedestrian
+    streets, in either direction (cap the speed with ``max_speed``, e.g. "5 km/h")."""
     congestion_sensitivity: float = Field(default=1.0, ge=0.0, le=1.0)
     """How much of the hour's congestion this type feels: 1 the full effect (cars), 0 none (on
     foot). In a congestion period with road-class factor ``f`` the type drives at

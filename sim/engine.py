@@ -195,7 +195,8 @@ class Engine:
         self.job_period = [0] * n_units  # congestion period of each unit's drive to its job
         self.diverted = np.zeros(n, dtype=np.int32)
         self.by_diversion = np.zeros(n, dtype=np.int8)
-        self.log_diverted: list[bool] = []
+        self.log_diverted: list[bool] = []   # the unit was taken off this job for an urgent one
+        self.log_withdrawn: list[bool] = []  # ... before it got there
         self.divert = self.scenario.dispatch.divert_from_minor
         # each unit's trajectory as segments (start, kind, a, b, c, d): PARK (a = post node);
         # LOOP (a = anchor); TRANSIT (a = route start node, b = target node, c = loop anchor after
@@ -403,6 +404,7 @@ class Engine:
         arrived = now >= arr
         self.log[li] = (i_, u_, a, arr if arrived else now, now)
         self.log_diverted[li] = True
+        self.log_withdrawn[li] = not arrived
         self.diverted[j] += 1
         if arrived:
             if self.unit_of[j] == u:
@@ -444,6 +446,7 @@ class Engine:
         self.job_arrival[u] = arrival
         self.log.append((i, u, now, arrival, clear))
         self.log_diverted.append(False)
+        self.log_withdrawn.append(False)
         if self.segs[u][-1][1] == TRANSIT:
             self._close_transit(u, now)
         self.segs[u].append((now, JOB, float(self._node[i]), arrival, 0.0, 0.0))
@@ -750,7 +753,8 @@ class Engine:
         sent_by_h = np.zeros(n, dtype=np.int32)
         log = np.array(self.log, dtype=float).reshape(-1, 5)
         if log.size:
-            np.add.at(sent_by_h, log[:, 0].astype(np.int64), (log[:, 2] <= h).astype(np.int32))
+            kept = (log[:, 2] <= h) & ~np.array(self.log_withdrawn, dtype=bool)  # never got there
+            np.add.at(sent_by_h, log[:, 0].astype(np.int64), kept.astype(np.int32))
         volunteer = np.where(self.volunteer_s <= h, self.volunteer_s, np.nan)
         columns = {
             "layout": np.zeros(n, dtype=np.int32),

@@ -231,8 +231,9 @@ TEXT: dict[str, dict[str, str]] = {
     "a.goal": {"en": "The goal line in the bar chart ({goal} of incidents within target) is a "
                      "reporting choice, not part of the scenario.",
                "zh": "柱状图中的目标线（{goal} 的警情按时到达）为报告设定，不属于情景参数。"},
-    "a.not_modelled": {"en": "Travel times do not change with the hour of day (no congestion model).",
-                       "zh": "行车时间不随时段变化（未模拟交通拥堵）。"},
+    "a.not_modelled": {"en": "A trip keeps the congestion of the period it starts in, and patrol "
+                             "loops keep free-flow timing.",
+                       "zh": "每次出行按出发时段的拥堵计算；巡逻路线按畅通速度计时。"},
     "r.command": {"en": "The run was made with:", "zh": "本次运行使用的命令："},
     "r.explicit": {"en": "The same run with every setting written out:",
                    "zh": "写明全部设置的等效命令："},

@@ -45,7 +45,7 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("outcome", "served, on_scene, en_route, queued or call_handling (state at the horizon)"),
     ("counted", "1 if the call came after the warm-up and so counts in the metrics, else 0"),
     ("units_required", "units the incident type needs (backup for urgent types)"),
-    ("units_sent", "units assigned by the horizon (at most units_required)"),
+    ("units_sent", "units assigned by the horizon, less any diverted away before they arrived"),
     ("full_arrival_s", "time the last required unit arrives (s); equals arrival_s for one unit"),
     ("full_response_s", "full_arrival_s - call_s: full response time from the call (s)"),
     ("from_patrol", "1 if the first unit was already on the move (patrolling or driving back)"),
@@ -390,8 +390,10 @@ def _check_assignments(c: dict[str, np.ndarray], asg: dict[str, np.ndarray], *,
         k = int(np.flatnonzero(off)[0])
         raise InvariantError(f"{int(off.sum())} assignment(s) of a unit that was off duty or on a "
                              f"break (e.g. unit {int(unit[k])} at {a[k]:.1f} s)")
-    # work conservation: when a job queued at its dispatch time t, no unit was free at t
-    waited = np.flatnonzero((c["queued"] == 1) & ~np.isnan(c["dispatch_s"]))
+    # work conservation: when a job queued at its dispatch time t, no unit was free at t (a job
+    # sent back to the queue by a diversion waited from the diversion instead: left out)
+    diverted = c["diverted"] > 0 if "diverted" in c else np.zeros(len(c["queued"]), dtype=bool)
+    waited = np.flatnonzero((c["queued"] == 1) & ~np.isnan(c["dispatch_s"]) & ~diverted)
     if waited.size == 0:
         return
     can = ~off_air

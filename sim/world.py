@@ -194,15 +194,19 @@ def _period_oracles(scenario: Scenario, net: RoadNetwork) -> list[dict[str, Trav
         oracles: dict[str, TravelTimeOracle] = {}
         for name, ut in scenario.unit_types.items():
             base = edge_times(net, speeds, factor=ut.speed_factor, cap=ut.max_speed)
+            walk = ut.access == "walk"
+            if not walk:  # cars never use footways
+                base = np.where(net.edge_walk_only, np.inf, base)
             factors = None
             if period is not None and ut.congestion_sensitivity > 0:
                 factors = congested_edge_factors(net, period.speed_factor, ut.congestion_sensitivity)
                 if np.all(factors == 1.0):
                     factors = None
-            key = (ut.speed_factor, ut.max_speed,
+            key = (ut.speed_factor, ut.max_speed, walk,
                    None if factors is None else factors.tobytes())
             if key not in by_profile:  # unit types that drive alike share one oracle and its caches
-                by_profile[key] = TravelTimeOracle(net, base if factors is None else base / factors)
+                by_profile[key] = TravelTimeOracle(net, base if factors is None else base / factors,
+                                                   both_ways=walk)
             oracles[name] = by_profile[key]
         out.append(oracles)
     return out

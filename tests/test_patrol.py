@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from sim.demand import IncidentSet
 from sim.engine import Engine, simulate
+from sim.records import check_result
 from sim.world import MINUTES_PER_DAY
 
 from .conftest import lonlat, tiny_scenario, world_for, write_grid_osm
@@ -270,11 +271,15 @@ def test_a_unit_on_a_minor_job_is_diverted_to_an_urgent_one(tmp_path):
     assert c["arrival_s"][0] > c["clear_s"][1]
     a = res.assignments
     assert a["diverted"].tolist() == [True, False, False]
+    check_result(res, world.fleets["one"], expected_incidents=2, horizon_s=86400.0, warmup_s=0.0)
     # on scene: the minor job ends when the car leaves for the urgent one
     inc = _incidents(world, [0.0, 400.0], [post, far], priorities=[2, 0], on_scene=[900.0, 600.0],
                      types=[1, 0])
-    c = Engine(world, "one", inc).run().records.columns
+    res = Engine(world, "one", inc).run()
+    check_result(res, world.fleets["one"], expected_incidents=2, horizon_s=86400.0, warmup_s=0.0)
+    c = res.records.columns
     assert c["diverted"][0] == 1 and c["clear_s"][0] == pytest.approx(401.0)
+    assert c["units_sent"][0] == 1  # it got there: it counts
     assert c["assign_s"][1] == pytest.approx(401.0) and c["outcome"][0] == 0  # served (cut short)
     # without the switch, the urgent call waits
     data["dispatch"] = {"divert_from_minor": False}

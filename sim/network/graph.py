@@ -63,6 +63,7 @@ class RoadNetwork:
     checksum : SHA-256 of the input the network was built from (file bytes or generator input).
     report : counts from loading: nodes and edges kept and dropped, and why.
     rivers : optional river centre lines for maps, ``{name: [(lon, lat), ...]}``.
+    edge_walk_only : True for footways and pedestrian streets: usable on foot, never by car.
     """
 
     osmid: np.ndarray
@@ -80,6 +81,11 @@ class RoadNetwork:
     checksum: str
     report: dict[str, Any] = field(default_factory=dict)
     rivers: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    edge_walk_only: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.edge_walk_only is None:  # no footways: every edge is a road
+            object.__setattr__(self, "edge_walk_only", np.zeros(len(self.edge_u), dtype=bool))
 
     @property
     def n_nodes(self) -> int:

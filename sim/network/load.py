@@ -51,7 +51,7 @@ __all__ = [
     "network_from_osmnx",
 ]
 
-LOADER_VERSION = "1"
+LOADER_VERSION = "2"
 """Bump when the loader changes what it keeps, so old cache entries are not reused."""
 
 DRIVABLE_CLASSES = frozenset({
@@ -89,6 +89,24 @@ def file_checksum(path: Path) -> str:
 # ---------------------------------------------------------------------------------------------
 # osmnx graph -> arrays
 
+WALK_ONLY_CLASSES = frozenset({"footway", "pedestrian", "path", "steps"})
+"""OSM ``highway`` values only people on foot may use (kept for foot patrols, never for cars)."""
+
+
+def _walk_only(data: dict[str, Any]) -> str | None:
+    """The class of a footway / pedestrian street people may walk on, or None."""
+    values = data.get("highway")
+    values = values if isinstance(values, list) else [values]
+    cls = next((v for v in values if isinstance(v, str) and v in WALK_ONLY_CLASSES), None)
+    if cls is None:
+        return None
+    for key in ("access", "foot"):
+        v = data.get(key)
+        if any(x in _NO_ACCESS for x in (v if isinstance(v, list) else [v]) if isinstance(x, str)):
+            return None
+    return cls
+
+
 def _first_drivable(value: Any) -> str | None:
     values = value if isinstance(value, list) else [value]
     for v in values:
@@ -117,9 +135,10 @@ def _edge_allowed(data: dict[str, Any]) -> str | None:
     return cls
 
 
-def _drivable_subgraph(G: Any) -> tuple[Any, dict[str, int]]:
-    """Remove edges cars cannot use, and nodes left without edges."""
-    drop = [(u, v, k) for u, v, k, d in G.edges(keys=True, data=True) if _edge_allowed(d) is None]
+def _drivable_subgraph(G: Any, *, walkable: bool = False) -> tuple[Any, dict[str, int]]:
+    """Remove edges cars cannot use (keeping footways too if ``walkable``), and lone nodes."""
+    drop = [(u, v, k) for u, v, k, d in G.edges(keys=True, data=True)
+            if _edge_allowed(d) is None and not (walkable and _walk_only(d))]
     n_edges = G.number_of_edges()
     H = G.copy()
     H.remove_edges_from(drop)
@@ -131,11 +150,14 @@ def network_from_osmnx(G: Any, *, source: str, checksum: str,
                        rivers: dict[str, list[tuple[float, float]]] | None = None) -> RoadNetwork:
     """Turn an osmnx MultiDiGraph (lon/lat node coordinates) into a :class:`RoadNetwork`.
 
-    Keeps drivable edges only, then the largest strongly connected component. Raises
-    :class:`NetworkSourceError` if no drivable road is left.
+    Keeps the largest strongly connected component of the drivable roads, plus the footways and
+    pedestrian streets between its nodes (flagged walk-only: for units on foot, never for cars).
+    Raises :class:`NetworkSourceError` if no drivable road is left.
     """
     import networkx as nx  # loading only; never used in the event loop
 
+    walk_edges = [(u, v, k, d) for u, v, k, d in G.edges(keys=True, data=True)
+                  if _edge_allowed(d) is None and _walk_only(d)]
     H, report = _drivable_subgraph(G)
     if H.number_of_edges() == 0:
         raise NetworkSourceError(f"{source}: the network has no drivable roads "
@@ -146,15 +168,19 @@ def network_from_osmnx(G: Any, *, source: str, checksum: str,
     report["strong_components"] = len(components)
     report["nodes_dropped_outside_largest_scc"] = H.number_of_nodes() - len(largest)
     H = H.subgraph(largest).copy()
+    kept_walk = [(u, v, k, d) for u, v, k, d in walk_edges if u in largest and v in largest]
+    H.add_edges_from((u, v, ("walk", k), d) for u, v, k, d in kept_walk)
+    report["walk_only_edges"] = len(kept_walk)
 
     nodes = sorted(H.nodes)
     index = {n: i for i, n in enumerate(nodes)}
     lon = np.array([float(H.nodes[n]["x"]) for n in nodes])
     lat = np.array([float(H.nodes[n]["y"]) for n in nodes])
     edges = sorted(((index[u], index[v], k, d) for u, v, k, d in H.edges(keys=True, data=True)),
-                   key=lambda e: (e[0], e[1], e[2]))
+                   key=lambda e: (e[0], e[1], str(e[2])))
     edges = [e for e in edges if e[0] != e[1]]  # self-loops never shorten a route
-    classes_per_edge = [_edge_allowed(e[3]) or "road" for e in edges]
+    walk_only = np.array([_edge_allowed(e[3]) is None for e in edges], dtype=bool)
+    classes_per_edge = [_edge_allowed(e[3]) or _walk_only(e[3]) or "road" for e in edges]
     classes = tuple(sorted(set(classes_per_edge)))
     cls_index = {c: i for i, c in enumerate(classes)}
     frame = LocalFrame(lon0=float((lon.min() + lon.max()) / 2), lat0=float((lat.min() + lat.max()) / 2))
@@ -173,7 +199,7 @@ def network_from_osmnx(G: Any, *, source: str, checksum: str,
         edge_length=np.maximum(length, 0.1),
         edge_class=np.array([cls_index[c] for c in classes_per_edge], dtype=np.int16),
         classes=classes, frame=frame, source=source, checksum=checksum, report=report,
-        rivers=rivers or {},
+        rivers=rivers or {}, edge_walk_only=walk_only,
     )
 
 
@@ -200,9 +226,10 @@ def _simplify(G: Any, path: Path | str) -> Any:
     drivable, _ = _drivable_subgraph(G)
     if drivable.number_of_edges() == 0:
         raise NetworkSourceError(f"{path}: the network has no drivable roads")
+    roads, _ = _drivable_subgraph(G, walkable=True)  # footways stay, for units on foot
     if G.graph.get("simplified"):
-        return drivable
-    return ox.simplify_graph(drivable)
+        return roads
+    return ox.simplify_graph(roads)
 
 
 def _read_graphml(path: Path) -> Any:
@@ -279,7 +306,7 @@ def _download(spec: dict[str, Any], target: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 # cache
 
-_ARRAYS = ("osmid", "lon", "lat", "edge_u", "edge_v", "edge_length", "edge_class")
+_ARRAYS = ("osmid", "lon", "lat", "edge_u", "edge_v", "edge_length", "edge_class", "edge_walk_only")
 
 
 def _write_atomically(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
@@ -379,7 +406,8 @@ def _load_cache(npz: Path, key: str = "") -> RoadNetwork | None:
         return RoadNetwork(
             osmid=arrays["osmid"], lon=arrays["lon"], lat=arrays["lat"], x=x, y=y,
             edge_u=arrays["edge_u"], edge_v=arrays["edge_v"], edge_length=arrays["edge_length"],
-            edge_class=arrays["edge_class"], classes=classes, frame=frame,
+            edge_class=arrays["edge_class"], edge_walk_only=arrays["edge_walk_only"].astype(bool),
+            classes=classes, frame=frame,
             source=str(meta["source"]), checksum=str(meta["checksum"]), report=dict(meta["report"]),
             rivers={str(k): [(float(p[0]), float(p[1])) for p in v] for k, v in meta["rivers"].items()},
         )

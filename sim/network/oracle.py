@@ -35,7 +35,9 @@ def edge_times(net: RoadNetwork, speeds: dict[str, float], *, factor: float = 1.
 
 
 def _csr_min(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray) -> csr_matrix:
-    """CSR matrix keeping the minimum weight among parallel edges u->v."""
+    """CSR matrix keeping the minimum weight among parallel edges u->v (infinite ones dropped)."""
+    finite = np.isfinite(w)
+    u, v, w = u[finite], v[finite], w[finite]
     order = np.lexsort((w, v, u))
     u, v, w = u[order], v[order], w[order]
     keep = np.ones(len(u), dtype=bool)
@@ -51,19 +53,27 @@ class TravelTimeOracle:
     Parameters
     ----------
     net : the road network.
-    edge_time : travel time (s) of each of ``net``'s directed edges; must be positive.
+    edge_time : travel time (s) of each of ``net``'s directed edges; must be positive (``inf``:
+        the edge cannot be used).
     lru_size : how many limited reverse searches to keep.
+    both_ways : every edge may also be used against its direction (people on foot ignore
+        one-way streets).
     """
 
-    def __init__(self, net: RoadNetwork, edge_time: np.ndarray, *, lru_size: int = 1024) -> None:
+    def __init__(self, net: RoadNetwork, edge_time: np.ndarray, *, lru_size: int = 1024,
+                 both_ways: bool = False) -> None:
         edge_time = np.asarray(edge_time, dtype=float)
         if edge_time.shape != (net.n_edges,) or np.any(~(edge_time > 0)):
             raise ValueError("edge_time needs one positive travel time per edge")
         self.n = net.n_nodes
-        self.forward = _csr_min(self.n, net.edge_u, net.edge_v, edge_time)
+        u, v, w = net.edge_u, net.edge_v, edge_time
+        if both_ways:
+            u, v, w = np.concatenate([u, v]), np.concatenate([v, u]), np.concatenate([w, w])
+        self.forward = _csr_min(self.n, u, v, w)
         self.reverse = self.forward.transpose().tocsr()
         self.reverse.sort_indices()
-        self.max_speed_mps = float(np.max(net.edge_length / edge_time))
+        usable = np.isfinite(edge_time)
+        self.max_speed_mps = float(np.max(net.edge_length[usable] / edge_time[usable]))
         self._x, self._y = net.x, net.y
         self._from: dict[int, np.ndarray] = {}
         self._to: dict[int, tuple[np.ndarray, np.ndarray]] = {}
