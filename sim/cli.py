@@ -18,7 +18,7 @@ from .cli_checks import _positive_int
 from .config import DEFAULT_SCENARIO, ScenarioError, check_budget, load_scenario
 from .network.load import NetworkSourceError, default_cache_dir
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
 
 EXIT_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--cache-dir", type=Path, default=None,
                         help=f"network cache (default: $POLICE_SIM_CACHE or {default_cache_dir()})")
 
-    r = sub.add_parser("run", parents=[common], help="simulate a scenario's layouts and write a results folder",
+    r = sub.add_parser("run", parents=[common],
+                       help="simulate a scenario's layouts and write a results folder",
                        description="Simulate every layout of a scenario (or those given with "
                                    "--layout) for several replications, print a summary and write "
                                    "results/<scenario>/<run-id>/.")

@@ -40,7 +40,7 @@ def _umask() -> int:
 _UMASK = _umask()
 
 
-class atomic_open:  # noqa: N801 - used like open()
+class atomic_open:
     """``with atomic_open(path) as fh:`` writes a uniquely named temporary file next to ``path``,
     flushes it to disk and renames it over ``path`` only if the block finished; otherwise the
     temporary file is removed. Concurrent writers never share a temporary file."""

@@ -273,13 +273,13 @@ def test_cobham_one_class_is_mmc(lam, mu, c):
 def test_cobham_conservation_law(rates, mu, c):
     waits = mmc_priority_waits(rates, mu, c)
     lam = sum(rates)
-    weighted = sum(r * w for r, w in zip(rates, waits)) / lam
+    weighted = sum(r * w for r, w in zip(rates, waits, strict=False)) / lam
     assert weighted == pytest.approx(mmc_metrics(lam, mu, c).mean_wait, rel=1e-12)
 
 
 def test_cobham_higher_priority_waits_less():
     waits = mmc_priority_waits([0.3, 0.5, 0.4, 0.6], 0.5, 4)
-    assert all(a < b for a, b in zip(waits, waits[1:]))
+    assert all(a < b for a, b in zip(waits, waits[1:], strict=False))
 
 
 def test_cobham_mm1_hand_values():
@@ -368,7 +368,7 @@ def test_hypercube_equal_rates_reduces_to_mmc(n_units, same_preference):
     if same_preference:
         # With one shared order, unit workloads decrease along that order.
         w = inf.workloads[order]
-        assert all(x > y for x, y in zip(w, w[1:]))
+        assert all(x > y for x, y in zip(w, w[1:], strict=False))
 
 
 def test_hypercube_twelve_units_matches_mmc():

@@ -41,8 +41,8 @@ from __future__ import annotations
 import math
 import pathlib
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 from xml.sax.saxutils import quoteattr
 
 import numpy as np
@@ -54,8 +54,8 @@ __all__ = [
     "ORIGIN_LON",
     "local_to_lonlat",
     "lonlat_to_local",
-    "write_synthetic_shaoyang",
     "synthetic_features",
+    "write_synthetic_shaoyang",
 ]
 
 GENERATOR_VERSION = "1"
@@ -118,10 +118,10 @@ def _river_centre_lines() -> tuple[list[tuple[float, float]], list[tuple[float, 
     xs = np.linspace(X_MIN_M, X_MAX_M, n_zi)
     conf_i = int(np.argmin(np.abs(xs - CONFLUENCE_X_M)))
     xs[conf_i] = CONFLUENCE_X_M
-    zi = list(zip(xs.tolist(), _zi_y(xs).tolist()))
+    zi = list(zip(xs.tolist(), _zi_y(xs).tolist(), strict=False))
     n_sh = int(math.ceil((_CONFLUENCE_Y_M - Y_MIN_M) / RIVER_SAMPLE_STEP_M)) + 1
     ys = np.linspace(Y_MIN_M, _CONFLUENCE_Y_M, n_sh)[:-1]
-    shao = list(zip(_shao_x(ys).tolist(), ys.tolist())) + [zi[conf_i]]
+    shao = list(zip(_shao_x(ys).tolist(), ys.tolist(), strict=False)) + [zi[conf_i]]
     return zi, shao, conf_i
 
 
@@ -357,7 +357,7 @@ def _axis(lo: float, hi: float, lo_role: str, hi_role: str, lo_road: _Road | Non
     prim: list[tuple[float, _Road | None]] = sorted(
         [(p, r) for p, r in forced if lo + 200.0 < p < hi - 200.0], key=lambda t: t[0])
     anchors = [lo] + [p for p, _ in prim] + [hi]
-    for p0, p1 in zip(anchors[:-1], anchors[1:]):
+    for p0, p1 in zip(anchors[:-1], anchors[1:], strict=False):
         gap = p1 - p0
         if gap > PRIMARY_MAX_GAP_M:
             k = math.ceil(gap / PRIMARY_SPACING_M) - 1
@@ -367,7 +367,7 @@ def _axis(lo: float, hi: float, lo_role: str, hi_role: str, lo_road: _Road | Non
     lines += [_AxisLine(to_param(p), p, "primary", r) for p, r in prim]
     lines.append(_AxisLine(1.0, hi, hi_role, hi_road))
     out: list[_AxisLine] = []
-    for l0, l1 in zip(lines[:-1], lines[1:]):
+    for l0, l1 in zip(lines[:-1], lines[1:], strict=False):
         out.append(l0)
         gap = l1.phys - l0.phys
         if gap > SECONDARY_MIN_GAP_M:
@@ -720,12 +720,12 @@ class _Builder:
         for dk, ks in by_d.items():
             uv = np.array([self.params[k] for k in ks])
             x, y = self.districts[dk].patch.xy(uv[:, 0], uv[:, 1])
-            for k, xi, yi in zip(ks, x.tolist(), y.tolist()):
+            for k, xi, yi in zip(ks, x.tolist(), y.tolist(), strict=False):
                 self.pos[k] = (xi, yi)
         interior = [k for k in keys if k in self.jitter_amp]
         amp = np.array([self.jitter_amp[k] for k in interior])
         jit = self.rng.uniform(-1.0, 1.0, (len(interior), 2)) * amp[:, None]
-        for k, (jx, jy) in zip(interior, jit.tolist()):
+        for k, (jx, jy) in zip(interior, jit.tolist(), strict=False):
             x, y = self.pos[k]
             self.pos[k] = (x + jx, y + jy)
 
@@ -737,7 +737,7 @@ class _Builder:
         for ln in self.lines:
             ln.kept = [True] * len(ln.tags)
         dropped = set()
-        for (li, ei), r in zip(cand, draws):
+        for (li, ei), r in zip(cand, draws, strict=False):
             ln = self.lines[li]
             p = 0.5 * (self.drop_p[ln.keys[ei]] + self.drop_p[ln.keys[ei + 1]])
             if r < p:
@@ -784,8 +784,8 @@ class _Builder:
         zi, shao, conf_i = _river_centre_lines()
         zi_keys = [("river", "zi", i) for i in range(len(zi))]
         sh_keys = [("river", "shao", i) for i in range(len(shao) - 1)] + [zi_keys[conf_i]]
-        self.pos.update(zip(zi_keys, zi))
-        self.pos.update(zip(sh_keys, shao))  # the Shao ends on the Zi's vertex
+        self.pos.update(zip(zi_keys, zi, strict=False))
+        self.pos.update(zip(sh_keys, shao, strict=False))  # the Shao ends on the Zi's vertex
         for keys, name, width in ((zi_keys, ZI_NAME, 2 * ZI_HALF_WIDTH_M),
                                   (sh_keys, SHAO_NAME, 2 * SHAO_HALF_WIDTH_M)):
             tags = (("waterway", "river"), ("name", name), ("width", f"{width:.0f}"))
@@ -943,7 +943,7 @@ def synthetic_features(seed: int = 2017) -> dict:
     us = np.concatenate([u0 + (u1 - u0) * t, np.full(25, u1), u1 - (u1 - u0) * t, np.full(25, u0)])
     vs = np.concatenate([np.full(25, v0), v0 + (v1 - v0) * t, np.full(25, v1), v1 - (v1 - v0) * t])
     ox_, oy_ = dx.patch.xy(us, vs)
-    old = [(float(x), float(y)) for x, y in zip(ox_, oy_)]
+    old = [(float(x), float(y)) for x, y in zip(ox_, oy_, strict=False)]
     dedup = [p for i, p in enumerate(old) if i == 0 or p != old[i - 1]]
 
     return {
