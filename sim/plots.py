@@ -1187,7 +1187,8 @@ class _Flow:
             natural = [max([self._measure(str(r[i]), size) for r in rows] + [0.3]) for i in range(ncol)]
             head_w = [self._measure(h, size, "bold") for h in headers]
             pad = size / 72.0 * 1.2
-            widths = [max(n, min(h, max(n, 0.95))) + pad for n, h in zip(natural, head_w, strict=True)]
+            # a header may wrap down to 0.6 in, so long headers do not starve the data columns
+            widths = [max(n, min(h, max(n, 0.6))) + pad for n, h in zip(natural, head_w, strict=True)]
             if sum(widths) <= self.width or size <= 5.5:
                 break
             size -= 0.25
