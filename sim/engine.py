@@ -331,27 +331,14 @@ class Engine:
                 kflat, offset = self._loop_positions(units, now)
                 eta[units] = offset + self.flat_rows(period)[kflat, node]
         oracles = self.oracles_p[period]
-        if any_transit:
-            bound = self._kth(eta, k)
-            for u in np.flatnonzero(transit):
-                u = int(u)
-                nxt, offset = self.position(u, now)
-                # the free-flow top speed bounds every period's speeds
-                if offset + self.oracle[u].lower_bound(nxt, node) > bound:
-                    continue
-                eta[u] = offset + float(oracles[u].times_to(node, bound)[nxt])
+        if any_transit:  # driving back after a job: sent from where they are
+            self._refine(eta, transit, self.position, node, now, k, oracles)
         divertable = None
         if urgent and self.divert:
             divertable = self.busy & (self.job_of >= 0) & self.candidates[minute]
             divertable[divertable] = self.inc.priority[self.job_of[divertable]] == self.minor
-            if divertable.any():
-                bound = self._kth(eta, k)
-                for u in np.flatnonzero(divertable):
-                    u = int(u)
-                    nxt, offset = self.job_position(u, now)
-                    if offset + self.oracle[u].lower_bound(nxt, node) >= bound:
-                        continue  # only a strictly earlier arrival justifies a diversion
-                    eta[u] = offset + float(oracles[u].times_to(node, bound)[nxt])
+            if divertable.any():  # only a strictly earlier arrival justifies a diversion
+                self._refine(eta, divertable, self.job_position, node, now, k, oracles, strict=True)
         # earliest arrival first; ties go to the lowest unit index (argmin and a stable sort agree)
         order = [int(np.argmin(eta))] if k == 1 else np.argsort(eta, kind="stable")[:k]
         out = []
@@ -364,6 +351,25 @@ class Engine:
             turnout = 0.0 if moving else float(self.turnout[u])
             out.append((u, turnout, float(eta[u]) - turnout, moving, divert))
         return out
+
+    def _refine(self, eta: np.ndarray, units: np.ndarray, where, node: int, now: float, k: int,
+                oracles: list[TravelTimeOracle], *, strict: bool = False) -> None:
+        """Exact arrival times, into ``eta``, for moving ``units`` that might be among the k best.
+
+        ``where(u, now)`` gives a unit's next node and the time to reach it. A straight-line
+        bound at the free-flow top speed (valid in every congestion period) skips units that
+        cannot beat the k-th best so far; the others get one bounded, cached reverse search.
+        With ``strict``, a unit only enters when it is strictly earlier than that k-th best.
+        """
+        bound = self._kth(eta, k)
+        for u in np.flatnonzero(units):
+            u = int(u)
+            nxt, offset = where(u, now)
+            if offset + self.oracle[u].lower_bound(nxt, node) > bound:
+                continue
+            t = offset + float(oracles[u].times_to(node, bound)[nxt])
+            if t < bound or not strict:
+                eta[u] = t
 
     @staticmethod
     def _kth(eta: np.ndarray, k: int) -> float:
@@ -552,37 +558,22 @@ class Engine:
                 yield env.timeout(t - env.now)
             dispatch(i)
 
-    def _duty_changes(self):  # units coming back on the air take waiting jobs
-        off = self.off_air
-        back = np.flatnonzero((np.roll(off, 1, axis=0) & ~off).any(axis=1)) * 60.0
-        if back.size == 0:
-            return
-        env = self.env
-        day = 0.0
-        while True:
-            for t in back:
-                at = day + float(t)
+    def _daily(self, minutes: np.ndarray, action):
+        """A SimPy process: ``action(now)`` at these minutes of every day, up to the horizon."""
+        env, day = self.env, 0.0
+        while minutes.size:
+            for m in minutes:
+                at = day + float(m) * 60.0
                 if at >= self.horizon:
                     return
                 if at > env.now:
                     yield env.timeout(at - env.now)
-                    if self.queue:
-                        self._serve_queue(env.now)
+                action(env.now)
             day += 86400.0
 
-    def _post_moves(self):  # mobile platforms: idle units drive to the post of the hour
-        changes = np.flatnonzero(self.slot_of_minute != np.roll(self.slot_of_minute, 1)) * 60.0
-        env = self.env
-        day = 0.0
-        while changes.size:
-            for t in changes:
-                at = day + float(t)
-                if at >= self.horizon:
-                    return
-                if at > env.now:
-                    yield env.timeout(at - env.now)
-                self._move_posts(env.now)
-            day += 86400.0
+    def _back_on_air(self, now: float) -> None:
+        if self.queue:  # units coming back on the air take waiting jobs
+            self._serve_queue(now)
 
     def _move_posts(self, now: float) -> None:
         posts = self.slot_posts[self.slot_of_minute[int(now // 60.0) % MINUTES_PER_DAY]]
@@ -717,9 +708,11 @@ class Engine:
         """Run to the horizon and return the records."""
         self.env.process(self._handovers())
         if self.has_shifts:
-            self.env.process(self._duty_changes())
+            back = np.flatnonzero((np.roll(self.off_air, 1, axis=0) & ~self.off_air).any(axis=1))
+            self.env.process(self._daily(back, self._back_on_air))
         if len(self.slot_posts) > 1:
-            self.env.process(self._post_moves())
+            changes = np.flatnonzero(self.slot_of_minute != np.roll(self.slot_of_minute, 1))
+            self.env.process(self._daily(changes, self._move_posts))  # idle units go to the new post
         self.env.run(until=self.horizon)
         result = self._result()
         self.env._queue.clear()  # drop pending events: their callbacks hold this engine in a cycle
