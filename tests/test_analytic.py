@@ -1,4 +1,4 @@
-"""Tests for sim.analytic: Erlang B/C, M/M/c, Cobham priority waits, hypercube model.
+"""Tests for sim.theory.queueing: Erlang B/C, M/M/c, Cobham priority waits, hypercube model.
 
 Reference values are computed independently in this file (hand-worked
 textbook values, explicit birth-death chains and explicitly built CTMC
@@ -16,7 +16,7 @@ import scipy.stats
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.analytic import (
+from sim.theory.queueing import (
     MAX_HYPERCUBE_UNITS,
     HypercubeResult,
     MMcResult,

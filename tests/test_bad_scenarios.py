@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.cli import main
-from sim.config import ScenarioError, load_scenario
+from sim.cli.main import main
+from sim.scenario.schema import ScenarioError, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).resolve().parent / "data" / "bad_scenarios"
@@ -74,8 +74,8 @@ def test_validate_refuses_a_platform_in_the_river(cache_dir, capsys):
 
 
 def test_river_width_from_the_tag_the_default_and_bridges(tmp_path, cache_dir):
-    from sim.checks import check_platforms_against_rivers, river_lines
-    from sim.experiment import load_world
+    from sim.study.experiment import load_world
+    from sim.world.checks import check_platforms_against_rivers, river_lines
 
     text = (CORPUS / "platform_in_river.yaml").read_text(encoding="utf-8")
     for f in ("river.osm",):
@@ -117,10 +117,10 @@ def test_the_default_scenario_has_no_platform_in_a_river():
 
     import numpy as np
 
-    from sim.checks import check_platforms_against_rivers, river_lines
-    from sim.config import DEFAULT_SCENARIO
     from sim.network.graph import LocalFrame
     from sim.network.synth import synthetic_features
+    from sim.scenario.schema import DEFAULT_SCENARIO
+    from sim.world.checks import check_platforms_against_rivers, river_lines
 
     loaded = load_scenario(DEFAULT_SCENARIO)
     empty = np.zeros(0)
@@ -140,7 +140,7 @@ def test_overlapping_key_locations_are_fine_with_a_rule(tmp_path):
 
 
 def test_budget_estimate_and_overrides(tmp_path):
-    from sim.config import check_budget, estimate_run, parse_memory
+    from sim.scenario.schema import check_budget, estimate_run, parse_memory
 
     base = (CORPUS / "rate_zero_demand.yaml").read_text(encoding="utf-8").replace(
         "incidents_per_day: 0", "incidents_per_day: 1000")

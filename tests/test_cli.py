@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.cli import main
+from sim.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED = {"scenario.yaml", "scenario.resolved.yaml", "manifest.json", "records.csv",
@@ -81,8 +81,8 @@ def test_broken_network_files_fail_cleanly(tiny_dir, cache_dir, capsys, content)
 
 
 def test_readme_documents_every_record_field_and_metric():
-    from sim.metrics import METRICS
-    from sim.records import FIELDS
+    from sim.analysis.metrics import METRICS
+    from sim.types import FIELDS
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for name, meaning in (*FIELDS, *METRICS):
@@ -91,7 +91,7 @@ def test_readme_documents_every_record_field_and_metric():
 
 def test_ctrl_c_during_a_run_keeps_the_pieces_and_resume_finishes_it(tiny_dir, cache_dir, capsys,
                                                                      monkeypatch):
-    import sim.experiment as experiment
+    import sim.study.experiment as experiment
 
     real = experiment.simulate
     calls = {"n": 0}

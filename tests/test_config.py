@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sim.cli import main
-from sim.config import DEFAULT_SCENARIO, ScenarioError, load_scenario
+from sim.cli.main import main
+from sim.scenario.schema import DEFAULT_SCENARIO, ScenarioError, load_scenario
 
 
 def _mutate(tmp_path: Path, old: str, new: str, count: int = 1) -> Path:

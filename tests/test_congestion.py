@@ -8,11 +8,11 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from sim.config import DEFAULT_SCENARIO, ScenarioError, load_scenario
-from sim.demand import IncidentSet
-from sim.engine import TRANSIT, Engine
+from sim.engine.core import TRANSIT, Engine
 from sim.network.graph import LocalFrame, RoadNetwork
-from sim.world import _period_oracles
+from sim.scenario.schema import DEFAULT_SCENARIO, ScenarioError, load_scenario
+from sim.types import IncidentSet
+from sim.world.prepare import _period_oracles
 
 from .conftest import lonlat, tiny_scenario, world_for, write_scenario
 from .test_patrol import ladder_scenario

@@ -6,12 +6,13 @@ import math
 import numpy as np
 import pytest
 
-from sim.analytic import erlang_c, mmc_metrics
-from sim.demand import IncidentSet, generate_incidents
-from sim.engine import Engine, simulate
-from sim.experiment import run_batch
-from sim.metrics import mean_ci
-from sim.records import check_invariants
+from sim.analysis.metrics import mean_ci
+from sim.engine.core import Engine, simulate
+from sim.engine.invariants import check_invariants
+from sim.study.experiment import run_batch
+from sim.theory.queueing import erlang_c, mmc_metrics
+from sim.types import IncidentSet
+from sim.world.demand import generate_incidents
 
 from .conftest import lonlat, tiny_scenario, world_for
 

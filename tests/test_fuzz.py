@@ -15,8 +15,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.cli import main
-from sim.config import load_scenario
+from sim.cli.main import main
+from sim.scenario.schema import load_scenario
 
 from .conftest import tiny_scenario, write_grid_osm
 

@@ -12,10 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.demand import generate_incidents
-from sim.engine import simulate
-from sim.metrics import replication_metrics
-from sim.records import FIELDS, InvariantError, RecordTable, check_invariants, check_result
+from sim.analysis.metrics import replication_metrics
+from sim.engine.core import simulate
+from sim.engine.invariants import InvariantError, check_invariants, check_result
+from sim.types import FIELDS, RecordTable
+from sim.world.demand import generate_incidents
 
 from .conftest import tiny_scenario, world_for
 

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.demand import IncidentSet
-from sim.engine import Engine, simulate
-from sim.records import check_result
-from sim.world import MINUTES_PER_DAY
+from sim.engine.core import Engine, simulate
+from sim.engine.invariants import check_result
+from sim.types import IncidentSet
+from sim.world.prepare import MINUTES_PER_DAY
 
 from .conftest import lonlat, tiny_scenario, world_for, write_grid_osm
 
@@ -164,7 +164,7 @@ def test_no_unit_is_dispatched_while_off_the_air(tmp_path, schedule):
     data["layouts"] = {"two_posts": data["layouts"]["two_posts"]}
     data["run"]["layouts"] = ["two_posts"]
     _, net, world = world_for(tmp_path, data)
-    from sim.demand import generate_incidents
+    from sim.world.demand import generate_incidents
 
     s = world.scenario
     inc = generate_incidents(s, net, world.zones, seed=3, replication=0)
@@ -205,7 +205,7 @@ def test_backup_units_are_distinct_and_full_response_is_the_last_arrival(tmp_pat
 
 
 def test_static_coverage_grows_with_the_threshold(tmp_path):
-    from sim.coverage import static_coverage
+    from sim.analysis.coverage import static_coverage
 
     _, _, world = world_for(tmp_path, tiny_scenario("grid.osm"))
     rows = {r["zone"]: r for r in static_coverage(world, "two_posts")}

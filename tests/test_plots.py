@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim import i18n, plots
-from sim.config import DEFAULT_SCENARIO, load_scenario
+from sim import i18n
 from sim.network.graph import LocalFrame, RoadNetwork
-from sim.records import RecordTable
+from sim.scenario.schema import DEFAULT_SCENARIO, load_scenario
+from sim.types import RecordTable
+from sim.viz import plots
 
 from .conftest import LAT0, LON0, tiny_scenario, world_for
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from sim import report
-from sim.cli import main
+from sim.brief import report
+from sim.cli.main import main
 from sim.i18n import pct, pp
 
 from .conftest import tiny_scenario, write_grid_osm, write_scenario
@@ -79,14 +79,14 @@ def test_findings_and_table_show_summary_values(run_dir):
 
 
 def test_report_command_reads_the_folder_and_never_simulates(run_dir, monkeypatch, capsys):
-    import sim.engine
-    import sim.experiment
+    import sim.engine.core
+    import sim.study.experiment
 
     def no(*_a, **_k):
         raise AssertionError("the report must not simulate")
 
-    monkeypatch.setattr(sim.engine, "simulate", no)
-    monkeypatch.setattr(sim.experiment, "run_batch", no)
+    monkeypatch.setattr(sim.engine.core, "simulate", no)
+    monkeypatch.setattr(sim.study.experiment, "run_batch", no)
     assert main(["report", str(run_dir), "--lang", "zh", "--format", "html",
                  "--cache-dir", str(run_dir.parent.parent.parent / "cache")]) == 0
     html = (run_dir / "report_zh.html").read_text(encoding="utf-8")

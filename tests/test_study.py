@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.config import load_scenario
-from sim.demand import generate_incidents
-from sim.experiment import RunOptions, apply_overrides, build_variants, run_study
-from sim.metrics import paired_differences, rankings
+from sim.analysis.metrics import paired_differences, rankings
+from sim.scenario.schema import load_scenario
+from sim.study.experiment import RunOptions, apply_overrides, build_variants, run_study
+from sim.world.demand import generate_incidents
 
 from .conftest import tiny_scenario, world_for, write_grid_osm, write_scenario
 

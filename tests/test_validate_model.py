@@ -7,9 +7,15 @@ import argparse
 import numpy as np
 import pytest
 
-from sim import validation
-from sim.cli_checks import register
-from sim.validation import Check, CheckGroup, lattice_expected_distance, write_lattice_osm, write_line_osm
+from sim.cli.checks import register
+from sim.theory import validate_model as validation
+from sim.theory.validate_model import (
+    Check,
+    CheckGroup,
+    lattice_expected_distance,
+    write_lattice_osm,
+    write_line_osm,
+)
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from sim.cli import main
-from sim.cli_checks import register
+from sim.cli.checks import register
+from sim.cli.main import main
 from sim.fileio import atomic_open
-from sim.output import PARTIAL_NOTE, finish_run_dir, new_run_dir, sha256_file
+from sim.study.folder import PARTIAL_NOTE, finish_run_dir, new_run_dir, sha256_file
 
 from .conftest import write_grid_osm
 

@@ -39,8 +39,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from ..fileio import sha256_file
-from .graph import LocalFrame, RoadNetwork
+from sim.fileio import sha256_file
+from sim.network.graph import LocalFrame, RoadNetwork
 
 __all__ = [
     "DRIVABLE_CLASSES",
@@ -445,7 +445,7 @@ def load_network(spec: dict[str, Any], *, base_dir: Path | None = None,
     t0 = time.perf_counter()
 
     if source == "synthetic":
-        from .synth import write_synthetic_shaoyang
+        from sim.network.synth import write_synthetic_shaoyang
 
         seed = int(spec.get("seed", 2017))
         osm = cache_dir / "networks" / f"synthetic-shaoyang-{seed}.osm"
@@ -458,7 +458,7 @@ def load_network(spec: dict[str, Any], *, base_dir: Path | None = None,
             return network_from_osmnx(G, source=f"synthetic central Shaoyang (seed {seed})",
                                       checksum=file_checksum(osm), rivers=_read_rivers(osm))
 
-        from . import synth
+        from sim.network import synth
 
         net = _cached(["synthetic", str(seed), getattr(synth, "GENERATOR_VERSION", "1")],
                       cache_dir, build_synth)

@@ -23,7 +23,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from .graph import RoadNetwork
+from sim.network.graph import RoadNetwork
 
 __all__ = ["TravelTimeOracle", "edge_times"]
 

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from .config import ZONE_CLASSES
-from .records import RecordTable
+from sim.scenario.schema import ZONE_CLASSES
+from sim.types import RecordTable
 
 __all__ = [
     "METRICS",

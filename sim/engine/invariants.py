@@ -6,165 +6,25 @@ Times are seconds since the start of the run; a time not reached by the horizon 
 
 from __future__ import annotations
 
-import csv
-import io
-from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
+from sim.types import FIELDS, OUTCOMES, RecordTable
+
 __all__ = ["FIELDS", "OUTCOMES", "InvariantError", "RecordTable", "check_invariants", "check_result"]
 
-FIELDS: tuple[tuple[str, str], ...] = (
-    ("layout", "layout name"),
-    ("replication", "replication number (0-based); incidents are identical across layouts"),
-    ("incident", "incident number within the replication, in order of call time"),
-    ("call_s", "time of the call to 110 (s from the start of the run)"),
-    ("dispatch_s", "time the 110 centre hands the job to police, after call handling (s)"),
-    ("assign_s", "time the first unit on scene was assigned; later than dispatch_s if it had to "
-                 "wait for a free unit (s)"),
-    ("arrival_s", "time the first unit arrives on scene (s)"),
-    ("clear_s", "time the first unit on scene clears it (each unit spends the on-scene time) (s)"),
-    ("node", "road node of the incident (index into the network's nodes)"),
-    ("osmid", "OSM id of that road node"),
-    ("zone", "zone class: key, central or other"),
-    ("key_location", "index of the key location the incident is in, or -1"),
-    ("incident_type", "incident type name"),
-    ("priority", "urgent, standard or minor"),
-    ("unit", "the responding unit, or empty"),
-    ("unit_type", "the responding unit's type, or empty"),
-    ("platform", "the responding unit's platform, or empty"),
-    ("turnout_s", "turnout time of the responding unit (s); 0 when it was already on the move"),
-    ("travel_s", "driving time to the scene (s)"),
-    ("queued", "1 if the job waited for a unit to become free, else 0"),
-    ("queue_wait_s", "assign_s - dispatch_s (s)"),
-    ("response_s", "arrival_s - call_s: response time from the call (s)"),
-    ("target_s", "the response-time target of the incident's zone (s)"),
-    ("target_met", "1 met, 0 missed, -1 unknown (still open at the horizon and within target)"),
-    ("outcome", "served, on_scene, en_route, queued or call_handling (state at the horizon)"),
-    ("counted", "1 if the call came after the warm-up and so counts in the metrics, else 0"),
-    ("units_required", "units the incident type needs (backup for urgent types)"),
-    ("units_sent", "units assigned by the horizon, less any diverted away before they arrived"),
-    ("full_arrival_s", "time the last required unit arrives (s); equals arrival_s for one unit"),
-    ("full_response_s", "full_arrival_s - call_s: full response time from the call (s)"),
-    ("from_patrol", "1 if the first unit was already on the move (patrolling or driving back)"),
-    ("volunteer_arrival_s", "when a volunteer team could be on scene (minor incidents, if allowed; "
-                            "never part of police figures) (s)"),
-    ("diverted", "units taken off this job for a more urgent one (dispatch.divert_from_minor)"),
-    ("by_diversion", "1 if the first unit on scene was diverted here from a minor job"),
-)
 
-OUTCOMES = ("served", "on_scene", "en_route", "queued", "call_handling")
 
 
 class InvariantError(AssertionError):
     """A record set breaks an invariant that must hold for every run."""
 
 
-@dataclass(frozen=True, eq=False)
-class RecordTable:
-    """Columns of incident records (see :data:`FIELDS`), one row per incident.
-
-    String-valued columns are held as integer codes with a lookup tuple, which keeps the table
-    compact; :meth:`column` decodes them.
-    """
-
-    columns: dict[str, np.ndarray]
-    lookups: dict[str, tuple[str, ...]]
-
-    def __len__(self) -> int:
-        return int(self.columns["incident"].shape[0])
-
-    def column(self, name: str) -> np.ndarray:
-        """A column, with coded strings decoded to an object array."""
-        col = self.columns[name]
-        if name in self.lookups:
-            table = np.array(("",) + self.lookups[name], dtype=object)
-            return table[col + 1]
-        return col
-
-    @staticmethod
-    def concat(tables: list[RecordTable]) -> RecordTable:
-        """Stack tables; string codes are remapped onto merged lookups."""
-        if not tables:
-            raise ValueError("nothing to concatenate")
-        lookups: dict[str, tuple[str, ...]] = {}
-        for name in tables[0].lookups:
-            seen: dict[str, None] = {}
-            for t in tables:
-                seen.update(dict.fromkeys(t.lookups[name]))
-            lookups[name] = tuple(seen)
-        columns: dict[str, np.ndarray] = {}
-        for name in tables[0].columns:
-            parts = []
-            for t in tables:
-                col = t.columns[name]
-                if name in lookups:
-                    remap = np.array([-1] + [lookups[name].index(v) for v in t.lookups[name]])
-                    col = remap[col + 1]
-                parts.append(col)
-            columns[name] = np.concatenate(parts)
-        return RecordTable(columns=columns, lookups=lookups)
-
-    def rows(self) -> list[dict[str, Any]]:
-        decoded = {name: self.column(name) for name, _ in FIELDS}
-        return [{name: decoded[name][i] for name, _ in FIELDS} for i in range(len(self))]
-
-    def to_csv(self, path: Path | None = None) -> str | None:
-        """Write the records as CSV (times with millisecond precision); NaN is written empty.
-
-        With ``path`` the file is written (not atomically: callers write to a temporary name and
-        rename); without, the CSV text is returned.
-        """
-        if path is None:
-            buf = io.StringIO()
-            self.write_csv(buf)
-            return buf.getvalue()
-        with open(path, "w", newline="", encoding="utf-8") as fh:
-            self.write_csv(fh)
-        return None
-
-    def write_csv(self, fh: IO[str], *, header: bool = True, block: int = 65_536) -> None:
-        """Write the records as CSV to an open text file, ``block`` rows at a time.
-
-        The bytes are those of :mod:`csv` (excel dialect, ``\\n`` line ends, minimal quoting),
-        produced column-wise with numpy; appending tables with ``header=False`` streams a long
-        run to disk without holding its text in memory.
-        """
-        if header:
-            fh.write(",".join(_csv_field(name) for name, _ in FIELDS) + "\n")
-        n = len(self)
-        formatters = [_column_formatter(self, name) for name, _ in FIELDS]
-        for lo in range(0, n, block):
-            hi = min(n, lo + block)
-            cols = [f(lo, hi) for f in formatters]
-            fh.write("".join(",".join(row) + "\n" for row in zip(*cols, strict=True)))
 
 
-def _csv_field(value: str) -> str:
-    """``value`` as the csv module writes it inside a row (quoted only when it must be)."""
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow([value, "x"])
-    return buf.getvalue()[: -len(",x\n")]
 
 
-def _column_formatter(table: RecordTable, name: str) -> Any:
-    """A function (lo, hi) -> list of CSV field texts for rows lo..hi of a column."""
-    col = table.columns[name]
-    if name in table.lookups:
-        texts = np.array([""] + [_csv_field(str(v)) for v in table.lookups[name]], dtype=object)
-        return lambda lo, hi: texts[col[lo:hi] + 1].tolist()
-    if col.dtype.kind == "f":
-        def floats(lo: int, hi: int) -> list[str]:
-            part = col[lo:hi]
-            out = np.char.mod("%.3f", part).astype(object)
-            out[np.isnan(part)] = ""
-            return out.tolist()
-        return floats
-    if col.dtype.kind in "iub":
-        return lambda lo, hi: col[lo:hi].astype(np.int64).astype(str).tolist()
-    return lambda lo, hi: [_csv_field(str(v)) for v in col[lo:hi]]
 
 
 _TOL = 1e-6
@@ -418,7 +278,7 @@ def check_result(result: Any, fleet: Any, *, expected_incidents: int | None = No
                  horizon_s: float | None = None, warmup_s: float | None = None) -> None:
     """:func:`check_invariants` with everything one engine run offers.
 
-    ``result`` is a ``sim.engine.EngineResult`` and ``fleet`` the layout's ``sim.world.Fleet``
+    ``result`` is a ``sim.engine.core.EngineResult`` and ``fleet`` the layout's ``sim.world.prepare.Fleet``
     (duty table and roles); the other arguments are the replication's incident count, the
     horizon and the warm-up (s).
     """

@@ -5,7 +5,7 @@
   and validated up front. A plain run has one variant.
 - **Common random numbers.** In replication ``r`` every layout and every variant sees the same
   incidents and the same service-time draws (drawn from the named streams of ``(seed, r)``; demand
-  variants thin one shared set, see ``sim.demand``). Layouts are compared pair by pair.
+  variants thin one shared set, see ``sim.world.demand``). Layouts are compared pair by pair.
 - **Execution.** Each (variant, layout, replication) is one task, the *piece*. Pieces run in this
   process, a local process pool (``workers``), or an existing Dask cluster (``scheduler``). A
   worker prepares the network and world once, from the on-disk cache; only the task key travels.
@@ -28,21 +28,28 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from .checks import check_against_network
-from .config import LoadedScenario, Scenario, ScenarioError, format_loc, load_scenario, validate_data
-from .demand import IncidentSet, generate_incidents
-from .engine import Presence, simulate
-from .metrics import replication_metrics, summarise
-from .network.graph import RoadNetwork
-from .network.load import NetworkSourceError, load_network
-from .quantities import format_duration
-from .records import RecordTable, check_result
-from .world import World, prepare_world
+from sim.analysis.metrics import replication_metrics, summarise
+from sim.engine.core import simulate
+from sim.engine.invariants import check_result
+from sim.network.graph import RoadNetwork
+from sim.network.load import NetworkSourceError, load_network
+from sim.quantities import format_duration
+from sim.scenario.schema import (
+    LoadedScenario,
+    ScenarioError,
+    format_loc,
+    load_scenario,
+    validate_data,
+)
+from sim.types import BatchResult, IncidentSet, Piece, RecordTable, Variant
+from sim.world.checks import check_against_network
+from sim.world.demand import generate_incidents
+from sim.world.prepare import World, prepare_world
 
 __all__ = [
     "BatchResult",
@@ -74,44 +81,10 @@ class RunOptions:
     cache_dir: Path | None = None
 
 
-@dataclass(frozen=True, eq=False)
-class Variant:
-    """One combination of sweep factors, with the scenario it gives."""
-
-    name: str
-    factors: dict[str, Any]
-    scenario: Scenario
-    demand_multiplier: float = 1.0
 
 
-@dataclass(frozen=True, eq=False)
-class Piece:
-    """The result of one (variant, layout, replication) task."""
-
-    records: RecordTable
-    rows: list[dict[str, Any]]
-    incidents: int
-    presence: Presence | None = None
 
 
-@dataclass
-class BatchResult:
-    """Everything a batch produced, in a fixed order (variants, layouts, then replications)."""
-
-    scenario: Scenario
-    layouts: list[str]
-    replications: int
-    seed: int
-    records: RecordTable
-    per_replication: list[dict[str, Any]]
-    summary: list[dict[str, Any]]
-    timings: dict[str, float] = field(default_factory=dict)
-    incidents_simulated: int = 0
-    variants: list[Variant] = field(default_factory=list)
-    variant_records: list[RecordTable] = field(default_factory=list)
-    """Records per variant (``records`` is the first variant's)."""
-    presence: dict[tuple[str, int], Presence] = field(default_factory=dict)
-    """Presence samples of the first variant, per (layout, replication)."""
 
 
 # -- scenario preparation ------------------------------------------------------------------------
@@ -457,7 +430,7 @@ def _options_of(loaded: LoadedScenario, cache_dir: Path | None) -> RunOptions:
 
 def study_fingerprint(loaded: LoadedScenario, sweep: bool) -> dict[str, Any]:
     """What identifies a study's pieces: the scenario text, the run settings and the code version."""
-    from . import __version__
+    from sim import __version__
 
     r = loaded.scenario.run
     return {"scenario_sha256": hashlib.sha256(loaded.text.encode()).hexdigest(),

@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from .config import ZONE_CLASSES
-from .engine import Presence
-from .fileio import write_csv
-from .metrics import mean_ci
-from .world import World
+from sim.analysis.metrics import mean_ci
+from sim.fileio import write_csv
+from sim.scenario.schema import ZONE_CLASSES
+from sim.types import Presence
+from sim.world.prepare import World
 
 __all__ = ["presence_by_hour_rows", "presence_rows", "static_coverage", "write_coverage_tables"]
 

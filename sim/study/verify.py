@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import load_scenario_text
-from .fileio import sha256_file
-from .output import ResultsFolderError, read_manifest
+from sim.fileio import sha256_file
+from sim.scenario.schema import load_scenario_text
+from sim.study.folder import ResultsFolderError, read_manifest
 
 __all__ = ["VerifyInputError", "VerifyReport", "verify_run"]
 
@@ -125,8 +125,8 @@ def verify_run(run_dir: Path, *, workers: int = 1, cache_dir: Path | None = None
     ScenarioError, NetworkSourceError
         The stored scenario no longer validates, or its network cannot be loaded.
     """
-    from .experiment import RunOptions, apply_overrides, load_net, run_batch, run_study
-    from .world import prepare_world
+    from sim.study.experiment import RunOptions, apply_overrides, load_net, run_batch, run_study
+    from sim.world.prepare import prepare_world
 
     say = progress or (lambda _m: None)
     run_dir = Path(run_dir)

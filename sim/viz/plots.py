@@ -49,11 +49,10 @@ from matplotlib.patches import Circle, Patch, Polygon, Rectangle
 from matplotlib.transforms import Bbox
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
-from .config import ZONE_CLASSES, Scenario
-from .i18n import minutes, pct, tr, wrap, zone_name
-from .network.graph import RoadNetwork
-from .records import RecordTable
-from .world import Fleet
+from sim.i18n import minutes, pct, tr, wrap, zone_name
+from sim.network.graph import RoadNetwork
+from sim.scenario.schema import ZONE_CLASSES, Scenario
+from sim.types import Fleet, RecordTable
 
 __all__ = [
     "OKABE_ITO",

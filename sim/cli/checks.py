@@ -1,10 +1,10 @@
-"""``validate-model`` and ``verify``: the trust subcommands (registered by ``sim.cli``).
+"""``validate-model`` and ``verify``: the trust subcommands (registered by ``sim.cli.main``).
 
 - ``python run_sim.py validate-model [--full]`` runs the simulator where queueing theory applies
-  and prints simulated against analytic values (see ``sim.validation``). Exit 0 if every check
+  and prints simulated against analytic values (see ``sim.theory.validate_model``). Exit 0 if every check
   passes, 1 if any fails.
 - ``python run_sim.py verify RESULTS_DIR [--workers N]`` re-runs a finished run from its manifest
-  and compares the records byte for byte (see ``sim.verify``). Exit 0 reproduced, 1 not
+  and compares the records byte for byte (see ``sim.study.verify``). Exit 0 reproduced, 1 not
   reproduced or the folder was modified, 2 cannot verify (not a finished results folder, or its
   inputs changed).
 
@@ -50,7 +50,7 @@ def _positive_int(text: str) -> int:
 
 
 def _memory(text: str) -> float:
-    from .config import parse_memory
+    from sim.scenario.schema import parse_memory
 
     try:
         return parse_memory(text)
@@ -95,7 +95,7 @@ def register(subparsers: Any) -> None:
 
 def cmd_validate_model(args: argparse.Namespace) -> int:
     """Handler of ``validate-model``: print the table; 0 if all checks pass, else 1."""
-    from .validation import format_table, validate_model
+    from sim.theory.validate_model import format_table, validate_model
 
     mode = "full" if args.full else "fast"
     _say(f"validate-model ({mode}): simulating configurations where theory applies ...")
@@ -114,8 +114,8 @@ def cmd_validate_model(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Handler of ``verify``: 0 reproduced, 1 not reproduced or modified, 2 cannot verify."""
-    from .output import ResultsFolderError
-    from .verify import VerifyInputError, verify_run
+    from sim.study.folder import ResultsFolderError
+    from sim.study.verify import VerifyInputError, verify_run
 
     try:
         report = verify_run(args.results_dir, workers=args.workers, cache_dir=args.cache_dir,

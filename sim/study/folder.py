@@ -6,10 +6,10 @@
   command-line overrides applied);
 - ``manifest.json``: seed, replications, layouts, versions, input checksums, records checksum,
   network report and runtimes;
-- ``records.csv``: one row per incident per layout per replication (see ``sim.records.FIELDS``);
+- ``records.csv``: one row per incident per layout per replication (see ``sim.engine.invariants.FIELDS``);
 - ``replications.csv``: metrics per layout, replication and zone class;
 - ``summary.csv`` and ``summary.json``: metrics per layout and zone class with 95% CIs;
-- the figures written by ``sim.plots``.
+- the figures written by ``sim.viz.plots``.
 
 The folder is built under a ``.partial`` name (with a ``PARTIAL.txt`` note inside) and renamed at
 the end, so a folder without that suffix is always complete. Every file in it is written to a
@@ -34,10 +34,10 @@ from typing import Any
 
 import yaml
 
-from .config import LoadedScenario
-from .experiment import BatchResult
-from .fileio import atomic_open, atomic_write_text, fsync_dir, sha256_file, write_csv
-from .network.graph import RoadNetwork
+from sim.fileio import atomic_open, atomic_write_text, fsync_dir, sha256_file, write_csv
+from sim.network.graph import RoadNetwork
+from sim.scenario.schema import LoadedScenario
+from sim.types import BatchResult
 
 __all__ = [
     "PARTIAL_NOTE",
@@ -67,7 +67,7 @@ def versions() -> dict[str, str]:
     try:
         out["police-rapid-response-sim"] = metadata.version("police-rapid-response-sim")
     except metadata.PackageNotFoundError:
-        from . import __version__
+        from sim import __version__
 
         out["police-rapid-response-sim"] = __version__
     for pkg in _PACKAGES:

@@ -2,15 +2,15 @@
 
 Each check builds a small scenario on a generated OSM network (written to a temporary folder and
 loaded through the normal osmnx path), runs the engine for several independent replications, and
-compares the replication mean of a statistic with its analytic value from :mod:`sim.analytic`:
+compares the replication mean of a statistic with its analytic value from :mod:`sim.theory.queueing`:
 
 ``M/M/c``
     All units at one post and every incident at that post (zero travel, zero turnout), Poisson
     calls, exponential on-scene times: probability of waiting (Erlang C), mean queue wait ``Wq``,
-    ``P(Wq > t)`` and unit utilisation against :func:`sim.analytic.mmc_metrics`.
+    ``P(Wq > t)`` and unit utilisation against :func:`sim.theory.queueing.mmc_metrics`.
 ``Cobham``
     The same single site with three priorities sharing one exponential on-scene time: the mean
-    queue wait of each priority against :func:`sim.analytic.mmc_priority_waits`.
+    queue wait of each priority against :func:`sim.theory.queueing.mmc_priority_waits`.
 ``hypercube``
     A line of atoms (road nodes) with units posted at some of them. The engine sends the available
     unit with the earliest arrival, so on a line its choice for each atom is a fixed preference
@@ -19,7 +19,7 @@ compares the replication mean of a statistic with its analytic value from :mod:`
     travel times of a few seconds against an hour on scene, busy time is on-scene time, and the
     model is Larson's hypercube with an infinite FCFS queue: each unit's workload, each unit's
     share of dispatches, the share of calls that queue, the share of dispatches that are not the
-    atom's first choice, and ``Wq`` against :func:`sim.analytic.hypercube`.
+    atom's first choice, and ``Wq`` against :func:`sim.theory.queueing.hypercube`.
 ``lattice``
     A square (or rectangular) street lattice with one unit at the centre, incidents spread by road
     length (the engine's baseline demand) and Manhattan travel: the mean travel distance of
@@ -65,11 +65,11 @@ from typing import Any
 import numpy as np
 import yaml
 
-from .analytic import hypercube, mmc_metrics, mmc_priority_waits
-from .config import PRIORITIES, load_scenario
-from .demand import generate_incidents
-from .engine import simulate
-from .records import check_result
+from sim.engine.core import simulate
+from sim.engine.invariants import check_result
+from sim.scenario.schema import PRIORITIES, load_scenario
+from sim.theory.queueing import hypercube, mmc_metrics, mmc_priority_waits
+from sim.world.demand import generate_incidents
 
 __all__ = [
     "MODES",
@@ -257,7 +257,7 @@ class _Runner:
         self.cache_dir = cache_dir or (workdir / "cache")
 
     def world(self, name: str, data: dict[str, Any]) -> tuple[Any, Any]:
-        from .experiment import load_world
+        from sim.study.experiment import load_world
 
         path = self.workdir / f"{name}.yaml"
         path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import ZONE_CLASSES, Zones
-from .network.graph import LocalFrame, RoadNetwork
+from sim.network.graph import LocalFrame, RoadNetwork
+from sim.scenario.schema import ZONE_CLASSES, Zones
 
 __all__ = ["ZoneMap", "classify_nodes", "points_in_polygon"]
 

@@ -10,49 +10,20 @@ CDF of each incident's distribution, so a layout comparison sees the same servic
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from scipy import stats
 
-from .config import PRIORITIES, DistributionSpec, Scenario
-from .network.graph import RoadNetwork
-from .streams import streams
-from .zones import ZoneMap
+from sim.network.graph import RoadNetwork
+from sim.scenario.schema import PRIORITIES, DistributionSpec, Scenario
+from sim.types import IncidentSet
+from sim.world.streams import streams
+from sim.world.zones import ZoneMap
 
 __all__ = ["STREAM_NAMES", "IncidentSet", "generate_incidents", "node_weights", "sample_durations"]
 
 STREAM_NAMES = ("arrivals", "locations", "types", "call_handling", "on_scene", "thinning")
 
 
-@dataclass(frozen=True, eq=False)
-class IncidentSet:
-    """All incidents of one replication, sorted by call time (arrays of equal length).
-
-    Attributes
-    ----------
-    call_s : time of the call (s since the start of the run).
-    dispatch_s : time the 110 centre hands the job to police (call + call handling) (s).
-    node : road node of the incident.
-    zone : zone class index (0 key, 1 central, 2 other).
-    key_location : index of the key location, or -1.
-    type_index : index into the scenario's ``incident_types``.
-    priority : priority index (0 urgent, 1 standard, 2 minor).
-    on_scene_s : time the first unit spends on scene (s).
-    """
-
-    call_s: np.ndarray
-    dispatch_s: np.ndarray
-    node: np.ndarray
-    zone: np.ndarray
-    key_location: np.ndarray
-    type_index: np.ndarray
-    priority: np.ndarray
-    on_scene_s: np.ndarray
-    horizon_s: float
-
-    def __len__(self) -> int:
-        return int(self.call_s.shape[0])
 
 
 def node_weights(net: RoadNetwork, scenario: Scenario) -> np.ndarray:

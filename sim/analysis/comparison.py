@@ -15,9 +15,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .experiment import BatchResult
-from .fileio import atomic_write_text, write_csv
-from .metrics import METRICS, ZONE_ROWS, paired_differences, rankings
+from sim.analysis.metrics import METRICS, ZONE_ROWS, paired_differences, rankings
+from sim.fileio import atomic_write_text, write_csv
+from sim.types import BatchResult
 
 __all__ = ["comparison_rows", "comparison_table", "robustness_rows", "sweep_rows", "write_study_tables"]
 

@@ -4,17 +4,17 @@
 (``records.csv``, ``summary.csv``, ``replications.csv``, ``manifest.json``,
 ``scenario.resolved.yaml``) and writes into the same folder:
 
-- the figures of :mod:`sim.plots` as PNG (200 dpi), SVG and PDF (``<name>.png``; ``<name>_zh.png``
+- the figures of :mod:`sim.viz.plots` as PNG (200 dpi), SVG and PDF (``<name>.png``; ``<name>_zh.png``
   in Chinese);
 - ``report_<lang>.html``: one file, figures embedded as PNG data URIs, no external request (a
   content security policy forbids them), Chinese text in an embedded subset of the CJK font;
 - ``report_<lang>.pdf``: the same brief as a multi-page PDF.
 
 Nothing is simulated. The maps need the road network, which is loaded through
-:func:`sim.experiment.load_world` (the on-disk cache, keyed by checksum) and, for the coverage map,
+:func:`sim.study.experiment.load_world` (the on-disk cache, keyed by checksum) and, for the coverage map,
 shortest driving times from the posts (one Dijkstra per post). Every number in the findings, the
 table and the figure labels is read from ``summary.csv``; the paired difference intervals come from
-``replications.csv``. matplotlib is only used through :mod:`sim.plots`.
+``replications.csv``. matplotlib is only used through :mod:`sim.viz.plots`.
 """
 
 from __future__ import annotations
@@ -35,15 +35,22 @@ from typing import Any
 
 import numpy as np
 
-from . import plots
-from .config import PRIORITIES, ZONE_CLASSES, LoadedScenario, Scenario, ScenarioError, load_scenario
-from .fileio import sha256_file
-from .i18n import LANGS, minutes, pct, pp, tr, zone_name
-from .metrics import mean_ci
-from .network.graph import RoadNetwork
-from .network.load import NetworkSourceError
-from .records import OUTCOMES, RecordTable
-from .world import World
+from sim.analysis.metrics import mean_ci
+from sim.fileio import sha256_file
+from sim.i18n import LANGS, minutes, pct, pp, tr, zone_name
+from sim.network.graph import RoadNetwork
+from sim.network.load import NetworkSourceError
+from sim.scenario.schema import (
+    PRIORITIES,
+    ZONE_CLASSES,
+    LoadedScenario,
+    Scenario,
+    ScenarioError,
+    load_scenario,
+)
+from sim.types import OUTCOMES, RecordTable
+from sim.viz import plots
+from sim.world.prepare import World
 
 __all__ = [
     "FORMATS",
@@ -706,7 +713,7 @@ def write_report(folder: Path | str, *, lang: str = "en", formats: Sequence[str]
     results = load_results(folder)
     no_maps = ""
     if net is None or world is None:
-        from .experiment import load_world
+        from sim.study.experiment import load_world
 
         try:
             net, world = load_world(results.loaded, cache_dir, progress=progress)
@@ -763,7 +770,7 @@ def report_after_run(folder: Path | str, *, net: RoadNetwork, world: World, lang
     if "total_s" in runtime:
         runtime["total_s"] = round(runtime["total_s"] + runtime["plots_s"], 3)
     if "files" in manifest:
-        from .output import file_checksums
+        from sim.study.folder import file_checksums
 
         manifest["files"] = file_checksums(Path(folder))
     tmp = manifest_path.with_name(manifest_path.name + ".tmp")

@@ -14,9 +14,9 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from .cli_checks import _positive_int
-from .config import DEFAULT_SCENARIO, ScenarioError, check_budget, load_scenario
-from .network.load import NetworkSourceError, default_cache_dir
+from sim.cli.checks import _positive_int
+from sim.network.load import NetworkSourceError, default_cache_dir
+from sim.scenario.schema import DEFAULT_SCENARIO, ScenarioError, check_budget, load_scenario
 
 __all__ = ["build_parser", "main"]
 
@@ -73,9 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "missing pieces run")
     r.set_defaults(handler=_cmd_run)
 
-    from .cli_checks import add_budget_arguments
-    from .cli_checks import register as register_checks
-    from .cli_study import register as register_study
+    from sim.cli.checks import add_budget_arguments
+    from sim.cli.checks import register as register_checks
+    from sim.cli.study import register as register_study
 
     add_budget_arguments(common)
     register_study(sub, common)
@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--cache-dir", type=Path, default=None, help="network cache folder")
     v.set_defaults(handler=_cmd_validate)
 
-    from .report import register as register_report
+    from sim.brief.report import register as register_report
 
     register_report(sub)
     return p
@@ -135,7 +135,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     loaded = load_scenario(args.scenario)
     s = loaded.scenario
     if not args.schema_only:
-        from .experiment import load_world
+        from sim.study.experiment import load_world
 
         net, world = load_world(loaded, args.cache_dir, progress=_say)
         for name, fleet in world.fleets.items():
@@ -147,12 +147,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .cli_checks import budget_limits
-    from .cli_study import run_folders, stopped
-    from .coverage import coverage_summary, write_coverage_tables
-    from .experiment import RunOptions, apply_overrides, load_world, run_batch
-    from .output import finish_run_dir, write_results
-    from .progress import Progress
+    from sim.analysis.coverage import coverage_summary, write_coverage_tables
+    from sim.cli.checks import budget_limits
+    from sim.cli.progress import Progress
+    from sim.cli.study import run_folders, stopped
+    from sim.study.experiment import RunOptions, apply_overrides, load_world, run_batch
+    from sim.study.folder import finish_run_dir, write_results
 
     t_start = time.perf_counter()
     loaded = load_scenario(args.scenario)
@@ -179,7 +179,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                "plots_s": 0.0, "total_s": time.perf_counter() - t_start}
     write_results(partial, loaded, net, batch, command=["run_sim.py", *sys.argv[1:]], timings=timings)
     if not args.no_plots:  # figures and the report, from the folder just written
-        from .report import report_after_run
+        from sim.brief.report import report_after_run
 
         report_after_run(partial, net=net, world=world, progress=_say)
     finish_run_dir(partial, final)

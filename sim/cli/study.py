@@ -1,4 +1,4 @@
-"""``compare`` and ``sweep``: layout studies from the command line (registered by ``sim.cli``)."""
+"""``compare`` and ``sweep``: layout studies from the command line (registered by ``sim.cli.main``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from .config import ScenarioError, check_budget, load_scenario
+from sim.scenario.schema import ScenarioError, check_budget, load_scenario
 
 __all__ = ["register"]
 
@@ -25,7 +25,7 @@ def _pp(text: str) -> float:
 
 def run_folders(args: argparse.Namespace, loaded, root: Path) -> tuple[Path, Path]:
     """The ``.partial`` folder to fill and the final name: a new one, or ``--resume DIR``."""
-    from .output import new_run_dir
+    from sim.study.folder import new_run_dir
 
     if getattr(args, "resume", None):
         partial = Path(args.resume)
@@ -54,7 +54,7 @@ def stopped(args: argparse.Namespace, command: str, partial: Path, exc: BaseExce
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Add the ``compare`` and ``sweep`` subcommands; ``common`` holds the shared run options."""
-    from .experiment import default_workers
+    from sim.study.experiment import default_workers
 
     for name, sweep, text in (
         ("compare", False, "compare every layout against the baseline, pair by pair"),
@@ -86,11 +86,11 @@ def _handler(sweep: bool):
 
 
 def _study(args: argparse.Namespace, sweep: bool) -> int:
-    from .cli_checks import budget_limits
-    from .experiment import RunOptions, apply_overrides, build_variants, load_net, run_study
-    from .output import finish_run_dir, write_results
-    from .progress import Progress
-    from .study import comparison_table, write_study_tables
+    from sim.analysis.comparison import comparison_table, write_study_tables
+    from sim.cli.checks import budget_limits
+    from sim.cli.progress import Progress
+    from sim.study.experiment import RunOptions, apply_overrides, build_variants, load_net, run_study
+    from sim.study.folder import finish_run_dir, write_results
 
     t_start = time.perf_counter()
     loaded = load_scenario(args.scenario)

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 import yaml
 
-from .config import LoadedScenario
-from .network.graph import RoadNetwork
-from .quantities import format_distance
+from sim.network.graph import RoadNetwork
+from sim.quantities import format_distance
+from sim.scenario.schema import LoadedScenario
 
 __all__ = [
     "ON_ROAD_M",
@@ -111,7 +111,7 @@ def river_lines(loaded: LoadedScenario, net: RoadNetwork) -> list[RiverLine]:
     if not ways:
         known: dict[str, float] = {}
         if spec.source == "synthetic":
-            from .network import synth
+            from sim.network import synth
 
             known = {synth.ZI_NAME: 2 * synth.ZI_HALF_WIDTH_M, synth.SHAO_NAME: 2 * synth.SHAO_HALF_WIDTH_M}
         ways = [(name, list(pts), known.get(name)) for name, pts in net.rivers.items() if len(pts) >= 2]

@@ -32,7 +32,7 @@ from pydantic import (
     model_validator,
 )
 
-from .quantities import (
+from sim.quantities import (
     format_distance,
     format_duration,
     format_speed,
@@ -58,7 +58,7 @@ __all__ = [
     "parse_memory",
 ]
 
-DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "shaoyang.yaml"
+DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "shaoyang.yaml"
 
 MAX_SPEED_MPS = 500.0 / 3.6
 """The fastest road speed or speed cap a scenario may give (500 km/h)."""
@@ -213,7 +213,7 @@ class NetworkSpec(_Model):
     snap_tolerance: Distance = Field(default="300 m", gt=0.0, le=100_000.0)
     river_width: Distance = Field(default="30 m", gt=0.0, le=5000.0)
     """Width assumed for a river whose OSM way has no ``width`` tag: a platform closer than half
-    of it to a river's centre line (and not on a bridge) is an error (see ``sim.checks``)."""
+    of it to a river's centre line (and not on a bridge) is an error (see ``sim.world.checks``)."""
 
     @model_validator(mode="after")
     def _source_fields(self) -> NetworkSpec:
@@ -303,7 +303,7 @@ def key_location_overlaps(zones: Zones) -> list[tuple[int, int, float]]:
 
     Overlapping key locations need a rule for the points in both. ``zones.key_overlap: nearest``
     gives it: such a point belongs to the key location with the nearer centre (this is what
-    ``sim.zones.classify_nodes`` does). Without that key, an overlap is a scenario error, so that a
+    ``sim.world.zones.classify_nodes`` does). Without that key, an overlap is a scenario error, so that a
     planner never gets a tie broken silently.
     """
     out = []

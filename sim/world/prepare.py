@@ -29,80 +29,21 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.sparse.csgraph import dijkstra
 
-from .config import ZONE_CLASSES, LoadedScenario, Scenario, ScenarioError, minute_of_day
-from .demand import node_weights
-from .network.graph import RoadNetwork
-from .network.oracle import TravelTimeOracle, edge_times
-from .quantities import format_distance
-from .zones import ZoneMap, classify_nodes
+from sim.network.graph import RoadNetwork
+from sim.network.oracle import TravelTimeOracle, edge_times
+from sim.quantities import format_distance
+from sim.scenario.schema import ZONE_CLASSES, LoadedScenario, Scenario, ScenarioError, minute_of_day
+from sim.types import Fleet, Loop
+from sim.world.demand import node_weights
+from sim.world.zones import ZoneMap, classify_nodes
 
 __all__ = ["Fleet", "Loop", "World", "duty_table", "prepare_world"]
 
 MINUTES_PER_DAY = 1440
 
 
-@dataclass(frozen=True, eq=False)
-class Loop:
-    """A closed patrol route: ``nodes[0] == nodes[-1]``; ``cum[k]`` is the time (s) to reach
-    ``nodes[k]`` from the start; ``cycle`` = ``cum[-1]``; ``waypoints`` are indices into ``nodes``."""
-
-    nodes: np.ndarray
-    cum: np.ndarray
-    waypoints: np.ndarray
-    unit_type: str
-
-    @property
-    def cycle(self) -> float:
-        return float(self.cum[-1])
 
 
-@dataclass(frozen=True, eq=False)
-class Fleet:
-    """The units of one layout (arrays of equal length, in a fixed order: unit index = tie-break).
-
-    Attributes
-    ----------
-    unit_name : e.g. ``"P01 Old Town/patrol_car#2"``.
-    unit_type : unit type name per unit.
-    role : ``response``, ``platform_vehicle`` or ``volunteer`` per unit.
-    platform : platform index per unit (-1 for volunteer teams).
-    post : road node of the unit's home post (a volunteer's beat start).
-    post_table : ``[minute of day, unit]``: the node where the unit waits at that time (its
-        platform's ``posts_by_time``, else the home post).
-    turnout_s : turnout time (s) when leaving from the post.
-    off_air : ``[minute of day, unit]``: True when the unit is off duty or on a break.
-    loop : index into ``loops`` of the unit's patrol loop, or -1 (waits at its post).
-    loop_phase_s : where on its loop the unit is at time 0 (s along the loop).
-    loops : the patrol loops and volunteer beats.
-    platform_names, platform_nodes, platform_snap_m : per platform: name, node, snapping distance (m).
-    """
-
-    layout: str
-    unit_name: tuple[str, ...]
-    unit_type: tuple[str, ...]
-    role: tuple[str, ...]
-    platform: np.ndarray
-    post: np.ndarray
-    turnout_s: np.ndarray
-    off_air: np.ndarray
-    loop: np.ndarray
-    loop_phase_s: np.ndarray
-    loops: tuple[Loop, ...]
-    post_table: np.ndarray
-    platform_names: tuple[str, ...]
-    platform_nodes: np.ndarray
-    platform_snap_m: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.unit_name)
-
-    @property
-    def dispatchable(self) -> np.ndarray:
-        return np.array([r == "response" for r in self.role], dtype=bool)
-
-    @property
-    def police(self) -> np.ndarray:
-        return np.array([r != "volunteer" for r in self.role], dtype=bool)
 
 
 @dataclass(eq=False)

@@ -36,16 +36,14 @@ simpy is imported here and nowhere else.
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
 
 import numpy as np
 import simpy
 
-from .config import PRIORITIES, ZONE_CLASSES, Scenario
-from .demand import IncidentSet
-from .network.oracle import TravelTimeOracle
-from .records import OUTCOMES, RecordTable
-from .world import MINUTES_PER_DAY, Fleet, World, presence_points
+from sim.network.oracle import TravelTimeOracle
+from sim.scenario.schema import PRIORITIES, ZONE_CLASSES, Scenario
+from sim.types import OUTCOMES, EngineResult, Fleet, IncidentSet, Presence, RecordTable
+from sim.world.prepare import MINUTES_PER_DAY, World, presence_points
 
 __all__ = ["Engine", "EngineResult", "Presence", "simulate"]
 
@@ -53,52 +51,8 @@ _INF = float("inf")
 PARK, LOOP, TRANSIT, JOB = 0, 1, 2, 3
 
 
-@dataclass(frozen=True, eq=False)
-class Presence:
-    """Presence samples: for each point (key location or grid post), by hour of day.
-
-    Attributes
-    ----------
-    names, kinds, nodes, targets_s : the points (kind ``key`` or ``grid``).
-    samples : samples taken in each hour of day (24,).
-    police : samples with a police unit within the target, ``[point, hour]``.
-    volunteers : the same for volunteer teams.
-    """
-
-    names: tuple[str, ...]
-    kinds: tuple[str, ...]
-    nodes: np.ndarray
-    targets_s: np.ndarray
-    samples: np.ndarray
-    police: np.ndarray
-    volunteers: np.ndarray
 
 
-@dataclass(frozen=True, eq=False)
-class EngineResult:
-    """What one engine run produces.
-
-    Attributes
-    ----------
-    records : one row per incident.
-    unit_busy_s : time (s) each unit spent committed to incidents (assign to clear) within the
-        counted window [warm-up, horizon].
-    unit_on_air_s : time (s) each unit was on the air within that window.
-    window_s : length (s) of the window.
-    dispatchable : which units take dispatches (utilisation is over these).
-    assignments : every (incident, unit, assign_s, arrival_s, clear_s), for invariant checks.
-    presence : presence samples (see :class:`Presence`).
-    searches : Dijkstra searches the oracles ran during the run (for benchmarks).
-    """
-
-    records: RecordTable
-    unit_busy_s: np.ndarray
-    unit_on_air_s: np.ndarray
-    window_s: float
-    dispatchable: np.ndarray
-    assignments: dict[str, np.ndarray]
-    presence: Presence
-    searches: int
 
 
 class Engine:

@@ -1,0 +1,355 @@
+"""Data types shared by every layer: plain, frozen records with no behaviour beyond access.
+
+This module imports nothing from the rest of the package, so every layer may import it: the
+scenario, the world, the engine, the analysis, the studies, the figures and the brief.
+
+- :class:`IncidentSet`: one replication's incidents, drawn before the engine runs.
+- :class:`Loop`, :class:`Fleet`: a layout's patrol loops and units, as prepared for the engine.
+- :class:`Presence`, :class:`EngineResult`: what one engine run produces.
+- :data:`FIELDS`, :data:`OUTCOMES`, :class:`RecordTable`: one flat record per incident.
+- :class:`Variant`, :class:`Piece`, :class:`BatchResult`: the pieces of a study and their assembly.
+
+Times are seconds from the start of the run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # annotations only: this module imports no other layer at run time
+    from sim.scenario.schema import Scenario
+
+FIELDS: tuple[tuple[str, str], ...] = (
+    ("layout", "layout name"),
+    ("replication", "replication number (0-based); incidents are identical across layouts"),
+    ("incident", "incident number within the replication, in order of call time"),
+    ("call_s", "time of the call to 110 (s from the start of the run)"),
+    ("dispatch_s", "time the 110 centre hands the job to police, after call handling (s)"),
+    ("assign_s", "time the first unit on scene was assigned; later than dispatch_s if it had to "
+                 "wait for a free unit (s)"),
+    ("arrival_s", "time the first unit arrives on scene (s)"),
+    ("clear_s", "time the first unit on scene clears it (each unit spends the on-scene time) (s)"),
+    ("node", "road node of the incident (index into the network's nodes)"),
+    ("osmid", "OSM id of that road node"),
+    ("zone", "zone class: key, central or other"),
+    ("key_location", "index of the key location the incident is in, or -1"),
+    ("incident_type", "incident type name"),
+    ("priority", "urgent, standard or minor"),
+    ("unit", "the responding unit, or empty"),
+    ("unit_type", "the responding unit's type, or empty"),
+    ("platform", "the responding unit's platform, or empty"),
+    ("turnout_s", "turnout time of the responding unit (s); 0 when it was already on the move"),
+    ("travel_s", "driving time to the scene (s)"),
+    ("queued", "1 if the job waited for a unit to become free, else 0"),
+    ("queue_wait_s", "assign_s - dispatch_s (s)"),
+    ("response_s", "arrival_s - call_s: response time from the call (s)"),
+    ("target_s", "the response-time target of the incident's zone (s)"),
+    ("target_met", "1 met, 0 missed, -1 unknown (still open at the horizon and within target)"),
+    ("outcome", "served, on_scene, en_route, queued or call_handling (state at the horizon)"),
+    ("counted", "1 if the call came after the warm-up and so counts in the metrics, else 0"),
+    ("units_required", "units the incident type needs (backup for urgent types)"),
+    ("units_sent", "units assigned by the horizon, less any diverted away before they arrived"),
+    ("full_arrival_s", "time the last required unit arrives (s); equals arrival_s for one unit"),
+    ("full_response_s", "full_arrival_s - call_s: full response time from the call (s)"),
+    ("from_patrol", "1 if the first unit was already on the move (patrolling or driving back)"),
+    ("volunteer_arrival_s", "when a volunteer team could be on scene (minor incidents, if allowed; "
+                            "never part of police figures) (s)"),
+    ("diverted", "units taken off this job for a more urgent one (dispatch.divert_from_minor)"),
+    ("by_diversion", "1 if the first unit on scene was diverted here from a minor job"),
+)
+
+
+OUTCOMES = ("served", "on_scene", "en_route", "queued", "call_handling")
+
+
+@dataclass(frozen=True, eq=False)
+class RecordTable:
+    """Columns of incident records (see :data:`FIELDS`), one row per incident.
+
+    String-valued columns are held as integer codes with a lookup tuple, which keeps the table
+    compact; :meth:`column` decodes them.
+    """
+
+    columns: dict[str, np.ndarray]
+    lookups: dict[str, tuple[str, ...]]
+
+    def __len__(self) -> int:
+        return int(self.columns["incident"].shape[0])
+
+    def column(self, name: str) -> np.ndarray:
+        """A column, with coded strings decoded to an object array."""
+        col = self.columns[name]
+        if name in self.lookups:
+            table = np.array(("",) + self.lookups[name], dtype=object)
+            return table[col + 1]
+        return col
+
+    @staticmethod
+    def concat(tables: list[RecordTable]) -> RecordTable:
+        """Stack tables; string codes are remapped onto merged lookups."""
+        if not tables:
+            raise ValueError("nothing to concatenate")
+        lookups: dict[str, tuple[str, ...]] = {}
+        for name in tables[0].lookups:
+            seen: dict[str, None] = {}
+            for t in tables:
+                seen.update(dict.fromkeys(t.lookups[name]))
+            lookups[name] = tuple(seen)
+        columns: dict[str, np.ndarray] = {}
+        for name in tables[0].columns:
+            parts = []
+            for t in tables:
+                col = t.columns[name]
+                if name in lookups:
+                    remap = np.array([-1] + [lookups[name].index(v) for v in t.lookups[name]])
+                    col = remap[col + 1]
+                parts.append(col)
+            columns[name] = np.concatenate(parts)
+        return RecordTable(columns=columns, lookups=lookups)
+
+    def rows(self) -> list[dict[str, Any]]:
+        decoded = {name: self.column(name) for name, _ in FIELDS}
+        return [{name: decoded[name][i] for name, _ in FIELDS} for i in range(len(self))]
+
+    def to_csv(self, path: Path | None = None) -> str | None:
+        """Write the records as CSV (times with millisecond precision); NaN is written empty.
+
+        With ``path`` the file is written (not atomically: callers write to a temporary name and
+        rename); without, the CSV text is returned.
+        """
+        if path is None:
+            buf = io.StringIO()
+            self.write_csv(buf)
+            return buf.getvalue()
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            self.write_csv(fh)
+        return None
+
+    def write_csv(self, fh: IO[str], *, header: bool = True, block: int = 65_536) -> None:
+        """Write the records as CSV to an open text file, ``block`` rows at a time.
+
+        The bytes are those of :mod:`csv` (excel dialect, ``\\n`` line ends, minimal quoting),
+        produced column-wise with numpy; appending tables with ``header=False`` streams a long
+        run to disk without holding its text in memory.
+        """
+        if header:
+            fh.write(",".join(_csv_field(name) for name, _ in FIELDS) + "\n")
+        n = len(self)
+        formatters = [_column_formatter(self, name) for name, _ in FIELDS]
+        for lo in range(0, n, block):
+            hi = min(n, lo + block)
+            cols = [f(lo, hi) for f in formatters]
+            fh.write("".join(",".join(row) + "\n" for row in zip(*cols, strict=True)))
+
+
+def _csv_field(value: str) -> str:
+    """``value`` as the csv module writes it inside a row (quoted only when it must be)."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow([value, "x"])
+    return buf.getvalue()[: -len(",x\n")]
+
+
+def _column_formatter(table: RecordTable, name: str) -> Any:
+    """A function (lo, hi) -> list of CSV field texts for rows lo..hi of a column."""
+    col = table.columns[name]
+    if name in table.lookups:
+        texts = np.array([""] + [_csv_field(str(v)) for v in table.lookups[name]], dtype=object)
+        return lambda lo, hi: texts[col[lo:hi] + 1].tolist()
+    if col.dtype.kind == "f":
+        def floats(lo: int, hi: int) -> list[str]:
+            part = col[lo:hi]
+            out = np.char.mod("%.3f", part).astype(object)
+            out[np.isnan(part)] = ""
+            return out.tolist()
+        return floats
+    if col.dtype.kind in "iub":
+        return lambda lo, hi: col[lo:hi].astype(np.int64).astype(str).tolist()
+    return lambda lo, hi: [_csv_field(str(v)) for v in col[lo:hi]]
+
+
+@dataclass(frozen=True, eq=False)
+class IncidentSet:
+    """All incidents of one replication, sorted by call time (arrays of equal length).
+
+    Attributes
+    ----------
+    call_s : time of the call (s since the start of the run).
+    dispatch_s : time the 110 centre hands the job to police (call + call handling) (s).
+    node : road node of the incident.
+    zone : zone class index (0 key, 1 central, 2 other).
+    key_location : index of the key location, or -1.
+    type_index : index into the scenario's ``incident_types``.
+    priority : priority index (0 urgent, 1 standard, 2 minor).
+    on_scene_s : time the first unit spends on scene (s).
+    """
+
+    call_s: np.ndarray
+    dispatch_s: np.ndarray
+    node: np.ndarray
+    zone: np.ndarray
+    key_location: np.ndarray
+    type_index: np.ndarray
+    priority: np.ndarray
+    on_scene_s: np.ndarray
+    horizon_s: float
+
+    def __len__(self) -> int:
+        return int(self.call_s.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
+class Loop:
+    """A closed patrol route: ``nodes[0] == nodes[-1]``; ``cum[k]`` is the time (s) to reach
+    ``nodes[k]`` from the start; ``cycle`` = ``cum[-1]``; ``waypoints`` are indices into ``nodes``."""
+
+    nodes: np.ndarray
+    cum: np.ndarray
+    waypoints: np.ndarray
+    unit_type: str
+
+    @property
+    def cycle(self) -> float:
+        return float(self.cum[-1])
+
+
+@dataclass(frozen=True, eq=False)
+class Fleet:
+    """The units of one layout (arrays of equal length, in a fixed order: unit index = tie-break).
+
+    Attributes
+    ----------
+    unit_name : e.g. ``"P01 Old Town/patrol_car#2"``.
+    unit_type : unit type name per unit.
+    role : ``response``, ``platform_vehicle`` or ``volunteer`` per unit.
+    platform : platform index per unit (-1 for volunteer teams).
+    post : road node of the unit's home post (a volunteer's beat start).
+    post_table : ``[minute of day, unit]``: the node where the unit waits at that time (its
+        platform's ``posts_by_time``, else the home post).
+    turnout_s : turnout time (s) when leaving from the post.
+    off_air : ``[minute of day, unit]``: True when the unit is off duty or on a break.
+    loop : index into ``loops`` of the unit's patrol loop, or -1 (waits at its post).
+    loop_phase_s : where on its loop the unit is at time 0 (s along the loop).
+    loops : the patrol loops and volunteer beats.
+    platform_names, platform_nodes, platform_snap_m : per platform: name, node, snapping distance (m).
+    """
+
+    layout: str
+    unit_name: tuple[str, ...]
+    unit_type: tuple[str, ...]
+    role: tuple[str, ...]
+    platform: np.ndarray
+    post: np.ndarray
+    turnout_s: np.ndarray
+    off_air: np.ndarray
+    loop: np.ndarray
+    loop_phase_s: np.ndarray
+    loops: tuple[Loop, ...]
+    post_table: np.ndarray
+    platform_names: tuple[str, ...]
+    platform_nodes: np.ndarray
+    platform_snap_m: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.unit_name)
+
+    @property
+    def dispatchable(self) -> np.ndarray:
+        return np.array([r == "response" for r in self.role], dtype=bool)
+
+    @property
+    def police(self) -> np.ndarray:
+        return np.array([r != "volunteer" for r in self.role], dtype=bool)
+
+
+@dataclass(frozen=True, eq=False)
+class Presence:
+    """Presence samples: for each point (key location or grid post), by hour of day.
+
+    Attributes
+    ----------
+    names, kinds, nodes, targets_s : the points (kind ``key`` or ``grid``).
+    samples : samples taken in each hour of day (24,).
+    police : samples with a police unit within the target, ``[point, hour]``.
+    volunteers : the same for volunteer teams.
+    """
+
+    names: tuple[str, ...]
+    kinds: tuple[str, ...]
+    nodes: np.ndarray
+    targets_s: np.ndarray
+    samples: np.ndarray
+    police: np.ndarray
+    volunteers: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class EngineResult:
+    """What one engine run produces.
+
+    Attributes
+    ----------
+    records : one row per incident.
+    unit_busy_s : time (s) each unit spent committed to incidents (assign to clear) within the
+        counted window [warm-up, horizon].
+    unit_on_air_s : time (s) each unit was on the air within that window.
+    window_s : length (s) of the window.
+    dispatchable : which units take dispatches (utilisation is over these).
+    assignments : every (incident, unit, assign_s, arrival_s, clear_s), for invariant checks.
+    presence : presence samples (see :class:`Presence`).
+    searches : Dijkstra searches the oracles ran during the run (for benchmarks).
+    """
+
+    records: RecordTable
+    unit_busy_s: np.ndarray
+    unit_on_air_s: np.ndarray
+    window_s: float
+    dispatchable: np.ndarray
+    assignments: dict[str, np.ndarray]
+    presence: Presence
+    searches: int
+
+
+@dataclass(frozen=True, eq=False)
+class Variant:
+    """One combination of sweep factors, with the scenario it gives."""
+
+    name: str
+    factors: dict[str, Any]
+    scenario: Scenario
+    demand_multiplier: float = 1.0
+
+
+@dataclass(frozen=True, eq=False)
+class Piece:
+    """The result of one (variant, layout, replication) task."""
+
+    records: RecordTable
+    rows: list[dict[str, Any]]
+    incidents: int
+    presence: Presence | None = None
+
+
+@dataclass
+class BatchResult:
+    """Everything a batch produced, in a fixed order (variants, layouts, then replications)."""
+
+    scenario: Scenario
+    layouts: list[str]
+    replications: int
+    seed: int
+    records: RecordTable
+    per_replication: list[dict[str, Any]]
+    summary: list[dict[str, Any]]
+    timings: dict[str, float] = field(default_factory=dict)
+    incidents_simulated: int = 0
+    variants: list[Variant] = field(default_factory=list)
+    variant_records: list[RecordTable] = field(default_factory=list)
+    """Records per variant (``records`` is the first variant's)."""
+    presence: dict[tuple[str, int], Presence] = field(default_factory=dict)
+    """Presence samples of the first variant, per (layout, replication)."""
