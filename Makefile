@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP_FLAGS := --disable-pip-version-check --quiet
 
-.PHONY: run test test-slow bench validate clean
+.PHONY: run test lint test-slow bench validate clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,11 @@ run: $(VENV)/.installed
 validate: $(VENV)/.installed
 	$(PY) run_sim.py validate scenarios/shaoyang.yaml
 
-test: $(VENV)/.installed-test
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+
+test: lint
 	$(PY) -m pytest
 
 test-slow: $(VENV)/.installed-test

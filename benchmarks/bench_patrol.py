@@ -19,10 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sim.engine.core import Engine  # noqa: E402
-from sim.scenario.schema import DEFAULT_SCENARIO, load_scenario  # noqa: E402
-from sim.study.experiment import RunOptions, apply_overrides, load_world  # noqa: E402
-from sim.world.demand import generate_incidents  # noqa: E402
+from sim.engine.core import Engine
+from sim.scenario import DEFAULT_SCENARIO, load_scenario
+from sim.study.experiment import RunOptions, apply_overrides, load_world
+from sim.world.demand import generate_incidents
 
 
 def main() -> int:

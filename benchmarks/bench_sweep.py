@@ -25,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sim.scenario.schema import DEFAULT_SCENARIO, load_scenario  # noqa: E402
-from sim.study.experiment import (  # noqa: E402
+from sim.scenario import DEFAULT_SCENARIO, load_scenario
+from sim.study.experiment import (
     RunOptions,
     StudySpec,
     apply_overrides,

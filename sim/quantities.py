@@ -14,6 +14,7 @@ and guessing would be a silent default.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 
 __all__ = [
@@ -122,3 +123,46 @@ def format_speed(mps: float) -> str:
 def format_distance(metres: float) -> str:
     """Write a distance in metres back as ``"300 m"``."""
     return f"{_fmt(metres)} m"
+
+
+MEMORY_UNITS: dict[str, float] = {
+    "b": 1.0, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
+    "kib": 2.0**10, "mib": 2.0**20, "gib": 2.0**30, "tib": 2.0**40,
+}
+
+
+def parse_memory(value: object) -> float:
+    """Parse a memory size such as ``"4 GB"`` or ``"512 MiB"`` into bytes."""
+    if isinstance(value, bool) or not isinstance(value, str):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError(f"memory size {value!r} has no unit; write it with one, e.g. '4 GB'")
+        raise ValueError(f"expected a memory size with a unit, e.g. '4 GB', got {value!r}")
+    parts = value.strip().split()
+    if len(parts) == 1:  # "4GB"
+        head = parts[0].rstrip("KMGTiBkmgtb")
+        parts = [head, parts[0][len(head):]] if head else parts
+    if len(parts) != 2:
+        raise ValueError(f"cannot read memory size {value!r}; write a number and a unit, e.g. '4 GB'")
+    try:
+        number = float(parts[0])
+    except ValueError:
+        raise ValueError(f"cannot read memory size {value!r}; write a number and a unit, "
+                         "e.g. '4 GB'") from None
+    factor = MEMORY_UNITS.get(parts[1].lower())
+    if factor is None:
+        hint = difflib.get_close_matches(parts[1].lower(), list(MEMORY_UNITS), n=1, cutoff=0.5)
+        raise ValueError(f"unknown memory unit '{parts[1]}' in {value!r}"
+                         + (f" (did you mean '{hint[0].upper()}'?)" if hint else "")
+                         + "; known units: B, kB, MB, GB, TB, KiB, MiB, GiB, TiB")
+    result = number * factor
+    if not math.isfinite(result) or result <= 0:
+        raise ValueError(f"memory size {value!r} must be a positive, finite amount")
+    return result
+
+
+def format_memory(n_bytes: float) -> str:
+    """Write a byte count as a short size (``"1.2 GB"``)."""
+    for unit, factor in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n_bytes >= factor:
+            return f"{n_bytes / factor:.3g} {unit}"
+    return f"{n_bytes:.0f} B"

@@ -23,7 +23,7 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:  # annotations only: this module imports no other layer at run time
-    from sim.scenario.schema import Scenario
+    from sim.scenario import Scenario
 
 FIELDS: tuple[tuple[str, str], ...] = (
     ("layout", "layout name"),

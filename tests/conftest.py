@@ -110,7 +110,7 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def world_for(folder: Path, data: dict, *, name: str = "scenario.yaml"):
     """Write ``data`` as a scenario in ``folder`` (which holds grid.osm) and prepare its world."""
-    from sim.scenario.schema import load_scenario
+    from sim.scenario import load_scenario
     from sim.study.experiment import load_world
 
     if not (folder / "grid.osm").exists():

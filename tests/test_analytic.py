@@ -7,6 +7,7 @@ generators solved with numpy), never by calling the code under test.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -59,7 +60,7 @@ def mmc_reference(lam: float, mu: float, c: int) -> dict:
     """B, C, Wq, Lq from explicit birth-death chains (queue truncated far out)."""
     loss = mmc_birth_death(lam, mu, c, c)
     rho = lam / (c * mu)
-    capacity = c + int(math.ceil(math.log(1e-16) / math.log(rho))) + 10
+    capacity = c + math.ceil(math.log(1e-16) / math.log(rho)) + 10
     pi = mmc_birth_death(lam, mu, c, capacity)
     k = np.arange(pi.size)
     lq = float(np.sum(np.maximum(k - c, 0) * pi))
@@ -279,7 +280,7 @@ def test_cobham_conservation_law(rates, mu, c):
 
 def test_cobham_higher_priority_waits_less():
     waits = mmc_priority_waits([0.3, 0.5, 0.4, 0.6], 0.5, 4)
-    assert all(a < b for a, b in zip(waits, waits[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(waits))
 
 
 def test_cobham_mm1_hand_values():
@@ -368,7 +369,7 @@ def test_hypercube_equal_rates_reduces_to_mmc(n_units, same_preference):
     if same_preference:
         # With one shared order, unit workloads decrease along that order.
         w = inf.workloads[order]
-        assert all(x > y for x, y in zip(w, w[1:], strict=False))
+        assert all(x > y for x, y in itertools.pairwise(w))
 
 
 def test_hypercube_twelve_units_matches_mmc():

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sim.cli.main import main
-from sim.scenario.schema import ScenarioError, load_scenario
+from sim.scenario import ScenarioError, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).resolve().parent / "data" / "bad_scenarios"
@@ -119,7 +119,7 @@ def test_the_default_scenario_has_no_platform_in_a_river():
 
     from sim.network.graph import LocalFrame
     from sim.network.synth import synthetic_features
-    from sim.scenario.schema import DEFAULT_SCENARIO
+    from sim.scenario import DEFAULT_SCENARIO
     from sim.world.checks import check_platforms_against_rivers, river_lines
 
     loaded = load_scenario(DEFAULT_SCENARIO)
@@ -140,7 +140,8 @@ def test_overlapping_key_locations_are_fine_with_a_rule(tmp_path):
 
 
 def test_budget_estimate_and_overrides(tmp_path):
-    from sim.scenario.schema import check_budget, estimate_run, parse_memory
+    from sim.quantities import parse_memory
+    from sim.scenario import check_budget, estimate_run
 
     base = (CORPUS / "rate_zero_demand.yaml").read_text(encoding="utf-8").replace(
         "incidents_per_day: 0", "incidents_per_day: 1000")

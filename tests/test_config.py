@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from sim.cli.main import main
-from sim.scenario.schema import DEFAULT_SCENARIO, ScenarioError, load_scenario
+from sim.scenario import DEFAULT_SCENARIO, ScenarioError, load_scenario
 
 
 def _mutate(tmp_path: Path, old: str, new: str, count: int = 1) -> Path:
@@ -80,7 +80,7 @@ def test_polygon_must_close(tmp_path):
 
 def test_shares_must_add_up(tmp_path):
     bad = _mutate(tmp_path, "share: 0.12,", "share: 0.22,")
-    with pytest.raises(ScenarioError, match="add up to 1.1"):
+    with pytest.raises(ScenarioError, match=r"add up to 1\.1"):
         load_scenario(bad)
 
 

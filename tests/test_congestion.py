@@ -10,7 +10,7 @@ import pytest
 
 from sim.engine.core import TRANSIT, Engine
 from sim.network.graph import LocalFrame, RoadNetwork
-from sim.scenario.schema import DEFAULT_SCENARIO, ScenarioError, load_scenario
+from sim.scenario import DEFAULT_SCENARIO, ScenarioError, load_scenario
 from sim.types import IncidentSet
 from sim.world.prepare import _period_oracles
 

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.cli.main import main
-from sim.scenario.schema import load_scenario
+from sim.scenario import load_scenario
 
 from .conftest import tiny_scenario, write_grid_osm
 

@@ -13,7 +13,7 @@ import pytest
 
 from sim import i18n
 from sim.network.graph import LocalFrame, RoadNetwork
-from sim.scenario.schema import DEFAULT_SCENARIO, load_scenario
+from sim.scenario import DEFAULT_SCENARIO, load_scenario
 from sim.types import RecordTable
 from sim.viz import plots
 

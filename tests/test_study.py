@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from sim.analysis.metrics import paired_differences, rankings
-from sim.scenario.schema import load_scenario
+from sim.scenario import load_scenario
 from sim.study.experiment import RunOptions, apply_overrides, build_variants, run_study
 from sim.world.demand import generate_incidents
 

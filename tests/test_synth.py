@@ -239,7 +239,7 @@ def test_features(features):
     zi = features["rivers"][synth.ZI_NAME]
     shao = features["rivers"][synth.SHAO_NAME]
     assert shao[-1] in zi  # the Shao flows into the Zi
-    for ring in list(features["districts"].values()) + [features["old_town"]]:
+    for ring in [*list(features["districts"].values()), features["old_town"]]:
         assert ring[0] == ring[-1] and len(ring) >= 4
     by_river = {}
     for b in features["bridges"]:

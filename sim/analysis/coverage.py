@@ -18,7 +18,7 @@ import numpy as np
 
 from sim.analysis.metrics import mean_ci
 from sim.fileio import write_csv
-from sim.scenario.schema import ZONE_CLASSES
+from sim.scenario import ZONE_CLASSES
 from sim.types import Presence
 from sim.world.prepare import World
 

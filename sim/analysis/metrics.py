@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from sim.scenario.schema import ZONE_CLASSES
+from sim.scenario import ZONE_CLASSES
 from sim.types import RecordTable
 
 __all__ = [

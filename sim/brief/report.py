@@ -40,14 +40,7 @@ from sim.fileio import sha256_file
 from sim.i18n import LANGS, minutes, pct, pp, tr, zone_name
 from sim.network.graph import RoadNetwork
 from sim.network.load import NetworkSourceError
-from sim.scenario.schema import (
-    PRIORITIES,
-    ZONE_CLASSES,
-    LoadedScenario,
-    Scenario,
-    ScenarioError,
-    load_scenario,
-)
+from sim.scenario import PRIORITIES, ZONE_CLASSES, LoadedScenario, Scenario, ScenarioError, load_scenario
 from sim.types import OUTCOMES, RecordTable
 from sim.viz import plots
 from sim.world.prepare import World

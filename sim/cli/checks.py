@@ -50,7 +50,7 @@ def _positive_int(text: str) -> int:
 
 
 def _memory(text: str) -> float:
-    from sim.scenario.schema import parse_memory
+    from sim.quantities import parse_memory
 
     try:
         return parse_memory(text)

@@ -16,7 +16,7 @@ from typing import Any
 
 from sim.cli.checks import _positive_int
 from sim.network.load import NetworkSourceError, default_cache_dir
-from sim.scenario.schema import DEFAULT_SCENARIO, ScenarioError, check_budget, load_scenario
+from sim.scenario import DEFAULT_SCENARIO, ScenarioError, check_budget, load_scenario
 
 __all__ = ["build_parser", "main"]
 

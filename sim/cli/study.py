@@ -8,7 +8,7 @@ import time
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from sim.scenario.schema import ScenarioError, check_budget, load_scenario
+from sim.scenario import ScenarioError, check_budget, load_scenario
 
 __all__ = ["register"]
 

@@ -41,7 +41,7 @@ import numpy as np
 import simpy
 
 from sim.network.oracle import TravelTimeOracle
-from sim.scenario.schema import PRIORITIES, ZONE_CLASSES, Scenario
+from sim.scenario import PRIORITIES, ZONE_CLASSES, Scenario
 from sim.types import OUTCOMES, EngineResult, Fleet, IncidentSet, Presence, RecordTable
 from sim.world.prepare import MINUTES_PER_DAY, World, presence_points
 

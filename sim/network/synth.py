@@ -38,6 +38,7 @@ districts, arterial grid, old town) does not depend on the seed; the local stree
 
 from __future__ import annotations
 
+import itertools
 import math
 import pathlib
 from collections import defaultdict
@@ -114,14 +115,14 @@ def _shao_x(y: np.ndarray | float) -> np.ndarray | float:
 def _river_centre_lines() -> tuple[list[tuple[float, float]], list[tuple[float, float]], int]:
     """Sampled centre lines (local m) of the Zi (west to east) and of the Shao (south to north,
     ending on the Zi's vertex at the confluence), and the index of that vertex in the Zi."""
-    n_zi = int(round((X_MAX_M - X_MIN_M) / RIVER_SAMPLE_STEP_M)) + 1
+    n_zi = round((X_MAX_M - X_MIN_M) / RIVER_SAMPLE_STEP_M) + 1
     xs = np.linspace(X_MIN_M, X_MAX_M, n_zi)
     conf_i = int(np.argmin(np.abs(xs - CONFLUENCE_X_M)))
     xs[conf_i] = CONFLUENCE_X_M
     zi = list(zip(xs.tolist(), _zi_y(xs).tolist(), strict=False))
-    n_sh = int(math.ceil((_CONFLUENCE_Y_M - Y_MIN_M) / RIVER_SAMPLE_STEP_M)) + 1
+    n_sh = math.ceil((_CONFLUENCE_Y_M - Y_MIN_M) / RIVER_SAMPLE_STEP_M) + 1
     ys = np.linspace(Y_MIN_M, _CONFLUENCE_Y_M, n_sh)[:-1]
-    shao = list(zip(_shao_x(ys).tolist(), ys.tolist(), strict=False)) + [zi[conf_i]]
+    shao = [*list(zip(_shao_x(ys).tolist(), ys.tolist(), strict=False)), zi[conf_i]]
     return zi, shao, conf_i
 
 
@@ -357,7 +358,7 @@ def _axis(lo: float, hi: float, lo_role: str, hi_role: str, lo_road: _Road | Non
     prim: list[tuple[float, _Road | None]] = sorted(
         [(p, r) for p, r in forced if lo + 200.0 < p < hi - 200.0], key=lambda t: t[0])
     anchors = [lo] + [p for p, _ in prim] + [hi]
-    for p0, p1 in zip(anchors[:-1], anchors[1:], strict=False):
+    for p0, p1 in itertools.pairwise(anchors):
         gap = p1 - p0
         if gap > PRIMARY_MAX_GAP_M:
             k = math.ceil(gap / PRIMARY_SPACING_M) - 1
@@ -367,7 +368,7 @@ def _axis(lo: float, hi: float, lo_role: str, hi_role: str, lo_road: _Road | Non
     lines += [_AxisLine(to_param(p), p, "primary", r) for p, r in prim]
     lines.append(_AxisLine(1.0, hi, hi_role, hi_road))
     out: list[_AxisLine] = []
-    for l0, l1 in zip(lines[:-1], lines[1:], strict=False):
+    for l0, l1 in itertools.pairwise(lines):
         out.append(l0)
         gap = l1.phys - l0.phys
         if gap > SECONDARY_MIN_GAP_M:
@@ -519,7 +520,7 @@ Key = tuple  # node key: (district, qu, qv) or ("river", name, i)
 
 def _q(p: float) -> int:
     """Quantise a patch parameter so that equal positions give equal node keys."""
-    return int(round(p * 1e9))
+    return round(p * 1e9)
 
 
 @dataclass
@@ -707,8 +708,8 @@ class _Builder:
             if k not in self.params:
                 raise ValueError(f"bridge {bridge_name!r} does not meet a road on both banks; "
                                  "check the bridge position constants")
-        tags = _road_tags(road, road.highway) + (
-            ("bridge", "yes"), ("layer", "1"), ("bridge:name", bridge_name))
+        tags = (*_road_tags(road, road.highway), ("bridge", "yes"), ("layer", "1"),
+                ("bridge:name", bridge_name))
         self.lines.append(_Line(keys, [tags], [False], False))
 
     # -- positions ------------------------------------------------------------------------
@@ -931,9 +932,9 @@ def synthetic_features(seed: int = 2017) -> dict:
             r.append(r[0])
         return r
 
-    beita = zi + [(X_MAX_M, Y_MAX_M), (X_MIN_M, Y_MAX_M)]
-    daxiang = [(X_MIN_M, Y_MIN_M), shao[0]] + shao[1:] + zi[conf_i - 1::-1]
-    shuangqing = [shao[0], (X_MAX_M, Y_MIN_M)] + zi[:conf_i:-1] + shao[::-1]
+    beita = [*zi, (X_MAX_M, Y_MAX_M), (X_MIN_M, Y_MAX_M)]
+    daxiang = [(X_MIN_M, Y_MIN_M), shao[0], *shao[1:], *zi[conf_i - 1::-1]]
+    shuangqing = [shao[0], (X_MAX_M, Y_MIN_M), *zi[:conf_i:-1], *shao[::-1]]
     # the old town: the patch rectangle of its superblocks, traced along its four sides
     dx = districts["DX"]
     a0, a1, b0, b1 = dx.old_town

@@ -1,0 +1,42 @@
+"""Scenarios: YAML with lines → a validated :class:`Scenario` (the first layer of the data flow).
+
+- ``errors``: :class:`ScenarioError` and how a key path and line are written.
+- ``schema``: the pydantic models of every section, with quantities parsed from their units.
+- ``rules``: cross-section rules the schema cannot express.
+- ``inheritance``: layouts that ``extends`` others.
+- ``budget``: the run-size estimate and its limits.
+- ``source``: reading a file (or text), with the line of every key, into a :class:`LoadedScenario`.
+
+Other layers import from this package, not from its modules.
+"""
+
+from sim.scenario.budget import check_budget, estimate_run
+from sim.scenario.errors import ScenarioError, format_loc
+from sim.scenario.schema import (
+    DEFAULT_SCENARIO,
+    PRIORITIES,
+    ZONE_CLASSES,
+    DistributionSpec,
+    Scenario,
+    Zones,
+    minute_of_day,
+)
+from sim.scenario.source import LoadedScenario, load_scenario, load_scenario_text, validate_data
+
+__all__ = [
+    "DEFAULT_SCENARIO",
+    "PRIORITIES",
+    "ZONE_CLASSES",
+    "DistributionSpec",
+    "LoadedScenario",
+    "Scenario",
+    "ScenarioError",
+    "Zones",
+    "check_budget",
+    "estimate_run",
+    "format_loc",
+    "load_scenario",
+    "load_scenario_text",
+    "minute_of_day",
+    "validate_data",
+]

@@ -39,13 +39,7 @@ from sim.engine.invariants import check_result
 from sim.network.graph import RoadNetwork
 from sim.network.load import NetworkSourceError, load_network
 from sim.quantities import format_duration
-from sim.scenario.schema import (
-    LoadedScenario,
-    ScenarioError,
-    format_loc,
-    load_scenario,
-    validate_data,
-)
+from sim.scenario import LoadedScenario, ScenarioError, format_loc, load_scenario, validate_data
 from sim.types import BatchResult, IncidentSet, Piece, RecordTable, Variant
 from sim.world.checks import check_against_network
 from sim.world.demand import generate_incidents

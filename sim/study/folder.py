@@ -36,7 +36,7 @@ import yaml
 
 from sim.fileio import atomic_open, atomic_write_text, fsync_dir, sha256_file, write_csv
 from sim.network.graph import RoadNetwork
-from sim.scenario.schema import LoadedScenario
+from sim.scenario import LoadedScenario
 from sim.types import BatchResult
 
 __all__ = [

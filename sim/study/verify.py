@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.fileio import sha256_file
-from sim.scenario.schema import load_scenario_text
+from sim.scenario import load_scenario_text
 from sim.study.folder import ResultsFolderError, read_manifest
 
 __all__ = ["VerifyInputError", "VerifyReport", "verify_run"]

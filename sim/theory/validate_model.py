@@ -67,7 +67,7 @@ import yaml
 
 from sim.engine.core import simulate
 from sim.engine.invariants import check_result
-from sim.scenario.schema import PRIORITIES, load_scenario
+from sim.scenario import PRIORITIES, load_scenario
 from sim.theory.queueing import hypercube, mmc_metrics, mmc_priority_waits
 from sim.world.demand import generate_incidents
 

@@ -51,7 +51,7 @@ from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
 from sim.i18n import minutes, pct, tr, wrap, zone_name
 from sim.network.graph import RoadNetwork
-from sim.scenario.schema import ZONE_CLASSES, Scenario
+from sim.scenario import ZONE_CLASSES, Scenario
 from sim.types import Fleet, RecordTable
 
 __all__ = [

@@ -29,7 +29,7 @@ import yaml
 
 from sim.network.graph import RoadNetwork
 from sim.quantities import format_distance
-from sim.scenario.schema import LoadedScenario
+from sim.scenario import LoadedScenario
 
 __all__ = [
     "ON_ROAD_M",

@@ -14,7 +14,7 @@ import numpy as np
 from scipy import stats
 
 from sim.network.graph import RoadNetwork
-from sim.scenario.schema import PRIORITIES, DistributionSpec, Scenario
+from sim.scenario import PRIORITIES, DistributionSpec, Scenario
 from sim.types import IncidentSet
 from sim.world.streams import streams
 from sim.world.zones import ZoneMap

@@ -32,7 +32,7 @@ from scipy.sparse.csgraph import dijkstra
 from sim.network.graph import RoadNetwork
 from sim.network.oracle import TravelTimeOracle, edge_times
 from sim.quantities import format_distance
-from sim.scenario.schema import ZONE_CLASSES, LoadedScenario, Scenario, ScenarioError, minute_of_day
+from sim.scenario import ZONE_CLASSES, LoadedScenario, Scenario, ScenarioError, minute_of_day
 from sim.types import Fleet, Loop
 from sim.world.demand import node_weights
 from sim.world.zones import ZoneMap, classify_nodes

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.network.graph import LocalFrame, RoadNetwork
-from sim.scenario.schema import ZONE_CLASSES, Zones
+from sim.scenario import ZONE_CLASSES, Zones
 
 __all__ = ["ZoneMap", "classify_nodes", "points_in_polygon"]
 

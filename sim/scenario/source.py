@@ -1,0 +1,300 @@
+"""Scenario files: read YAML with the line of every key, validate the whole scenario, report every problem.
+
+A scenario is validated in full before anything is simulated. Every problem is reported as a
+:class:`ScenarioError` that names the file, the key path (``layouts.grid_2017.platforms[3].lat``)
+and the line, so that the CLI can print one clear message and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ValidationError,
+)
+
+from sim.scenario.errors import FieldProblem, ScenarioError, _line_for
+from sim.scenario.inheritance import resolve_layout_inheritance
+from sim.scenario.rules import _semantic_problems
+from sim.scenario.schema import Scenario
+
+# ---------------------------------------------------------------------------------------------
+# YAML with line numbers
+
+def _compose(text: str, file: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
+    """Parse YAML into plain Python data and a map from key path to 1-based line number."""
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        lines: dict[tuple[Any, ...], int] = {}
+        data = _build(loader, root, (), lines, file) if root is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        problem = exc.problem or exc.context or "malformed YAML"
+        where = (mark.line, mark.column) if mark is not None else None
+        raise ScenarioError(f"malformed YAML: {problem}", file=file, loc=_path_at_error(text, where),
+                            line=line) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"malformed YAML: {exc}", file=file, line=1) from None
+    except RecursionError:
+        raise ScenarioError("malformed YAML: nested too deeply", file=file, line=1) from None
+    finally:
+        loader.dispose()
+    return data, lines
+
+
+def _path_at_error(text: str, mark: tuple[int, int] | None = None) -> tuple[Any, ...]:
+    """The key path being read where YAML reading failed (for messages about malformed YAML).
+
+    Replays the parser's events up to the error (or up to ``mark``, the 0-based line and column
+    of the problem), tracking mapping keys and sequence indices. Between two entries of a mapping
+    the path is the mapping's own.
+    """
+    stack: list[list[Any]] = []  # frames: ["map", key, want_key] or ["seq", index]
+
+    def child_starts() -> None:
+        if stack and stack[-1][0] == "seq":
+            stack[-1][1] += 1
+
+    def child_done() -> None:
+        if stack and stack[-1][0] == "map":
+            stack[-1][2] = not stack[-1][2]
+
+    try:
+        for ev in yaml.parse(text, Loader=yaml.SafeLoader):
+            if mark is not None and (ev.start_mark.line, ev.start_mark.column) >= mark:
+                break
+            if isinstance(ev, yaml.ScalarEvent | yaml.AliasEvent):
+                top = stack[-1] if stack else None
+                child_starts()
+                if top is not None and top[0] == "map" and top[2]:
+                    top[1] = ev.value if isinstance(ev, yaml.ScalarEvent) else None
+                child_done()
+            elif isinstance(ev, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+                child_starts()
+                stack.append(["map", None, True] if isinstance(ev, yaml.MappingStartEvent)
+                             else ["seq", -1])
+            elif isinstance(ev, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+                if stack:
+                    stack.pop()
+                child_done()
+    except (yaml.YAMLError, RecursionError):
+        pass
+    path: list[Any] = []
+    for frame in stack:
+        if frame[0] == "map":
+            if frame[1] is None or frame[2]:  # no key yet, or between two entries
+                break
+            path.append(frame[1])
+        elif frame[1] >= 0:
+            path.append(frame[1])
+    return tuple(path)
+
+
+def _build(loader: yaml.SafeLoader, node: yaml.Node, path: tuple[Any, ...],
+           lines: dict[tuple[Any, ...], int], file: str) -> Any:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise ScenarioError("YAML merge keys ('<<') are not supported; write the keys out",
+                                    file=file, loc=path, line=key_node.start_mark.line + 1)
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str | int | float | bool) or key is None:
+                raise ScenarioError(f"a key must be a plain word, not {key!r}", file=file,
+                                    loc=path, line=key_node.start_mark.line + 1)
+            if key in out:
+                raise ScenarioError(f"key '{key}' appears twice", file=file, loc=(*path, key),
+                                    line=key_node.start_mark.line + 1)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            out[key] = _build(loader, value_node, (*path, key), lines, file)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(loader, item, (*path, i), lines, file) for i, item in enumerate(node.value)]
+    if isinstance(node, yaml.ScalarNode) and ":" in node.value and node.tag in (
+            "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
+        return node.value  # YAML 1.1 reads 16:00 as 960 (base 60); a scenario means the text
+    return loader.construct_object(node, deep=True)
+
+
+
+
+
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LoadedScenario:
+    """A validated scenario together with where it came from, to report later problems by line.
+
+    Attributes
+    ----------
+    scenario : the validated :class:`Scenario` (all quantities in s, m, m/s).
+    path : the scenario file.
+    text : the file's exact text (its checksum goes into each run's manifest).
+    lines : key path -> 1-based line number in the file.
+    data : the parsed YAML after layout inheritance was resolved (used to build sweep variants).
+    shown : the file name as the user gave it, for messages (default: ``path``). Copies made with
+        :func:`dataclasses.replace` keep it.
+    """
+
+    scenario: Scenario
+    path: Path
+    text: str
+    lines: dict[tuple[Any, ...], int] = field(repr=False)
+    data: dict[str, Any] = field(default_factory=dict, repr=False)
+    shown: str | None = field(default=None, repr=False)
+
+    def error(self, loc: tuple[Any, ...], message: str) -> ScenarioError:
+        """Make a :class:`ScenarioError` for a key path of this file (used by later checks)."""
+        return ScenarioError(message, file=self.shown or self.path, loc=loc,
+                             line=_line_for(self.lines, loc))
+
+    def resolved(self) -> dict[str, Any]:
+        """The scenario with every default filled in and quantities written with units."""
+        return self.scenario.model_dump(mode="json")
+
+    def resolve_path(self, relative: str) -> Path:
+        """A path written in the scenario, taken relative to the scenario file's folder."""
+        p = Path(relative).expanduser()
+        return p if p.is_absolute() else (self.path.parent / p).resolve()
+
+
+_HINT = re.compile(r"did you mean '([^']+)'")
+
+
+def _pydantic_problem(err: dict[str, Any]) -> tuple[tuple[Any, ...], str]:
+    loc = tuple(err.get("loc", ()))
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        parent, key = loc[:-1], loc[-1]
+        allowed = _allowed_keys(parent)
+        hint = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+        msg = f"unknown key '{key}'"
+        if hint:
+            msg += f" (did you mean '{hint[0]}'?)"
+        elif allowed:
+            msg += f"; allowed keys here: {', '.join(allowed)}"
+        return loc, msg
+    if kind == "missing":
+        return loc[:-1], f"missing required key '{loc[-1]}'"
+    msg = str(err.get("msg", "invalid value"))
+    ctx = err.get("ctx") or {}
+    if kind == "value_error" and "error" in ctx:
+        msg = str(ctx["error"])
+        if isinstance(ctx["error"], FieldProblem):
+            loc = (*loc, *ctx["error"].key)
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    if "input" in err and kind not in ("value_error",) and not isinstance(err["input"], dict | list):
+        msg += f" (got {err['input']!r})"
+    return loc, msg
+
+
+def _allowed_keys(parent: tuple[Any, ...]) -> list[str]:
+    """Field names of the model at key path ``parent``, found by walking the schema.
+
+    List indices and user-chosen dict keys (layout and unit-type names) leave the model as it is.
+    """
+    model: Any = Scenario
+    for part in parent:
+        fields = getattr(model, "model_fields", {})
+        if isinstance(part, str) and part in fields:
+            model = _inner_model(fields[part].annotation)
+            if model is None:
+                return []
+    return list(getattr(model, "model_fields", {}))
+
+
+def _inner_model(annotation: Any) -> Any:
+    """The pydantic model inside an annotation such as ``list[Platform]`` or ``dict[str, Layout]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in reversed(getattr(annotation, "__args__", ()) or ()):
+        inner = _inner_model(arg)
+        if inner is not None:
+            return inner
+    return None
+
+
+def load_scenario(path: str | Path) -> LoadedScenario:
+    """Read and validate a scenario file.
+
+    Raises
+    ------
+    ScenarioError
+        On any problem: unreadable file, malformed YAML, schema errors and cross-field errors.
+        The first problem found is reported, with the count of others.
+    """
+    path = Path(path)
+    shown = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ScenarioError("file not found", file=shown) from None
+    except OSError as exc:
+        raise ScenarioError(f"cannot read file: {exc.strerror or exc}", file=shown) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ScenarioError(f"file is not UTF-8 text (byte {exc.start} cannot be read); save it "
+                            "as UTF-8", file=shown, line=line) from None
+    return load_scenario_text(text, file=shown, path=path)
+
+
+def load_scenario_text(text: str, *, file: str, path: Path) -> LoadedScenario:
+    """Validate a scenario given as text; ``path`` is where relative paths in it are resolved from.
+
+    ``run_sim.py verify`` uses this to re-run the copy of a scenario kept in a results folder as if
+    it were still at its original place.
+    """
+    shown = file
+    if "\x00" in text:
+        line = text[:text.index("\x00")].count("\n") + 1
+        raise ScenarioError("file holds a NUL byte: is it a binary file?", file=shown, line=line)
+    data, lines = _compose(text, shown)
+    if not isinstance(data, dict):
+        what = "empty" if data is None else f"a YAML {type(data).__name__}"
+        raise ScenarioError(f"a scenario file must be a YAML mapping of keys (name:, network:, ...); "
+                            f"this one is {what}", file=shown, line=1)
+    data = resolve_layout_inheritance(data, file=shown, lines=lines)
+    return validate_data(data, file=shown, lines=lines, text=text, path=path)
+
+
+def validate_data(data: dict[str, Any], *, file: str, lines: dict[tuple[Any, ...], int],
+                  text: str, path: Path) -> LoadedScenario:
+    """Validate parsed scenario data (schema, then cross-field checks)."""
+    shown = file
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        problems = [_pydantic_problem(e) for e in errors]
+        # a misspelt key shows up twice: as unknown, and as the key it was meant to be, missing;
+        # report it once, as the unknown key with its hint
+        meant = {(*loc[:-1], m.group(1)) for loc, msg in problems
+                 if (m := _HINT.search(msg)) and msg.startswith("unknown key")}
+        problems = [(loc, msg) for loc, msg in problems
+                    if not (msg.startswith("missing required key")
+                            and (*loc, msg.split("'")[1]) in meant)] or problems
+        problems.sort(key=lambda p: (_line_for(lines, p[0]) or 0))
+        loc, message = problems[0]
+        raise ScenarioError(message, file=shown, loc=loc, line=_line_for(lines, loc),
+                            more=len(problems) - 1) from None
+    semantic = list(_semantic_problems(scenario))
+    if semantic:
+        semantic.sort(key=lambda p: (_line_for(lines, p[0]) or 0))
+        loc, message = semantic[0]
+        raise ScenarioError(message, file=shown, loc=loc, line=_line_for(lines, loc),
+                            more=len(semantic) - 1)
+    return LoadedScenario(scenario=scenario, path=Path(path).resolve(), text=text, lines=lines,
+                          data=data, shown=shown)
