@@ -165,6 +165,10 @@ class Engine:
     def trans_end(self) -> list[float]:
         return self.traj.trans_end
 
+    @property
+    def trans_period(self) -> list[int]:
+        return self.traj.trans_period
+
     def position(self, u: int, t: float) -> tuple[int, float]:
         return self.traj.position(u, t)
 

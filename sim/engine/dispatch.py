@@ -34,10 +34,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 __all__ = ["POLICIES", "DispatchPolicy", "EarliestArrival", "Job", "Offer", "Preference",
-           "Reserve", "Units", "generated_preference"]
+           "Reserve", "Units", "generated_preference", "written_preference"]
 
 URGENT = 0  # priority index of urgent jobs (sim.scenario.PRIORITIES)
 
@@ -53,8 +53,7 @@ class Job:
     needed: int
 
 
-@dataclass(frozen=True, slots=True)
-class Offer:
+class Offer(NamedTuple):
     """Sending ``unit``: its turnout (s), its drive (s), whether it is already on the move, and
     whether it is taken off a minor job (a diversion)."""
 
