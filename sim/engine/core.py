@@ -134,6 +134,7 @@ class Engine:
         self.job_arrival = [0.0] * n_units
         self.job_token = [0] * n_units
         self.job_period = [0] * n_units  # congestion period of each unit's drive to its job
+        self._on_minor: set[int] = set()  # units on minor jobs (that a diversion may take)
         self.divert = self.scenario.dispatch.divert_from_minor
         self.env = simpy.Environment()
         self._all_oracles = list({id(o): o for po in self.oracles_p for o in po}.values())
@@ -231,7 +232,7 @@ class Engine:
         trans_end, has_loop = traj.trans_end, self.has_loop
         best: list[tuple[float, int]] = []  # (arrival, unit) of candidates
         kind: dict[int, int] = {}  # unit -> 0 parked, 1 looping, 2 driving back, 3 diverted
-        transit = [u for u in range(self.n_units) if cand[u] and not busy[u] and trans_end[u] > now]
+        transit = [u for u in traj.driving_at(now) if cand[u] and not busy[u]]
         order = self._post_order[period][self._slot_list[minute]]
         table = self.post_tables[period][self._slot_list[minute]]
         assert order is not None and table is not None
@@ -263,9 +264,7 @@ class Engine:
         if transit:  # driving back after a job: sent from where they are
             self._refine(best, kind, 2, transit, traj.position, node, now, k, oracles)
         if urgent and self.divert:
-            prio, job_of = self._prio, self.job_of
-            divertable = [u for u in range(self.n_units) if busy[u] and job_of[u] >= 0 and cand[u]
-                          and prio[job_of[u]] == self.minor]
+            divertable = [u for u in sorted(self._on_minor) if cand[u]]
             if divertable:  # only a strictly earlier arrival justifies a diversion
                 self._refine(best, kind, 3, divertable, self.job_position, node, now, k, oracles,
                              strict=True)
@@ -334,6 +333,7 @@ class Engine:
         """Take unit ``u`` off its minor job: back to the queue if not yet there, else it ends."""
         jobs = self.jobs
         j = self.job_of[u]
+        self._on_minor.discard(u)
         self.job_token[u] += 1  # its pending scene clearance no longer applies
         li = self.job_log[u]
         i_, u_, a, arr, _ = jobs.log[li]
@@ -370,6 +370,8 @@ class Engine:
         arrival = now + turnout + travel
         clear = arrival + self._scene[i]
         self.busy[u] = True
+        if self._prio[i] == self.minor:
+            self._on_minor.add(u)
         if jobs.unit_of[i] < 0 or arrival < jobs.arrival_s[i]:  # the first unit on scene
             jobs.assign_s[i] = now
             jobs.arrival_s[i] = arrival
@@ -459,6 +461,7 @@ class Engine:
         now = self.env.now
         node = self._node[i]
         self.busy[u] = False
+        self._on_minor.discard(u)
         traj = self.traj
         # the drive after a job: back to the post, or to the loop
         minute = int(now // 60.0) % MINUTES_PER_DAY

@@ -55,6 +55,7 @@ class Trajectories:
         self.trans_period = [0] * n_units  # congestion period of each unit's transit
         self.anchor: list[float] = (-fleet.loop_phase_s.astype(float)).tolist()
         self._route: list[tuple[np.ndarray, np.ndarray] | None] = [None] * n_units
+        self.driving: set[int] = set()  # units whose last drive may not have ended
         self.segs: list[list[tuple[float, int, float, float, float, float]]] = [
             [(0.0, LOOP, self.anchor[u], 0.0, 0.0, 0.0) if lp >= 0 else
              (0.0, PARK, float(self.trans_to[u]), 0.0, 0.0, 0.0)] for u, lp in enumerate(self.loop)]
@@ -163,8 +164,17 @@ class Trajectories:
         self.trans_end[u] = end
         self.trans_period[u] = period
         self._route[u] = None
+        self.driving.add(u)
         self.segs[u].append((t0, TRANSIT, float(origin), float(target), self.anchor[u],
                              float(period)))
+
+    def driving_at(self, now: float) -> list[int]:
+        """The units still on a drive at ``now`` (ascending; busy units included)."""
+        trans_end = self.trans_end
+        done = [u for u in self.driving if trans_end[u] <= now]
+        for u in done:
+            self.driving.discard(u)
+        return sorted(self.driving)
 
     def close_transit(self, u: int, now: float) -> None:
         """If unit ``u``'s drive ended before ``now``, log what it did next."""

@@ -34,8 +34,8 @@ def sample_presence(traj: Trajectories, horizon: float, *, on: bool = True) -> P
     t0 = float(np.ceil(scenario.run.warmup / step) * step)
     times = np.arange(t0, horizon, step) if on else np.zeros(0)
     hours = (times // 3600.0).astype(np.int64) % 24
-    best_p = np.full((len(pts), times.size), _INF)
-    best_v = np.full((len(pts), times.size), _INF)
+    covered_p = np.zeros((len(pts), times.size), dtype=bool)
+    covered_v = np.zeros((len(pts), times.size), dtype=bool)
     volunteers = np.array([r == "volunteer" for r in fleet.role], dtype=bool)
     oracles_p = traj.oracles_p
     if times.size and len(pts):
@@ -63,18 +63,41 @@ def sample_presence(traj: Trajectories, horizon: float, *, on: bool = True) -> P
             if has_shifts:
                 known &= on_table[minute][:, units].T
             vol = volunteers[units]
-            for lo in range(0, times.size, 2048):  # [point, unit, sample] in chunks of time
-                sl = slice(lo, lo + 2048)
-                reach = rev[:, node[:, sl]] + offset[None, :, sl]
-                reach[:, ~known[:, sl]] = _INF
-                if (~vol).any():
-                    np.minimum(best_p[:, sl], reach[:, ~vol].min(axis=1), out=best_p[:, sl])
-                if vol.any():
-                    np.minimum(best_v[:, sl], reach[:, vol].min(axis=1), out=best_v[:, sl])
+            for who, covered in ((~vol, covered_p), (vol, covered_v)):
+                if who.any():
+                    _cover(rev, targets, node[who], offset[who], known[who], covered)
     samples = np.bincount(hours, minlength=24)
-    police = np.stack([np.bincount(hours, weights=(best_p[k] <= targets[k]), minlength=24)
+    police = np.stack([np.bincount(hours, weights=covered_p[k], minlength=24)
                        for k in range(len(pts))]) if len(pts) else np.zeros((0, 24))
-    vols = np.stack([np.bincount(hours, weights=(best_v[k] <= targets[k]), minlength=24)
+    vols = np.stack([np.bincount(hours, weights=covered_v[k], minlength=24)
                      for k in range(len(pts))]) if len(pts) else np.zeros((0, 24))
     return Presence(names=names, kinds=kinds, nodes=nodes_p, targets_s=targets, samples=samples,
                     police=police.astype(np.int64), volunteers=vols.astype(np.int64))
+
+
+def _cover(rev: np.ndarray, targets: np.ndarray, node: np.ndarray, offset: np.ndarray,
+           known: np.ndarray, covered: np.ndarray) -> None:
+    """Mark, into ``covered[point, sample]``, the samples where some unit (rows of ``node``,
+    ``offset``, ``known``: ``[unit, sample]``) reaches the point within its target:
+    ``rev[point, node] + offset <= target``.
+
+    Each node carries a bit per point that it reaches within target (``rev <= target``, a
+    necessary condition as offsets are never negative, and exact where the offset is 0): one
+    gather per unit and sample instead of one per point, unit and sample; only positions with
+    a bit set and a positive offset are checked again with their offset.
+    """
+    n_pts = rev.shape[0]
+    for lo in range(0, n_pts, 62):  # 62 points per int64 bit field
+        pts = slice(lo, min(n_pts, lo + 62))
+        within = rev[pts] <= targets[pts, None]  # [point, node]
+        weights = np.left_shift(1, np.arange(within.shape[0], dtype=np.int64))
+        bits = (within.astype(np.int64) * weights[:, None]).sum(axis=0)  # per node
+        b = np.where(known, bits[node], 0)  # [unit, sample]
+        check = np.nonzero((b != 0) & (offset > 0.0))
+        if check[0].size:  # moving units near a point: with their offset
+            n_at, off = node[check], offset[check]
+            ok = (rev[pts][:, n_at] + off[None, :]) <= targets[pts, None]
+            b[check] = (ok.astype(np.int64) * weights[:, None]).sum(axis=0)
+        any_bits = np.bitwise_or.reduce(b, axis=0)  # [sample]
+        for j in range(within.shape[0]):
+            covered[lo + j] |= ((any_bits >> j) & 1).astype(bool)
