@@ -14,19 +14,24 @@ from sim.scenario.budget import check_budget, estimate_run
 from sim.scenario.errors import ScenarioError, format_loc
 from sim.scenario.schema import (
     DEFAULT_SCENARIO,
+    DISPATCH_POLICIES,
     PRIORITIES,
     ZONE_CLASSES,
+    DispatchSpec,
     DistributionSpec,
     Scenario,
     Zones,
+    layout_dispatch,
     minute_of_day,
 )
 from sim.scenario.source import LoadedScenario, load_scenario, load_scenario_text, validate_data
 
 __all__ = [
     "DEFAULT_SCENARIO",
+    "DISPATCH_POLICIES",
     "PRIORITIES",
     "ZONE_CLASSES",
+    "DispatchSpec",
     "DistributionSpec",
     "LoadedScenario",
     "Scenario",
@@ -35,6 +40,7 @@ __all__ = [
     "check_budget",
     "estimate_run",
     "format_loc",
+    "layout_dispatch",
     "load_scenario",
     "load_scenario_text",
     "minute_of_day",

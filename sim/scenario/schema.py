@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    field_validator,
     model_validator,
 )
 
@@ -336,6 +337,60 @@ class VolunteerTeam(_Model):
     hours: tuple[str, str] = ("08:00", "20:00")
 
 
+DISPATCH_POLICIES: tuple[str, ...] = ("earliest_arrival", "preference", "reserve")
+"""Dispatch policies a scenario may name (``dispatch.policy``; see :mod:`sim.engine.dispatch`)."""
+
+
+def _policy_name(v: object) -> str | None:
+    if v is None or v in DISPATCH_POLICIES:
+        return v  # type: ignore[return-value]
+    hint = difflib.get_close_matches(str(v), DISPATCH_POLICIES, n=1)
+    raise ValueError(f"unknown dispatch policy '{v}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+                     + f"; known: {', '.join(DISPATCH_POLICIES)}")
+
+
+class PreferenceSpec(_Model):
+    """Parameters of the ``preference`` policy (a fixed preference order per node)."""
+
+    order: dict[str, list[str]] = Field(default_factory=dict)
+    """Written-out lists: a platform's name (meaning the nodes of its grid) to platform names,
+    most preferred first; the units of a platform go in index order, units not named follow by
+    travel time. Empty (the default): own grid first, then by travel time from the home post."""
+
+
+class ReserveSpec(_Model):
+    """Parameters of the ``reserve`` policy (cutoff priority)."""
+
+    scope: Literal["grid", "fleet"] = "grid"
+    """Where free units are counted: the job's grid (its platform's units) or the whole fleet."""
+    min_free: dict[Literal["urgent", "standard", "minor"], int] = Field(
+        default_factory=lambda: {"urgent": 1, "standard": 2, "minor": 2})
+    """A job of this priority waits while fewer than this many response units are free in its
+    area; priorities not given use 1 (no reserve). The default keeps one unit per grid free
+    for urgent jobs."""
+
+    @field_validator("min_free")
+    @classmethod
+    def _non_negative(cls, v: dict[str, int]) -> dict[str, int]:
+        for k, n in v.items():
+            if n < 0 or n > 1000:
+                raise ValueError(f"min_free for {k} must be between 0 and 1000 (got {n})")
+        return v
+
+
+class LayoutDispatch(_Model):
+    """A layout's own dispatch policy (``layouts.<name>.dispatch``), overriding ``dispatch``."""
+
+    policy: str | None = None
+    preference: PreferenceSpec | None = None
+    reserve: ReserveSpec | None = None
+
+    @field_validator("policy", mode="before")
+    @classmethod
+    def _known_policy(cls, v: object) -> str | None:
+        return _policy_name(v)
+
+
 class Layout(_Model):
     """One arrangement of platforms and their units: the thing planners compare."""
 
@@ -344,6 +399,8 @@ class Layout(_Model):
     patrol: bool = False
     """Idle units whose type patrols follow loops in their grid instead of waiting at the post."""
     volunteers: list[VolunteerTeam] = Field(default_factory=list)
+    dispatch: LayoutDispatch | None = None
+    """This layout's dispatch policy, if not the scenario's ``dispatch.policy``."""
 
 
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -429,12 +486,35 @@ def _window_mask(minutes: np.ndarray, start: str, end: str) -> np.ndarray:
 
 
 class DispatchSpec(_Model):
-    """Dispatch policy switches."""
+    """The dispatch policy and its switches."""
+
+    policy: str = "earliest_arrival"
+    """Which units a job gets: ``earliest_arrival`` (default), ``preference`` or ``reserve``
+    (see :mod:`sim.engine.dispatch`); their parameters sit beside it."""
+    preference: PreferenceSpec = Field(default_factory=PreferenceSpec)
+    reserve: ReserveSpec = Field(default_factory=ReserveSpec)
+
+    @field_validator("policy", mode="before")
+    @classmethod
+    def _known_policy(cls, v: object) -> str | None:
+        return _policy_name(v)
 
     divert_from_minor: bool = False
     """If true, a unit on a minor job (driving there or on scene) can be diverted to an urgent
     one when it would arrive first; the minor job goes back to the queue (or, if the unit was
     already on scene, ends there). Records show the diversion."""
+
+
+def layout_dispatch(scenario: Scenario, layout: str) -> DispatchSpec:
+    """The dispatch policy and parameters of one layout: ``layouts.<name>.dispatch`` over
+    ``dispatch``."""
+    base = scenario.dispatch
+    own = scenario.layouts[layout].dispatch
+    if own is None:
+        return base
+    update = {k: getattr(own, k) for k in ("policy", "preference", "reserve")
+              if getattr(own, k) is not None}
+    return base.model_copy(update=update)
 
 
 class PatrolSpec(_Model):
