@@ -11,13 +11,10 @@ import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import (
-    BaseModel,
-    ValidationError,
-)
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from sim.scenario.errors import FieldProblem, ScenarioError, _line_for
 from sim.scenario.inheritance import resolve_layout_inheritance
@@ -272,29 +269,55 @@ def load_scenario_text(text: str, *, file: str, path: Path) -> LoadedScenario:
 
 def validate_data(data: dict[str, Any], *, file: str, lines: dict[tuple[Any, ...], int],
                   text: str, path: Path) -> LoadedScenario:
-    """Validate parsed scenario data (schema, then cross-field checks)."""
+    """Validate parsed scenario data: the schema, then the cross-section rules.
+
+    Raises
+    ------
+    ScenarioError
+        Holding every problem found: all schema problems, and the problems of every rule whose
+        sections passed the schema (a rule cannot judge a section that failed it).
+    """
     shown = file
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    invalid: frozenset[str] = frozenset()
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        problems = [_pydantic_problem(e) for e in errors]
-        # a misspelt key shows up twice: as unknown, and as the key it was meant to be, missing;
-        # report it once, as the unknown key with its hint
-        meant = {(*loc[:-1], m.group(1)) for loc, msg in problems
-                 if (m := _HINT.search(msg)) and msg.startswith("unknown key")}
-        problems = [(loc, msg) for loc, msg in problems
-                    if not (msg.startswith("missing required key")
-                            and (*loc, msg.split("'")[1]) in meant)] or problems
-        problems.sort(key=lambda p: (_line_for(lines, p[0]) or 0))
-        loc, message = problems[0]
-        raise ScenarioError(message, file=shown, loc=loc, line=_line_for(lines, loc),
-                            more=len(problems) - 1) from None
-    semantic = list(_semantic_problems(scenario))
-    if semantic:
-        semantic.sort(key=lambda p: (_line_for(lines, p[0]) or 0))
-        loc, message = semantic[0]
-        raise ScenarioError(message, file=shown, loc=loc, line=_line_for(lines, loc),
-                            more=len(semantic) - 1)
+        problems = _schema_problems(exc)
+        scenario, invalid = _valid_sections(data, {str(loc[0]) for loc, _ in problems if loc})
+    problems += list(_semantic_problems(scenario, invalid))
+    if problems:
+        raise ScenarioError.combine(
+            ScenarioError(message, file=shown, loc=loc, line=_line_for(lines, loc))
+            for loc, message in problems) from None
     return LoadedScenario(scenario=scenario, path=Path(path).resolve(), text=text, lines=lines,
                           data=data, shown=shown)
+
+
+def _schema_problems(exc: ValidationError) -> list[tuple[tuple[Any, ...], str]]:
+    """The schema's problems, one per key path: a misspelt key shows up twice, as unknown and as
+    the key it was meant to be, missing; it is reported once, as the unknown key with its hint."""
+    problems = [_pydantic_problem(e) for e in exc.errors(include_url=False)]
+    meant = {(*loc[:-1], m.group(1)) for loc, msg in problems
+             if (m := _HINT.search(msg)) and msg.startswith("unknown key")}
+    return [(loc, msg) for loc, msg in problems
+            if not (msg.startswith("missing required key")
+                    and (*loc, msg.split("'")[1]) in meant)] or problems
+
+
+def _valid_sections(data: dict[str, Any], failed: set[str]) -> tuple[Scenario, frozenset[str]]:
+    """A :class:`Scenario` built from the top-level sections that pass the schema on their own,
+    and the names of the others (failed, or required and missing): only rules that read none of
+    them may look at it."""
+    fields = Scenario.model_fields
+    valid: dict[str, Any] = {}
+    for name, value in data.items():
+        if name in fields and name not in failed:
+            info = fields[name]
+            try:
+                valid[name] = TypeAdapter(Annotated[info.annotation, info]).validate_python(value)
+            except ValidationError:
+                pass
+    invalid = frozenset(name for name, info in fields.items()
+                        if name not in valid and (name in data or info.is_required()))
+    return Scenario.model_construct(**valid), invalid
