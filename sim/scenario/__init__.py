@@ -19,6 +19,7 @@ from sim.scenario.schema import (
     DistributionSpec,
     Scenario,
     Zones,
+    ground_distance_m,
     minute_of_day,
 )
 from sim.scenario.source import LoadedScenario, load_scenario, load_scenario_text, validate_data
@@ -35,6 +36,7 @@ __all__ = [
     "check_budget",
     "estimate_run",
     "format_loc",
+    "ground_distance_m",
     "load_scenario",
     "load_scenario_text",
     "minute_of_day",
