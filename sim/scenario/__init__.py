@@ -21,6 +21,7 @@ from sim.scenario.schema import (
     DistributionSpec,
     Scenario,
     Zones,
+    ground_distance_m,
     layout_dispatch,
     minute_of_day,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "check_budget",
     "estimate_run",
     "format_loc",
+    "ground_distance_m",
     "layout_dispatch",
     "load_scenario",
     "load_scenario_text",

@@ -8,13 +8,14 @@ Coordinates are WGS84 longitude/latitude in degrees.
 from __future__ import annotations
 
 import difflib
-import itertools
 import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
+import shapely
+import shapely.validation
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -174,8 +175,14 @@ class Zones(_Model):
                 ("central_city", len(ring) - 1), "central_city polygon does not close: the last "
                 f"point must repeat the first ({ring[0][0]}, {ring[0][1]})"
             )
-        if abs(_ring_area(ring)) < 1e-12:
+        if shapely.Polygon(ring).convex_hull.area < 1e-12:
             raise FieldProblem("central_city", "central_city polygon has zero area")
+        crossing = ring_crossing(ring)
+        if crossing is not None:
+            raise FieldProblem("central_city", (
+                f"central_city polygon crosses itself (its edges meet near {crossing[0]:.6f}, "
+                f"{crossing[1]:.6f}), so inside and outside are not defined; list the corners in order "
+                "around the area, without crossing"))
         return self
 
 
@@ -191,22 +198,32 @@ def key_location_overlaps(zones: Zones) -> list[tuple[int, int, float]]:
     ks = zones.key_locations
     for i in range(len(ks)):
         for j in range(i + 1, len(ks)):
-            d = _ground_distance_m(ks[i].lon, ks[i].lat, ks[j].lon, ks[j].lat)
+            d = float(ground_distance_m(ks[i].lon, ks[i].lat, ks[j].lon, ks[j].lat))
             if d < ks[i].radius + ks[j].radius:
                 out.append((i, j, d))
     return out
 
 
-def _ground_distance_m(lon0: float, lat0: float, lon1: float, lat1: float) -> float:
-    """Great-circle distance (m) between two WGS84 points (haversine, mean Earth radius)."""
-    p0, p1 = math.radians(lat0), math.radians(lat1)
-    dp, dl = p1 - p0, math.radians(lon1 - lon0)
-    h = math.sin(dp / 2) ** 2 + math.cos(p0) * math.cos(p1) * math.sin(dl / 2) ** 2
-    return 2 * 6_371_009.0 * math.asin(min(1.0, math.sqrt(h)))
+def ground_distance_m(lon0: Any, lat0: Any, lon1: Any, lat1: Any) -> Any:
+    """Great-circle distance (m) between WGS84 points (haversine, mean Earth radius); numpy
+    arrays broadcast."""
+    p0, p1 = np.radians(lat0), np.radians(lat1)
+    dp, dl = p1 - p0, np.radians(np.subtract(lon1, lon0))
+    h = np.sin(dp / 2) ** 2 + np.cos(p0) * np.cos(p1) * np.sin(dl / 2) ** 2
+    return 2 * 6_371_009.0 * np.arcsin(np.minimum(1.0, np.sqrt(h)))
 
 
-def _ring_area(ring: list[tuple[float, float]]) -> float:
-    return 0.5 * sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in itertools.pairwise(ring))
+def ring_crossing(ring: list[tuple[float, float]]) -> tuple[float, float] | None:
+    """Where a closed lon/lat ring crosses or touches itself, or None for a simple ring."""
+    poly = shapely.Polygon(ring)
+    if poly.is_valid:
+        return None
+    reason = shapely.validation.explain_validity(poly)
+    match = re.search(r"\[\s*(-?[\d.eE+-]+)\s+(-?[\d.eE+-]+)\s*\]", reason)
+    if match is None:
+        point = poly.representative_point()
+        return float(point.x), float(point.y)
+    return float(match.group(1)), float(match.group(2))
 
 
 class UnitType(_Model):

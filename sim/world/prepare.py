@@ -378,12 +378,7 @@ def prepare_world(loaded: LoadedScenario, net: RoadNetwork, layouts: list[str] |
             raise ScenarioError(f"no layout named '{name}' in this scenario; layouts: "
                                 f"{', '.join(s.layouts)}", file=loaded.path, loc=("layouts",),
                                 line=loaded.lines.get(("layouts",)))
-    zones = classify_nodes(net, s.zones)
-    for i, k in enumerate(s.zones.key_locations):
-        if not np.any(zones.key_location == i):
-            raise loaded.error(("zones", "key_locations", i),
-                               f"key location '{k.name}' has no road node within its radius "
-                               f"({format_distance(k.radius)}); move it or widen the radius")
+    zones = classify_nodes(net, s.zones)  # key locations off the roads: sim.world.checks
     weights = node_weights(net, s)
     period_oracles = _period_oracles(s, net)
     oracles = period_oracles[0]
