@@ -10,31 +10,137 @@ CDF of each incident's distribution, so a layout comparison sees the same servic
 
 from __future__ import annotations
 
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 from scipy import stats
 
 from sim.network.graph import RoadNetwork
-from sim.scenario import PRIORITIES, DistributionSpec, Scenario
+from sim.scenario import PRIORITIES, DistributionSpec, LoadedScenario, Scenario
 from sim.types import IncidentSet
 from sim.world.streams import streams
 from sim.world.zones import ZoneMap
 
-__all__ = ["STREAM_NAMES", "IncidentSet", "generate_incidents", "node_weights", "sample_durations"]
+__all__ = ["STREAM_NAMES", "DemandPointsData", "IncidentSet", "generate_incidents", "node_weights",
+           "point_nodes", "read_demand_points", "sample_durations"]
 
 STREAM_NAMES = ("arrivals", "locations", "types", "call_handling", "on_scene", "thinning")
 
 
 
 
-def node_weights(net: RoadNetwork, scenario: Scenario) -> np.ndarray:
+MAX_POINTS = 1_000_000
+"""The most rows a ``demand.points`` file may have."""
+
+
+@dataclass(frozen=True)
+class DemandPointsData:
+    """The rows of a ``demand.points`` file: either ``lon``/``lat`` or ``node`` (OSM ids), and weights."""
+
+    file: Path
+    weight: np.ndarray
+    lon: np.ndarray | None = None
+    lat: np.ndarray | None = None
+    node: np.ndarray | None = None
+
+
+def read_demand_points(loaded: LoadedScenario) -> DemandPointsData | None:
+    """Read the scenario's ``demand.points`` CSV (None if it has none).
+
+    Raises
+    ------
+    ScenarioError
+        Naming ``demand.points.file`` and the file's line for a missing file, unknown columns or
+        a value that is not a number (weights must be finite and not negative, one positive).
+    """
+    spec = loaded.scenario.demand.points
+    if spec is None:
+        return None
+    loc = ("demand", "points", "file")
+    path = loaded.resolve_path(spec.file)
+    if not path.is_file():
+        raise loaded.error(loc, f"demand points file not found: {path}")
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            rows = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise loaded.error(loc, f"{path}: cannot read it as a CSV file ({exc})") from None
+    if not rows:
+        raise loaded.error(loc, f"{path}: the file is empty")
+    head = [h.strip().lower() for h in rows[0]]
+    if "weight" not in head or not ({"lon", "lat"} <= set(head) or "node" in head):
+        raise loaded.error(loc, f"{path}: line 1 must name the columns lon,lat,weight or "
+                                f"node,weight; it has {','.join(head)}")
+    cols = ["node", "weight"] if "node" in head else ["lon", "lat", "weight"]
+    idx = [head.index(c) for c in cols]
+    values: list[list[float]] = []
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(c.strip() for c in row):
+            continue
+        try:
+            vals = [float(row[i]) for i in idx]
+        except (ValueError, IndexError):
+            raise loaded.error(loc, f"{path}:{line}: expected numbers in the columns "
+                                    f"{', '.join(cols)}; got {','.join(row)}") from None
+        if not all(math.isfinite(v) for v in vals) or vals[-1] < 0:
+            raise loaded.error(loc, f"{path}:{line}: weights must be finite and not negative, "
+                                    "coordinates finite")
+        if cols[0] == "lon" and not (-180 <= vals[0] <= 180 and -90 <= vals[1] <= 90):
+            raise loaded.error(loc, f"{path}:{line}: lon must be in [-180, 180] and lat in [-90, 90]")
+        values.append(vals)
+        if len(values) > MAX_POINTS:
+            raise loaded.error(loc, f"{path}: more than {MAX_POINTS:,} points")
+    arr = np.asarray(values, dtype=float).reshape(-1, len(cols))
+    if len(arr) == 0 or arr[:, -1].sum() <= 0:
+        raise loaded.error(loc, f"{path}: needs at least one point with a positive weight")
+    if cols[0] == "node":
+        if np.any(arr[:, 0] != np.round(arr[:, 0])):
+            raise loaded.error(loc, f"{path}: node must be a whole OSM node id")
+        return DemandPointsData(file=path, weight=arr[:, 1], node=arr[:, 0].astype(np.int64))
+    return DemandPointsData(file=path, weight=arr[:, 2], lon=arr[:, 0], lat=arr[:, 1])
+
+
+def point_nodes(net: RoadNetwork, points: DemandPointsData) -> np.ndarray:
+    """The node index of each demand point: its place on the road (``net.places``) or its OSM id.
+
+    Raises
+    ------
+    KeyError
+        For a point not on ``net`` (not placed, or an OSM id the network does not hold).
+    """
+    if points.node is not None:
+        index = {int(o): i for i, o in enumerate(net.osmid)}
+        missing = [int(n) for n in points.node if int(n) not in index]
+        if missing:
+            raise KeyError(f"OSM node {missing[0]} is not on the road network"
+                           + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+        return np.array([index[int(n)] for n in points.node], dtype=np.int64)
+    assert points.lon is not None and points.lat is not None
+    return np.array([net.places[(float(a), float(b))][0] for a, b in zip(points.lon, points.lat,
+                                                                          strict=True)],
+                    dtype=np.int64)
+
+
+def node_weights(net: RoadNetwork, scenario: Scenario,
+                 points: DemandPointsData | None = None) -> np.ndarray:
     """Probability that an incident happens at each node (sums to 1).
 
-    The baseline share is spread in proportion to the road length around each node; each hotspot's
-    share is spread by road length times a Gaussian kernel of the distance to the hotspot.
+    The baseline share is spread by ``demand.baseline``: in proportion to the road length around
+    each node, or equally per node. Each hotspot's share is spread by road length times a Gaussian
+    kernel of the distance to the hotspot. The points' share (``demand.points``, given as
+    ``points``) goes to their nodes in proportion to their weights.
     """
+    demand = scenario.demand
     road = net.edge_length_per_node()
-    w = scenario.demand.baseline_share * road / road.sum()
-    for h in scenario.demand.hotspots:
+    w = np.zeros(net.n_nodes)
+    if demand.baseline == "road_length":
+        w += demand.baseline_share * road / road.sum()
+    elif demand.baseline == "equal_per_node":
+        w += demand.baseline_share / net.n_nodes
+    for h in demand.hotspots:
         hx, hy = net.frame.to_local(h.lon, h.lat)
         d2 = (net.x - hx) ** 2 + (net.y - hy) ** 2
         kernel = road * np.exp(-0.5 * d2 / h.sigma**2)
@@ -42,23 +148,28 @@ def node_weights(net: RoadNetwork, scenario: Scenario) -> np.ndarray:
             kernel = np.zeros(net.n_nodes)
             kernel[int(np.argmin(d2))] = 1.0
         w = w + h.share * kernel / kernel.sum()
-    return w / w.sum()
+    if points is not None and demand.points_share > 0:
+        at = np.zeros(net.n_nodes)
+        np.add.at(at, point_nodes(net, points), points.weight)
+        w = w + demand.points_share * at / at.sum()
+    return np.asarray(w / w.sum(), dtype=float)
 
 
 def sample_durations(spec: DistributionSpec, u: np.ndarray) -> np.ndarray:
     """Turn uniforms ``u`` in (0, 1) into durations (s) by the inverse CDF of ``spec``."""
     mean = spec.mean
-    if spec.distribution == "fixed":
+    if spec.distribution == "fixed":  # a fixed 0 s is allowed (e.g. no call handling)
         return np.full(u.shape, mean)
     if spec.distribution == "exponential":
-        return -mean * np.log1p(-u)
-    cv = float(spec.cv)  # validated present for lognormal and gamma
+        return np.asarray(-mean * np.log1p(-u), dtype=float)
+    assert spec.cv is not None  # validated present for lognormal and gamma
+    cv = float(spec.cv)
     if spec.distribution == "lognormal":
         sigma = np.sqrt(np.log1p(cv * cv))
         mu = np.log(mean) - 0.5 * sigma * sigma
-        return np.exp(mu + sigma * stats.norm.ppf(u))
+        return np.asarray(np.exp(mu + sigma * stats.norm.ppf(u)), dtype=float)
     shape = 1.0 / (cv * cv)
-    return stats.gamma.ppf(u, shape, scale=mean / shape)
+    return np.asarray(stats.gamma.ppf(u, shape, scale=mean / shape), dtype=float)
 
 
 def _uniforms(rng: np.random.Generator, n: int) -> np.ndarray:
