@@ -5,7 +5,9 @@
 - ``scenario.yaml`` (the input as given) and ``scenario.resolved.yaml`` (every default filled in,
   command-line overrides applied);
 - ``manifest.json``: seed, replications, layouts, versions, input checksums, records checksum,
-  network report and runtimes;
+  network report (the network path as written in the scenario, nodes and edges kept and dropped
+  as outside the largest strongly connected component), every place of the scenario with its
+  distance to the road it was placed on (``places``) and runtimes;
 - ``records.csv``: one row per incident per layout per replication (see ``sim.engine.invariants.FIELDS``);
 - ``replications.csv``: metrics per layout, replication and zone class;
 - ``summary.csv`` and ``summary.json``: metrics per layout and zone class with 95% CIs;
@@ -149,9 +151,14 @@ def write_results(run_dir: Path, loaded: LoadedScenario, net: RoadNetwork, batch
             "scenario_file": str(loaded.path),
             "scenario_sha256": hashlib.sha256(loaded.text.encode("utf-8")).hexdigest(),
             "network_source": net.source,
+            "network_path": loaded.scenario.network.path,
+            "network_path_resolved": str(loaded.resolve_path(loaded.scenario.network.path))
+            if loaded.scenario.network.path else None,
             "network_input_sha256": net.checksum,
         },
-        "network": {"nodes": net.n_nodes, "edges": net.n_edges, **net.report},
+        "network": {"nodes": net.n_nodes, "edges": net.n_edges, "simplify": loaded.scenario.network.simplify,
+                    **{k: v for k, v in net.report.items() if k != "places"}},
+        "places": net.report.get("places", []),
         "records_sha256": sha256_file(records_path),
         "files": file_checksums(run_dir),
         "versions": versions(),
