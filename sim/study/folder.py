@@ -156,8 +156,10 @@ def write_results(run_dir: Path, loaded: LoadedScenario, net: RoadNetwork, batch
             if loaded.scenario.network.path else None,
             "network_input_sha256": net.checksum,
         },
-        "network": {"nodes": net.n_nodes, "edges": net.n_edges, "simplify": loaded.scenario.network.simplify,
-                    **{k: v for k, v in net.report.items() if k != "places"}},
+        "network": {**{k: v for k, v in net.report.items() if k != "places"},
+                    "nodes_as_loaded": net.report.get("nodes"), "edges_as_loaded": net.report.get("edges"),
+                    "nodes": net.n_nodes, "edges": net.n_edges,  # places' nodes included
+                    "simplify": loaded.scenario.network.simplify},
         "places": net.report.get("places", []),
         "records_sha256": sha256_file(records_path),
         "files": file_checksums(run_dir),
