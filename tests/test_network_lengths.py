@@ -94,7 +94,7 @@ def test_pruning_by_the_straight_line_bound_never_changes_a_record(tmp_path, mon
     data["dispatch"] = {"divert_from_minor": True}
     # a place off the grid's nodes, so that inserted nodes and split edges are searched too
     data["layouts"]["two_posts"]["platforms"][0]["lat"] += 0.0004
-    _, net, world = world_for(tmp_path, data)
+    _, _, world = world_for(tmp_path, data)
     s = world.scenario
     inc = generate_incidents(s, world.net, world.zones, seed=5, replication=0, weights=world.weights)
     pruned = simulate(world, "two_posts", inc, 0, presence=False)

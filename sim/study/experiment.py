@@ -253,7 +253,7 @@ class _State:
             s = world.scenario
             if self.incidents is None or self.incidents[0] != (vi, rep):
                 inc = generate_incidents(s, world.net, world.zones, seed=s.run.seed, replication=rep,
-                                         weights=world.weights,
+                                         weights=world.weights, model=world.demand,
                                          demand_multiplier=self.variants[vi].demand_multiplier,
                                          max_multiplier=self.max_multiplier)
                 self.incidents = ((vi, rep), inc)

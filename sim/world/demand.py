@@ -1,7 +1,9 @@
 """Incident generation: drawn before the engine runs, and shared by every layout.
 
 Incidents follow a Poisson process whose rate changes by hour of day (piecewise constant), and are
-placed on road nodes by spatial weights: a baseline spread by road length plus Gaussian hotspots.
+placed on road nodes by spatial weights: a baseline (``demand.baseline``: by road length, equal
+per node, or none), Gaussian hotspots, and demand points read from a CSV file (``demand.points``),
+whose optional columns give each point an hour-of-day profile and a priority mix.
 Each attribute comes from its own named stream, and every attribute is drawn for every incident
 even where it is not needed, so the streams stay aligned (common random numbers by construction).
 On-scene and call-handling times are drawn as uniforms and turned into durations by the inverse
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,8 +27,9 @@ from sim.types import IncidentSet
 from sim.world.streams import streams
 from sim.world.zones import ZoneMap
 
-__all__ = ["STREAM_NAMES", "DemandPointsData", "IncidentSet", "generate_incidents", "node_weights",
-           "point_nodes", "read_demand_points", "sample_durations"]
+__all__ = ["STREAM_NAMES", "DemandModel", "DemandPointsData", "IncidentSet", "demand_model",
+           "generate_incidents", "node_weights", "point_nodes", "read_demand_points",
+           "sample_durations"]
 
 STREAM_NAMES = ("arrivals", "locations", "types", "call_handling", "on_scene", "thinning")
 
@@ -45,6 +49,27 @@ class DemandPointsData:
     lon: np.ndarray | None = None
     lat: np.ndarray | None = None
     node: np.ndarray | None = None
+    hours: np.ndarray | None = None
+    """``[points, 24]``: each point's relative hour-of-day profile (columns ``h0`` ... ``h23``)."""
+    mix: np.ndarray | None = None
+    """``[points, 3]``: each point's priority mix (columns ``urgent``, ``standard``, ``minor``),
+    rows summing to 1."""
+
+
+@dataclass(frozen=True)
+class DemandModel:
+    """Where and what incidents happen when it depends on more than the node.
+
+    Attributes
+    ----------
+    weights_by_hour : ``[24, nodes]``: the location probabilities in each hour of the day (rows
+        sum to 1), or None when they do not change with the hour (then ``weights`` is used).
+    priority_by_hour : ``[24, nodes, 3]``: the probability of each priority at each node and hour,
+        or None when it is the incident-type shares' everywhere.
+    """
+
+    weights_by_hour: np.ndarray | None = None
+    priority_by_hour: np.ndarray | None = None
 
 
 def read_demand_points(loaded: LoadedScenario) -> DemandPointsData | None:
@@ -75,6 +100,21 @@ def read_demand_points(loaded: LoadedScenario) -> DemandPointsData | None:
         raise loaded.error(loc, f"{path}: line 1 must name the columns lon,lat,weight or "
                                 f"node,weight; it has {','.join(head)}")
     cols = ["node", "weight"] if "node" in head else ["lon", "lat", "weight"]
+    hour_cols = [f"h{h}" for h in range(24)]
+    given_hours = [c for c in head if re.fullmatch(r"h\d+", c)]
+    if given_hours and sorted(given_hours) != sorted(hour_cols):
+        raise loaded.error(loc, f"{path}: line 1: an hour profile needs the 24 columns h0 ... h23; "
+                                f"it has {', '.join(given_hours)}")
+    given_mix = [c for c in PRIORITIES if c in head]
+    if given_mix and len(given_mix) != len(PRIORITIES):
+        raise loaded.error(loc, f"{path}: line 1: a priority mix needs the columns "
+                                f"{', '.join(PRIORITIES)}; it has {', '.join(given_mix)}")
+    unknown = [c for c in head if c not in {*cols, *hour_cols, *PRIORITIES, "lon", "lat", "name"}]
+    if unknown:
+        raise loaded.error(loc, f"{path}: line 1: unknown column '{unknown[0]}'; the columns are "
+                                "lon,lat,weight or node,weight, optionally h0 ... h23 and "
+                                f"{','.join(PRIORITIES)}")
+    cols = cols + (hour_cols if given_hours else []) + (list(PRIORITIES) if given_mix else [])
     idx = [head.index(c) for c in cols]
     values: list[list[float]] = []
     for line, row in enumerate(rows[1:], start=2):
@@ -85,22 +125,38 @@ def read_demand_points(loaded: LoadedScenario) -> DemandPointsData | None:
         except (ValueError, IndexError):
             raise loaded.error(loc, f"{path}:{line}: expected numbers in the columns "
                                     f"{', '.join(cols)}; got {','.join(row)}") from None
-        if not all(math.isfinite(v) for v in vals) or vals[-1] < 0:
-            raise loaded.error(loc, f"{path}:{line}: weights must be finite and not negative, "
-                                    "coordinates finite")
+        first_w = 1 if cols[0] == "node" else 2
+        if not all(math.isfinite(v) for v in vals) or min(vals[first_w:]) < 0:
+            raise loaded.error(loc, f"{path}:{line}: weights, hour profiles and priority mixes must "
+                                    "be finite and not negative, coordinates finite")
+        if given_hours and sum(vals[first_w + 1:first_w + 25]) <= 0:
+            raise loaded.error(loc, f"{path}:{line}: the hour profile needs a positive value")
+        if given_mix and sum(vals[-3:]) <= 0:
+            raise loaded.error(loc, f"{path}:{line}: the priority mix needs a positive share")
         if cols[0] == "lon" and not (-180 <= vals[0] <= 180 and -90 <= vals[1] <= 90):
             raise loaded.error(loc, f"{path}:{line}: lon must be in [-180, 180] and lat in [-90, 90]")
         values.append(vals)
         if len(values) > MAX_POINTS:
             raise loaded.error(loc, f"{path}: more than {MAX_POINTS:,} points")
     arr = np.asarray(values, dtype=float).reshape(-1, len(cols))
-    if len(arr) == 0 or arr[:, -1].sum() <= 0:
+    wi = cols.index("weight")
+    if len(arr) == 0 or arr[:, wi].sum() <= 0:
         raise loaded.error(loc, f"{path}: needs at least one point with a positive weight")
+    hours = arr[:, wi + 1:wi + 25] if given_hours else None
+    mix = arr[:, -3:] / arr[:, -3:].sum(axis=1, keepdims=True) if given_mix else None
+    if mix is not None:
+        have = {t.priority for t in loaded.scenario.incident_types}
+        for k, prio in enumerate(PRIORITIES):
+            if prio not in have and mix[:, k].max() > 0:
+                raise loaded.error(loc, f"{path}: the priority mix gives '{prio}' incidents, but no "
+                                        f"incident type has priority {prio}")
     if cols[0] == "node":
         if np.any(arr[:, 0] != np.round(arr[:, 0])):
             raise loaded.error(loc, f"{path}: node must be a whole OSM node id")
-        return DemandPointsData(file=path, weight=arr[:, 1], node=arr[:, 0].astype(np.int64))
-    return DemandPointsData(file=path, weight=arr[:, 2], lon=arr[:, 0], lat=arr[:, 1])
+        return DemandPointsData(file=path, weight=arr[:, wi], node=arr[:, 0].astype(np.int64),
+                                hours=hours, mix=mix)
+    return DemandPointsData(file=path, weight=arr[:, wi], lon=arr[:, 0], lat=arr[:, 1],
+                            hours=hours, mix=mix)
 
 
 def point_nodes(net: RoadNetwork, points: DemandPointsData) -> np.ndarray:
@@ -155,6 +211,64 @@ def node_weights(net: RoadNetwork, scenario: Scenario,
     return np.asarray(w / w.sum(), dtype=float)
 
 
+def _type_priority_mix(scenario: Scenario) -> np.ndarray:
+    """``[3]``: the share of each priority among incidents from the incident-type shares."""
+    out = np.zeros(len(PRIORITIES))
+    for t in scenario.incident_types:
+        out[PRIORITIES.index(t.priority)] += t.share
+    return np.asarray(out / out.sum(), dtype=float)
+
+
+def demand_model(net: RoadNetwork, scenario: Scenario, points: DemandPointsData | None,
+                 weights: np.ndarray) -> DemandModel:
+    """The hour- and node-dependent part of the demand from the points' optional columns.
+
+    A point's hour profile moves the points' share between the points through the day (the
+    points' share of each hour's incidents stays ``demand.points.share``): at hour ``h`` point
+    ``i`` weighs ``weight_i * h_i[h] / mean(h_i)``. A point's priority mix applies to the
+    incidents drawn from it; at a node, the priorities are the mix of its points' incidents and
+    of its other incidents (which follow the incident-type shares), in proportion.
+    """
+    share = scenario.demand.points_share
+    if points is None or share <= 0 or (points.hours is None and points.mix is None):
+        return DemandModel()
+    nodes = point_nodes(net, points)
+    if points.hours is not None:
+        rel = points.hours / points.hours.mean(axis=1, keepdims=True)
+        per_hour = points.weight[None, :] * rel.T  # [24, points]
+    else:
+        per_hour = np.tile(points.weight, (24, 1))
+    base = weights - share * _point_weights(net, nodes, points.weight)  # the other components
+    base = np.maximum(base, 0.0)
+    pw = np.zeros((24, net.n_nodes))
+    for h in range(24):
+        at = np.zeros(net.n_nodes)
+        np.add.at(at, nodes, per_hour[h])
+        pw[h] = share * at / at.sum()
+    by_hour = base[None, :] + pw
+    by_hour = by_hour / by_hour.sum(axis=1, keepdims=True)
+    prio = None
+    if points.mix is not None:
+        default = _type_priority_mix(scenario)
+        prio = np.tile(default, (24, net.n_nodes, 1))
+        for h in range(24):
+            mixed = np.zeros((net.n_nodes, len(PRIORITIES)))
+            np.add.at(mixed, nodes, (share * per_hour[h] / per_hour[h].sum())[:, None] * points.mix)
+            total = base + pw[h]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                p = (base[:, None] * default[None, :] + mixed) / total[:, None]
+            ok = total > 0
+            prio[h, ok] = p[ok]
+    return DemandModel(weights_by_hour=by_hour if points.hours is not None else None,
+                       priority_by_hour=prio)
+
+
+def _point_weights(net: RoadNetwork, nodes: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    at = np.zeros(net.n_nodes)
+    np.add.at(at, nodes, weight)
+    return np.asarray(at / at.sum(), dtype=float)
+
+
 def sample_durations(spec: DistributionSpec, u: np.ndarray) -> np.ndarray:
     """Turn uniforms ``u`` in (0, 1) into durations (s) by the inverse CDF of ``spec``."""
     mean = spec.mean
@@ -180,7 +294,8 @@ def _uniforms(rng: np.random.Generator, n: int) -> np.ndarray:
 def generate_incidents(scenario: Scenario, net: RoadNetwork, zones: ZoneMap, *, seed: int,
                        replication: int, horizon_s: float | None = None,
                        weights: np.ndarray | None = None, demand_multiplier: float = 1.0,
-                       max_multiplier: float | None = None) -> IncidentSet:
+                       max_multiplier: float | None = None,
+                       model: DemandModel | None = None) -> IncidentSet:
     """Draw the incidents of one replication.
 
     Parameters
@@ -191,6 +306,9 @@ def generate_incidents(scenario: Scenario, net: RoadNetwork, zones: ZoneMap, *, 
         ``max_multiplier`` times the scenario's rate and each is kept with probability
         ``demand_multiplier / max_multiplier`` (from its own stream), so variants with more
         demand see the same incidents plus others: common random numbers across demand levels.
+    model : where and what incidents happen by hour (:func:`demand_model`, from the demand
+        points' hour profiles and priority mixes); without one, ``weights`` and the incident-type
+        shares hold at every hour.
     """
     horizon = float(horizon_s if horizon_s is not None else scenario.run.duration)
     rng = streams(seed, replication, STREAM_NAMES)
@@ -212,15 +330,36 @@ def generate_incidents(scenario: Scenario, net: RoadNetwork, zones: ZoneMap, *, 
     call = np.sort(hour_of * 3600.0 + rng["arrivals"].random(n) * span, kind="stable")
 
     w = weights if weights is not None else node_weights(net, scenario)
-    cdf = np.cumsum(w)
-    node = np.minimum(np.searchsorted(cdf, rng["locations"].random(n) * cdf[-1], side="right"),
-                      net.n_nodes - 1)
+    u_loc = rng["locations"].random(n)
+    hod = (call // 3600.0).astype(np.int64) % 24
+    if model is not None and model.weights_by_hour is not None:
+        node = np.empty(n, dtype=np.int64)
+        for h in range(24):
+            sel = hod == h
+            hcdf = np.cumsum(model.weights_by_hour[h])
+            node[sel] = np.searchsorted(hcdf, u_loc[sel] * hcdf[-1], side="right")
+        node = np.minimum(node, net.n_nodes - 1)
+    else:
+        cdf = np.cumsum(w)
+        node = np.minimum(np.searchsorted(cdf, u_loc * cdf[-1], side="right"), net.n_nodes - 1)
 
     shares = np.array([t.share for t in scenario.incident_types])
-    tcdf = np.cumsum(shares) / shares.sum()
-    type_index = np.minimum(np.searchsorted(tcdf, rng["types"].random(n), side="right"),
-                            len(shares) - 1).astype(np.int16)
     prio_of_type = np.array([PRIORITIES.index(t.priority) for t in scenario.incident_types], dtype=np.int8)
+    u_type = rng["types"].random(n)
+    if model is not None and model.priority_by_hour is not None:
+        # P(type | node, hour) = P(priority | node, hour) * the type's share within its priority
+        within = np.zeros((len(PRIORITIES), len(shares)))
+        for k, p in enumerate(prio_of_type):
+            within[p, k] = shares[k]
+        within = within / np.maximum(within.sum(axis=1, keepdims=True), 1e-300)
+        probs = model.priority_by_hour[hod, node] @ within  # [n, types]
+        tcdf_n = np.cumsum(probs, axis=1)
+        type_index = np.minimum((u_type[:, None] * tcdf_n[:, -1:] >= tcdf_n).sum(axis=1),
+                                len(shares) - 1).astype(np.int16)
+    else:
+        tcdf = np.cumsum(shares) / shares.sum()
+        type_index = np.minimum(np.searchsorted(tcdf, u_type, side="right"),
+                                len(shares) - 1).astype(np.int16)
 
     handling = sample_durations(scenario.call_handling, _uniforms(rng["call_handling"], n))
     u_scene = _uniforms(rng["on_scene"], n)

@@ -36,7 +36,7 @@ from sim.network.oracle import TravelTimeOracle, edge_times
 from sim.quantities import format_distance
 from sim.scenario import ZONE_CLASSES, LoadedScenario, Scenario, ScenarioError, minute_of_day
 from sim.types import Fleet, Loop
-from sim.world.demand import node_weights, read_demand_points
+from sim.world.demand import DemandModel, demand_model, node_weights, read_demand_points
 from sim.world.places import place_on_roads
 from sim.world.zones import ZoneMap, classify_nodes
 
@@ -65,6 +65,8 @@ class World:
     period_of_minute: np.ndarray = field(
         default_factory=lambda: np.zeros(MINUTES_PER_DAY, dtype=np.int64))
     """``[1440]``: the congestion period of each minute of the day (0 = free flow)."""
+    demand: DemandModel = field(default_factory=DemandModel)
+    """Hour- and node-dependent demand from the demand points' optional columns."""
     _post_times: dict[tuple[str, bytes, int], np.ndarray] = field(default_factory=dict, repr=False)
     _loop_rows: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]] = field(
         default_factory=dict, repr=False)
@@ -376,7 +378,9 @@ def prepare_world(loaded: LoadedScenario, net: RoadNetwork, layouts: list[str] |
                                f"key location '{k.name}' has no road node within its radius "
                                f"({format_distance(k.radius)}); move it or widen the radius")
     try:
-        weights = node_weights(net, s, read_demand_points(loaded))
+        points = read_demand_points(loaded)
+        weights = node_weights(net, s, points)
+        demand = demand_model(net, s, points, weights)
     except KeyError as exc:
         raise loaded.error(("demand", "points", "file"), str(exc.args[0])) from None
     period_oracles = _period_oracles(s, net)
@@ -394,6 +398,7 @@ def prepare_world(loaded: LoadedScenario, net: RoadNetwork, layouts: list[str] |
     return World(
         scenario=s, net=net, zones=zones, weights=weights, oracles=oracles, fleets=fleets,
         period_oracles=period_oracles, period_of_minute=s.congestion.period_of_minute(),
+        demand=demand,
     )
 
 
