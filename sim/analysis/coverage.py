@@ -221,7 +221,8 @@ def coverage_summary(tables: dict[str, list[dict[str, Any]]]) -> str:
             text = f"  {layout:<30} {beyond:,} of {len(rows):,} nodes beyond target"
             if worst:
                 w = worst[0]
-                where = w["place"] or w["key_location"] or f"node {w['node']}"
+                where = w["place"] or f"node {w['node']}" + (f" in {w['key_location']}"
+                                                            if w["key_location"] else "")
                 text += (f"; worst: {where} ({w['lon']:.5f}, {w['lat']:.5f}), {w['zone']}, "
                          f"{w['response_s'] / 60:.1f} min from {w['nearest_post'] or 'no post'} "
                          f"against {w['target_s'] / 60:g} min")

@@ -10,14 +10,22 @@ Sources (``network.source`` in the scenario):
   next run is offline. When there is no network connection it fails within seconds with
   :class:`NetworkSourceError`, suggesting the local-file route.
 
-Whatever the source, the graph is reduced to drivable roads, the largest strongly connected
-component is kept (what was dropped is reported), and parallel edges are later reduced to the
+Whatever the source, the graph is reduced to drivable roads; unless ``network.simplify`` is
+false, chains through junctions of degree 2 are merged (osmnx ``simplify_graph``), keeping every
+node the scenario refers to (:class:`Keep`: the two ends of the road segment nearest to each
+place, and the OSM ids of ``demand.points``). The largest strongly connected component is kept;
+how many nodes and edges were dropped is reported, and the dropped road segments are kept aside
+so that a place on them can be named. A network with no two places connected both ways is
+refused with one message. An edge without a length, or with a zero length, gets the length of its
+geometry or of the straight line between its ends (great circle); a negative length, or no
+length between two nodes at one place, is refused. Parallel edges are later reduced to the
 fastest one by the oracle. The result, a :class:`~sim.network.graph.RoadNetwork`, is cached on disk
-keyed by the input checksum. A cache entry is never trusted blindly: its metadata must name the
-same key and input, its array file must match the SHA-256 recorded in the metadata, and the arrays
-must form a valid graph; anything else (truncated, corrupt, stale or foreign) is deleted and
-rebuilt. Entries are written to temporary files and renamed, so a crash never leaves half an entry,
-and a cache folder that cannot be written only costs the rebuild next time.
+keyed by the input checksum and what is kept. A cache entry is never trusted blindly: its
+metadata must name the same key and input and match its own SHA-256 (``meta_sha256``), its array
+file must match the SHA-256 recorded in the metadata, and the arrays must form a valid graph;
+anything else (truncated, corrupt, edited, stale or foreign) is deleted and rebuilt. Entries are
+written to temporary files and renamed, so a crash never leaves half an entry, and a cache
+folder that cannot be written only costs the rebuild next time.
 """
 
 from __future__ import annotations

@@ -40,6 +40,7 @@ from sim.fileio import atomic_open, atomic_write_text, fsync_dir, sha256_file, w
 from sim.network.graph import RoadNetwork
 from sim.scenario import LoadedScenario
 from sim.types import BatchResult
+from sim.world.places import place_on_roads
 
 __all__ = [
     "PARTIAL_NOTE",
@@ -118,6 +119,8 @@ def write_results(run_dir: Path, loaded: LoadedScenario, net: RoadNetwork, batch
                   *, command: list[str], timings: dict[str, float]) -> dict[str, Any]:
     """Write scenario copies, records, tables and the manifest into ``run_dir``; return the manifest."""
     run_dir = Path(run_dir)
+    if not net.places:  # the network as loaded (compare, sweep): place the scenario's points on it
+        net = place_on_roads(loaded, net, batch.layouts)
     # the saved pieces only serve to resume an unfinished run; their records are in records.csv now
     shutil.rmtree(run_dir / "pieces", ignore_errors=True)
     (run_dir / "study.json").unlink(missing_ok=True)

@@ -156,7 +156,9 @@ def place_on_roads(loaded: LoadedScenario, net: RoadNetwork,
             first = ScenarioError(f"{first.message}\n  also: {others}", file=first.file, loc=first.loc,
                                   line=first.line, more=len(problems) - 1)
         raise first
-    sel = np.flatnonzero(keep)
+    # places already on this network (prepared once before) keep their node and record
+    sel = np.array([k for k in np.flatnonzero(keep).tolist()
+                    if (places[k].lon, places[k].lat) not in net.places], dtype=np.int64)
     new, nodes, dist = insert_points(net, x[sel], y[sel]) if len(sel) else (net, np.zeros(0, int),
                                                                               np.zeros(0))
     lookup = dict(net.places)
