@@ -93,6 +93,7 @@ def test_junction_city_without_simplification_gives_exact_times_per_junction(tmp
     rows = {r["node"]: r for r in coverage_node_rows(world, "at_c")}
     for node, metres in EXPECTED_M.items():
         assert rows[node]["response_s"] == pytest.approx(TURNOUT + metres / SPEED, abs=1e-6), node
+        assert rows[node]["response_peak_s"] == pytest.approx(TURNOUT + metres / (SPEED / 2), abs=1e-6)
         assert rows[node]["nearest_post"] == "Post C"
     # zones and targets: F is the key location (1 min), A G B E central (3 min), C H D other (5 min)
     assert rows[F]["zone"] == "key" and rows[F]["target_s"] == 60.0
@@ -100,6 +101,8 @@ def test_junction_city_without_simplification_gives_exact_times_per_junction(tmp
     assert {rows[n]["zone"] for n in (C, H, D)} == {"other"}
     for node, r in rows.items():
         assert r["within_target"] == (TURNOUT + EXPECTED_M[node] / SPEED <= r["target_s"])
+        assert r["within_target_peak"] == (TURNOUT + 2 * EXPECTED_M[node] / SPEED <= r["target_s"])
+    assert rows[C]["within_target"] and rows[H]["within_target"] and not rows[F]["within_target"]
     # F: 30 s + ~1000 m at 10 m/s is far beyond its 1 min: the worst place
     assert worst_places(list(rows.values()))[0]["node"] == F
     # demand at the junctions of the CSV (node ids 1, 2, 5 with weights 1, 2, 5), nowhere else
