@@ -88,7 +88,10 @@ def _city(folder: Path, *, simplify: bool | None) -> dict:
 
 
 def test_junction_city_without_simplification_gives_exact_times_per_junction(tmp_path):
-    _loaded, net, world = world_for(tmp_path, _city(tmp_path, simplify=False), name="city.yaml")
+    data = _city(tmp_path, simplify=False)
+    data["congestion"] = {"periods": [{"name": "peak", "hours": ["07:00", "09:00"],
+                                       "speed_factor": {"default": 0.5}}]}
+    _, net, world = world_for(tmp_path, data, name="city.yaml")
     assert sorted(net.osmid.tolist()) == list(range(1, 9))  # every junction kept, none inserted
     rows = {r["node"]: r for r in coverage_node_rows(world, "at_c")}
     for node, metres in EXPECTED_M.items():
