@@ -76,7 +76,7 @@ def scenario_places(loaded: LoadedScenario, layouts: list[str] | None = None) ->
     return out
 
 
-def _dropped_segments(net: RoadNetwork) -> np.ndarray:
+def dropped_segments(net: RoadNetwork) -> np.ndarray:
     """The dropped road segments in local metres, ``[k, (x0, y0, x1, y1)]``."""
     d = net.dropped_segments
     if d is None or len(d) == 0:
@@ -86,7 +86,7 @@ def _dropped_segments(net: RoadNetwork) -> np.ndarray:
     return np.column_stack([x0, y0, x1, y1])
 
 
-def _dropped_message(net: RoadNetwork, what: str, d_drop: float, d_kept: float) -> str:
+def dropped_message(net: RoadNetwork, what: str, d_drop: float, d_kept: float) -> str:
     r = net.report
     return (f"{what} is {format_distance(round(d_drop))} from a road that was dropped because it is "
             f"not connected both ways to the rest of the network (only the largest strongly "
@@ -113,7 +113,7 @@ def place_on_roads(loaded: LoadedScenario, net: RoadNetwork,
     lat = np.array([p.lat for p in places], dtype=float)
     x, y = (np.asarray(v, dtype=float) for v in net.frame.to_local(lon, lat))
     problems: list[ScenarioError] = []
-    dropped = _dropped_segments(net)
+    dropped = dropped_segments(net)
     radius = {i: k.radius for i, k in enumerate(s.zones.key_locations)}
     keep = np.ones(len(places), dtype=bool)
     if places:
@@ -124,7 +124,7 @@ def place_on_roads(loaded: LoadedScenario, net: RoadNetwork,
             if len(dropped):
                 d_drop = float(segments_distance(x[k], y[k], dropped).min())
                 if d_drop < dist[k] and d_drop <= limit:
-                    problems.append(loaded.error(p.loc, _dropped_message(net, what, d_drop, dist[k])))
+                    problems.append(loaded.error(p.loc, dropped_message(net, what, d_drop, dist[k])))
                     continue
             if dist[k] > limit:
                 keep[k] = False
@@ -148,7 +148,7 @@ def place_on_roads(loaded: LoadedScenario, net: RoadNetwork,
             d_kept = float(nearest_road(net, np.array([hx]), np.array([hy]))[3][0])
             if d_drop < d_kept and d_drop <= h.sigma:
                 problems.append(loaded.error(("demand", "hotspots", i),
-                                             _dropped_message(net, f"hotspot '{h.name}'", d_drop, d_kept)))
+                                             dropped_message(net, f"hotspot '{h.name}'", d_drop, d_kept)))
     if problems:
         first = problems[0]
         if len(problems) > 1:
