@@ -10,8 +10,11 @@ CDF of each incident's distribution, so a layout comparison sees the same servic
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from scipy import stats
+from scipy.spatial import cKDTree
 
 from sim.network.graph import RoadNetwork
 from sim.scenario import PRIORITIES, DistributionSpec, Scenario
@@ -19,21 +22,26 @@ from sim.types import IncidentSet
 from sim.world.streams import streams
 from sim.world.zones import ZoneMap
 
-__all__ = ["STREAM_NAMES", "IncidentSet", "generate_incidents", "node_weights", "sample_durations"]
+__all__ = ["STREAM_NAMES", "IncidentSet", "generate_incidents", "node_weights", "point_weights",
+           "sample_durations"]
 
 STREAM_NAMES = ("arrivals", "locations", "types", "call_handling", "on_scene", "thinning")
 
 
 
 
-def node_weights(net: RoadNetwork, scenario: Scenario) -> np.ndarray:
+def node_weights(net: RoadNetwork, scenario: Scenario, base_dir: Path | None = None) -> np.ndarray:
     """Probability that an incident happens at each node (sums to 1).
 
-    The baseline share is spread in proportion to the road length around each node; each hotspot's
-    share is spread by road length times a Gaussian kernel of the distance to the hotspot.
+    The baseline share is spread in proportion to the road length around each node (or over the
+    ``demand.points`` file, read relative to ``base_dir``, each point at its nearest node); each
+    hotspot's share is spread by road length times a Gaussian kernel of the distance to the hotspot.
     """
     road = net.edge_length_per_node()
-    w = scenario.demand.baseline_share * road / road.sum()
+    base = road / road.sum()
+    if scenario.demand.points:
+        base = point_weights(net, Path(base_dir or ".") / scenario.demand.points)
+    w = scenario.demand.baseline_share * base
     for h in scenario.demand.hotspots:
         hx, hy = net.frame.to_local(h.lon, h.lat)
         d2 = (net.x - hx) ** 2 + (net.y - hy) ** 2
@@ -45,6 +53,15 @@ def node_weights(net: RoadNetwork, scenario: Scenario) -> np.ndarray:
     return w / w.sum()
 
 
+def point_weights(net: RoadNetwork, path: Path) -> np.ndarray:
+    """Node weights (sum 1) from a CSV of ``lon,lat,weight``: each point's weight at its nearest node."""
+    table = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2, usecols=(0, 1, 2))
+    px, py = net.frame.to_local(table[:, 0], table[:, 1])
+    _, nearest = cKDTree(np.column_stack([net.x, net.y])).query(np.column_stack([px, py]))
+    w = np.bincount(nearest, weights=table[:, 2], minlength=net.n_nodes)
+    return w / w.sum()
+
+
 def sample_durations(spec: DistributionSpec, u: np.ndarray) -> np.ndarray:
     """Turn uniforms ``u`` in (0, 1) into durations (s) by the inverse CDF of ``spec``."""
     mean = spec.mean
@@ -52,6 +69,9 @@ def sample_durations(spec: DistributionSpec, u: np.ndarray) -> np.ndarray:
         return np.full(u.shape, mean)
     if spec.distribution == "exponential":
         return -mean * np.log1p(-u)
+    if spec.distribution == "empirical":
+        q = np.asarray(spec.quantiles, dtype=float)
+        return np.interp(u, np.linspace(0.0, 1.0, len(q)), q)
     cv = float(spec.cv)  # validated present for lognormal and gamma
     if spec.distribution == "lognormal":
         sigma = np.sqrt(np.log1p(cv * cv))
@@ -89,11 +109,11 @@ def generate_incidents(scenario: Scenario, net: RoadNetwork, zones: ZoneMap, *, 
     top = float(max_multiplier if max_multiplier is not None else demand_multiplier)
     if not 0 < demand_multiplier <= top:
         raise ValueError("need 0 < demand_multiplier <= max_multiplier")
-    profile = np.asarray(demand.hourly_profile, dtype=float)
-    hourly_rate = top * demand.incidents_per_day * profile / profile.sum()
+    profile = np.asarray(demand.weekly_profile or demand.hourly_profile, dtype=float)
+    hourly_rate = top * demand.incidents_per_day * (len(profile) / 24) * profile / profile.sum()
     n_hours = int(np.ceil(horizon / 3600.0))
     hours = np.arange(n_hours)
-    lam = hourly_rate[hours % 24] * np.minimum(1.0, (horizon - hours * 3600.0) / 3600.0)
+    lam = hourly_rate[hours % len(profile)] * np.minimum(1.0, (horizon - hours * 3600.0) / 3600.0)
     counts = rng["arrivals"].poisson(lam)
     n = int(counts.sum())
     hour_of = np.repeat(hours, counts)

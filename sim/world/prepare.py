@@ -367,7 +367,9 @@ def prepare_world(loaded: LoadedScenario, net: RoadNetwork, layouts: list[str] |
             raise loaded.error(("zones", "key_locations", i),
                                f"key location '{k.name}' has no road node within its radius "
                                f"({format_distance(k.radius)}); move it or widen the radius")
-    weights = node_weights(net, s)
+    if s.demand.points and not loaded.resolve_path(s.demand.points).is_file():
+        raise loaded.error(("demand", "points"), f"no such file: {loaded.resolve_path(s.demand.points)}")
+    weights = node_weights(net, s, base_dir=loaded.path.parent)
     period_oracles = _period_oracles(s, net)
     oracles = period_oracles[0]
     fleets = {name: _fleet(loaded, net, name, zones, weights, oracles) for name in names}
