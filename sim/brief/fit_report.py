@@ -2,7 +2,7 @@
 self-contained ``fit_report.html`` (tables, and figures from :mod:`sim.viz.fit_plots` embedded as
 PNG data URIs).
 
-The JSON holds every number the HTML shows, plus the Q–Q points and the observed and modelled
+The JSON holds every number the HTML shows, plus the Q-Q points and the observed and modelled
 travel times; the node weights of the spatial fit go to the fitted scenario's points file, not
 here.
 """
@@ -136,7 +136,8 @@ def _travel_section(travel: dict[str, Any], figures: bool) -> str:
         return "\n".join(parts)
     parts.append(f"<p>Turnout {travel['turnout_s']:.1f} s.</p>")
     parts.append(_table(["road class", "speed", "factor on the scenario's speed"],
-                        [[c, format_speed(v), travel["speed_factor"][c]] for c, v in travel["speeds"].items()]))
+                        [[c, format_speed(v), travel["speed_factor"][c]]
+                         for c, v in travel["speeds"].items()]))
     for p, f in travel["period_factors"].items():
         parts.append(f"<p>{html.escape(p)}: " + ", ".join(f"{c} {v:.3f}" for c, v in f.items()) + "</p>")
     err = travel["errors"]

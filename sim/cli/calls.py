@@ -172,13 +172,15 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     print(head)
     for g in report["groups"]:
         print(f"{g['priority']:<9} {g['zone']:<8} {g['n_observed']:>6} {g['n_simulated']:>6} "
-              f"{g['median_observed_s']:>7.0f}s {g['median_simulated_s']:>7.0f}s {g['p90_observed_s']:>7.0f}s "
-              f"{g['p90_simulated_s']:>7.0f}s {g['ks_d']:>6.3f} {g['ks_p']:>8.3g}  {g['verdict']}")
+              f"{g['median_observed_s']:>7.0f}s {g['median_simulated_s']:>7.0f}s "
+              f"{g['p90_observed_s']:>7.0f}s {g['p90_simulated_s']:>7.0f}s {g['ks_d']:>6.3f} "
+              f"{g['ks_p']:>8.3g}  {g['verdict']}")
     print(f"verdict (all calls): {report['verdict']}; report: {paths['html']}")
     return 0 if report["verdict"] == "consistent" else 1
 
 
-def setup_replay(args: argparse.Namespace, loaded: LoadedScenario) -> tuple[LoadedScenario, Any, dict[str, Any]]:
+def setup_replay(args: argparse.Namespace, loaded: LoadedScenario
+                 ) -> tuple[LoadedScenario, Any, dict[str, Any]]:
     """For ``run --replay``: the scenario set to the log's length, the provider and its note."""
     from sim.history.calls import history_spec, read_calls
     from sim.history.replay import Replay, log_days
@@ -192,7 +194,8 @@ def setup_replay(args: argparse.Namespace, loaded: LoadedScenario) -> tuple[Load
     if args.days:
         _say("replay: --days is ignored; the run covers the log")
     loaded = apply_overrides(loaded, RunOptions(duration_s=log_days(log) * 86400.0))
-    replay = Replay(str(Path(args.replay).resolve()), str(Path(args.mapping).resolve()) if args.mapping else None)
+    mapping = str(Path(args.mapping).resolve()) if args.mapping else None
+    replay = Replay(str(Path(args.replay).resolve()), mapping)
     note = replay.describe(log)
     _say(f"replay: {note['calls']} calls over {note['days']:g} days from {note['first_day']} "
          f"({note['timezone']}); on-scene times from the log for {note['on_scene_from_log_share']:.0%}")

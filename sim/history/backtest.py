@@ -5,7 +5,7 @@ The model (the scenario refitted on the training window's calls, or the scenario
 day of warm-up, with its hour-of-week profile turned to start on the test window's weekday. The
 simulated response times (call to first arrival) are compared with the observed ones of the test
 window per priority and zone class: median, 90th percentile, compliance with the zone's target
-(on the scenario's clock) and a two-sample Kolmogorov–Smirnov statistic with its p-value. A group
+(on the scenario's clock) and a two-sample Kolmogorov-Smirnov statistic with its p-value. A group
 whose p-value is below ``ALPHA`` is one the model does not reproduce.
 """
 
@@ -52,7 +52,7 @@ def _model_for_window(model: LoadedScenario, start: datetime, days: float, reps:
 
 
 def _stats(obs: np.ndarray, sim: np.ndarray, met_obs: np.ndarray, met_sim: np.ndarray) -> dict[str, Any]:
-    out: dict[str, Any] = {"n_observed": int(len(obs)), "n_simulated": int(len(sim))}
+    out: dict[str, Any] = {"n_observed": len(obs), "n_simulated": len(sim)}
     for name, x, met in (("observed", obs, met_obs), ("simulated", sim, met_sim)):
         out[f"median_{name}_s"] = float(np.median(x)) if len(x) else float("nan")
         out[f"p90_{name}_s"] = float(np.quantile(x, 0.9)) if len(x) else float("nan")

@@ -55,7 +55,7 @@ def huber_fit(x: np.ndarray, y: np.ndarray, *, k: float = HUBER_K, iters: int = 
     return np.asarray(b)
 
 
-def parked_observations(log: CallLog, world: World, layout: str, unit_type: str) -> dict[str, np.ndarray]:
+def parked_observations(log: CallLog, world: World, layout: str, unit_type: str) -> dict[str, Any]:
     """The calls usable for calibration: ``index`` into the log, ``post`` node, observed ``travel``
     (s), dispatch ``period``; and how many calls were set aside and why (``dropped``)."""
     fleet = world.fleets[layout]
@@ -131,7 +131,7 @@ def _class_times(world: World, base: np.ndarray, theta_edge: np.ndarray, posts: 
 def _metrics(err: np.ndarray) -> dict[str, float]:
     if len(err) == 0:
         return {"n": 0, "mae_s": float("nan"), "bias_s": float("nan"), "p90_abs_s": float("nan")}
-    return {"n": int(len(err)), "mae_s": float(np.mean(np.abs(err))), "bias_s": float(np.mean(err)),
+    return {"n": len(err), "mae_s": float(np.mean(np.abs(err))), "bias_s": float(np.mean(err)),
             "p90_abs_s": float(np.quantile(np.abs(err), 0.9))}
 
 
@@ -146,13 +146,13 @@ def calibrate_travel(log: CallLog, world: World, layout: str, unit_type: str) ->
     ut = s.unit_types[unit_type]
     obs = parked_observations(log, world, layout, unit_type)
     base = edge_times(net, s.network.speeds, factor=ut.speed_factor, cap=ut.max_speed)
-    if ut.access != "walk":
+    if ut.access != "walk" and net.edge_walk_only is not None:
         base = np.where(net.edge_walk_only, np.inf, base)
     classes = net.classes
     n_cls, periods = len(classes), world.n_periods
     y, posts, per = obs["travel"], obs["post"], obs["period"]
     nodes = log.node[obs["index"]]
-    report: dict[str, Any] = {"observations": int(len(y)), "dropped": obs["dropped"], "unit_type": unit_type,
+    report: dict[str, Any] = {"observations": len(y), "dropped": obs["dropped"], "unit_type": unit_type,
                               "layout": layout, "refused": {}}
     if len(y) < MIN_OBS:
         report["refused"]["all"] = f"only {len(y)} usable calls (need {MIN_OBS})"

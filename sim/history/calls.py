@@ -256,7 +256,8 @@ def read_calls(path: str | Path, spec: HistorySpec, scenario: Scenario,
         t = times[later]
         given = ~np.isnan(t)
         wrong = given & ~np.isnan(last_t) & (t < last_t)
-        reject(wrong, later, lambda i, later=later: f"out of order: {later} before {last_name[i]}")
+        reject(wrong, later,
+               lambda i, later=later, names=last_name: f"out of order: {later} before {names[i]}")
         far = given & (t - times["call_time"] > MAX_SPAN_S)
         reject(far, later, f"implausible: more than {MAX_SPAN_S / 3600:g} h after the call")
         last_t = np.where(given, t, last_t)
@@ -284,8 +285,8 @@ def read_calls(path: str | Path, spec: HistorySpec, scenario: Scenario,
         snap, near = tree.query(np.column_stack([px, py]))
         node = near.astype(np.int64)
         tol = scenario.network.snap_tolerance
-        reject(ok & (snap > tol), "lon", lambda i: f"off the map: {format_distance(round(snap[i]))} "
-                                                   f"from the nearest road (tolerance {format_distance(tol)})")
+        reject(ok & (snap > tol), "lon", lambda i: f"off the map: {format_distance(round(snap[i]))} from "
+                                                   f"the nearest road (tolerance {format_distance(tol)})")
 
     # type or priority
     names = [t.name for t in scenario.incident_types]
@@ -315,7 +316,7 @@ def read_calls(path: str | Path, spec: HistorySpec, scenario: Scenario,
         if getattr(spec.columns, name) is None:
             return np.full(n, "", dtype=object)
         col = table[name].astype(str).str.strip()
-        return col.where(col.str.lower() != "nan", "").to_numpy(dtype=object)
+        return np.asarray(col.where(col.str.lower() != "nan", "").to_numpy(dtype=object))
 
     unit, platform = text_col("unit"), text_col("platform")
     keep = ~bad

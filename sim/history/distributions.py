@@ -1,6 +1,6 @@
 """Duration distributions fitted to observed times: lognormal and gamma by maximum likelihood.
 
-The better of the two by AIC is kept unless the Kolmogorov–Smirnov test rejects it (p below
+The better of the two by AIC is kept unless the Kolmogorov-Smirnov test rejects it (p below
 ``ALPHA``); then the empirical distribution (its quantiles) is written instead. With fewer than
 ``MIN_SAMPLES`` observations nothing is fitted and the scenario's distribution is kept.
 Durations are seconds.
@@ -44,11 +44,11 @@ def fit_duration(x: np.ndarray, prior: dict[str, Any]) -> dict[str, Any]:
 
     Returns a JSON-able dict: ``spec`` (the scenario's distribution mapping to write), ``chosen``
     (lognormal, gamma, empirical or prior), the candidates with parameters, log-likelihood, AIC,
-    KS statistic and p-value, and Q–Q points (sample vs fitted quantiles) for the figure.
+    KS statistic and p-value, and Q-Q points (sample vs fitted quantiles) for the figure.
     """
     x = np.asarray(x, dtype=float)
     x = np.sort(x[np.isfinite(x) & (x > 0)])
-    out: dict[str, Any] = {"n": int(len(x))}
+    out: dict[str, Any] = {"n": len(x)}
     if len(x) < MIN_SAMPLES:
         out.update(chosen="prior", spec=prior, reason=f"fewer than {MIN_SAMPLES} observations")
         return out

@@ -90,7 +90,7 @@ def _weights(counts_cell: np.ndarray, road_cell: np.ndarray, cell_of: np.ndarray
     den = gaussian_filter(road_cell.reshape(shape), sig, mode="constant").ravel()
     w = road * num[cell_of] / np.maximum(den[cell_of], 1e-12)
     base = road / road.sum()
-    return 0.999 * w / max(w.sum(), 1e-300) + 0.001 * base
+    return np.asarray(0.999 * w / max(w.sum(), 1e-300) + 0.001 * base)
 
 
 def fit_spatial(log: CallLog, world: World, seed: int = 0) -> dict[str, Any]:

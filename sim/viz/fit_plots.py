@@ -1,4 +1,4 @@
-"""Figures of a fit to a call log (matplotlib): Q–Q plots, observed against modelled travel times,
+"""Figures of a fit to a call log (matplotlib): Q-Q plots, observed against modelled travel times,
 the hour-of-week profile and backtest response-time curves. Data in, ``(fig, ax)`` out.
 
 The inputs are the JSON-able dicts that ``sim.history`` writes into ``fit_report.json``.
