@@ -143,7 +143,7 @@ def _travel_section(travel: dict[str, Any], figures: bool) -> str:
     err = travel["errors"]
     rows = [["all", *_err_cells(err["all"])]]
     rows += [[c, *_err_cells(v)] for c, v in err["by_class"].items()]
-    rows += [[f"{h:02d}:00", *_err_cells(v)] for h, v in err["by_hour"].items()]
+    rows += [[f"{int(h):02d}:00", *_err_cells(v)] for h, v in err["by_hour"].items()]
     parts.append(_table(["calls (main road class / hour)", "n", "MAE before (s)", "MAE after (s)",
                          "bias before (s)", "bias after (s)", "P90 before (s)", "P90 after (s)"], rows))
     if figures and travel.get("scatter"):

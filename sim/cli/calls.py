@@ -94,6 +94,15 @@ def _read(args: argparse.Namespace, loaded: LoadedScenario, net: Any) -> Any:
     return read_calls(args.calls, spec, loaded.scenario, net)
 
 
+def _world(args: argparse.Namespace, loaded: LoadedScenario) -> tuple[Any, Any, Any]:
+    from sim.history.calls import history_spec
+    from sim.history.fit import prepare_for_log
+
+    spec = history_spec(loaded, args.mapping)
+    net, world = prepare_for_log(loaded, spec, args.cache_dir)
+    return spec, net, world
+
+
 def print_problems(log: Any, limit: int = SHOWN) -> None:
     print(f"{log.path}: {log.rows_read} rows, {len(log)} accepted, {log.rejected_rows} rejected")
     for reason, count in log.counts_by_reason().items():
@@ -132,13 +141,12 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 def _cmd_fit(args: argparse.Namespace) -> int:
     from sim.brief.fit_report import write_fit_report
     from sim.history.fit import fit_log, write_fitted
-    from sim.study.experiment import load_world
 
     loaded = load_scenario(args.scenario)
-    net, world = load_world(loaded, args.cache_dir, progress=_say)
+    spec, net, world = _world(args, loaded)
     log = _read(args, loaded, net)
     print_problems(log, limit=5)
-    fit = fit_log(loaded, log, world)
+    fit = fit_log(loaded, log, world, spec=spec)
     out = write_fitted(loaded, fit, world, args.out)
     report = write_fit_report(out.parent, fit, figures=not args.no_plots)
     t = fit["travel"]
@@ -156,16 +164,15 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     from sim.brief.fit_report import write_backtest_report
     from sim.history.backtest import backtest
     from sim.history.calls import parse_window
-    from sim.study.experiment import load_world
 
     loaded = load_scenario(args.scenario)
-    net, world = load_world(loaded, args.cache_dir, progress=_say)
+    spec, net, world = _world(args, loaded)
     log = _read(args, loaded, net)
     tz = log.timezone
     out = args.out or Path("results") / f"backtest_{loaded.scenario.name}"
     report = backtest(loaded, log, world, train=parse_window(args.train, tz),
                       test=parse_window(args.test, tz), out_dir=out, refit=not args.no_refit,
-                      reps=args.reps, cache_dir=args.cache_dir)
+                      reps=args.reps, cache_dir=args.cache_dir, spec=spec)
     paths = write_backtest_report(out, report, figures=not args.no_plots)
     head = f"{'priority':<9} {'zone':<8} {'obs':>6} {'sim':>6} {'med obs':>8} {'med sim':>8} " \
            f"{'p90 obs':>8} {'p90 sim':>8} {'KS D':>6} {'KS p':>8}  verdict"

@@ -22,8 +22,15 @@ from scipy import stats
 
 from sim.engine.core import simulate
 from sim.history.calls import CallLog
-from sim.history.fit import fit_log, write_fitted
-from sim.scenario import PRIORITIES, ZONE_CLASSES, LoadedScenario, load_scenario, validate_data
+from sim.history.fit import fit_log, history_layout, write_fitted
+from sim.scenario import (
+    PRIORITIES,
+    ZONE_CLASSES,
+    HistorySpec,
+    LoadedScenario,
+    load_scenario,
+    validate_data,
+)
 from sim.study.experiment import load_world
 from sim.world.demand import generate_incidents
 from sim.world.prepare import World
@@ -123,14 +130,14 @@ def _simulated(model: LoadedScenario, layout: str, reps: int,
 
 def backtest(loaded: LoadedScenario, log: CallLog, world: World, *, train: tuple[datetime, datetime],
              test: tuple[datetime, datetime], out_dir: Path, refit: bool = True, reps: int = 3,
-             cache_dir: Path | None = None) -> dict[str, Any]:
+             cache_dir: Path | None = None, spec: HistorySpec | None = None) -> dict[str, Any]:
     """Fit on ``train`` (unless ``refit`` is false), simulate ``test``, compare (see module doc).
 
     ``world`` is the prepared world of ``loaded``. The refitted scenario is written in ``out_dir``.
     Returns a JSON-able report with one row per group (``groups``) and the overall ``verdict``.
     """
-    spec = loaded.scenario.history
-    layout = spec.layout if spec and spec.layout else loaded.scenario.baseline_layout()
+    spec = spec or loaded.scenario.history
+    layout = history_layout(loaded, spec)
     train_log, test_log = log.window(*train), log.window(*test)
     report: dict[str, Any] = {"train": [train[0].isoformat(), train[1].isoformat()],
                               "test": [test[0].isoformat(), test[1].isoformat()],
@@ -138,7 +145,7 @@ def backtest(loaded: LoadedScenario, log: CallLog, world: World, *, train: tuple
                               "refit": refit, "layout": layout, "replications": reps}
     model = loaded
     if refit:
-        fit = fit_log(loaded, train_log, world, end_epoch=train[1].timestamp())
+        fit = fit_log(loaded, train_log, world, spec=spec, end_epoch=train[1].timestamp())
         path = write_fitted(loaded, fit, world, Path(out_dir) / f"{loaded.scenario.name}_backtest_fit.yaml")
         model = load_scenario(path)
         report["fitted_scenario"] = str(path)

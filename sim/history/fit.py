@@ -30,11 +30,15 @@ from sim.fileio import atomic_write_text
 from sim.history.calibrate import calibrate_travel
 from sim.history.calls import CallLog
 from sim.history.distributions import fit_duration
+from sim.network.graph import RoadNetwork
 from sim.quantities import format_duration, format_speed
-from sim.scenario import LoadedScenario
-from sim.world.prepare import World
+from sim.scenario import HistorySpec, LoadedScenario
+from sim.study.experiment import load_net
+from sim.world.checks import check_against_network
+from sim.world.prepare import World, prepare_world
 
-__all__ = ["ALPHA", "fit_arrivals", "fit_log", "fit_spatial", "write_fitted"]
+__all__ = ["ALPHA", "fit_arrivals", "fit_log", "fit_spatial", "history_layout", "prepare_for_log",
+           "write_fitted"]
 
 ALPHA = 0.01
 CELL_M = 100.0
@@ -115,12 +119,35 @@ def fit_spatial(log: CallLog, world: World, seed: int = 0) -> dict[str, Any]:
             "weights": w, "cell_m": CELL_M}
 
 
-def fit_log(loaded: LoadedScenario, log: CallLog, world: World, *, layout: str | None = None,
-            unit_type: str | None = None, end_epoch: float | None = None) -> dict[str, Any]:
-    """Everything fitted from ``log``: a JSON-able report (node weights as an array)."""
+def history_layout(loaded: LoadedScenario, spec: HistorySpec | None) -> str:
+    """The layout that answered the logged calls: the mapping's, else the scenario's baseline."""
+    if spec and spec.layout:
+        if spec.layout not in loaded.scenario.layouts:
+            raise loaded.error(("history", "layout"), f"no layout named '{spec.layout}' in this "
+                               f"scenario; layouts: {', '.join(loaded.scenario.layouts)}")
+        return spec.layout
+    return loaded.scenario.baseline_layout()
+
+
+def prepare_for_log(loaded: LoadedScenario, spec: HistorySpec | None,
+                    cache_dir: Path | None = None) -> tuple[RoadNetwork, World]:
+    """The network and a world prepared for the scenario's layouts and the log's layout."""
+    net = load_net(loaded, cache_dir)
+    check_against_network(loaded, net)
+    layouts = list(dict.fromkeys([*loaded.scenario.layout_names(), history_layout(loaded, spec)]))
+    return net, prepare_world(loaded, net, layouts)
+
+
+def fit_log(loaded: LoadedScenario, log: CallLog, world: World, *, spec: HistorySpec | None = None,
+            layout: str | None = None, unit_type: str | None = None,
+            end_epoch: float | None = None) -> dict[str, Any]:
+    """Everything fitted from ``log``: a JSON-able report (node weights as an array).
+
+    ``spec`` is the mapping the log was read with (default: the scenario's ``history:``).
+    """
     s = loaded.scenario
-    spec = s.history
-    layout = layout or (spec.layout if spec and spec.layout else s.baseline_layout())
+    spec = spec or s.history
+    layout = layout or history_layout(loaded, spec)
     fleet = world.fleets[layout]
     if unit_type is None:
         unit_type = spec.unit_type if spec and spec.unit_type else next(
@@ -134,6 +161,7 @@ def fit_log(loaded: LoadedScenario, log: CallLog, world: World, *, layout: str |
         on_scene[t.name] = fit_duration(scene[log.type_index == k], t.on_scene.model_dump(mode="json"))
     handling = fit_duration(log.dispatch_epoch - log.call_epoch, s.call_handling.model_dump(mode="json"))
     return {
+        "history": spec.model_dump(mode="json") if spec else None,
         "calls": {"file": str(log.path), "sha256": log.checksum, "rows": log.rows_read,
                   "accepted": len(log), "rejected_rows": log.rejected_rows,
                   "problems_by_reason": log.counts_by_reason(), "timezone": log.timezone,
@@ -173,6 +201,8 @@ def fitted_data(loaded: LoadedScenario, fit: dict[str, Any], points_file: str) -
         t["share"] = max(round(mix[t["name"]], 5), 1e-5)
         t["on_scene"] = fit["on_scene"][t["name"]]["spec"]
     data["call_handling"] = fit["call_handling"]["spec"]
+    if fit.get("history"):
+        data["history"] = fit["history"]
     travel = fit["travel"]
     if "speeds" in travel:
         speeds = data["network"].setdefault("speeds", {})
