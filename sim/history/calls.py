@@ -37,6 +37,7 @@ TIME_COLUMNS = ("call_time", "dispatch_time", "arrival_time", "clear_time")
 MAX_SPAN_S = 86400.0
 """A dispatch, arrival or clear time more than this after the call is rejected as implausible."""
 
+_WKT_POINT = r"^\s*POINT\s*\(\s*([-+0-9.eE]+)\s+([-+0-9.eE]+)\s*\)\s*$"
 _TZ_SUFFIX = re.compile(r"(?:Z|[+-]\d\d:?\d\d)$")
 
 
@@ -274,11 +275,18 @@ def read_calls(path: str | Path, spec: HistorySpec, scenario: Scenario,
         reject(found < 0, "node", lambda i: f"unknown road node: '{table['node'].iloc[i]}'")
         node = np.maximum(found, 0)
     else:
+        wkt_bad = np.zeros(n, dtype=bool)
+        if spec.columns.point is not None:
+            xy = table["point"].astype(str).str.extract(_WKT_POINT)
+            wkt_bad = xy[0].isna().to_numpy()
+            reject(wkt_bad, "point", lambda i: f"not a POINT (lon lat): "
+                                                               f"'{table['point'].iloc[i]}'")
+            table["lon"], table["lat"] = xy[0].fillna("nan"), xy[1].fillna("nan")
         lon = pd.to_numeric(table["lon"], errors="coerce").to_numpy(dtype=float)
         lat = pd.to_numeric(table["lat"], errors="coerce").to_numpy(dtype=float)
         for name, v, lim in (("lon", lon, 180.0), ("lat", lat, 90.0)):
-            reject(~np.isfinite(v), name, lambda i, name=name: f"not a number: "
-                                                              f"'{table[name].iloc[i]}'")
+            reject(~np.isfinite(v) & ~wkt_bad, name, lambda i, name=name: f"not a number: "
+                                                                     f"'{table[name].iloc[i]}'")
             reject(np.isfinite(v) & (np.abs(v) > lim), name, f"not a coordinate: |{name}| > {lim:g}")
         ok = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
         px, py = net.frame.to_local(np.where(ok, lon, net.frame.lon0), np.where(ok, lat, net.frame.lat0))

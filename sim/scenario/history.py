@@ -22,14 +22,16 @@ class _Model(BaseModel):
 
 
 class HistoryColumns(_Model):
-    """Column names in the call log. ``call_time`` and either ``lon``/``lat`` or ``node`` are
-    required; the others are read when given. Times are timestamps (a time zone suffix is
+    """Column names in the call log. ``call_time`` and either ``lon``/``lat``, ``point`` or ``node``
+    are required; the others are read when given. Times are timestamps (a time zone suffix is
     honoured); ``node`` is an OSM node id of the scenario's network."""
 
     call_time: str
     lon: Column = None
     lat: Column = None
     node: Column = None
+    point: Column = None
+    """A WKT point ``POINT (lon lat)`` (as open-data portals export geometry), instead of lon/lat."""
     type: Column = None
     priority: Column = None
     dispatch_time: Column = None
@@ -47,8 +49,8 @@ class HistoryColumns(_Model):
 
     @model_validator(mode="after")
     def _place(self) -> HistoryColumns:
-        if self.node is None and (self.lon is None or self.lat is None):
-            raise ValueError("map either 'lon' and 'lat' or 'node' to a column of the call log")
+        if self.node is None and self.point is None and (self.lon is None or self.lat is None):
+            raise ValueError("map either 'lon' and 'lat', 'point' or 'node' to a column of the call log")
         return self
 
 
