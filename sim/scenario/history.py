@@ -44,9 +44,6 @@ class HistoryColumns(_Model):
     """The responding unit; ``<platform name>/...`` (as in the run records) names its post."""
     platform: Column = None
     """The responding unit's platform (post), by name, when the unit names no post."""
-    incident_id: Column = None
-    """A call number, used to collapse several unit rows of one incident (first unit kept)."""
-
     @model_validator(mode="after")
     def _place(self) -> HistoryColumns:
         if self.node is None and self.point is None and (self.lon is None or self.lat is None):
