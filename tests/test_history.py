@@ -147,7 +147,7 @@ def _two_layout_truth(synth: dict) -> tuple:
 
 def test_replay_same_trace_for_every_layout_and_on_scene_from_the_log(synth: dict) -> None:
     loaded = _two_layout_truth(synth)
-    net, world = load_world(loaded)
+    _, world = load_world(loaded)
     replay = Replay(str(synth["calls"]))
     batch = run_batch(loaded, world, incidents=replay)
     log = _read(synth)
@@ -189,7 +189,7 @@ def test_incidents_from_log_are_identical_for_equal_seeds(synth: dict) -> None:
 
 def test_fitted_scenario_validates_and_runs(synth: dict, tmp_path: Path) -> None:
     truth = synth["loaded"]
-    net, world = load_world(truth)
+    _, world = load_world(truth)
     log = _read(synth)
     fit = fit_log(truth, log, world)
     out = write_fitted(truth, fit, world, tmp_path / "fitted.yaml")
