@@ -247,3 +247,27 @@ def test_empirical_distribution_interpolates_its_quantiles() -> None:
     with pytest.raises(ValueError):
         DistributionSpec.model_validate({"distribution": "empirical", "mean": "60 s",
                                          "quantiles": ["2 min", "1 min"]})
+
+
+def test_shipped_synthetic_log_reports_its_corrupt_rows() -> None:
+    folder = DEFAULT_SCENARIO.parent / "history" / "synthetic"
+    key = json.loads((folder / "corrupt_rows.json").read_text())
+    truth = load_scenario(folder / "truth.yaml")
+    mapped = history_spec(truth, folder / "mapping.yaml")
+    log = read_calls(folder / "calls.csv", mapped, truth.scenario, load_net(truth, None))
+    assert {p.row for p in log.problems} == {k["row"] for k in key}
+    assert len(log) > 2000
+
+
+def test_run_replay_command_writes_the_replay_note(synth: dict, tmp_path: Path) -> None:
+    from sim.brief.fit_report import history_notes
+
+    rc = main(["run", str(synth["truth"]), "--replay", str(synth["calls"]), "--reps", "1",
+               "--no-plots", "--out", str(tmp_path)])
+    assert rc == 0
+    [folder] = list((tmp_path / "synthetic_truth").iterdir())
+    note = json.loads((folder / "replay.json").read_text())
+    assert note["calls"] == len(_read(synth)) and note["days"] == 7
+    assert note["first_day"] == "2025-01-06"
+    lines = history_notes(folder, Path("nowhere.yaml"))
+    assert len(lines) == 1 and "replay" in lines[0] and "2025-01-06" in lines[0]

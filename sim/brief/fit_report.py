@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (Chinese text uses full-width punctuation on purpose)
 """The fit report: what ``run_sim.py fit`` and ``backtest`` found, as ``fit_report.json`` and a
 self-contained ``fit_report.html`` (tables, and figures from :mod:`sim.viz.fit_plots` embedded as
 PNG data URIs).
@@ -19,7 +20,37 @@ from typing import Any
 from sim.fileio import atomic_write_text
 from sim.quantities import format_speed
 
-__all__ = ["json_ready", "write_backtest_report", "write_fit_report"]
+__all__ = ["history_notes", "json_ready", "write_backtest_report", "write_fit_report"]
+
+
+def history_notes(folder: Path, scenario_file: Path, lang: str = "en") -> list[str]:
+    """Lines for the brief's assumptions when a run replayed a call log (``replay.json`` in the
+    results folder) or its scenario was fitted to one (``fit_report.json`` beside the scenario)."""
+    out = []
+    note = Path(folder) / "replay.json"
+    if note.is_file():
+        r = json.loads(note.read_text(encoding="utf-8"))
+        share = f"{r['on_scene_from_log_share']:.0%}"
+        out.append(
+            f"这是一次回放：事件取自接警记录 {r['calls_file']}（{r['calls']} 起，{r['first_day']} 起共 "
+            f"{r['days']:g} 天，{r['timezone']}）；{share} 的现场处置时间取自记录，其余按情景抽样。"
+            if lang == "zh" else
+            f"This run is a replay: the incidents are the {r['calls']} calls of the log {r['calls_file']} "
+            f"over {r['days']:g} days from {r['first_day']} ({r['timezone']}); on-scene times come from "
+            f"the log for {share} of them and are drawn from the scenario otherwise.")
+    fit = scenario_file.parent / "fit_report.json" if scenario_file.name else None
+    points = scenario_file.with_name(f"{scenario_file.stem}_points.csv") if scenario_file.name else None
+    if fit is not None and points is not None and fit.is_file() and points.is_file():
+        c = json.loads(fit.read_text(encoding="utf-8")).get("calls", {})
+        html_path = fit.with_suffix(".html")
+        out.append(
+            f"需求、处置时间和道路速度按接警记录 {c.get('file')} 拟合（{c.get('accepted')} 起，"
+            f"{c.get('first_call')} 至 {c.get('last_call')}）；拟合报告：{html_path}。"
+            if lang == "zh" else
+            f"Demand, times and road speeds are fitted to the call log {c.get('file')} "
+            f"({c.get('accepted')} calls from {c.get('first_call')} to {c.get('last_call')}); "
+            f"fit report: {html_path}.")
+    return out
 
 
 def json_ready(report: dict[str, Any]) -> dict[str, Any]:
