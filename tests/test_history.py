@@ -205,6 +205,16 @@ def test_fitted_scenario_validates_and_runs(synth: dict, tmp_path: Path) -> None
     batch = run_batch(short, fworld)
     assert len(batch.records) > 50
     assert main(["validate", str(out)]) == 0
+    from sim.brief.fit_report import write_fit_report
+
+    report = write_fit_report(tmp_path, fit)
+    text = report["html"].read_text(encoding="utf-8")
+    data = report["json"].read_text(encoding="utf-8")
+    assert "Day-of-week effect" in text and text.count("<img") >= 8
+    assert "weights" not in json.loads(data)["spatial"]
+    for personal in ("+86 139", "Wei", "help, come quickly"):  # unmapped columns never read
+        assert personal not in text and personal not in data
+        assert personal not in out.read_text(encoding="utf-8")
 
 
 def test_huber_fit_ignores_outliers() -> None:
@@ -271,3 +281,18 @@ def test_run_replay_command_writes_the_replay_note(synth: dict, tmp_path: Path) 
     assert note["first_day"] == "2025-01-06"
     lines = history_notes(folder, Path("nowhere.yaml"))
     assert len(lines) == 1 and "replay" in lines[0] and "2025-01-06" in lines[0]
+
+
+def test_parquet_log_reads_as_the_csv_does(synth: dict, tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    table = pd.read_csv(synth["calls"], dtype=str, keep_default_na=False)
+    table["received_at"] = table["received_at"].where(table.index != 0, "")  # one more bad row
+    pq = tmp_path / "calls.parquet"
+    table.to_parquet(pq)
+    a, b = _read(synth), _read(synth, pq)
+    assert b.rows_read == a.rows_read
+    assert {p.row for p in b.problems} == {p.row for p in a.problems} | {1}
+    keep = a.row != 1
+    assert np.array_equal(a.call_epoch[keep], b.call_epoch)
+    assert np.array_equal(a.node[keep], b.node)

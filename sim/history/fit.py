@@ -32,7 +32,7 @@ from sim.history.calls import CallLog
 from sim.history.distributions import fit_duration
 from sim.network.graph import RoadNetwork
 from sim.quantities import format_duration, format_speed
-from sim.scenario import HistorySpec, LoadedScenario
+from sim.scenario import HistorySpec, LoadedScenario, ScenarioError
 from sim.study.experiment import load_net
 from sim.world.checks import check_against_network
 from sim.world.prepare import World, prepare_world
@@ -41,6 +41,7 @@ __all__ = ["ALPHA", "fit_arrivals", "fit_log", "fit_spatial", "history_layout", 
            "write_fitted"]
 
 ALPHA = 0.01
+MIN_CALLS = 30
 CELL_M = 100.0
 FOLDS = 5
 BANDWIDTHS_M = (100.0, 150.0, 200.0, 300.0, 400.0, 600.0, 800.0, 1200.0, 2000.0, 4000.0)
@@ -146,6 +147,9 @@ def fit_log(loaded: LoadedScenario, log: CallLog, world: World, *, spec: History
     ``spec`` is the mapping the log was read with (default: the scenario's ``history:``).
     """
     s = loaded.scenario
+    if len(log) < MIN_CALLS:
+        raise ScenarioError(f"only {len(log)} calls accepted (of {log.rows_read} rows); a fit needs "
+                            f"at least {MIN_CALLS}", file=log.path)
     spec = spec or s.history
     layout = layout or history_layout(loaded, spec)
     fleet = world.fleets[layout]
