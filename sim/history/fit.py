@@ -165,7 +165,7 @@ def fit_log(loaded: LoadedScenario, log: CallLog, world: World, *, spec: History
         on_scene[t.name] = fit_duration(scene[log.type_index == k], t.on_scene.model_dump(mode="json"))
     handling = fit_duration(log.dispatch_epoch - log.call_epoch, s.call_handling.model_dump(mode="json"))
     return {
-        "history": spec.model_dump(mode="json") if spec else None,
+        "history": spec.model_dump(mode="json", exclude_defaults=True) if spec else None,
         "calls": {"file": str(log.path), "sha256": log.checksum, "rows": log.rows_read,
                   "accepted": len(log), "rejected_rows": log.rejected_rows,
                   "problems_by_reason": log.counts_by_reason(), "timezone": log.timezone,
