@@ -162,3 +162,111 @@ def test_budget_estimate_and_overrides(tmp_path):
     for bad in ("4", "four GB", "4 gigs", "-1 GB"):
         with pytest.raises(ValueError):
             parse_memory(bad)
+
+
+NEW_CASES = ("layout_cannot_send_enough", "zone_polygon_crosses_itself", "zone_polygon_no_road",
+             "hotspot_no_road_nearby", "hotspot_other_side_of_earth", "key_location_same_name",
+             "network_path_is_folder", "network_path_is_device", "yaml_alias_bomb")
+
+
+def test_the_corpus_covers_scenarios_that_mean_nothing():
+    names = {p.stem for p in CASES}
+    assert set(NEW_CASES) <= names
+
+
+def _broken_in_many_ways(tmp_path: Path) -> Path:
+    """The valid tiny scenario with five independent problems, on lines found by their text."""
+    (tmp_path / "grid.osm").write_bytes((CORPUS / "grid.osm").read_bytes())
+    text = (CORPUS / "zone_polygon_open.yaml").read_text(encoding="utf-8").split("\n", 2)[2]
+    text = text.replace("    - [111.463938, 27.243617]  # <- error\n",
+                        "    - [111.463938, 27.243617]\n    - [111.463938, 27.236383]\n")
+    text = text.replace('turnout: "30 s"', 'turnout: "30 sex"')  # schema: a unit typo
+    text = text.replace("    share: 0.7\n", "    share: 0.6\n")  # rule: shares add up to 0.9
+    text = text.replace("  warmup: \"6 h\"", "  warmup: \"4 d\"")  # rule: warm-up longer than the run
+    path = tmp_path / "many.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_independent_problems_are_all_reported_in_one_run(tmp_path, cache_dir, capsys):
+    path = _broken_in_many_ways(tmp_path)
+    lines = path.read_text(encoding="utf-8").splitlines()
+
+    def line_of(fragment: str) -> int:
+        return next(i for i, t in enumerate(lines, start=1) if fragment in t)
+
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    errors = [x for x in err.splitlines() if x.startswith("error:")]
+    assert errors == sorted(errors, key=lambda e: int(e.split(":")[2])), errors
+    expected = [(line_of('turnout: "30 sex"'), "unit_types.car.turnout"),
+                (line_of("incident_types:"), "incident_types"),
+                (line_of('warmup: "4 d"'), "run.warmup")]
+    assert [(int(e.split(":")[2]), e.split(": ")[2]) for e in errors] == expected, errors
+    assert "3 problems" in err
+
+
+def test_network_problems_are_all_reported_in_one_run(tmp_path, cache_dir, capsys):
+    """A platform off the roads in each layout, a hotspot off the map and a central city
+    without roads: four lines, one run."""
+    (tmp_path / "grid.osm").write_bytes((CORPUS / "grid.osm").read_bytes())
+    text = (CORPUS / "zone_polygon_no_road.yaml").read_text(encoding="utf-8")
+    text = text.replace("lon: 111.520000", "lon: 111.470000")
+    text = text.replace("lon: 111.463685", "lon: 111.363685").replace(
+        "{name: Centre, lon: 111.470000, lat: 27.240000, units", "{name: Centre, lon: 111.570000, "
+        "lat: 27.240000, units").replace("lon: 111.470000, lat: 27.240000, sigma",
+                                          "lon: 111.900000, lat: 27.240000, sigma")
+    path = tmp_path / "net.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert main(["validate", str(path)]) == 2
+    errors = [x for x in capsys.readouterr().err.splitlines() if x.startswith("error:")]
+    keys = [e.split(": ")[2] for e in errors]
+    assert keys == ["zones.central_city", "demand.hotspots[0]", "layouts.two_posts.platforms[0]",
+                    "layouts.one_post.platforms[0]"], errors
+
+
+def test_an_inherited_platform_is_reported_where_it_was_placed(tmp_path, cache_dir):
+    """A child layout that inherits a post off the roads, and one that moves it off the roads:
+    each message names the line that placed the post (the parent's, then the child's)."""
+    (tmp_path / "grid.osm").write_bytes((CORPUS / "grid.osm").read_bytes())
+    text = (CORPUS / "platform_off_network.yaml").read_text(encoding="utf-8").replace(
+        "  # <- error", "")
+    text = text.replace("run:\n", "  child:\n    extends: one_post\n    units: {car: 1}\n"
+                        "  moved:\n    extends: two_posts\n    platforms:\n"
+                        "      - {name: East, lon: 111.576315}\n"
+                        "run:\n  layouts: [two_posts]\n")
+    path = tmp_path / "inherit.yaml"
+    path.write_text(text, encoding="utf-8")
+    lines = text.splitlines()
+    parent_line = next(i for i, t in enumerate(lines, 1) if "lon: 111.520518" in t)
+    moved_line = next(i for i, t in enumerate(lines, 1) if "lon: 111.576315" in t)
+    from sim.study.experiment import load_world
+
+    with pytest.raises(ScenarioError) as info:
+        load_world(load_scenario(path), cache_dir)
+    got = {(p.loc, p.line) for p in info.value.problems}
+    assert got == {(("layouts", "one_post", "platforms", 0), parent_line),
+                   (("layouts", "child", "platforms", 0), parent_line),
+                   (("layouts", "moved", "platforms", 1), moved_line)}, got
+
+
+def test_scenario_input_is_bounded(tmp_path, monkeypatch, capsys):
+    """/dev/zero and a big file stop at the byte limit; the limits move with the environment."""
+    assert main(["validate", "/dev/zero"]) == 2
+    err = capsys.readouterr().err
+    assert "more than 8 MB" in err and "Traceback" not in err
+    ok = CORPUS / "rate_zero_demand.yaml"
+    monkeypatch.setenv("POLICE_SIM_MAX_SCENARIO_BYTES", "1 kB")
+    with pytest.raises(ScenarioError, match="more than 1 kB"):
+        load_scenario(ok)
+    monkeypatch.setenv("POLICE_SIM_MAX_SCENARIO_BYTES", "lots")
+    with pytest.raises(ScenarioError, match="POLICE_SIM_MAX_SCENARIO_BYTES"):
+        load_scenario(ok)
+    monkeypatch.delenv("POLICE_SIM_MAX_SCENARIO_BYTES")
+    monkeypatch.setenv("POLICE_SIM_MAX_YAML_VALUES", "50")
+    with pytest.raises(ScenarioError, match="more than 50 values"):
+        load_scenario(ok)
+    monkeypatch.setenv("POLICE_SIM_MAX_YAML_VALUES", "100000")
+    with pytest.raises(ScenarioError, match="zero|positive|greater"):  # the file's own problem
+        load_scenario(ok)

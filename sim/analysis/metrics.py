@@ -144,7 +144,8 @@ def paired_differences(per_rep: list[dict[str, Any]], baseline: str, metric: str
     """Layout minus baseline, replication by replication (common random numbers), per zone.
 
     Rows per (variant, layout, zone) for every layout but the baseline: the mean paired difference,
-    its 95% CI and ``significant`` (the CI excludes 0). Variant is ``""`` for a plain run.
+    its 95% CI, ``significant`` (the CI excludes 0) and ``pairs``, the replications used (both
+    sides known, e.g. the zone had incidents in both). Variant is ``""`` for a plain run.
     """
     values: dict[tuple[str, str, str, int], float] = {}
     order: dict[tuple[str, str, str], None] = {}
@@ -159,6 +160,7 @@ def paired_differences(per_rep: list[dict[str, Any]], baseline: str, metric: str
         diffs = [val - values[(v, baseline, zone, rep)]
                  for (vv, lay, z, rep), val in values.items()
                  if (vv, lay, z) == (v, layout, zone) and (v, baseline, zone, rep) in values]
+        diffs = [d for d in diffs if not math.isnan(d)]  # a pair with a NaN side is not used
         m, lo, hi = mean_ci(diffs)
         out.append({"variant": v, "layout": layout, "zone": zone, "baseline": baseline,
                     f"{metric}_diff": m, f"{metric}_diff_ci_low": lo, f"{metric}_diff_ci_high": hi,

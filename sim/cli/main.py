@@ -211,7 +211,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except ScenarioError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"error: {problem.where()}", file=sys.stderr)
+        if len(exc.problems) > 1:
+            print(f"{len(exc.problems)} problems; each line names the file, line and key path.",
+                  file=sys.stderr)
         return EXIT_INPUT
     except NetworkSourceError as exc:
         print(f"error: road network: {exc}", file=sys.stderr)

@@ -467,7 +467,9 @@ def load_network(spec: dict[str, Any], *, base_dir: Path | None = None,
         if not path.is_absolute() and base_dir is not None:
             path = (base_dir / path).resolve()
         if not path.is_file():
-            raise NetworkSourceError(f"network file not found: {path}")
+            what = ("is a folder, not a network file" if path.is_dir() else
+                    "is not a regular file (a device or a pipe?)" if path.exists() else "not found")
+            raise NetworkSourceError(f"network file {what}: {path}")
         checksum = file_checksum(path)
         name = path.name.lower()
 

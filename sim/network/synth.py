@@ -119,10 +119,10 @@ def _river_centre_lines() -> tuple[list[tuple[float, float]], list[tuple[float, 
     xs = np.linspace(X_MIN_M, X_MAX_M, n_zi)
     conf_i = int(np.argmin(np.abs(xs - CONFLUENCE_X_M)))
     xs[conf_i] = CONFLUENCE_X_M
-    zi = list(zip(xs.tolist(), _zi_y(xs).tolist(), strict=False))
+    zi = list(zip(xs.tolist(), np.asarray(_zi_y(xs)).tolist(), strict=False))
     n_sh = math.ceil((_CONFLUENCE_Y_M - Y_MIN_M) / RIVER_SAMPLE_STEP_M) + 1
     ys = np.linspace(Y_MIN_M, _CONFLUENCE_Y_M, n_sh)[:-1]
-    shao = [*list(zip(_shao_x(ys).tolist(), ys.tolist(), strict=False)), zi[conf_i]]
+    shao = [*list(zip(np.asarray(_shao_x(ys)).tolist(), ys.tolist(), strict=False)), zi[conf_i]]
     return zi, shao, conf_i
 
 
@@ -727,8 +727,8 @@ class _Builder:
         amp = np.array([self.jitter_amp[k] for k in interior])
         jit = self.rng.uniform(-1.0, 1.0, (len(interior), 2)) * amp[:, None]
         for k, (jx, jy) in zip(interior, jit.tolist(), strict=False):
-            x, y = self.pos[k]
-            self.pos[k] = (x + jx, y + jy)
+            px, py = self.pos[k]
+            self.pos[k] = (px + jx, py + jy)
 
     # -- dropping residential links, keeping the graph strongly connected ----------------
     def _drop_links(self) -> None:
@@ -801,15 +801,15 @@ class _Builder:
 
 def _ways(lines: list[_Line]) -> list[tuple[list[Key], tuple[tuple[str, str], ...]]]:
     """Split each line into OSM ways: maximal runs of kept edges with equal tags."""
-    ways = []
+    ways: list[tuple[list[Key], tuple[tuple[str, str], ...]]] = []
     for ln in lines:
         run: list[Key] = []
-        run_tags = None
+        run_tags: tuple[tuple[str, str], ...] = ()
         for ei, tags in enumerate(ln.tags):
             if not ln.kept[ei]:
                 if len(run) > 1:
                     ways.append((run, run_tags))
-                run, run_tags = [], None
+                run, run_tags = [], ()
                 continue
             if run and tags != run_tags:
                 ways.append((run, run_tags))
@@ -937,6 +937,7 @@ def synthetic_features(seed: int = 2017) -> dict:
     shuangqing = [shao[0], (X_MAX_M, Y_MIN_M), *zi[:conf_i:-1], *shao[::-1]]
     # the old town: the patch rectangle of its superblocks, traced along its four sides
     dx = districts["DX"]
+    assert dx.old_town is not None  # set when the districts are built
     a0, a1, b0, b1 = dx.old_town
     u0, u1 = dx.u_lines[a0].param, dx.u_lines[a1].param
     v0, v1 = dx.v_lines[b0].param, dx.v_lines[b1].param

@@ -16,19 +16,25 @@ from sim.scenario.errors import ScenarioError, format_loc
 from sim.scenario.history import HistoryColumns, HistorySpec
 from sim.scenario.schema import (
     DEFAULT_SCENARIO,
+    DISPATCH_POLICIES,
     PRIORITIES,
     ZONE_CLASSES,
+    DispatchSpec,
     DistributionSpec,
     Scenario,
     Zones,
+    ground_distance_m,
+    layout_dispatch,
     minute_of_day,
 )
 from sim.scenario.source import LoadedScenario, load_scenario, load_scenario_text, validate_data
 
 __all__ = [
     "DEFAULT_SCENARIO",
+    "DISPATCH_POLICIES",
     "PRIORITIES",
     "ZONE_CLASSES",
+    "DispatchSpec",
     "DistributionSpec",
     "HistoryColumns",
     "HistorySpec",
@@ -39,6 +45,8 @@ __all__ = [
     "check_budget",
     "estimate_run",
     "format_loc",
+    "ground_distance_m",
+    "layout_dispatch",
     "load_scenario",
     "load_scenario_text",
     "minute_of_day",

@@ -1,4 +1,7 @@
 """Scenario errors: one message per problem, naming the file, the key path and the line.
+
+Independent problems are reported together: a :class:`ScenarioError` holds every one found
+before the check that found them had to stop (the CLI prints one ``error:`` line each).
 """
 
 from __future__ import annotations
@@ -10,29 +13,48 @@ from typing import Any
 
 
 class ScenarioError(Exception):
-    """A scenario problem that a planner can fix: file, key path, line and message."""
+    """A scenario problem that a planner can fix: file, key path, line and message.
+
+    One error may carry several independent problems (:meth:`combine`); :attr:`problems` lists
+    them, each a single-problem :class:`ScenarioError`, in the order they should be printed.
+    """
 
     def __init__(self, message: str, *, file: str | Path | None = None,
-                 loc: tuple[Any, ...] = (), line: int | None = None, more: int = 0) -> None:
+                 loc: tuple[Any, ...] = (), line: int | None = None) -> None:
         self.message = message
         self.file = str(file) if file is not None else None
         self.loc = tuple(loc)
         self.line = line
-        self.more = more
+        self.problems: tuple[ScenarioError, ...] = (self,)
         super().__init__(str(self))
 
-    def __str__(self) -> str:
+    @classmethod
+    def combine(cls, problems: Iterable[ScenarioError]) -> ScenarioError:
+        """One error holding every problem of ``problems`` (each may hold several), in line order
+        within a file; the first problem gives the error's own file, key path, line and message."""
+        flat = [p for group in problems for p in group.problems]
+        if not flat:
+            raise ValueError("no problems to combine")
+        flat.sort(key=lambda p: (p.file or "", p.line or 0))
+        first = flat[0]
+        out = cls(first.message, file=first.file, loc=first.loc, line=first.line)
+        out.problems = tuple(flat)
+        out.args = (str(out),)
+        return out
+
+    def where(self) -> str:
+        """``file:line: key.path: message`` for this problem alone."""
         where = self.file or "<scenario>"
         if self.line is not None:
             where += f":{self.line}"
         key = format_loc(self.loc)
         if not key and self.line is not None:
             key = TOP_LEVEL  # a problem with the file as a whole still names a "key path"
-        text = f"{where}: {key}: {self.message}" if key else f"{where}: {self.message}"
-        if self.more:
-            text += f"\n  ({self.more} more problem{'s' if self.more > 1 else ''} in this file; "
-            text += "fix this one and run 'run_sim.py validate' again)"
-        return text
+        return f"{where}: {key}: {self.message}" if key else f"{where}: {self.message}"
+
+    def __str__(self) -> str:
+        problems = getattr(self, "problems", (self,))
+        return "\n".join(p.where() for p in problems)
 
 
 TOP_LEVEL = "(top level)"
@@ -48,10 +70,6 @@ def format_loc(loc: Iterable[Any]) -> str:
         else:
             out += ("." if out else "") + str(part)
     return out
-
-
-
-
 
 class FieldProblem(ValueError):
     """A problem found by a model-level check that belongs to one key below the model.

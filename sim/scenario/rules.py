@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -17,9 +17,13 @@ from sim.scenario.errors import _unknown
 from sim.scenario.schema import Layout, Scenario, _window_mask, key_location_overlaps, minute_of_day
 
 # ---------------------------------------------------------------------------------------------
-# Cross-field checks that pydantic models cannot see on their own. Each yields (loc, message).
+# Cross-field checks that pydantic models cannot see on their own. Each rule yields (loc, message)
+# and names the sections it reads, so that it still runs when other sections failed the schema.
 
-def _semantic_problems(s: Scenario) -> Iterable[tuple[tuple[Any, ...], str]]:
+Problem = tuple[tuple[Any, ...], str]
+
+
+def _incident_type_problems(s: Scenario) -> Iterable[Problem]:
     total = sum(t.share for t in s.incident_types)
     if abs(total - 1.0) > 1e-6:
         yield ("incident_types",), f"incident type shares add up to {total:.4g}, not 1"
@@ -28,11 +32,24 @@ def _semantic_problems(s: Scenario) -> Iterable[tuple[tuple[Any, ...], str]]:
         if t.name in seen:
             yield ("incident_types", i, "name"), f"incident type '{t.name}' is listed twice"
         seen.add(t.name)
+
+
+def _warmup_problems(s: Scenario) -> Iterable[Problem]:
     if s.run.warmup >= s.run.duration:
         yield ("run", "warmup"), (
             f"warm-up ({format_duration(s.run.warmup)}) must be shorter than the run "
             f"({format_duration(s.run.duration)})"
         )
+
+
+def _key_location_problems(s: Scenario) -> Iterable[Problem]:
+    names: dict[str, int] = {}
+    for j, k in enumerate(s.zones.key_locations):
+        if k.name in names:
+            yield ("zones", "key_locations", j, "name"), (
+                f"key location '{k.name}' is listed twice (also zones.key_locations[{names[k.name]}]); "
+                "give each key location its own name: results and presence are reported by name")
+        names.setdefault(k.name, j)
     for i, j, d in key_location_overlaps(s.zones):
         if s.zones.key_overlap is None:
             a, b = s.zones.key_locations[i], s.zones.key_locations[j]
@@ -41,12 +58,17 @@ def _semantic_problems(s: Scenario) -> Iterable[tuple[tuple[Any, ...], str]]:
                 f"{a.radius:g} m + {b.radius:g} m) and no rule says which one a point in both "
                 "belongs to; shrink a radius, or add 'key_overlap: nearest' under zones (the "
                 "nearer centre wins)")
-    yield from _budget_problems(s)
+
+
+def _run_layout_problems(s: Scenario) -> Iterable[Problem]:
     for i, name in enumerate(s.run.layouts or []):
         if name not in s.layouts:
             yield ("run", "layouts", i), _unknown("layout", name, s.layouts)
     if s.run.baseline is not None and s.run.baseline not in s.layout_names():
         yield ("run", "baseline"), _unknown("layout", s.run.baseline, s.layout_names())
+
+
+def _platform_problems(s: Scenario) -> Iterable[Problem]:
     for lname, layout in s.layouts.items():
         names: set[str] = set()
         for i, p in enumerate(layout.platforms):
@@ -61,16 +83,50 @@ def _semantic_problems(s: Scenario) -> Iterable[tuple[tuple[Any, ...], str]]:
         if sum(sum(p.units.values()) for p in layout.platforms) == 0:
             yield ("layouts", lname), "layout has no units at all: give at least one platform a unit"
         yield from _layout_problems(s, lname, layout)
-    yield from _congestion_problems(s)
-    if s.sweep is not None:
-        for utype, counts in s.sweep.units.items():
-            if utype not in s.unit_types:
-                yield ("sweep", "units", utype), _unknown("unit type", utype, s.unit_types)
-            elif not counts:
-                yield ("sweep", "units", utype), "give at least one count"
-        for key, values in s.sweep.parameters.items():
-            if not isinstance(values, list) or not values:
-                yield ("sweep", "parameters", key), "give a list of at least one value"
+
+
+def dispatchable_units(s: Scenario, layout: Layout) -> int:
+    """The most response units ``layout`` has on duty at once (over its shifts): the most it can
+    ever send to one job. Platform vehicles and volunteers are never dispatched."""
+    def response(counts: dict[str, int]) -> int:
+        return sum(n for t, n in counts.items()
+                   if t in s.unit_types and s.unit_types[t].role == "response")
+
+    best = 0
+    for shift in range(len(s.shifts.starts)):
+        on_duty = 0
+        for p in layout.platforms:
+            by_shift = p.units_by_shift
+            counts = by_shift[shift] if by_shift is not None and shift < len(by_shift) else p.units
+            on_duty += response(counts)
+        best = max(best, on_duty)
+    return best
+
+
+def _capacity_problems(s: Scenario) -> Iterable[Problem]:
+    """A job type needing more units than a layout can ever send would get the same units twice."""
+    need = max(s.incident_types, key=lambda t: t.units_required)
+    for lname, layout in s.layouts.items():
+        have = dispatchable_units(s, layout)
+        if 0 < have < need.units_required:
+            i = s.incident_types.index(need)
+            yield ("incident_types", i, "units_required"), (
+                f"incident type '{need.name}' needs {need.units_required} units but layout "
+                f"'{lname}' can send at most {have} (its response units on duty at once); lower "
+                f"units_required or add units to '{lname}'")
+
+
+def _sweep_problems(s: Scenario) -> Iterable[Problem]:
+    if s.sweep is None:
+        return
+    for utype, counts in s.sweep.units.items():
+        if utype not in s.unit_types:
+            yield ("sweep", "units", utype), _unknown("unit type", utype, s.unit_types)
+        elif not counts:
+            yield ("sweep", "units", utype), "give at least one count"
+    for key, values in s.sweep.parameters.items():
+        if not isinstance(values, list) or not values:
+            yield ("sweep", "parameters", key), "give a list of at least one value"
 
 
 def _congestion_problems(s: Scenario) -> Iterable[tuple[tuple[Any, ...], str]]:
@@ -161,3 +217,23 @@ def _layout_problems(s: Scenario, lname: str, layout: Layout) -> Iterable[tuple[
                 yield (*tloc, "hours", j), str(exc)
 
 
+RULES: tuple[tuple[frozenset[str], Callable[[Scenario], Iterable[Problem]]], ...] = (
+    (frozenset({"incident_types"}), _incident_type_problems),
+    (frozenset({"run"}), _warmup_problems),
+    (frozenset({"zones"}), _key_location_problems),
+    (frozenset({"run", "layouts", "demand"}), _budget_problems),
+    (frozenset({"run", "layouts"}), _run_layout_problems),
+    (frozenset({"layouts", "unit_types", "shifts"}), _platform_problems),
+    (frozenset({"layouts", "unit_types", "shifts", "incident_types"}), _capacity_problems),
+    (frozenset({"congestion", "network"}), _congestion_problems),
+    (frozenset({"sweep", "unit_types"}), _sweep_problems),
+)
+"""Each rule with the top-level sections it reads; a rule runs when all of them are valid."""
+
+
+def _semantic_problems(s: Scenario, invalid: frozenset[str] = frozenset()) -> Iterable[Problem]:
+    """Every cross-section problem of ``s``, skipping rules that read a section in ``invalid``
+    (one that failed the schema, so that ``s`` was built without validating it)."""
+    for needs, rule in RULES:
+        if not needs & invalid:
+            yield from rule(s)

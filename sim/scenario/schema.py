@@ -15,12 +15,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
+import shapely
+import shapely.validation
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
+    field_validator,
     model_validator,
 )
 
@@ -183,8 +186,14 @@ class Zones(_Model):
                 ("central_city", len(ring) - 1), "central_city polygon does not close: the last "
                 f"point must repeat the first ({ring[0][0]}, {ring[0][1]})"
             )
-        if abs(_ring_area(ring)) < 1e-12:
+        if shapely.Polygon(ring).convex_hull.area < 1e-12:
             raise FieldProblem("central_city", "central_city polygon has zero area")
+        crossing = ring_crossing(ring)
+        if crossing is not None:
+            raise FieldProblem("central_city", (
+                f"central_city polygon crosses itself (its edges meet near {crossing[0]:.6f}, "
+                f"{crossing[1]:.6f}), so inside and outside are not defined; list the corners in order "
+                "around the area, without crossing"))
         return self
 
 
@@ -200,22 +209,32 @@ def key_location_overlaps(zones: Zones) -> list[tuple[int, int, float]]:
     ks = zones.key_locations
     for i in range(len(ks)):
         for j in range(i + 1, len(ks)):
-            d = _ground_distance_m(ks[i].lon, ks[i].lat, ks[j].lon, ks[j].lat)
+            d = float(ground_distance_m(ks[i].lon, ks[i].lat, ks[j].lon, ks[j].lat))
             if d < ks[i].radius + ks[j].radius:
                 out.append((i, j, d))
     return out
 
 
-def _ground_distance_m(lon0: float, lat0: float, lon1: float, lat1: float) -> float:
-    """Great-circle distance (m) between two WGS84 points (haversine, mean Earth radius)."""
-    p0, p1 = math.radians(lat0), math.radians(lat1)
-    dp, dl = p1 - p0, math.radians(lon1 - lon0)
-    h = math.sin(dp / 2) ** 2 + math.cos(p0) * math.cos(p1) * math.sin(dl / 2) ** 2
-    return 2 * 6_371_009.0 * math.asin(min(1.0, math.sqrt(h)))
+def ground_distance_m(lon0: Any, lat0: Any, lon1: Any, lat1: Any) -> Any:
+    """Great-circle distance (m) between WGS84 points (haversine, mean Earth radius); numpy
+    arrays broadcast."""
+    p0, p1 = np.radians(lat0), np.radians(lat1)
+    dp, dl = p1 - p0, np.radians(np.subtract(lon1, lon0))
+    h = np.sin(dp / 2) ** 2 + np.cos(p0) * np.cos(p1) * np.sin(dl / 2) ** 2
+    return 2 * 6_371_009.0 * np.arcsin(np.minimum(1.0, np.sqrt(h)))
 
 
-def _ring_area(ring: list[tuple[float, float]]) -> float:
-    return 0.5 * sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in itertools.pairwise(ring))
+def ring_crossing(ring: list[tuple[float, float]]) -> tuple[float, float] | None:
+    """Where a closed lon/lat ring crosses or touches itself, or None for a simple ring."""
+    poly = shapely.Polygon(ring)
+    if poly.is_valid:
+        return None
+    reason = shapely.validation.explain_validity(poly)
+    match = re.search(r"\[\s*(-?[\d.eE+-]+)\s+(-?[\d.eE+-]+)\s*\]", reason)
+    if match is None:
+        point = poly.representative_point()
+        return float(point.x), float(point.y)
+    return float(match.group(1)), float(match.group(2))
 
 
 class UnitType(_Model):
@@ -356,6 +375,60 @@ class VolunteerTeam(_Model):
     hours: tuple[str, str] = ("08:00", "20:00")
 
 
+DISPATCH_POLICIES: tuple[str, ...] = ("earliest_arrival", "preference", "reserve")
+"""Dispatch policies a scenario may name (``dispatch.policy``; see :mod:`sim.engine.dispatch`)."""
+
+
+def _policy_name(v: object) -> str | None:
+    if v is None or v in DISPATCH_POLICIES:
+        return v  # type: ignore[return-value]
+    hint = difflib.get_close_matches(str(v), DISPATCH_POLICIES, n=1)
+    raise ValueError(f"unknown dispatch policy '{v}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+                     + f"; known: {', '.join(DISPATCH_POLICIES)}")
+
+
+class PreferenceSpec(_Model):
+    """Parameters of the ``preference`` policy (a fixed preference order per node)."""
+
+    order: dict[str, list[str]] = Field(default_factory=dict)
+    """Written-out lists: a platform's name (meaning the nodes of its grid) to platform names,
+    most preferred first; the units of a platform go in index order, units not named follow by
+    travel time. Empty (the default): own grid first, then by travel time from the home post."""
+
+
+class ReserveSpec(_Model):
+    """Parameters of the ``reserve`` policy (cutoff priority)."""
+
+    scope: Literal["grid", "fleet"] = "grid"
+    """Where free units are counted: the job's grid (its platform's units) or the whole fleet."""
+    min_free: dict[Literal["urgent", "standard", "minor"], int] = Field(
+        default_factory=lambda: {"urgent": 1, "standard": 2, "minor": 2})
+    """A job of this priority waits while fewer than this many response units are free in its
+    area; priorities not given use 1 (no reserve). The default keeps one unit per grid free
+    for urgent jobs."""
+
+    @field_validator("min_free")
+    @classmethod
+    def _non_negative(cls, v: dict[str, int]) -> dict[str, int]:
+        for k, n in v.items():
+            if n < 0 or n > 1000:
+                raise ValueError(f"min_free for {k} must be between 0 and 1000 (got {n})")
+        return v
+
+
+class LayoutDispatch(_Model):
+    """A layout's own dispatch policy (``layouts.<name>.dispatch``), overriding ``dispatch``."""
+
+    policy: str | None = None
+    preference: PreferenceSpec | None = None
+    reserve: ReserveSpec | None = None
+
+    @field_validator("policy", mode="before")
+    @classmethod
+    def _known_policy(cls, v: object) -> str | None:
+        return _policy_name(v)
+
+
 class Layout(_Model):
     """One arrangement of platforms and their units: the thing planners compare."""
 
@@ -364,6 +437,8 @@ class Layout(_Model):
     patrol: bool = False
     """Idle units whose type patrols follow loops in their grid instead of waiting at the post."""
     volunteers: list[VolunteerTeam] = Field(default_factory=list)
+    dispatch: LayoutDispatch | None = None
+    """This layout's dispatch policy, if not the scenario's ``dispatch.policy``."""
 
 
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -449,12 +524,35 @@ def _window_mask(minutes: np.ndarray, start: str, end: str) -> np.ndarray:
 
 
 class DispatchSpec(_Model):
-    """Dispatch policy switches."""
+    """The dispatch policy and its switches."""
+
+    policy: str = "earliest_arrival"
+    """Which units a job gets: ``earliest_arrival`` (default), ``preference`` or ``reserve``
+    (see :mod:`sim.engine.dispatch`); their parameters sit beside it."""
+    preference: PreferenceSpec = Field(default_factory=PreferenceSpec)
+    reserve: ReserveSpec = Field(default_factory=ReserveSpec)
+
+    @field_validator("policy", mode="before")
+    @classmethod
+    def _known_policy(cls, v: object) -> str | None:
+        return _policy_name(v)
 
     divert_from_minor: bool = False
     """If true, a unit on a minor job (driving there or on scene) can be diverted to an urgent
     one when it would arrive first; the minor job goes back to the queue (or, if the unit was
     already on scene, ends there). Records show the diversion."""
+
+
+def layout_dispatch(scenario: Scenario, layout: str) -> DispatchSpec:
+    """The dispatch policy and parameters of one layout: ``layouts.<name>.dispatch`` over
+    ``dispatch``."""
+    base = scenario.dispatch
+    own = scenario.layouts[layout].dispatch
+    if own is None:
+        return base
+    update = {k: getattr(own, k) for k in ("policy", "preference", "reserve")
+              if getattr(own, k) is not None}
+    return base.model_copy(update=update)
 
 
 class PatrolSpec(_Model):

@@ -7,22 +7,46 @@ and the line, so that the CLI can print one clear message and exit with code 2.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import (
-    BaseModel,
-    ValidationError,
-)
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from sim.quantities import format_memory, parse_memory
 from sim.scenario.errors import FieldProblem, ScenarioError, _line_for
 from sim.scenario.inheritance import resolve_layout_inheritance
 from sim.scenario.rules import _semantic_problems
 from sim.scenario.schema import Scenario
+
+# ---------------------------------------------------------------------------------------------
+# Bounded input: a scenario is a few kB; a device, a huge file or an alias bomb is refused early.
+
+MAX_SCENARIO_BYTES = 8_000_000
+"""The most bytes read from a scenario file (8 MB; the default scenario is 15 kB). Raise it with
+the environment variable ``POLICE_SIM_MAX_SCENARIO_BYTES`` (e.g. ``"64 MB"``)."""
+
+MAX_YAML_VALUES = 200_000
+"""The most values (mappings, lists and scalars, each alias expanded) a scenario may hold (the
+default scenario has about 550). Raise it with ``POLICE_SIM_MAX_YAML_VALUES``."""
+
+
+def _limit(env: str, default: int, file: str) -> int:
+    text = os.environ.get(env)
+    if not text:
+        return default
+    try:
+        value = parse_memory(text) if not text.strip().isdigit() else float(text)
+    except ValueError:
+        raise ScenarioError(f"environment variable {env}={text!r} is not a number or a size "
+                            "such as '64 MB'", file=file) from None
+    return max(1, int(value))
+
 
 # ---------------------------------------------------------------------------------------------
 # YAML with line numbers
@@ -33,7 +57,8 @@ def _compose(text: str, file: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
     try:
         root = loader.get_single_node()
         lines: dict[tuple[Any, ...], int] = {}
-        data = _build(loader, root, (), lines, file) if root is not None else None
+        budget = [_limit("POLICE_SIM_MAX_YAML_VALUES", MAX_YAML_VALUES, file)]
+        data = _build(loader, root, (), lines, file, budget) if root is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
@@ -99,7 +124,16 @@ def _path_at_error(text: str, mark: tuple[int, int] | None = None) -> tuple[Any,
 
 
 def _build(loader: yaml.SafeLoader, node: yaml.Node, path: tuple[Any, ...],
-           lines: dict[tuple[Any, ...], int], file: str) -> Any:
+           lines: dict[tuple[Any, ...], int], file: str, budget: list[int]) -> Any:
+    """Plain data from a composed YAML node; ``budget[0]`` is how many more values may be built
+    (an alias repeats its anchor's values, so a few lines can ask for billions)."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise ScenarioError(
+            f"the YAML holds more than {_limit('POLICE_SIM_MAX_YAML_VALUES', MAX_YAML_VALUES, file):,} "
+            "values once its aliases ('*name') are expanded; a scenario needs a few thousand (an alias "
+            "bomb?). Raise the limit with POLICE_SIM_MAX_YAML_VALUES if this is meant",
+            file=file, loc=path[:1], line=lines.get(path[:1], node.start_mark.line + 1))
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
@@ -115,10 +149,10 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, path: tuple[Any, ...],
                 raise ScenarioError(f"key '{key}' appears twice", file=file, loc=(*path, key),
                                     line=key_node.start_mark.line + 1)
             lines[(*path, key)] = key_node.start_mark.line + 1
-            out[key] = _build(loader, value_node, (*path, key), lines, file)
+            out[key] = _build(loader, value_node, (*path, key), lines, file, budget)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_build(loader, item, (*path, i), lines, file) for i, item in enumerate(node.value)]
+        return [_build(loader, item, (*path, i), lines, file, budget) for i, item in enumerate(node.value)]
     if isinstance(node, yaml.ScalarNode) and ":" in node.value and node.tag in (
             "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
         return node.value  # YAML 1.1 reads 16:00 as 960 (base 60); a scenario means the text
@@ -228,20 +262,32 @@ def _inner_model(annotation: Any) -> Any:
 def load_scenario(path: str | Path) -> LoadedScenario:
     """Read and validate a scenario file.
 
+    At most :data:`MAX_SCENARIO_BYTES` are read, and the YAML may expand to at most
+    :data:`MAX_YAML_VALUES` values (both can be raised with environment variables).
+
     Raises
     ------
     ScenarioError
-        On any problem: unreadable file, malformed YAML, schema errors and cross-field errors.
-        The first problem found is reported, with the count of others.
+        On any problem: unreadable file, malformed YAML, schema errors and cross-field errors;
+        every independent problem is in it (see :func:`validate_data`).
     """
     path = Path(path)
     shown = str(path)
+    cap = _limit("POLICE_SIM_MAX_SCENARIO_BYTES", MAX_SCENARIO_BYTES, shown)
+    if path.is_dir():
+        raise ScenarioError("is a folder, not a scenario file", file=shown)
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as fh:
+            raw = fh.read(cap + 1)
     except FileNotFoundError:
         raise ScenarioError("file not found", file=shown) from None
     except OSError as exc:
         raise ScenarioError(f"cannot read file: {exc.strerror or exc}", file=shown) from None
+    if len(raw) > cap:
+        raise ScenarioError(
+            f"more than {format_memory(cap)} ({cap:,} bytes) to read: a scenario is a few kB of "
+            "YAML; is this the right file (not a device or a network file)? Raise the limit with "
+            "POLICE_SIM_MAX_SCENARIO_BYTES, e.g. '64 MB'", file=shown, line=1)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -272,29 +318,53 @@ def load_scenario_text(text: str, *, file: str, path: Path) -> LoadedScenario:
 
 def validate_data(data: dict[str, Any], *, file: str, lines: dict[tuple[Any, ...], int],
                   text: str, path: Path) -> LoadedScenario:
-    """Validate parsed scenario data (schema, then cross-field checks)."""
+    """Validate parsed scenario data: the schema, then the cross-section rules.
+
+    Raises
+    ------
+    ScenarioError
+        Holding every problem found: all schema problems, and the problems of every rule whose
+        sections passed the schema (a rule cannot judge a section that failed it).
+    """
     shown = file
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    invalid: frozenset[str] = frozenset()
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        problems = [_pydantic_problem(e) for e in errors]
-        # a misspelt key shows up twice: as unknown, and as the key it was meant to be, missing;
-        # report it once, as the unknown key with its hint
-        meant = {(*loc[:-1], m.group(1)) for loc, msg in problems
-                 if (m := _HINT.search(msg)) and msg.startswith("unknown key")}
-        problems = [(loc, msg) for loc, msg in problems
-                    if not (msg.startswith("missing required key")
-                            and (*loc, msg.split("'")[1]) in meant)] or problems
-        problems.sort(key=lambda p: (_line_for(lines, p[0]) or 0))
-        loc, message = problems[0]
-        raise ScenarioError(message, file=shown, loc=loc, line=_line_for(lines, loc),
-                            more=len(problems) - 1) from None
-    semantic = list(_semantic_problems(scenario))
-    if semantic:
-        semantic.sort(key=lambda p: (_line_for(lines, p[0]) or 0))
-        loc, message = semantic[0]
-        raise ScenarioError(message, file=shown, loc=loc, line=_line_for(lines, loc),
-                            more=len(semantic) - 1)
+        problems = _schema_problems(exc)
+        scenario, invalid = _valid_sections(data, {str(loc[0]) for loc, _ in problems if loc})
+    problems += list(_semantic_problems(scenario, invalid))
+    if problems:
+        raise ScenarioError.combine(
+            ScenarioError(message, file=shown, loc=loc, line=_line_for(lines, loc))
+            for loc, message in problems) from None
     return LoadedScenario(scenario=scenario, path=Path(path).resolve(), text=text, lines=lines,
                           data=data, shown=shown)
+
+
+def _schema_problems(exc: ValidationError) -> list[tuple[tuple[Any, ...], str]]:
+    """The schema's problems, one per key path: a misspelt key shows up twice, as unknown and as
+    the key it was meant to be, missing; it is reported once, as the unknown key with its hint."""
+    problems = [_pydantic_problem(e) for e in exc.errors(include_url=False)]
+    meant = {(*loc[:-1], m.group(1)) for loc, msg in problems
+             if (m := _HINT.search(msg)) and msg.startswith("unknown key")}
+    return [(loc, msg) for loc, msg in problems
+            if not (msg.startswith("missing required key")
+                    and (*loc, msg.split("'")[1]) in meant)] or problems
+
+
+def _valid_sections(data: dict[str, Any], failed: set[str]) -> tuple[Scenario, frozenset[str]]:
+    """A :class:`Scenario` built from the top-level sections that pass the schema on their own,
+    and the names of the others (failed, or required and missing): only rules that read none of
+    them may look at it."""
+    fields = Scenario.model_fields
+    valid: dict[str, Any] = {}
+    for name, value in data.items():
+        if name in fields and name not in failed:
+            info = fields[name]
+            with contextlib.suppress(ValidationError):
+                valid[name] = TypeAdapter(Annotated[info.annotation, info]).validate_python(value)
+    invalid = frozenset(name for name, info in fields.items()
+                        if name not in valid and (name in data or info.is_required()))
+    return Scenario.model_construct(**valid), invalid

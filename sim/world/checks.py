@@ -10,9 +10,19 @@ its centre line:
 - a platform closer to the centre line than half the width is *in the river*, unless it lies on a
   road (within :data:`ON_ROAD_M` of a road segment): a post on a bridge is allowed.
 
-``world.prepare_world`` refuses a platform far from every road (``network.snap_tolerance``); this
-catches the other mistake, a post in the water next to a river-bank road, which snapping would
-silently move to the bank.
+:func:`check_against_network` runs every check of a scenario against its network and reports
+all problems at once: the river check above, and places the roads never reach:
+
+- a platform, timed post, patrol waypoint or volunteer beat point farther than
+  ``network.snap_tolerance`` from the nearest drivable road segment;
+- a key location with no road node within its radius;
+- a ``central_city`` polygon that holds no road node;
+- a demand hotspot with no road node within 3 sigma of its centre (its demand would all land at
+  the map's edge), at any distance (great-circle, so a point on another continent is measured
+  right).
+
+Checks read the resolved layouts; the key path of an inherited platform names the line of the
+entry that placed it (see ``sim.scenario.inheritance``).
 """
 
 from __future__ import annotations
@@ -20,22 +30,24 @@ from __future__ import annotations
 import bz2
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
+import shapely
 
 from sim.network.graph import RoadNetwork
 from sim.quantities import format_distance
-from sim.scenario import LoadedScenario
+from sim.scenario import LoadedScenario, Scenario, ScenarioError, ground_distance_m
 
 __all__ = [
     "ON_ROAD_M",
     "RiverLine",
     "check_against_network",
     "check_platforms_against_rivers",
+    "network_problems",
     "river_lines",
 ]
 
@@ -136,27 +148,35 @@ def _distance_to_segments(px: float, py: float, x0: np.ndarray, y0: np.ndarray, 
     return np.hypot(x0 + t * dx - px, y0 + t * dy - py)
 
 
-def _platform_loc(loaded: LoadedScenario, layout: str, index: int, name: str) -> tuple[Any, ...]:
-    """Key path of the YAML entry that placed platform ``name`` (follows ``extends``)."""
-    try:
-        raw = yaml.safe_load(loaded.text).get("layouts") or {}
-        seen: set[str] = set()
-        current = layout
-        while current in raw and current not in seen:
-            seen.add(current)
-            entry = raw[current]
-            if not isinstance(entry, dict) or "extends" not in entry:
-                for k, p in enumerate(entry.get("platforms") or []):
-                    if isinstance(p, dict) and p.get("name") == name:
-                        return ("layouts", current, "platforms", k)
+def _river_problems(loaded: LoadedScenario, net: RoadNetwork,
+                    layouts: list[str] | None = None) -> list[ScenarioError]:
+    """A problem for each platform that stands in a river (see the module docstring)."""
+    rivers = river_lines(loaded, net)
+    if not rivers:
+        return []
+    s = loaded.scenario
+    ex, ey = net.x[net.edge_u], net.y[net.edge_u]
+    fx, fy = net.x[net.edge_v], net.y[net.edge_v]
+    out = []
+    for lname in layouts or list(s.layouts):
+        for i, p in enumerate(s.layouts[lname].platforms):
+            px, py = (float(v) for v in net.frame.to_local(p.lon, p.lat))
+            for r in rivers:
+                d = float(_distance_to_segments(px, py, r.x[:-1], r.y[:-1], r.x[1:], r.y[1:]).min())
+                if d >= r.width_m / 2:
+                    continue
+                if net.n_edges and float(_distance_to_segments(px, py, ex, ey, fx, fy).min()) <= ON_ROAD_M:
+                    break  # on a road over the river: a bridge
+                how = ("its OSM width tag" if r.width_from == "OSM width tag"
+                       else "network.river_width, since the map gives none")
+                out.append(loaded.error(
+                    ("layouts", lname, "platforms", i),
+                    f"platform '{p.name}' is in the river '{r.name}': "
+                    f"{format_distance(round(d))} from its centre line, closer than half its width "
+                    f"(the river is {format_distance(r.width_m)} wide, from {how}); move the post "
+                    f"onto a road (a post on a bridge, within {ON_ROAD_M:g} m of the road, is allowed)"))
                 break
-            for k, p in enumerate(entry.get("platforms") or []):
-                if isinstance(p, dict) and p.get("name") == name and ("lon" in p or "lat" in p):
-                    return ("layouts", current, "platforms", k)
-            current = entry["extends"]
-    except (yaml.YAMLError, AttributeError, TypeError):
-        pass
-    return ("layouts", layout, "platforms", index)
+    return out
 
 
 def check_platforms_against_rivers(loaded: LoadedScenario, net: RoadNetwork,
@@ -170,39 +190,102 @@ def check_platforms_against_rivers(loaded: LoadedScenario, net: RoadNetwork,
     Raises
     ------
     ScenarioError
-        Naming the platform's key path and line, the river, and how its width was found.
+        Naming each such platform's key path and line, the river, and how its width was found.
     """
-    rivers = river_lines(loaded, net)
-    if not rivers:
-        return
+    problems = _river_problems(loaded, net, layouts)
+    if problems:
+        raise ScenarioError.combine(problems)
+
+
+def _far(d: float) -> str:
+    """A distance for a message: metres near the map, thousands of km across the Earth."""
+    return format_distance(round(d)) if d < 10_000 else f"{d / 1000:,.0f} km"
+
+
+def _nearest_ground_m(net: RoadNetwork, lon: float, lat: float) -> float:
+    """Great-circle distance (m) from a point to the nearest road node (right at any distance,
+    unlike the local frame, which only holds over a city)."""
+    return float(np.min(ground_distance_m(lon, lat, net.lon, net.lat)))
+
+
+def _places_on_roads(s: Scenario) -> Iterable[tuple[tuple[Any, ...], str, float, float]]:
+    """Every point a scenario puts on the roads: (key path, what, lon, lat), all layouts."""
+    for lname, layout in s.layouts.items():
+        for i, p in enumerate(layout.platforms):
+            loc = ("layouts", lname, "platforms", i)
+            yield loc, f"platform '{p.name}'", p.lon, p.lat
+            for j, tp in enumerate(p.posts_by_time):
+                yield (*loc, "posts_by_time", j), f"post '{tp.name or j}' of platform '{p.name}'", \
+                    tp.lon, tp.lat
+            for j, (lon, lat) in enumerate(p.patrol_waypoints or []):
+                yield (*loc, "patrol_waypoints", j), f"patrol waypoint {j} of '{p.name}'", lon, lat
+        for i, team in enumerate(layout.volunteers):
+            for j, (lon, lat) in enumerate(team.beat):
+                yield (("layouts", lname, "volunteers", i, "beat", j),
+                       f"beat point {j} of volunteers '{team.name}'", lon, lat)
+
+
+def _road_problems(loaded: LoadedScenario, net: RoadNetwork) -> list[ScenarioError]:
+    """Places too far from the roads, and zones and hotspots the roads never reach."""
     s = loaded.scenario
-    ex, ey = net.x[net.edge_u], net.y[net.edge_u]
-    fx, fy = net.x[net.edge_v], net.y[net.edge_v]
-    for lname in layouts or list(s.layouts):
-        for i, p in enumerate(s.layouts[lname].platforms):
-            px, py = (float(v) for v in net.frame.to_local(p.lon, p.lat))
-            for r in rivers:
-                d = float(_distance_to_segments(px, py, r.x[:-1], r.y[:-1], r.x[1:], r.y[1:]).min())
-                if d >= r.width_m / 2:
-                    continue
-                if net.n_edges and float(_distance_to_segments(px, py, ex, ey, fx, fy).min()) <= ON_ROAD_M:
-                    break  # on a road over the river: a bridge
-                how = ("its OSM width tag" if r.width_from == "OSM width tag"
-                       else "network.river_width, since the map gives none")
-                raise loaded.error(
-                    _platform_loc(loaded, lname, i, p.name),
-                    f"platform '{p.name}' is in the river '{r.name}': "
-                    f"{format_distance(round(d))} from its centre line, closer than half its width "
-                    f"(the river is {format_distance(r.width_m)} wide, from {how}); move the post "
-                    f"onto a road (a post on a bridge, within {ON_ROAD_M:g} m of the road, is allowed)")
+    out = []
+    if net.n_nodes == 0:
+        return out
+    drive = ~np.asarray(net.edge_walk_only, dtype=bool)
+    roads = shapely.STRtree(shapely.linestrings(np.stack(
+        [np.column_stack([net.x[net.edge_u[drive]], net.y[net.edge_u[drive]]]),
+         np.column_stack([net.x[net.edge_v[drive]], net.y[net.edge_v[drive]]])], axis=1)))
+    tol = s.network.snap_tolerance
+    places = list(_places_on_roads(s))
+    if places and drive.any():
+        xs, ys = net.frame.to_local([p[2] for p in places], [p[3] for p in places])
+        _, dist = roads.query_nearest(shapely.points(xs, ys), return_distance=True, all_matches=False)
+        for (loc, what, lon, lat), d in zip(places, dist, strict=True):
+            d = min(float(d), _nearest_ground_m(net, lon, lat))
+            if d > tol:
+                out.append(loaded.error(loc, (
+                    f"{what} is {_far(d)} from the nearest drivable road "
+                    f"(tolerance {format_distance(tol)}, network.snap_tolerance): is it off the "
+                    "network, or are lon and lat swapped?")))
+    for i, k in enumerate(s.zones.key_locations):
+        if not np.any(ground_distance_m(k.lon, k.lat, net.lon, net.lat) <= k.radius):
+            out.append(loaded.error(("zones", "key_locations", i), (
+                f"key location '{k.name}' has no road node within its radius "
+                f"({format_distance(k.radius)}; the nearest is "
+                f"{_far(_nearest_ground_m(net, k.lon, k.lat))} away); move it or "
+                "widen the radius")))
+    ring = shapely.Polygon(s.zones.central_city)
+    if not shapely.contains_xy(ring, net.lon, net.lat).any():
+        out.append(loaded.error(("zones", "central_city"), (
+            "the central_city polygon holds no road node, so no incident can be in the central city "
+            f"(the map spans lon {net.lon.min():.4f} to {net.lon.max():.4f}, lat {net.lat.min():.4f} "
+            f"to {net.lat.max():.4f}); check the corners, and that each is [lon, lat]")))
+    for i, h in enumerate(s.demand.hotspots):
+        d = _nearest_ground_m(net, h.lon, h.lat)
+        if d > 3 * h.sigma:
+            out.append(loaded.error(("demand", "hotspots", i), (
+                f"hotspot '{h.name}' has no road within 3 sigma ({format_distance(3 * h.sigma)}) of "
+                f"its centre: the nearest road node is {_far(d)} away, so its "
+                f"{h.share:.0%} of the demand would land at the map's edge; move it onto the map "
+                "(lon and lat swapped?) or widen sigma")))
+    return out
+
+
+def network_problems(loaded: LoadedScenario, net: RoadNetwork) -> list[ScenarioError]:
+    """Every problem of the scenario against its road network, for every layout (run or not)."""
+    return _road_problems(loaded, net) + _river_problems(loaded, net)
 
 
 def check_against_network(loaded: LoadedScenario, net: RoadNetwork) -> None:
-    """Every network check of this module, for every layout (call it where the network is loaded).
+    """Every network check of this module, for every layout (call it where the network is loaded):
+    places off the roads, key locations, the central city and hotspots the roads never reach, and
+    platforms in rivers.
 
     Raises
     ------
     ScenarioError
-        For the first problem found.
+        Holding every problem found.
     """
-    check_platforms_against_rivers(loaded, net)
+    problems = network_problems(loaded, net)
+    if problems:
+        raise ScenarioError.combine(problems)

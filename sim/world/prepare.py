@@ -63,6 +63,7 @@ class World:
         default_factory=lambda: np.zeros(MINUTES_PER_DAY, dtype=np.int64))
     """``[1440]``: the congestion period of each minute of the day (0 = free flow)."""
     _post_times: dict[tuple[str, bytes, int], np.ndarray] = field(default_factory=dict, repr=False)
+    _post_order: dict[tuple[str, bytes, int], np.ndarray] = field(default_factory=dict, repr=False)
     _loop_rows: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]] = field(
         default_factory=dict, repr=False)
 
@@ -95,6 +96,22 @@ class World:
             table.setflags(write=False)
             self._post_times[key] = table
         return table
+
+    def post_order(self, layout: str, posts: np.ndarray | None = None, period: int = 0) -> np.ndarray:
+        """``[node, rank]``: the units in order of arrival at each node from their posts (turnout
+        included; ties to the lower unit), for the same ``posts`` and ``period`` as
+        :meth:`post_times`. Computed once and shared by every run."""
+        fleet = self.fleets[layout]
+        posts = fleet.post if posts is None else posts
+        key = (layout, posts.tobytes(), period)
+        order = self._post_order.get(key)
+        if order is None:
+            eta = self.post_times(layout, posts, period) + fleet.turnout_s.astype(float)
+            dtype = np.int16 if len(fleet) < 2**15 else np.int32
+            order = np.argsort(eta, axis=1, kind="stable").astype(dtype)
+            order.setflags(write=False)
+            self._post_order[key] = order
+        return order
 
     def loop_rows(self, layout: str, k: int, period: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """For loop ``k`` of ``layout``: ``rows[j, node]``, the time (s) from the loop's j-th node to
@@ -361,12 +378,7 @@ def prepare_world(loaded: LoadedScenario, net: RoadNetwork, layouts: list[str] |
             raise ScenarioError(f"no layout named '{name}' in this scenario; layouts: "
                                 f"{', '.join(s.layouts)}", file=loaded.path, loc=("layouts",),
                                 line=loaded.lines.get(("layouts",)))
-    zones = classify_nodes(net, s.zones)
-    for i, k in enumerate(s.zones.key_locations):
-        if not np.any(zones.key_location == i):
-            raise loaded.error(("zones", "key_locations", i),
-                               f"key location '{k.name}' has no road node within its radius "
-                               f"({format_distance(k.radius)}); move it or widen the radius")
+    zones = classify_nodes(net, s.zones)  # key locations off the roads: sim.world.checks
     if s.demand.points and not loaded.resolve_path(s.demand.points).is_file():
         raise loaded.error(("demand", "points"), f"no such file: {loaded.resolve_path(s.demand.points)}")
     weights = node_weights(net, s, base_dir=loaded.path.parent)
