@@ -4,6 +4,7 @@
 - ``schema``: the pydantic models of every section, with quantities parsed from their units.
 - ``rules``: cross-section rules the schema cannot express.
 - ``inheritance``: layouts that ``extends`` others.
+- ``history``: the ``history:`` section (how a call log maps onto the scenario).
 - ``budget``: the run-size estimate and its limits.
 - ``source``: reading a file (or text), with the line of every key, into a :class:`LoadedScenario`.
 
@@ -12,6 +13,7 @@ Other layers import from this package, not from its modules.
 
 from sim.scenario.budget import check_budget, estimate_run
 from sim.scenario.errors import ScenarioError, format_loc
+from sim.scenario.history import HistoryColumns, HistorySpec
 from sim.scenario.schema import (
     DEFAULT_SCENARIO,
     DISPATCH_POLICIES,
@@ -34,6 +36,8 @@ __all__ = [
     "ZONE_CLASSES",
     "DispatchSpec",
     "DistributionSpec",
+    "HistoryColumns",
+    "HistorySpec",
     "LoadedScenario",
     "Scenario",
     "ScenarioError",

@@ -8,6 +8,7 @@ Coordinates are WGS84 longitude/latitude in degrees.
 from __future__ import annotations
 
 import difflib
+import itertools
 import math
 import re
 from pathlib import Path
@@ -37,6 +38,7 @@ from sim.quantities import (
     parse_speed,
 )
 from sim.scenario.errors import FieldProblem
+from sim.scenario.history import HistorySpec
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "shaoyang.yaml"
 
@@ -69,9 +71,12 @@ class DistributionSpec(_Model):
     coefficient of variation ``cv`` (standard deviation / mean).
     """
 
-    distribution: Literal["fixed", "exponential", "lognormal", "gamma"]
+    distribution: Literal["fixed", "exponential", "lognormal", "gamma", "empirical"]
     mean: Duration = Field(gt=0.0, le=365 * 86400.0)
     cv: float | None = Field(default=None, gt=0.0, le=10.0)
+    quantiles: list[Duration] | None = Field(default=None, min_length=2, max_length=1001)
+    """``empirical`` only: durations at equally spaced probabilities 0, 1/(n-1), ..., 1 (e.g. from
+    a call log, see ``sim.history.fit``); draws interpolate between them."""
 
     @model_validator(mode="after")
     def _cv_needed(self) -> DistributionSpec:
@@ -81,8 +86,14 @@ class DistributionSpec(_Model):
         if self.distribution in ("lognormal", "gamma") and self.cv is None:
             raise FieldProblem("distribution",
                                f"a {self.distribution} distribution needs 'cv' (e.g. cv: 0.5)")
-        if self.distribution in ("fixed", "exponential") and self.cv is not None:
+        if self.distribution in ("fixed", "exponential", "empirical") and self.cv is not None:
             raise FieldProblem("cv", f"a {self.distribution} distribution takes no 'cv'")
+        if (self.distribution == "empirical") != (self.quantiles is not None):
+            raise FieldProblem("quantiles", "'quantiles' goes with (and only with) an empirical "
+                                            "distribution")
+        q = self.quantiles or []
+        if any(b < a for a, b in itertools.pairwise(q)) or (q and q[0] < 0):
+            raise FieldProblem("quantiles", "quantiles must be durations in increasing order")
         return self
 
 
@@ -320,6 +331,9 @@ class Demand(_Model):
     hotspots: list[Hotspot] = Field(default_factory=list)
     points: DemandPoints | None = None
     baseline: Literal["road_length", "equal_per_node", "none"] = "road_length"
+    weekly_profile: list[float] | None = Field(default=None, min_length=168, max_length=168)
+    """Relative call volume by hour of the week (Monday 00:00-01:00 first; the run starts on a
+    Monday at midnight); when given it replaces ``hourly_profile``."""
 
     @model_validator(mode="after")
     def _check(self) -> Demand:
@@ -338,6 +352,10 @@ class Demand(_Model):
                                    "too large")
         if sum(self.hourly_profile) <= 0:
             raise FieldProblem("hourly_profile", "hourly_profile needs at least one positive weight")
+        weekly = self.weekly_profile or [1.0]
+        if any(w < 0 or not math.isfinite(w) for w in weekly) or sum(weekly) <= 0:
+            raise FieldProblem("weekly_profile", "weekly_profile weights must be finite, not "
+                                                 "negative, and not all zero")
         total = sum(h.share for h in self.hotspots)
         if total > 1.0 + 1e-9:
             raise FieldProblem("hotspots", f"hotspot shares add up to {total:.4g}, more than 1")
@@ -675,6 +693,8 @@ class Scenario(_Model):
     patrol: PatrolSpec = Field(default_factory=PatrolSpec)
     dispatch: DispatchSpec = Field(default_factory=DispatchSpec)
     congestion: Congestion = Field(default_factory=Congestion)
+    history: HistorySpec | None = None
+    """How to read this city's call log (``sim.history``): column mapping and time zone."""
 
     def layout_names(self) -> list[str]:
         """Layouts to run by default: ``run.layouts`` or every layout in file order."""

@@ -223,6 +223,9 @@ class StudySpec:
     scenario_path: str
     options: RunOptions
     sweep: bool
+    incidents: Callable[[LoadedScenario, World, int], IncidentSet] | None = None
+    """Optional incidents provider (e.g. a replayed call log, ``sim.history.replay.Replay``)
+    used instead of generated demand: called with (scenario, world, replication)."""
 
 
 class _State:
@@ -233,6 +236,7 @@ class _State:
         if loaded is None:
             loaded = apply_overrides(load_scenario(spec.scenario_path), spec.options)
         self.loaded = loaded
+        self.provider = spec.incidents
         self.variants = build_variants(loaded, sweep=spec.sweep)
         self.net = net if net is not None else load_net(loaded, spec.options.cache_dir)
         self.max_multiplier = max(v.demand_multiplier for v in self.variants)
@@ -252,10 +256,13 @@ class _State:
             world = self.world(vi)
             s = world.scenario
             if self.incidents is None or self.incidents[0] != (vi, rep):
-                inc = generate_incidents(s, world.net, world.zones, seed=s.run.seed, replication=rep,
-                                         weights=world.weights, model=world.demand,
-                                         demand_multiplier=self.variants[vi].demand_multiplier,
-                                         max_multiplier=self.max_multiplier)
+                if self.provider is not None:
+                    inc = self.provider(self.loaded, world, rep)
+                else:
+                    inc = generate_incidents(s, world.net, world.zones, seed=s.run.seed, replication=rep,
+                                             weights=world.weights, model=world.demand,
+                                             demand_multiplier=self.variants[vi].demand_multiplier,
+                                             max_multiplier=self.max_multiplier)
                 self.incidents = ((vi, rep), inc)
             incidents = self.incidents[1]
             result = simulate(world, layout, incidents, rep)
@@ -412,14 +419,15 @@ def _assemble(loaded: LoadedScenario, variants: list[Variant], layouts: list[str
 
 def run_batch(loaded: LoadedScenario, world: World,
               progress: Callable[[int, int], None] | None = None, workers: int = 1,
-              cache_dir: Path | None = None, store_dir: Path | None = None) -> BatchResult:
+              cache_dir: Path | None = None, store_dir: Path | None = None,
+              incidents: Callable[[LoadedScenario, World, int], IncidentSet] | None = None) -> BatchResult:
     """Run every layout of ``loaded`` (after overrides) for every replication, no sweep.
 
     ``world`` is the prepared world for ``loaded``, used directly in this process; with
     ``store_dir`` finished pieces are saved there and a second call resumes.
     """
     return run_study(loaded, sweep=False, workers=workers, store_dir=store_dir, cache_dir=cache_dir,
-                     progress=progress, world=world)
+                     progress=progress, world=world, incidents=incidents)
 
 
 def _options_of(loaded: LoadedScenario, cache_dir: Path | None) -> RunOptions:
@@ -442,7 +450,8 @@ def run_study(loaded: LoadedScenario, *, sweep: bool, workers: int = 1, schedule
               store_dir: Path | None = None, cache_dir: Path | None = None,
               ci_target: float | None = None, max_reps: int | None = None,
               progress: Callable[[int, int], None] | None = None,
-              world: World | None = None) -> BatchResult:
+              world: World | None = None,
+              incidents: Callable[[LoadedScenario, World, int], IncidentSet] | None = None) -> BatchResult:
     """Run all variants (``sweep``) x layouts x replications, optionally until the CIs are narrow.
 
     Parameters
@@ -452,7 +461,7 @@ def run_study(loaded: LoadedScenario, *, sweep: bool, workers: int = 1, schedule
         most this (a share, e.g. 0.01 for 1 percentage point) for every variant and layout.
     max_reps : the most replications to run with ``ci_target``.
     """
-    spec = StudySpec(str(loaded.path), _options_of(loaded, cache_dir), sweep=sweep)
+    spec = StudySpec(str(loaded.path), _options_of(loaded, cache_dir), sweep=sweep, incidents=incidents)
     net = world.net if world is not None else load_net(loaded, cache_dir)
     state = _State(spec, loaded=loaded, net=net)
     if world is not None and not sweep:

@@ -269,6 +269,7 @@ def _point_weights(net: RoadNetwork, nodes: np.ndarray, weight: np.ndarray) -> n
     return np.asarray(at / at.sum(), dtype=float)
 
 
+
 def sample_durations(spec: DistributionSpec, u: np.ndarray) -> np.ndarray:
     """Turn uniforms ``u`` in (0, 1) into durations (s) by the inverse CDF of ``spec``."""
     mean = spec.mean
@@ -276,6 +277,9 @@ def sample_durations(spec: DistributionSpec, u: np.ndarray) -> np.ndarray:
         return np.full(u.shape, mean)
     if spec.distribution == "exponential":
         return np.asarray(-mean * np.log1p(-u), dtype=float)
+    if spec.distribution == "empirical":
+        q = np.asarray(spec.quantiles, dtype=float)
+        return np.asarray(np.interp(u, np.linspace(0.0, 1.0, len(q)), q), dtype=float)
     assert spec.cv is not None  # validated present for lognormal and gamma
     cv = float(spec.cv)
     if spec.distribution == "lognormal":
@@ -318,11 +322,11 @@ def generate_incidents(scenario: Scenario, net: RoadNetwork, zones: ZoneMap, *, 
     top = float(max_multiplier if max_multiplier is not None else demand_multiplier)
     if not 0 < demand_multiplier <= top:
         raise ValueError("need 0 < demand_multiplier <= max_multiplier")
-    profile = np.asarray(demand.hourly_profile, dtype=float)
-    hourly_rate = top * demand.incidents_per_day * profile / profile.sum()
+    profile = np.asarray(demand.weekly_profile or demand.hourly_profile, dtype=float)
+    hourly_rate = top * demand.incidents_per_day * (len(profile) / 24) * profile / profile.sum()
     n_hours = int(np.ceil(horizon / 3600.0))
     hours = np.arange(n_hours)
-    lam = hourly_rate[hours % 24] * np.minimum(1.0, (horizon - hours * 3600.0) / 3600.0)
+    lam = hourly_rate[hours % len(profile)] * np.minimum(1.0, (horizon - hours * 3600.0) / 3600.0)
     counts = rng["arrivals"].poisson(lam)
     n = int(counts.sum())
     hour_of = np.repeat(hours, counts)
