@@ -91,6 +91,10 @@ class NetworkSpec(_Model):
     bbox: tuple[Longitude, Latitude, Longitude, Latitude] | None = None
     speeds: dict[str, Speed] = Field(min_length=1)
     snap_tolerance: Distance = Field(default="300 m", gt=0.0, le=100_000.0)
+    synthetic: Literal["central", "county", "city"] = "central"
+    """``source: synthetic`` only: central Shaoyang, one county or the whole city (synthetic, see
+    ``sim.network.synth_county``); ``size`` scales the county's area."""
+    size: float = Field(default=1.0, ge=0.05, le=100.0)
     river_width: Distance = Field(default="30 m", gt=0.0, le=5000.0)
     """Width assumed for a river whose OSM way has no ``width`` tag: a platform closer than half
     of it to a river's centre line (and not on a bridge) is an error (see ``sim.world.checks``)."""
@@ -100,6 +104,8 @@ class NetworkSpec(_Model):
         need = {"file": "path", "place": "place", "bbox": "bbox"}.get(self.source)
         if need and getattr(self, need) is None:
             raise FieldProblem("source", f"network source '{self.source}' needs the key '{need}'")
+        if self.source != "synthetic" and (self.synthetic != "central" or self.size != 1.0):
+            raise FieldProblem("synthetic", "'synthetic' and 'size' apply to source: synthetic only")
         for other in ("path", "place", "bbox"):
             if other != need and getattr(self, other) is not None:
                 raise FieldProblem(other, f"key '{other}' does not apply to network source "
