@@ -3,6 +3,7 @@
 - ``errors``: :class:`ScenarioError` and how a key path and line are written.
 - ``schema``: the pydantic models of every section, with quantities parsed from their units.
 - ``rules``: cross-section rules the schema cannot express.
+- ``rural``: the optional ``rural`` section (villages, village officers, the rural ladder).
 - ``inheritance``: layouts that ``extends`` others.
 - ``budget``: the run-size estimate and its limits.
 - ``source``: reading a file (or text), with the line of every key, into a :class:`LoadedScenario`.
@@ -12,6 +13,7 @@ Other layers import from this package, not from its modules.
 
 from sim.scenario.budget import check_budget, estimate_run
 from sim.scenario.errors import ScenarioError, format_loc
+from sim.scenario.rural import RURAL_ZONE_CLASSES, VILLAGE_ROLE, RuralSpec
 from sim.scenario.schema import (
     DEFAULT_SCENARIO,
     PRIORITIES,
@@ -26,9 +28,12 @@ from sim.scenario.source import LoadedScenario, load_scenario, load_scenario_tex
 __all__ = [
     "DEFAULT_SCENARIO",
     "PRIORITIES",
+    "RURAL_ZONE_CLASSES",
+    "VILLAGE_ROLE",
     "ZONE_CLASSES",
     "DistributionSpec",
     "LoadedScenario",
+    "RuralSpec",
     "Scenario",
     "ScenarioError",
     "Zones",

@@ -14,6 +14,7 @@ from sim.quantities import (
 )
 from sim.scenario.budget import _budget_problems
 from sim.scenario.errors import _unknown
+from sim.scenario.rural import rural_problems
 from sim.scenario.schema import Layout, Scenario, _window_mask, key_location_overlaps, minute_of_day
 
 # ---------------------------------------------------------------------------------------------
@@ -62,6 +63,7 @@ def _semantic_problems(s: Scenario) -> Iterable[tuple[tuple[Any, ...], str]]:
             yield ("layouts", lname), "layout has no units at all: give at least one platform a unit"
         yield from _layout_problems(s, lname, layout)
     yield from _congestion_problems(s)
+    yield from rural_problems(s)
     if s.sweep is not None:
         for utype, counts in s.sweep.units.items():
             if utype not in s.unit_types:

@@ -35,6 +35,7 @@ from sim.quantities import (
     parse_speed,
 )
 from sim.scenario.errors import FieldProblem
+from sim.scenario.rural import RuralSpec
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "shaoyang.yaml"
 
@@ -525,6 +526,8 @@ class Scenario(_Model):
     patrol: PatrolSpec = Field(default_factory=PatrolSpec)
     dispatch: DispatchSpec = Field(default_factory=DispatchSpec)
     congestion: Congestion = Field(default_factory=Congestion)
+    rural: RuralSpec | None = None
+    """Villages, their officers and the rural ladder (``sim.scenario.rural``); none by default."""
 
     def layout_names(self) -> list[str]:
         """Layouts to run by default: ``run.layouts`` or every layout in file order."""
