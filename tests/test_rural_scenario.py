@@ -165,3 +165,42 @@ def test_rural_zones_and_officers_on_a_grid(tmp_path):
     loaded2 = load_scenario(write_scenario(tmp_path / "s2.yaml", no_call))
     off2 = village_officers(loaded2, net, villages)
     assert officer_availability(off2, t).tolist() == [0, 1, 1, 0, 0]
+
+
+def test_rural_speed_and_county_rules(tmp_path):
+    d = _data(road_speeds={"track": "15 km/h"}, counties=[])
+    err = _problem(d, tmp_path)
+    assert err.loc == ("rural", "road_speeds", "track") and "network.speeds" in err.message
+    d["network"]["speeds"]["track"] = "10 km/h"
+    err = _problem(d, tmp_path)
+    assert err.loc == ("rural", "road_speeds") and "counties" in err.message
+    err = _problem(_data(without_officers=["two_post"]), tmp_path)
+    assert err.loc == ("rural", "without_officers", 0) and "two_posts" in err.message
+
+
+def test_counties_and_rural_edge_speeds_on_a_grid(tmp_path):
+    # two county seats at the grid's west and east ends; towns of radius 300 m around them
+    write_grid_osm(tmp_path / "grid.osm", highway="tertiary")
+    _villages_csv(tmp_path / "villages.csv", [("Mid", *lonlat(125, 125), 1500)])
+    west, east = lonlat(-625, -125), lonlat(625, -125)
+    d = _data(counties=[{"name": "W", "lon": west[0], "lat": west[1], "town_radius": "300 m"},
+                        {"name": "E", "lon": east[0], "lat": east[1], "town_radius": "300 m"}],
+              road_speeds={"tertiary": "54 km/h"})
+    d["network"]["speeds"] = {"tertiary": "36 km/h", "default": "30 km/h"}
+    loaded = load_scenario(write_scenario(tmp_path / "s.yaml", d))
+    from sim.network.load import load_network
+    from sim.world.villages import county_of_nodes, rural_edge_speeds
+
+    net = load_network(loaded.scenario.network.model_dump(), base_dir=tmp_path,
+                       cache_dir=tmp_path / "cache")
+    county, urban = county_of_nodes(net, loaded.scenario.rural)
+    wx, wy = net.frame.to_local(*west)
+    ex, ey = net.frame.to_local(*east)
+    for i in range(net.n_nodes):
+        dw, de = math.hypot(net.x[i] - wx, net.y[i] - wy), math.hypot(net.x[i] - ex, net.y[i] - ey)
+        assert county[i] == (0 if dw <= de else 1)
+        assert urban[i] == (min(dw, de) <= 300.0)
+    v = rural_edge_speeds(net, loaded.scenario.network.speeds, loaded.scenario.rural, urban)
+    for e in range(net.n_edges):
+        in_town = urban[net.edge_u[e]] or urban[net.edge_v[e]]
+        assert v[e] == pytest.approx(10.0 if in_town else 15.0)

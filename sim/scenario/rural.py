@@ -114,6 +114,18 @@ class TownshipZone(_Model):
     radius: _Distance = Field(gt=0.0, le=20_000.0)
 
 
+class County(_Model):
+    """A county (or the urban districts) of the city: its seat, and the radius of its town.
+
+    A road node belongs to the county of the nearest seat; it is urban within ``town_radius`` of
+    it (or inside ``zones.central_city``), rural otherwise (``road_speeds`` apply there)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    lon: float = Field(ge=-180.0, le=180.0)
+    lat: float = Field(ge=-90.0, le=90.0)
+    town_radius: _Distance = Field(default="3 km", gt=0.0, le=50_000.0)
+
+
 class DutySchedule(_Model):
     """When a village officer works: on duty in ``on_duty`` (HH:MM to HH:MM, may wrap past
     midnight), on call in ``on_call`` (answers with ``on_call_delay`` added to the turnout),
@@ -197,6 +209,13 @@ class RuralSpec(_Model):
     """Response ladder by rural zone class: the share of police arrivals within each step is
     reported (default 10/20/30 min)."""
     officer: VillageOfficer
+    counties: list[County] = Field(default_factory=list)
+    road_speeds: dict[str, _Speed] = Field(default_factory=dict)
+    """Speeds on rural roads by OSM class (e.g. ``tertiary`` county roads, ``unclassified``
+    village roads, ``track``), used instead of ``network.speeds`` on roads outside every county
+    town and the central city; classes not listed keep their ``network.speeds`` speed."""
+    without_officers: list[str] = Field(default_factory=list)
+    """Layouts run without village officers, to compare with the others on the same calls."""
     cross_county: Literal["never", "urgent_only", "always"] = "urgent_only"
     """May a unit answer a call in a neighbouring county: never, for urgent jobs only, or always."""
 
@@ -229,11 +248,25 @@ def rural_problems(s: Scenario) -> Iterable[tuple[tuple[Any, ...], str]]:
             elif key == "closes" and name not in r.officer.first_on:
                 yield ("rural", "officer", key, i), (
                     f"the officer can close '{name}' only if it is also in first_on")
-    seen: set[str] = set()
-    for i, t in enumerate(r.townships):
-        if t.name in seen:
-            yield ("rural", "townships", i, "name"), f"township '{t.name}' is listed twice"
-        seen.add(t.name)
+    for cls, v in r.road_speeds.items():
+        if not 0 < v <= 200 / 3.6:
+            yield ("rural", "road_speeds", cls), "a rural road speed must be above 0 and at most 200 km/h"
+        if cls == "track" and "track" not in s.network.speeds:
+            yield ("rural", "road_speeds", cls), (
+                "tracks are dropped from the network unless network.speeds lists 'track' too")
+    if r.road_speeds and not r.counties:
+        yield ("rural", "road_speeds"), "rural road speeds need the counties (their towns are urban)"
+    for i, name in enumerate(r.without_officers):
+        if name not in s.layouts:
+            hint = difflib.get_close_matches(name, list(s.layouts), n=1)
+            yield ("rural", "without_officers", i), (
+                f"unknown layout '{name}'" + (f" (did you mean '{hint[0]}'?)" if hint else ""))
+    for key, items in (("townships", r.townships), ("counties", r.counties)):
+        seen: set[str] = set()
+        for i, t in enumerate(items):
+            if t.name in seen:
+                yield ("rural", key, i, "name"), f"'{t.name}' is listed twice"
+            seen.add(t.name)
     if r.villages.generate == "county" and not (s.network.source == "synthetic"
                                                 and s.network.synthetic in ("county", "city")):
         yield ("rural", "villages", "generate"), (

@@ -29,9 +29,12 @@ __all__ = [
     "RuralZones",
     "VillageOfficers",
     "VillageTable",
+    "county_of_nodes",
     "load_villages",
+    "nearest_village",
     "officer_availability",
     "read_villages_csv",
+    "rural_edge_speeds",
     "rural_zones",
     "synthetic_villages",
     "village_officers",
@@ -201,6 +204,39 @@ def nearest_village(x: np.ndarray, y: np.ndarray, villages: VillageTable, frame:
             out[idx[take]] = v
             best[idx[take]] = d[take]
     return out
+
+
+def county_of_nodes(net: RoadNetwork, rural: RuralSpec) -> tuple[np.ndarray, np.ndarray]:
+    """``(county, urban)`` per node: the index of the nearest county seat (-1 if the scenario
+    lists none; ties to the lower index), and whether the node is within that county's
+    ``town_radius``. The cross-county dispatch rule compares the county of a unit's post with
+    that of the job."""
+    n = net.n_nodes
+    if not rural.counties:
+        return np.full(n, -1, dtype=np.int32), np.zeros(n, dtype=bool)
+    d = np.empty((len(rural.counties), n))
+    for i, c in enumerate(rural.counties):
+        cx, cy = net.frame.to_local(c.lon, c.lat)
+        d[i] = np.hypot(net.x - float(cx), net.y - float(cy))
+    county = np.argmin(d, axis=0).astype(np.int32)
+    radius = np.array([c.town_radius for c in rural.counties])
+    return county, d[county, np.arange(n)] <= radius[county]
+
+
+def rural_edge_speeds(net: RoadNetwork, speeds: dict[str, float], rural: RuralSpec,
+                      urban_node: np.ndarray) -> np.ndarray:
+    """Free-flow speed (m/s) of every edge: ``rural.road_speeds`` for its class where neither
+    end is urban (``urban_node``: in a county town or the central city), ``speeds``
+    (``network.speeds``, with ``default``) everywhere else."""
+    v = net.edge_speeds(speeds)
+    if not rural.road_speeds:
+        return v
+    rural_edge = ~(urban_node[net.edge_u] | urban_node[net.edge_v])
+    for cls, speed in rural.road_speeds.items():
+        if cls in net.classes:
+            take = rural_edge & (net.edge_class == net.classes.index(cls))
+            v[take] = speed
+    return v
 
 
 @dataclass(frozen=True, eq=False)
