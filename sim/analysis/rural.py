@@ -116,7 +116,7 @@ def first_presence_s(table: Table) -> np.ndarray:
     A job the officer closed has no police arrival: the officer's is the presence."""
     police = _f(table, "arrival_s")
     officer = _f(table, "officer_arrival_s")
-    return np.fmin(police, officer) - _f(table, "call_s")
+    return np.asarray(np.fmin(police, officer) - _f(table, "call_s"), dtype=float)
 
 
 def _within(times: np.ndarray, step: float) -> float:
@@ -209,15 +209,14 @@ def worst_villages(table: Table, villages: Sequence[str], *, k: int = 10, min_in
     keep = _col(table, "counted").astype(bool) if counted_only else np.ones(v.shape, bool)
     police = _f(table, "arrival_s") - _f(table, "call_s")
     presence = first_presence_s(table)
-    rows = []
+    ranked: list[tuple[float, int, dict[str, Any]]] = []
     for i, name in enumerate(villages):
         m = keep & (v == i)
         if int(m.sum()) < min_incidents or np.all(np.isnan(police[m])):
             continue
-        rows.append({"village": name, "incidents": int(m.sum()), "police_mean_s": _stat(police[m]),
-                     "police_p90_s": _stat(police[m], 0.9), "presence_mean_s": _stat(presence[m]),
-                     "_index": i})
-    rows.sort(key=lambda r: (-r["police_mean_s"], r["_index"]))
-    for r in rows:
-        del r["_index"]
-    return rows[:k]
+        mean = _stat(police[m])
+        ranked.append((-mean, i, {"village": name, "incidents": int(m.sum()), "police_mean_s": mean,
+                                  "police_p90_s": _stat(police[m], 0.9),
+                                  "presence_mean_s": _stat(presence[m])}))
+    ranked.sort(key=lambda t: (t[0], t[1]))
+    return [row for _, _, row in ranked[:k]]

@@ -44,6 +44,7 @@ import pathlib
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from xml.sax.saxutils import quoteattr
 
 import numpy as np
@@ -221,7 +222,7 @@ DROP_EDGE = 0.2
 # projection
 
 
-def local_to_lonlat(x_m, y_m):
+def local_to_lonlat(x_m: Any, y_m: Any) -> Any:
     """Convert local frame coordinates to longitude/latitude.
 
     Equirectangular projection about (:data:`ORIGIN_LON`, :data:`ORIGIN_LAT`).

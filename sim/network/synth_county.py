@@ -34,6 +34,7 @@ import argparse
 import math
 import pathlib
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +42,6 @@ from sim.network.synth import (
     GENERATOR_VERSION as CENTRAL_VERSION,
 )
 from sim.network.synth import (
-    Key,
     _Builder,
     _Line,
     drop_links,
@@ -106,7 +106,8 @@ class CountyTown:
     @property
     def lonlat(self) -> tuple[float, float]:
         """Centre of the town (degrees)."""
-        return local_to_lonlat(self.x_m, self.y_m)
+        lon, lat = local_to_lonlat(self.x_m, self.y_m)
+        return float(lon), float(lat)
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,8 @@ class Village:
     @property
     def lonlat(self) -> tuple[float, float]:
         """Centre of the village (degrees)."""
-        return local_to_lonlat(self.x_m, self.y_m)
+        lon, lat = local_to_lonlat(self.x_m, self.y_m)
+        return float(lon), float(lat)
 
 
 DETAILED_COUNTY = CountyTown("SD", "Shaodong (邵东, synthetic)", 40_000.0, 0.0, 3,
@@ -208,6 +210,9 @@ def county_villages(seed: int = 2017, size: float = 1.0) -> list[Village]:
 # roads
 
 Tags = tuple[tuple[str, str], ...]
+Key = tuple[Any, ...]
+"""A node key: ``("T", county, i, j)`` town, ``("R", county, x, y)`` rural grid, ``("V", ...)``
+village, ``("G", ...)`` trunk road; central Shaoyang's keys are its own."""
 
 
 class _Net:
@@ -351,7 +356,7 @@ def _county(net: _Net, seed: int, size: float) -> dict[str, Key]:
         lane_tags = _street("residential", f"{v.name} lane")
         for b in range(int(rng_r.integers(2, 5))):
             ang = rng_r.uniform(0, 2 * math.pi)
-            keys = [centre]
+            keys: list[Key] = [centre]
             for seg in range(int(rng_r.integers(1, 4))):
                 r = (seg + 1) * rng_r.uniform(80.0, 150.0)
                 k = ("V", town.key, vi, "l", b, seg)
@@ -376,7 +381,7 @@ def _county(net: _Net, seed: int, size: float) -> dict[str, Key]:
 
 
 def _others(vpos: np.ndarray, i: int) -> np.ndarray:
-    d = np.hypot(vpos[:, 0] - vpos[i, 0], vpos[:, 1] - vpos[i, 1])
+    d: np.ndarray = np.hypot(vpos[:, 0] - vpos[i, 0], vpos[:, 1] - vpos[i, 1])
     d[i] = np.inf
     return d
 

@@ -123,7 +123,7 @@ class County(_Model):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     lon: float = Field(ge=-180.0, le=180.0)
     lat: float = Field(ge=-90.0, le=90.0)
-    town_radius: _Distance = Field(default="3 km", gt=0.0, le=50_000.0)
+    town_radius: _Distance = Field(default="3 km", gt=0.0, le=50_000.0)  # type: ignore[assignment]  # parsed from its unit
 
 
 class DutySchedule(_Model):
@@ -133,7 +133,7 @@ class DutySchedule(_Model):
 
     on_duty: tuple[str, str] = ("08:00", "20:00")
     on_call: tuple[str, str] | None = ("20:00", "08:00")
-    on_call_delay: _Duration = Field(default="10 min", ge=0.0, le=4 * 3600.0)
+    on_call_delay: _Duration = Field(default="10 min", ge=0.0, le=4 * 3600.0)  # type: ignore[assignment]  # parsed from its unit
 
     @model_validator(mode="after")
     def _check(self) -> DutySchedule:
@@ -182,7 +182,7 @@ class VillageOfficer(_Model):
     """Travel speed (default by mode, :data:`MODE_SPEEDS_KMH`)."""
     detour: float = Field(default=1.3, ge=1.0, le=3.0)
     """Road distance over straight-line distance inside the village area."""
-    turnout: _Duration = Field(default="2 min", ge=0.0, le=3600.0)
+    turnout: _Duration = Field(default="2 min", ge=0.0, le=3600.0)  # type: ignore[assignment]  # parsed from its unit
     duty: DutySchedule = Field(default_factory=DutySchedule)
     first_on: list[str] = Field(min_length=1)
     closes: list[str] = Field(default_factory=list)
@@ -193,19 +193,22 @@ class VillageOfficer(_Model):
         return self.speed if self.speed is not None else MODE_SPEEDS_KMH[self.mode] / 3.6
 
 
+def _default_ladder() -> dict[Literal["township", "village"], list[float]]:
+    return {"township": [600.0, 1200.0, 1800.0], "village": [600.0, 1200.0, 1800.0]}
+
+
 class RuralSpec(_Model):
     """The rural part of a scenario (see the module docstring for an example)."""
 
     note: str = ""
     """Say where the rural model comes from (e.g. "modelled from public descriptions")."""
     villages: VillageSource
-    village_radius: _Distance = Field(default="1200 m", gt=0.0, le=10_000.0)
+    village_radius: _Distance = Field(default="1200 m", gt=0.0, le=10_000.0)  # type: ignore[assignment]  # parsed from its unit
     """A point within this distance of a village centre is in the ``village`` zone class and
     belongs to that village (the nearest centre wins)."""
     townships: list[TownshipZone] = Field(default_factory=list)
     ladder: dict[Literal["township", "village"], list[_Duration]] = Field(
-        default_factory=lambda: {"township": [600.0, 1200.0, 1800.0],
-                                 "village": [600.0, 1200.0, 1800.0]})
+        default_factory=_default_ladder)
     """Response ladder by rural zone class: the share of police arrivals within each step is
     reported (default 10/20/30 min)."""
     officer: VillageOfficer
@@ -261,12 +264,13 @@ def rural_problems(s: Scenario) -> Iterable[tuple[tuple[Any, ...], str]]:
             hint = difflib.get_close_matches(name, list(s.layouts), n=1)
             yield ("rural", "without_officers", i), (
                 f"unknown layout '{name}'" + (f" (did you mean '{hint[0]}'?)" if hint else ""))
-    for key, items in (("townships", r.townships), ("counties", r.counties)):
+    for key, names_ in (("townships", [t.name for t in r.townships]),
+                        ("counties", [c.name for c in r.counties])):
         seen: set[str] = set()
-        for i, t in enumerate(items):
-            if t.name in seen:
-                yield ("rural", key, i, "name"), f"'{t.name}' is listed twice"
-            seen.add(t.name)
+        for i, name in enumerate(names_):
+            if name in seen:
+                yield ("rural", key, i, "name"), f"'{name}' is listed twice"
+            seen.add(name)
     if r.villages.generate == "county" and not (s.network.source == "synthetic"
                                                 and s.network.synthetic in ("county", "city")):
         yield ("rural", "villages", "generate"), (
