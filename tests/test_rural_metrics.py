@@ -154,3 +154,35 @@ def test_field_definitions_are_unique_and_one_line():
     names = [n for n, _ in RURAL_FIELDS]
     assert len(names) == len(set(names))
     assert all("\n" not in d and d for _, d in RURAL_FIELDS)
+
+
+def test_rural_columns_from_police_records():
+    from sim.analysis.rural import rural_columns
+    from sim.world.villages import RuralZones, VillageOfficers
+
+    # nodes 0..3 on a line 0, 900, 5000, 20000 m; node 0-1 in village 0, node 2 a township, 3 nothing
+    zones = RuralZones(zone=np.array([1, 1, 0, -1], np.int8), village=np.array([0, 0, -1, -1]),
+                       township=np.array([-1, -1, 0, -1]))
+    all_day = np.ones(1440, bool)
+    officers = VillageOfficers(
+        village=("V",), home_node=np.array([0]), home_x=np.array([0.0]), home_y=np.array([0.0]),
+        speed_mps=5.0, detour=1.0, turnout_s=60.0, on_call_delay_s=0.0, on_duty=all_day,
+        on_call=~all_day, first_on=np.array([True, False]), closes=np.array([True, False]))
+    table = {"node": np.array([1, 1, 2, 3]), "incident_type": np.array(["minor", "fight", "minor", "minor"]),
+             "dispatch_s": np.array([100.0, 5000.0, 100.0, 100.0]),
+             "arrival_s": np.array([1000.0, 6000.0, 700.0, 900.0]),
+             "clear_s": np.array([1300.0, 7000.0, 800.0, 1000.0])}
+    out = rural_columns(table, node_x=np.array([0.0, 900.0, 5000.0, 20000.0]), node_y=np.zeros(4),
+                        zones=zones, officers=officers, type_names=["minor", "fight"],
+                        mean_on_scene_s=[300.0, 600.0], horizon_s=1e5)
+    assert out["rural_zone"].tolist() == ["village", "village", "township", ""]
+    assert out["village"].tolist() == [0, 0, -1, -1]
+    # job 0: 100 + 60 turnout + 900 m / 5 m/s = 340; closed, busy 240 + 300 on scene (clear - arrival)
+    assert out["officer_arrival_s"][0] == pytest.approx(340.0)
+    assert out["officer_closed"].tolist() == [1, 0, 0, 0]
+    assert out["officer_busy_s"][0] == pytest.approx(540.0)
+    assert np.isnan(out["officer_arrival_s"][1:]).all()  # a fight: police only; others: no village
+    none = rural_columns(table, node_x=np.zeros(4), node_y=np.zeros(4), zones=zones, officers=officers,
+                         type_names=["minor", "fight"], mean_on_scene_s=[300.0, 600.0], horizon_s=1e5,
+                         with_officers=False)
+    assert np.isnan(none["officer_arrival_s"]).all() and none["officer_closed"].sum() == 0

@@ -23,11 +23,15 @@ from typing import Any
 
 import numpy as np
 
+from sim.scenario import RURAL_ZONE_CLASSES
+from sim.world.villages import RuralZones, VillageOfficers, officer_availability
+
 __all__ = [
     "RURAL_FIELDS",
     "first_presence_s",
     "officer_attendance",
     "officer_workload",
+    "rural_columns",
     "rural_summary",
     "worst_villages",
 ]
@@ -108,6 +112,46 @@ def officer_attendance(*, alert_s: np.ndarray, village: np.ndarray, may_take: np
         busy[i] = end - alert[i]
         free_at[v] = end
     return {"officer_arrival_s": arrival, "officer_closed": closed, "officer_busy_s": busy}
+
+
+def rural_columns(table: Table, *, node_x: np.ndarray, node_y: np.ndarray, zones: RuralZones,
+                  officers: VillageOfficers, type_names: Sequence[str],
+                  mean_on_scene_s: Sequence[float], horizon_s: float,
+                  with_officers: bool = True) -> dict[str, np.ndarray]:
+    """The :data:`RURAL_FIELDS` columns for police records of the current engine.
+
+    The job's village and rural zone class come from its road node; the officer is alerted at
+    ``dispatch_s``, travels the straight line from the village station (``node_x``/``node_y``:
+    node coordinates in the frame of ``officers.home_x``/``home_y``, m) and, for a job they
+    close, stays its on-scene time (the police's ``clear_s - arrival_s``; the type's mean
+    ``mean_on_scene_s`` when the police never arrived). ``with_officers=False`` gives the same
+    columns with no officer (the comparison on the same calls).
+    """
+    node = _col(table, "node").astype(np.int64)
+    village = zones.village[node].astype(np.int64)
+    zone_idx = zones.zone[node]
+    names = np.array(["", *RURAL_ZONE_CLASSES], dtype=object)
+    rural_zone = names[zone_idx.astype(np.int64) + 1]
+    n = node.shape[0]
+    if not with_officers:
+        return {"village": village, "rural_zone": rural_zone,
+                "officer_arrival_s": np.full(n, np.nan), "officer_closed": np.zeros(n, np.int8),
+                "officer_busy_s": np.zeros(n)}
+    index = {t: i for i, t in enumerate(type_names)}
+    tidx = np.array([index[t] for t in _col(table, "incident_type")], dtype=np.int64)
+    home = np.maximum(village, 0)
+    dist = np.where(village >= 0, np.hypot(node_x[node] - officers.home_x[home],
+                                           node_y[node] - officers.home_y[home]), 0.0)
+    police = _f(table, "arrival_s")
+    on_scene = _f(table, "clear_s") - police
+    on_scene = np.where(np.isnan(on_scene), np.asarray(mean_on_scene_s, dtype=float)[tidx], on_scene)
+    alert = _f(table, "dispatch_s")
+    out = officer_attendance(
+        alert_s=alert, village=village, may_take=officers.first_on[tidx], closes=officers.closes[tidx],
+        state=officer_availability(officers, alert), distance_m=dist, on_scene_s=on_scene,
+        police_arrival_s=police, speed_mps=officers.speed_mps, detour=officers.detour,
+        turnout_s=officers.turnout_s, on_call_delay_s=officers.on_call_delay_s, horizon_s=horizon_s)
+    return {"village": village, "rural_zone": rural_zone, **out}
 
 
 def first_presence_s(table: Table) -> np.ndarray:
