@@ -204,3 +204,16 @@ def test_counties_and_rural_edge_speeds_on_a_grid(tmp_path):
     for e in range(net.n_edges):
         in_town = urban[net.edge_u[e]] or urban[net.edge_v[e]]
         assert v[e] == pytest.approx(10.0 if in_town else 15.0)
+
+
+def test_cross_county_rule():
+    from sim.world.villages import cross_county_allowed
+
+    units = np.array([0, 0, 1, 2, -1])
+    assert cross_county_allowed("never", units, 0, "urgent").tolist() == [1, 1, 0, 0, 1]
+    assert cross_county_allowed("urgent_only", units, 0, "urgent").tolist() == [1, 1, 1, 1, 1]
+    assert cross_county_allowed("urgent_only", units, 1, "minor").tolist() == [0, 0, 1, 0, 1]
+    assert cross_county_allowed("always", units, 1, "minor").all()
+    assert cross_county_allowed("never", units, -1, "minor").all()
+    with pytest.raises(ValueError):
+        cross_county_allowed("sometimes", units, 0, "minor")

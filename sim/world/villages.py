@@ -30,6 +30,7 @@ __all__ = [
     "VillageOfficers",
     "VillageTable",
     "county_of_nodes",
+    "cross_county_allowed",
     "load_villages",
     "nearest_village",
     "officer_availability",
@@ -221,6 +222,22 @@ def county_of_nodes(net: RoadNetwork, rural: RuralSpec) -> tuple[np.ndarray, np.
     county = np.argmin(d, axis=0).astype(np.int32)
     radius = np.array([c.town_radius for c in rural.counties])
     return county, d[county, np.arange(n)] <= radius[county]
+
+
+def cross_county_allowed(rule: str, unit_county: np.ndarray, job_county: int, priority: str
+                         ) -> np.ndarray:
+    """Which units may answer a job under ``rural.cross_county``: ``never`` only units of the
+    job's county, ``urgent_only`` any unit for an urgent job and the county's own otherwise,
+    ``always`` any unit. Counties of -1 (none listed) never restrict. Any county other than the
+    job's counts as a neighbour (adjacency is not modelled: the nearest units of a far county are
+    rarely the fastest anyway)."""
+    units = np.asarray(unit_county)
+    same = (units == job_county) | (units < 0) | (job_county < 0)
+    if rule == "always" or (rule == "urgent_only" and priority == "urgent"):
+        return np.ones(units.shape, dtype=bool)
+    if rule in ("never", "urgent_only"):
+        return same
+    raise ValueError(f"unknown cross-county rule {rule!r}")
 
 
 def rural_edge_speeds(net: RoadNetwork, speeds: dict[str, float], rural: RuralSpec,
