@@ -36,6 +36,7 @@ __all__ = [
     "officer_availability",
     "read_villages_csv",
     "rural_edge_speeds",
+    "rural_overview",
     "rural_zones",
     "synthetic_villages",
     "village_officers",
@@ -315,3 +316,19 @@ def officer_availability(officers: VillageOfficers, t_s: np.ndarray) -> np.ndarr
     0 off, 1 on duty, 2 on call."""
     minute = (np.floor(np.asarray(t_s, dtype=float) / 60.0).astype(np.int64)) % 1440
     return np.where(officers.on_duty[minute], 1, np.where(officers.on_call[minute], 2, 0))
+
+
+def rural_overview(loaded: LoadedScenario, net: RoadNetwork) -> str:
+    """One line on a scenario's rural part for ``validate``: villages, officers, zones. Loads
+    the villages and snaps the officers' homes, so their errors show before any run."""
+    s = loaded.scenario
+    assert s.rural is not None
+    villages = load_villages(loaded)
+    officers = village_officers(loaded, net, villages)
+    zones = rural_zones(net, s.rural, villages)
+    counts = ", ".join(f"{name} {int(np.sum(zones.zone == i)):,}"
+                       for i, name in enumerate(RURAL_ZONE_CLASSES))
+    return (f"  rural: {len(villages):,} villages ({int(villages.population.sum()):,} people), "
+            f"{len(officers.village):,} village officers ({s.rural.officer.mode}), "
+            f"{len(s.rural.townships)} townships, {len(s.rural.counties)} counties; "
+            f"road nodes by rural zone: {counts}")
