@@ -146,6 +146,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         for name, fleet in world.fleets.items():
             print(f"  layout {name}: {len(fleet.platform_names)} posts, {len(fleet)} units")
         print(f"  network: {net.source}: {net.n_nodes:,} nodes, {net.n_edges:,} edges")
+        if s.rural is not None:
+            from sim.world.villages import rural_overview
+
+            print(rural_overview(loaded, net))
     print(f"{args.scenario}: OK ({len(s.layouts)} layouts, {len(s.incident_types)} incident types, "
           f"{s.demand.incidents_per_day:g} incidents/day)")
     return 0

@@ -72,6 +72,10 @@ DRIVABLE_CLASSES = frozenset({
 })
 """OSM ``highway`` values a police car may drive on."""
 
+OPT_IN_CLASSES = frozenset({"track"})
+"""Rural OSM ``highway`` values kept only when the scenario's ``network.speeds`` names them (then
+they are driven at that speed); otherwise dropped, so urban networks do not change."""
+
 _NO_ACCESS = frozenset({"no", "private"})
 _SERVICE_EXCLUDED = frozenset({"parking_aisle", "driveway", "private", "emergency_access"})
 
@@ -118,17 +122,18 @@ def _walk_only(data: dict[str, Any]) -> str | None:
     return cls
 
 
-def _first_drivable(value: Any) -> str | None:
+def _first_drivable(value: Any, extra: frozenset[str] = frozenset()) -> str | None:
     values = value if isinstance(value, list) else [value]
     for v in values:
-        if isinstance(v, str) and v in DRIVABLE_CLASSES:
+        if isinstance(v, str) and (v in DRIVABLE_CLASSES or v in extra):
             return v
     return None
 
 
-def _edge_allowed(data: dict[str, Any]) -> str | None:
-    """The drivable road class of an edge, or None if cars may not use it."""
-    cls = _first_drivable(data.get("highway"))
+def _edge_allowed(data: dict[str, Any], extra: frozenset[str] = frozenset()) -> str | None:
+    """The drivable road class of an edge (``extra``: opted-in classes), or None if cars may not
+    use it."""
+    cls = _first_drivable(data.get("highway"), extra)
     if cls is None:
         return None
 
@@ -146,10 +151,11 @@ def _edge_allowed(data: dict[str, Any]) -> str | None:
     return cls
 
 
-def _drivable_subgraph(G: Any, *, walkable: bool = False) -> tuple[Any, dict[str, int]]:
+def _drivable_subgraph(G: Any, *, walkable: bool = False, extra: frozenset[str] = frozenset()
+                       ) -> tuple[Any, dict[str, int]]:
     """Remove edges cars cannot use (keeping footways too if ``walkable``), and lone nodes."""
     drop = [(u, v, k) for u, v, k, d in G.edges(keys=True, data=True)
-            if _edge_allowed(d) is None and not (walkable and _walk_only(d))]
+            if _edge_allowed(d, extra) is None and not (walkable and _walk_only(d))]
     n_edges = G.number_of_edges()
     H = G.copy()
     H.remove_edges_from(drop)
@@ -158,7 +164,8 @@ def _drivable_subgraph(G: Any, *, walkable: bool = False) -> tuple[Any, dict[str
 
 
 def network_from_osmnx(G: Any, *, source: str, checksum: str,
-                       rivers: dict[str, list[tuple[float, float]]] | None = None) -> RoadNetwork:
+                       rivers: dict[str, list[tuple[float, float]]] | None = None,
+                       extra: frozenset[str] = frozenset()) -> RoadNetwork:
     """Turn an osmnx MultiDiGraph (lon/lat node coordinates) into a :class:`RoadNetwork`.
 
     Keeps the largest strongly connected component of the drivable roads, plus the footways and
@@ -168,8 +175,8 @@ def network_from_osmnx(G: Any, *, source: str, checksum: str,
     import networkx as nx  # loading only; never used in the event loop
 
     walk_edges = [(u, v, k, d) for u, v, k, d in G.edges(keys=True, data=True)
-                  if _edge_allowed(d) is None and _walk_only(d)]
-    H, report = _drivable_subgraph(G)
+                  if _edge_allowed(d, extra) is None and _walk_only(d)]
+    H, report = _drivable_subgraph(G, extra=extra)
     if H.number_of_edges() == 0:
         raise NetworkSourceError(f"{source}: the network has no drivable roads "
                                  f"(highway={', '.join(sorted(DRIVABLE_CLASSES))})")
@@ -199,8 +206,8 @@ def network_from_osmnx(G: Any, *, source: str, checksum: str,
     edges = sorted(((index[u], index[v], k, d) for u, v, k, d in H.edges(keys=True, data=True)),
                    key=lambda e: (e[0], e[1], str(e[2])))
     edges = [e for e in edges if e[0] != e[1]]  # self-loops never shorten a route
-    walk_only = np.array([_edge_allowed(e[3]) is None for e in edges], dtype=bool)
-    classes_per_edge = [_edge_allowed(e[3]) or _walk_only(e[3]) or "road" for e in edges]
+    walk_only = np.array([_edge_allowed(e[3], extra) is None for e in edges], dtype=bool)
+    classes_per_edge = [_edge_allowed(e[3], extra) or _walk_only(e[3]) or "road" for e in edges]
     classes = tuple(sorted(set(classes_per_edge)))
     cls_index = {c: i for i, c in enumerate(classes)}
     frame = LocalFrame(lon0=float((lon.min() + lon.max()) / 2), lat0=float((lat.min() + lat.max()) / 2))
@@ -276,7 +283,7 @@ PROTECTED = "police_sim_place"
 """Node attribute that keeps a node through simplification (osmnx ``node_attrs_include``)."""
 
 
-def _read_osm_xml(path: Path, keep: Keep | None = None) -> Any:
+def _read_osm_xml(path: Path, keep: Keep | None = None, extra: frozenset[str] = frozenset()) -> Any:
     import osmnx as ox
 
     try:
@@ -285,7 +292,7 @@ def _read_osm_xml(path: Path, keep: Keep | None = None) -> Any:
             G = ox.graph_from_xml(path, simplify=False, retain_all=True)
     except Exception as exc:  # osmnx raises many types for bad files
         raise NetworkSourceError(f"{path}: cannot read as OSM XML ({type(exc).__name__}: {exc})") from None
-    return _simplify(G, path, keep)
+    return _simplify(G, path, keep, extra)
 
 
 @dataclass(frozen=True)
@@ -327,30 +334,31 @@ def _protect(G: Any, keep: Keep) -> int:
     return len(marked)
 
 
-def _simplify(G: Any, path: Path | str, keep: Keep | None = None) -> Any:
+def _simplify(G: Any, path: Path | str, keep: Keep | None = None,
+              extra: frozenset[str] = frozenset()) -> Any:
     import osmnx as ox
 
     keep = keep or Keep()
     if G.number_of_edges() == 0:
         raise NetworkSourceError(f"{path}: the file holds no roads")
-    drivable, _ = _drivable_subgraph(G)
+    drivable, _ = _drivable_subgraph(G, extra=extra)
     if drivable.number_of_edges() == 0:
         raise NetworkSourceError(f"{path}: the network has no drivable roads")
-    roads, _ = _drivable_subgraph(G, walkable=True)  # footways stay, for units on foot
+    roads, _ = _drivable_subgraph(G, walkable=True, extra=extra)  # footways stay, for units on foot
     if G.graph.get("simplified") or not keep.simplify:
         return roads
     _protect(roads, keep)
     return ox.simplify_graph(roads, node_attrs_include=[PROTECTED])
 
 
-def _read_graphml(path: Path, keep: Keep | None = None) -> Any:
+def _read_graphml(path: Path, keep: Keep | None = None, extra: frozenset[str] = frozenset()) -> Any:
     import osmnx as ox
 
     try:
         G = ox.load_graphml(path)
     except Exception as exc:
         raise NetworkSourceError(f"{path}: cannot read as GraphML ({type(exc).__name__}: {exc})") from None
-    return _simplify(G, path, keep)
+    return _simplify(G, path, keep, extra)
 
 
 def _read_rivers(path: Path) -> dict[str, list[tuple[float, float]]]:
@@ -580,8 +588,27 @@ def load_network(spec: dict[str, Any], *, base_dir: Path | None = None,
     say = progress or (lambda _msg: None)
     source = spec["source"]
     t0 = time.perf_counter()
+    extra = frozenset(c for c in spec.get("speeds") or {} if c in OPT_IN_CLASSES)
+    opt_in = [f"+{','.join(sorted(extra))}"] if extra else []  # cache key: unchanged without
 
-    if source == "synthetic":
+    if source == "synthetic" and spec.get("synthetic", "central") != "central":
+        from sim.network import synth_county
+
+        kind, seed, size = spec["synthetic"], int(spec.get("seed", 2017)), float(spec.get("size", 1.0))
+        osm = cache_dir / "networks" / f"synthetic-{kind}-{seed}-{size:g}.osm"
+        write = synth_county.write_synthetic_city if kind == "city" else synth_county.write_synthetic_county
+
+        def build_rural() -> RoadNetwork:
+            say(f"generating the synthetic {kind} network (seed {seed}, size {size:g}) ...")
+            write(osm, seed, size)
+            return network_from_osmnx(_read_osm_xml(osm, keep, extra), extra=extra, rivers=_read_rivers(osm),
+                                      source=f"synthetic {kind} (seed {seed}, size {size:g})",
+                                      checksum=file_checksum(osm))
+
+        net = _cached(["synthetic", kind, str(seed), f"{size:g}", synth_county.COUNTY_VERSION, keep.key(),
+                       *opt_in],
+                      cache_dir, build_rural)
+    elif source == "synthetic":
         from sim.network.synth import write_synthetic_shaoyang
 
         seed = int(spec.get("seed", 2017))
@@ -591,14 +618,14 @@ def load_network(spec: dict[str, Any], *, base_dir: Path | None = None,
             say(f"generating the synthetic Shaoyang network (seed {seed}) ...")
             osm.parent.mkdir(parents=True, exist_ok=True)
             write_synthetic_shaoyang(osm, seed=seed)
-            G = _read_osm_xml(osm, keep)
+            G = _read_osm_xml(osm, keep, extra)
             return network_from_osmnx(G, source=f"synthetic central Shaoyang (seed {seed})",
-                                      checksum=file_checksum(osm), rivers=_read_rivers(osm))
+                                      checksum=file_checksum(osm), rivers=_read_rivers(osm), extra=extra)
 
         from sim.network import synth
 
-        net = _cached(["synthetic", str(seed), getattr(synth, "GENERATOR_VERSION", "1"), keep.key()],
-                      cache_dir, build_synth)
+        net = _cached(["synthetic", str(seed), getattr(synth, "GENERATOR_VERSION", "1"), keep.key(),
+                       *opt_in], cache_dir, build_synth)
     elif source == "file":
         path = Path(spec["path"]).expanduser()
         if not path.is_absolute() and base_dir is not None:
@@ -613,14 +640,15 @@ def load_network(spec: dict[str, Any], *, base_dir: Path | None = None,
         def build_file() -> RoadNetwork:
             say(f"reading {path.name} with osmnx ...")
             if name.endswith(".graphml"):
-                G, rivers = _read_graphml(path, keep), {}
+                G, rivers = _read_graphml(path, keep, extra), {}
             elif name.endswith((".osm", ".xml", ".osm.bz2", ".xml.bz2")):
-                G, rivers = _read_osm_xml(path, keep), _read_rivers(path)
+                G, rivers = _read_osm_xml(path, keep, extra), _read_rivers(path)
             else:
                 raise NetworkSourceError(f"{path}: unknown network file type; use .osm, .osm.bz2 or .graphml")
-            return network_from_osmnx(G, source=f"file {path.name}", checksum=checksum, rivers=rivers)
+            return network_from_osmnx(G, source=f"file {path.name}", checksum=checksum, rivers=rivers,
+                                      extra=extra)
 
-        net = _cached(["file", checksum, keep.key()], cache_dir, build_file)
+        net = _cached(["file", checksum, keep.key(), *opt_in], cache_dir, build_file)
     elif source in ("place", "bbox"):
         query = spec["place"] if source == "place" else ",".join(f"{v:.6f}" for v in spec["bbox"])
         qkey = hashlib.sha256(f"{source}:{query}".encode()).hexdigest()[:16]

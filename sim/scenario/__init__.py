@@ -3,6 +3,7 @@
 - ``errors``: :class:`ScenarioError` and how a key path and line are written.
 - ``schema``: the pydantic models of every section, with quantities parsed from their units.
 - ``rules``: cross-section rules the schema cannot express.
+- ``rural``: the optional ``rural`` section (villages, village officers, the rural ladder).
 - ``inheritance``: layouts that ``extends`` others.
 - ``history``: the ``history:`` section (how a call log maps onto the scenario).
 - ``budget``: the run-size estimate and its limits.
@@ -14,6 +15,7 @@ Other layers import from this package, not from its modules.
 from sim.scenario.budget import check_budget, estimate_run
 from sim.scenario.errors import ScenarioError, format_loc
 from sim.scenario.history import HistoryColumns, HistorySpec
+from sim.scenario.rural import RURAL_ZONE_CLASSES, VILLAGE_ROLE, RuralSpec
 from sim.scenario.schema import (
     DEFAULT_SCENARIO,
     DISPATCH_POLICIES,
@@ -33,12 +35,15 @@ __all__ = [
     "DEFAULT_SCENARIO",
     "DISPATCH_POLICIES",
     "PRIORITIES",
+    "RURAL_ZONE_CLASSES",
+    "VILLAGE_ROLE",
     "ZONE_CLASSES",
     "DispatchSpec",
     "DistributionSpec",
     "HistoryColumns",
     "HistorySpec",
     "LoadedScenario",
+    "RuralSpec",
     "Scenario",
     "ScenarioError",
     "Zones",

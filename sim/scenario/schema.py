@@ -39,6 +39,7 @@ from sim.quantities import (
 )
 from sim.scenario.errors import FieldProblem
 from sim.scenario.history import HistorySpec
+from sim.scenario.rural import RuralSpec
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "shaoyang.yaml"
 
@@ -120,6 +121,10 @@ class NetworkSpec(_Model):
     """Merge chains of road links through junctions of degree 2 into single edges (osmnx
     ``simplify_graph``). Nodes the scenario refers to are kept either way; ``false`` keeps every
     junction of the file (junction-based city files, where each link is its own way)."""
+    synthetic: Literal["central", "county", "city"] = "central"
+    """``source: synthetic`` only: central Shaoyang, one county or the whole city (synthetic, see
+    ``sim.network.synth_county``); ``size`` scales the county's area."""
+    size: float = Field(default=1.0, ge=0.05, le=100.0)
     river_width: Distance = Field(default="30 m", gt=0.0, le=5000.0)
     """Width assumed for a river whose OSM way has no ``width`` tag: a platform closer than half
     of it to a river's centre line (and not on a bridge) is an error (see ``sim.world.checks``)."""
@@ -129,6 +134,8 @@ class NetworkSpec(_Model):
         need = {"file": "path", "place": "place", "bbox": "bbox"}.get(self.source)
         if need and getattr(self, need) is None:
             raise FieldProblem("source", f"network source '{self.source}' needs the key '{need}'")
+        if self.source != "synthetic" and (self.synthetic != "central" or self.size != 1.0):
+            raise FieldProblem("synthetic", "'synthetic' and 'size' apply to source: synthetic only")
         for other in ("path", "place", "bbox"):
             if other != need and getattr(self, other) is not None:
                 raise FieldProblem(other, f"key '{other}' does not apply to network source "
@@ -695,6 +702,8 @@ class Scenario(_Model):
     congestion: Congestion = Field(default_factory=Congestion)
     history: HistorySpec | None = None
     """How to read this city's call log (``sim.history``): column mapping and time zone."""
+    rural: RuralSpec | None = None
+    """Villages, their officers and the rural ladder (``sim.scenario.rural``); none by default."""
 
     def layout_names(self) -> list[str]:
         """Layouts to run by default: ``run.layouts`` or every layout in file order."""
