@@ -106,7 +106,7 @@ def test_read_villages_csv_and_its_errors(tmp_path):
                  encoding="utf-8")
     with pytest.raises(ScenarioError) as exc:
         read_villages_csv(f, shown="v.csv")
-    assert exc.value.line == 3 and exc.value.more == 2  # line 3 (twice), line 4 (lon, population)
+    assert exc.value.line == 3 and len(exc.value.problems) == 3  # line 3 (twice), line 4 (lon, population)
     assert "v.csv:3" in str(exc.value)
     f.write_text("name,lat,population\n", encoding="utf-8")
     with pytest.raises(ScenarioError, match="no column lon"):

@@ -10,6 +10,7 @@ incidents (common random numbers) and replications vary only what the log does n
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,7 +75,10 @@ class Replay:
     mapping: str | None = None
 
     def log(self, loaded: LoadedScenario, world: World) -> CallLog:
-        key = (self.calls, self.mapping, world.net.checksum)
+        # the network with this world's places inserted: the same file gives other node numbers
+        # when other layouts put other places on it
+        placed = hashlib.sha256(world.net.x.tobytes() + world.net.y.tobytes()).hexdigest()
+        key = (self.calls, self.mapping, world.net.checksum + placed)
         if key not in _LOGS:
             spec = history_spec(loaded, Path(self.mapping) if self.mapping else None)
             _LOGS.clear()

@@ -150,12 +150,7 @@ def place_on_roads(loaded: LoadedScenario, net: RoadNetwork,
                 problems.append(loaded.error(("demand", "hotspots", i),
                                              dropped_message(net, f"hotspot '{h.name}'", d_drop, d_kept)))
     if problems:
-        first = problems[0]
-        if len(problems) > 1:
-            others = "; ".join(f"{format_loc(e.loc)}: {e.message}" for e in problems[1:4])
-            first = ScenarioError(f"{first.message}\n  also: {others}", file=first.file, loc=first.loc,
-                                  line=first.line, more=len(problems) - 1)
-        raise first
+        raise ScenarioError.combine(problems)
     # places already on this network (prepared once before) keep their node and record
     sel = np.array([k for k in np.flatnonzero(keep).tolist()
                     if (places[k].lon, places[k].lat) not in net.places], dtype=np.int64)

@@ -128,8 +128,8 @@ def read_villages_csv(path: Path, *, shown: str | None = None) -> VillageTable:
         lat.append(y)
         pop.append(p)
     if problems:
-        line, msg = problems[0]
-        raise ScenarioError(msg, file=shown, line=line, loc=loc, more=len(problems) - 1)
+        raise ScenarioError.combine(ScenarioError(msg, file=shown, line=line, loc=loc)
+                                    for line, msg in problems)
     if not names:
         raise ScenarioError("the villages file lists no village", file=shown, line=1, loc=loc)
     return VillageTable(tuple(names), tuple(counties), np.array(lon), np.array(lat),
