@@ -182,7 +182,8 @@ class Engine:
 
     def on_air(self, t: float) -> np.ndarray:
         """Which units are on the air at time ``t``."""
-        return self.on_table[int(t // 60.0) % MINUTES_PER_DAY]
+        row: np.ndarray = self.on_table[int(t // 60.0) % MINUTES_PER_DAY]
+        return row
 
     # -- the Units view the dispatch policy asks (sim.engine.dispatch.Units) ---------------------
 
@@ -396,8 +397,14 @@ class Engine:
         segs.append((now, JOB, float(self._node[i]), arrival, 0.0, 0.0))
         token = self.job_token[u]
         done = self.env.timeout(clear - now)
-        done.callbacks.append(lambda _ev, u=u, i=i, tok=token: self._on_clear(u, i)
-                              if self.job_token[u] == tok else None)
+        done.callbacks.append(self._clearance(u, i, token))
+
+    def _clearance(self, u: int, i: int, token: int) -> Callable[[simpy.Event], None]:
+        """The callback of unit ``u``'s scene clearance at job ``i`` (void if it was diverted)."""
+        def clear(_ev: simpy.Event) -> None:
+            if self.job_token[u] == token:
+                self._on_clear(u, i)
+        return clear
 
     def _send(self, i: int, now: float) -> bool:
         """Send the units the policy chooses for job ``i``; True if none remain to be sent."""

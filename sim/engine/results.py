@@ -171,4 +171,4 @@ def on_air_seconds(off_air: np.ndarray, lo: float, hi: float) -> np.ndarray:
         step = min(60.0 - (t % 60.0), hi - t)
         total = total + (~off_air[int(t // 60.0) % MINUTES_PER_DAY]) * step
         t += step
-    return total
+    return np.asarray(total, dtype=float)

@@ -17,6 +17,7 @@ networkx is never used here.
 
 from __future__ import annotations
 
+from array import array
 from collections import OrderedDict
 
 import numpy as np
@@ -79,6 +80,7 @@ class TravelTimeOracle:
         self._to: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._limited: OrderedDict[int, tuple[float, np.ndarray]] = OrderedDict()
         self._lru_size = lru_size
+        self._pred: OrderedDict[int, array[int]] = OrderedDict()
         self.searches = 0  # number of Dijkstra runs, for benchmarks
 
     def from_node(self, source: int) -> np.ndarray:
@@ -131,11 +133,18 @@ class TravelTimeOracle:
 
     def path_to(self, source: int, target: int) -> np.ndarray:
         """Node indices of a fastest route from ``source`` to ``target`` (both included)."""
-        _, nxt = self.to_node(target)
+        pred = self._pred.get(target)
+        if pred is None:  # next hops as a flat int array: a Python walk reads it fast
+            pred = array("q", np.ascontiguousarray(self.to_node(target)[1], dtype=np.int64).tobytes())
+            self._pred[target] = pred
+            if len(self._pred) * self.n > 4_000_000:  # bounded: about 32 MB
+                self._pred.popitem(last=False)
+        else:
+            self._pred.move_to_end(target)
         path = [source]
         node = source
         while node != target:
-            node = int(nxt[node])
+            node = pred[node]
             if node < 0:
                 raise ValueError(f"node {target} cannot be reached from node {source}")
             path.append(node)

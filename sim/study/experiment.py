@@ -36,6 +36,7 @@ from typing import Any
 from sim.analysis.metrics import replication_metrics, summarise
 from sim.engine.core import simulate
 from sim.engine.invariants import check_result
+from sim.engine.policies import work_conserving
 from sim.network.graph import RoadNetwork
 from sim.network.load import NetworkSourceError, load_network
 from sim.quantities import format_duration
@@ -254,7 +255,8 @@ class _State:
             incidents = self.incidents[1]
             result = simulate(world, layout, incidents, rep)
         check_result(result, world.fleets[layout], expected_incidents=len(incidents),
-                     horizon_s=incidents.horizon_s, warmup_s=s.run.warmup)
+                     horizon_s=incidents.horizon_s, warmup_s=s.run.warmup,
+                     work_conserving=work_conserving(world, layout))
         disp = result.dispatchable
         rows = replication_metrics(result.records, result.unit_busy_s[disp], result.unit_on_air_s[disp])
         for row in rows:
