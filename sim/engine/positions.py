@@ -133,13 +133,9 @@ class Trajectories:
     def position(self, u: int, t: float) -> tuple[int, float]:
         """Where unit ``u`` is at time ``t`` (when not on a job): the next node it reaches, and in
         how long (s). A parked unit is at its post with 0."""
-        if t < self.trans_end[u]:
-            path, cum = self.route(u)
-            elapsed = t - self.trans_t0[u]
-            k = int(np.searchsorted(cum, elapsed, side="left"))
-            if k >= len(path):
-                return int(path[-1]), 0.0
-            return int(path[k]), float(cum[k] - elapsed)
+        if t < self.trans_end[u]:  # along the route, as far as it got (see :meth:`route`)
+            oracle = self.oracles_p[self.trans_period[u]][u]
+            return oracle.along_route(self.trans_from[u], self.trans_to[u], t - self.trans_t0[u])
         if self.loop[u] >= 0:
             k, offset = self.loop_position(u, t)
             return int(self.flat_nodes()[k]), offset

@@ -77,10 +77,13 @@ class TravelTimeOracle:
         self.max_speed_mps = float(np.max(net.edge_length[usable] / edge_time[usable]))
         self._x, self._y = net.x, net.y
         self._from: dict[int, np.ndarray] = {}
-        self._to: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._to: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        # full reverse rows (times and next hops, 16 bytes a node) are kept for the targets used
+        # most recently: posts and waypoints stay, incident scenes come and go (about 32 MB)
+        self._to_size = max(32, 2_000_000 // max(self.n, 1))
         self._limited: OrderedDict[int, tuple[float, np.ndarray]] = OrderedDict()
         self._lru_size = lru_size
-        self._pred: OrderedDict[int, array[int]] = OrderedDict()
+        self._pred: OrderedDict[int, tuple[array[int], array[float]]] = OrderedDict()
         self.searches = 0  # number of Dijkstra runs, for benchmarks
 
     def from_node(self, source: int) -> np.ndarray:
@@ -103,6 +106,10 @@ class TravelTimeOracle:
             hit = (times, nxt)
             self._to[target] = hit
             self.searches += 1
+            if len(self._to) > self._to_size:  # bounded: the least recently used goes
+                self._to.popitem(last=False)
+        else:
+            self._to.move_to_end(target)
         return hit
 
     def times_to(self, target: int, limit: float) -> np.ndarray:
@@ -131,24 +138,49 @@ class TravelTimeOracle:
             return float(self._from[source][target])
         return float(self.to_node(target)[0][source])
 
-    def path_to(self, source: int, target: int) -> np.ndarray:
-        """Node indices of a fastest route from ``source`` to ``target`` (both included)."""
-        pred = self._pred.get(target)
-        if pred is None:  # next hops as a flat int array: a Python walk reads it fast
-            pred = array("q", np.ascontiguousarray(self.to_node(target)[1], dtype=np.int64).tobytes())
-            self._pred[target] = pred
-            if len(self._pred) * self.n > 4_000_000:  # bounded: about 32 MB
+    def _next_hops(self, target: int) -> tuple[array[int], array[float]]:
+        """Next hops towards ``target`` and times to it, as flat arrays a Python walk reads fast
+        (kept for the targets used most recently, about 16 MB)."""
+        hit = self._pred.get(target)
+        if hit is None:
+            times, nxt = self.to_node(target)
+            hit = (array("q", np.ascontiguousarray(nxt, dtype=np.int64).tobytes()),
+                   array("d", np.ascontiguousarray(times, dtype=np.float64).tobytes()))
+            self._pred[target] = hit
+            if len(self._pred) * self.n > 1_000_000:
                 self._pred.popitem(last=False)
         else:
             self._pred.move_to_end(target)
-        path = [source]
+        return hit
+
+    def path_to(self, source: int, target: int) -> np.ndarray:
+        """Node indices of a fastest route from ``source`` to ``target`` (both included)."""
+        pred = self._next_hops(target)[0]
+        path = array("q", [source])
         node = source
         while node != target:
             node = pred[node]
             if node < 0:
                 raise ValueError(f"node {target} cannot be reached from node {source}")
             path.append(node)
-        return np.array(path, dtype=np.int64)
+        return np.frombuffer(path, dtype=np.int64)
+
+    def along_route(self, source: int, target: int, elapsed: float) -> tuple[int, float]:
+        """Where a trip on the fastest route from ``source`` to ``target`` is ``elapsed`` seconds
+        after it left: the next node it reaches (the first whose time from the start is at least
+        ``elapsed``), and in how long (s); ``(target, 0.0)`` once there. Walks only as far as
+        needed."""
+        pred, to_target = self._next_hops(target)
+        start = to_target[source]
+        node, cum = source, 0.0
+        while cum < elapsed:
+            if node == target:
+                return target, 0.0
+            node = pred[node]
+            if node < 0:
+                raise ValueError(f"node {target} cannot be reached from node {source}")
+            cum = start - to_target[node]
+        return node, cum - elapsed
 
     def cumulative_times(self, path: np.ndarray) -> np.ndarray:
         """Arrival time offsets (s) at each node of ``path``, starting at 0."""

@@ -24,6 +24,7 @@ import json
 import os
 import pickle
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -38,7 +39,7 @@ from sim.engine.core import simulate
 from sim.engine.invariants import check_result
 from sim.engine.policies import work_conserving
 from sim.network.graph import RoadNetwork
-from sim.network.load import NetworkSourceError, load_network
+from sim.network.load import NetworkSourceError, default_cache_dir, load_network
 from sim.quantities import format_duration
 from sim.scenario import LoadedScenario, ScenarioError, format_loc, load_scenario, validate_data
 from sim.types import BatchResult, IncidentSet, Piece, RecordTable, Variant
@@ -125,7 +126,14 @@ def load_world(loaded: LoadedScenario, cache_dir: Path | None = None,
     """
     net = load_net(loaded, cache_dir, progress)
     check_against_network(loaded, net)
-    return net, prepare_world(loaded, net)
+    return net, _stored(prepare_world(loaded, net), cache_dir)
+
+
+def _stored(world: World, cache_dir: Path | None) -> World:
+    """The world, with its one-time tables stored beside the network cache (shared by every
+    process and sweep worker on the machine)."""
+    world.tables_dir = (Path(cache_dir) if cache_dir is not None else default_cache_dir()) / "tables"
+    return world
 
 
 def load_net(loaded: LoadedScenario, cache_dir: Path | None,
@@ -225,6 +233,7 @@ class _State:
 
     def __init__(self, spec: StudySpec, loaded: LoadedScenario | None = None,
                  net: RoadNetwork | None = None) -> None:
+        self.spec = spec
         if loaded is None:
             loaded = apply_overrides(load_scenario(spec.scenario_path), spec.options)
         self.loaded = loaded
@@ -239,7 +248,7 @@ class _State:
         if vi not in self.worlds:
             v = self.variants[vi]
             vloaded = dataclasses.replace(self.loaded, scenario=v.scenario)
-            self.worlds[vi] = prepare_world(vloaded, self.net)
+            self.worlds[vi] = _stored(prepare_world(vloaded, self.net), self.spec.options.cache_dir)
         return self.worlds[vi]
 
     def run(self, vi: int, layout: str, rep: int) -> Piece:
@@ -374,12 +383,26 @@ def _execute(spec: StudySpec, tasks: list[Task], *, workers: int, scheduler: str
         for t in todo:
             finished(t, state.run(*t))
     else:
-        ctx = get_context("spawn")
+        ctx = _pool_context(spec, local_state)
         with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
             futures = {pool.submit(run_piece, spec, *t): t for t in todo}
             for fut in as_completed(futures):
                 finished(futures[fut], fut.result())
     return out
+
+
+def _pool_context(spec: StudySpec, state: _State | None) -> Any:
+    """How local workers start. On Linux they are forked from this process after it has
+    prepared the study's state (network, variants, worlds), so a worker starts warm: no imports,
+    no network load, no world to prepare. Elsewhere they are spawned and build it themselves
+    (one-time tables then come from the disk cache beside the network)."""
+    if sys.platform.startswith("linux"):
+        if state is not None:
+            with _STATES_LOCK:
+                _STATES.clear()
+                _STATES[spec] = state  # inherited by the forked workers
+        return get_context("fork")
+    return get_context("spawn")
 
 
 def _assemble(loaded: LoadedScenario, variants: list[Variant], layouts: list[str], reps: int,
