@@ -105,12 +105,17 @@ class Engine:
         self._post_order: list[list[np.ndarray | None]] = [[None] * len(slot_posts)
                                                            for _ in range(n_periods)]
         self.turnout = fleet.turnout_s.astype(float)
+        self.dispatchable = fleet.dispatchable
+        # units that can be sent from a post: dispatchable and not patrolling
+        parkable = self.dispatchable & (fleet.loop < 0)
+        self._any_parkable = bool(parkable.any())
         for p, slot in used.T:
             table = world.post_times(layout, slot_posts[slot], int(p))
             self.post_tables[int(p)][int(slot)] = table
-            self._post_order[int(p)][int(slot)] = world.post_order(layout, slot_posts[slot], int(p))
+            order = world.post_order(layout, slot_posts[slot], int(p))
+            keep = parkable[order]  # the same number in every row
+            self._post_order[int(p)][int(slot)] = order[keep].reshape(order.shape[0], -1)
         self._turnout: list[float] = self.turnout.tolist()
-        self.dispatchable = fleet.dispatchable
         self.off_air = fleet.off_air
         self.has_shifts = bool(self.off_air.any())
         self.on_table = ~self.off_air  # [minute of day, unit]
@@ -136,6 +141,7 @@ class Engine:
         self.job_period = [0] * n_units  # congestion period of each unit's drive to its job
         self._on_minor: set[int] = set()  # units on minor jobs (that a diversion may take)
         self.divert = self.scenario.dispatch.divert_from_minor
+        self._resume = self.scenario.patrol.after_incident == "resume"
         self.env = simpy.Environment()
         self._all_oracles = list({id(o): o for po in self.oracles_p for o in po}.values())
         self._searches0 = sum(o.searches for o in self._all_oracles)
@@ -230,7 +236,7 @@ class Engine:
         minute = int(now // 60.0) % MINUTES_PER_DAY
         period = self._period_list[minute]
         cand, busy, traj = self._cand[minute], self.busy, self.traj
-        trans_end, has_loop = traj.trans_end, self.has_loop
+        trans_end = traj.trans_end
         best: list[tuple[float, int]] = []  # (arrival, unit) of candidates
         kind: dict[int, int] = {}  # unit -> 0 parked, 1 looping, 2 driving back, 3 diverted
         transit = [u for u in traj.driving_at(now) if cand[u] and not busy[u]]
@@ -239,8 +245,8 @@ class Engine:
         assert order is not None and table is not None
         turnout = self._turnout
         found = 0
-        for u in order[node].tolist():
-            if cand[u] and not busy[u] and not has_loop[u] and trans_end[u] <= now:
+        for u in order[node].tolist() if self._any_parkable else ():
+            if cand[u] and not busy[u] and trans_end[u] <= now:
                 best.append((float(table[node, u]) + turnout[u], u))
                 kind[u] = 0
                 found += 1
@@ -478,9 +484,8 @@ class Engine:
         if traj.loop[u] >= 0:
             lp = self.fleet.loops[traj.loop[u]]
             join = 0
-            if self.scenario.patrol.after_incident == "resume":  # the nearest waypoint, by time
-                times = traj.waypoint_times(traj.loop[u], oracle)[:, node]
-                join = int(lp.waypoints[int(np.argmin(times))])
+            if self._resume:  # the nearest waypoint, by time
+                join = traj.nearest_waypoint(traj.loop[u], oracle)[node]
             target = int(lp.nodes[join])
             arrive = now + float(oracle.to_node(target)[0][node])
             traj.anchor[u] = arrive - float(lp.cum[join])
