@@ -145,6 +145,8 @@ def check_invariants(table: RecordTable, *, n_units: dict[str, int] | None = Non
     fail(arrived & (np.abs(resp - (c["arrival_s"] - c["call_s"])) > _TOL), "response_s is not arrival - call")
     queued = c["queued"]
     fail((queued != 0) & (queued != 1), "queued is not 0 or 1")
+    fail(assigned & (queued == 1) & ~(c["assign_s"] > c["dispatch_s"]),
+         "a job marked queued was assigned at its hand-over")
     fail(assigned & (queued == 0) & (np.abs(c["assign_s"] - c["dispatch_s"]) > _TOL),
          "a job that did not queue was assigned after its dispatch")
     met = c["target_met"]
@@ -256,7 +258,12 @@ def _check_assignments(c: dict[str, np.ndarray], asg: dict[str, np.ndarray], *,
     if not work_conserving:
         return
     diverted = c["diverted"] > 0 if "diverted" in c else np.zeros(len(c["queued"]), dtype=bool)
-    waited = np.flatnonzero((c["queued"] == 1) & ~np.isnan(c["dispatch_s"]) & ~diverted)
+    # (queued means the first unit on scene was assigned after the hand-over: a job that got
+    # some unit at its hand-over did not wait for one)
+    first = np.full(n, np.inf)
+    np.minimum.at(first, inc, a)
+    at_once = first <= c["dispatch_s"] + 1e-9
+    waited = np.flatnonzero((c["queued"] == 1) & ~np.isnan(c["dispatch_s"]) & ~diverted & ~at_once)
     if waited.size == 0:
         return
     can = ~off_air
@@ -269,7 +276,9 @@ def _check_assignments(c: dict[str, np.ndarray], asg: dict[str, np.ndarray], *,
         starts, ends = np.sort(a[mine]), np.sort(clr[mine])
         # busy at t: some assignment with assign <= t <= clear (ties at t count as busy)
         busy = np.searchsorted(starts, t + 1e-9, side="right") - np.searchsorted(ends, t - 1e-9, side="left")
-        free = can_t[:, u] & (busy <= 0)
+        # a unit that already served a job is never sent to it again: not free for it
+        served = np.array([(int(j), u) in logged for j in waited], dtype=bool)
+        free = can_t[:, u] & (busy <= 0) & ~served
         if np.any(free):
             k = int(np.flatnonzero(free)[0])
             raise InvariantError(f"incident {int(waited[k])} queued at {t[k]:.1f} s while unit {u} was "
