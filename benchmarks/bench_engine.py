@@ -82,6 +82,8 @@ def main() -> int:
     ap.add_argument("--layout", action="append", default=None,
                     help="a layout to time (repeatable; default: every layout of the run list)")
     ap.add_argument("--skip-cold", action="store_true", help="do not time a cold network load")
+    ap.add_argument("--cache-dir", type=Path, default=None,
+                    help="network cache for --skip-cold (default: the user's cache)")
     ap.add_argument("--scenario", default=str(DEFAULT_SCENARIO),
                     help="scenario file (default: the default scenario)")
     args = ap.parse_args()
@@ -91,7 +93,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp)
         if args.skip_cold:
-            cache = None  # the user's cache: already warm
+            cache = args.cache_dir  # the user's cache (or the one given): already warm
         else:
             t0 = time.perf_counter()
             load_world(loaded, cache)
