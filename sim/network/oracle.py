@@ -80,9 +80,10 @@ class TravelTimeOracle:
         self._to: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         # full reverse rows (times and next hops, 16 bytes a node) are kept for the targets used
         # most recently: posts and waypoints stay, incident scenes come and go (about 32 MB)
-        self._to_size = max(32, 2_000_000 // max(self.n, 1))
+        self._to_size = max(64, 1_500_000 // max(self.n, 1))
         self._limited: OrderedDict[int, tuple[float, np.ndarray]] = OrderedDict()
-        self._lru_size = lru_size
+        # limited searches of incident nodes come and go too: at most about 8 MB of them
+        self._lru_size = min(lru_size, max(32, 1_000_000 // max(self.n, 1)))
         self._pred: OrderedDict[int, tuple[array[int], array[float]]] = OrderedDict()
         self.searches = 0  # number of Dijkstra runs, for benchmarks
 
