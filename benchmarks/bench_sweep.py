@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Sweep benchmark: 4 layouts x 8 replications x 30 simulated days of the default scenario.
+"""Sweep benchmark: every layout x 8 replications x 30 simulated days of the default scenario.
 
 Prints, all measured in this run:
 
 - runs (pieces) per minute with 1 worker (in this process) and with 2 local worker processes,
   both end to end (pool start-up included) and warm (workers already holding the world);
-- the speed-up of 2 workers over 1 (target at least 1.7x on 2 cores, warm);
+- the speed-up of 2 workers over 1 (target at least 1.8x on 2 cores, end to end: each worker's
+  start-up counted; on Linux local workers are forked from the prepared study, elsewhere they
+  are spawned and read the one-time tables from the disk cache);
 - the same tasks on a Dask LocalCluster with 2 worker processes, and its overhead over the pool;
 - peak memory (RSS) per worker.
 
@@ -89,7 +91,7 @@ def main() -> int:
         peaks = list(pool.map(_worker_peak, range(2)))
     print(f"2 workers, warm:             {n / t2 * 60:8.1f} runs/min  ({t2:.2f} s)")
     print(f"speed-up 2 vs 1 workers: {t1 / t2:.2f}x warm, {t1_cold / t2_cold:.2f}x end to end   "
-          "[target >= 1.7x warm]")
+          "[target >= 1.8x end to end]")
     print(f"peak memory per worker: {', '.join(f'{p:.0f} MB' for p in peaks)}; "
           f"this process {_peak_rss_mb():.0f} MB")
 

@@ -5,8 +5,13 @@ Runs one layout of the default scenario replication after replication (each a fr
 incidents drawn from the named streams), checks every run's invariants, and streams the records to
 one CSV file as each replication finishes, so memory does not grow with the number of incidents:
 what is held at any time is one replication. Prints incidents, time, the records' size and
-SHA-256, and memory: peak RSS, and the RSS after the first and after the last replication (equal
-up to noise when memory is bounded).
+SHA-256, and memory: peak RSS, and the RSS after the first, second and last replication. Exits
+with status 1 when the RSS after the last replication exceeds the RSS after the second by more
+than 10% (memory that grows with the number of replications).
+
+What grew before (about 9 MB a replication): every oracle kept the full reverse row and next
+hops of every incident node a diverted unit's route was rebuilt for (``to_node`` was an
+unbounded cache). It is now a bounded LRU; rows of posts and waypoints stay as they are used.
 
 Each finished engine drops its pending SimPy events, which would otherwise keep it alive in a
 reference cycle (callbacks that close over the engine) until Python's cyclic collector ran;
@@ -104,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     path = out / "records.csv"
     total = 0
     rep = 0
-    rss_first = math.nan
+    rss_first = rss_second = math.nan
     t_sim = t_check = t_write = 0.0
     t1 = time.perf_counter()
     with open(path, "w", encoding="utf-8", newline="") as fh:
@@ -128,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
                 gc.collect()  # an engine holds reference cycles (SimPy callbacks): free it now
             if rep == 0:
                 rss_first = rss_mb()
+            if rep == 1:
+                rss_second = rss_mb()
             rep += 1
             print(f"  replication {rep:3d}: {total:>9,} incidents, {time.perf_counter() - t1:6.1f} s, "
                   f"RSS {rss_mb():.0f} MB", flush=True)
@@ -141,6 +148,12 @@ def main(argv: list[str] | None = None) -> int:
           f"first replication {rss_first:.0f} MB, after the last {rss_last:.0f} MB")
     if tmp is not None:
         tmp.cleanup()
+    if rep >= 2 and rss_last > 1.10 * rss_second:
+        print(f"FAIL: memory grows: RSS after the last replication ({rss_last:.0f} MB) is more than "
+              f"10% above the RSS after the second ({rss_second:.0f} MB)")
+        return 1
+    print(f"memory flat: last replication {rss_last:.0f} MB against {rss_second:.0f} MB after the "
+          f"second (limit +10%)")
     return 0
 
 

@@ -194,3 +194,20 @@ def test_incident_streams_are_independent_per_attribute(tmp_path):
     assert not np.array_equal(a.call_s[:5], c.call_s[:5])
     assert np.all(np.diff(a.call_s) >= 0)
     assert np.all(a.dispatch_s > a.call_s)
+
+
+def test_a_unit_is_never_sent_twice_to_one_job(tmp_path):
+    data = tiny_scenario("grid.osm")
+    data["layouts"] = {"solo": {"platforms": [data["layouts"]["one_post"]["platforms"][0]]}}
+    data["layouts"]["solo"]["platforms"][0]["units"] = {"car": 1}
+    data["incident_types"][0]["units_required"] = 2  # more than the layout can ever send
+    _, _, world = world_for(tmp_path, data)
+    post = int(world.fleets["solo"].post[0])
+    # the one car goes at 1 s, is on scene at 31 s and clears at 631 s; the job still lacks its
+    # second unit, but the car that already served it is not sent again
+    res = simulate(world, "solo", _incidents(world, [0], [post], [0], [600]))
+    c = res.records.columns
+    assert c["units_sent"][0] == 1 and c["units_required"][0] == 2
+    assert len(res.assignments["unit"]) == 1
+    assert c["clear_s"][0] == 631.0 and np.isnan(c["full_arrival_s"][0])
+    check_invariants(res.records)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Generator
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import numpy as np
@@ -105,12 +106,17 @@ class Engine:
         self._post_order: list[list[np.ndarray | None]] = [[None] * len(slot_posts)
                                                            for _ in range(n_periods)]
         self.turnout = fleet.turnout_s.astype(float)
+        self.dispatchable = fleet.dispatchable
+        # units that can be sent from a post: dispatchable and not patrolling
+        parkable = self.dispatchable & (fleet.loop < 0)
+        self._any_parkable = bool(parkable.any())
         for p, slot in used.T:
             table = world.post_times(layout, slot_posts[slot], int(p))
             self.post_tables[int(p)][int(slot)] = table
-            self._post_order[int(p)][int(slot)] = world.post_order(layout, slot_posts[slot], int(p))
+            order = world.post_order(layout, slot_posts[slot], int(p))
+            keep = parkable[order]  # the same number in every row
+            self._post_order[int(p)][int(slot)] = order[keep].reshape(order.shape[0], -1)
         self._turnout: list[float] = self.turnout.tolist()
-        self.dispatchable = fleet.dispatchable
         self.off_air = fleet.off_air
         self.has_shifts = bool(self.off_air.any())
         self.on_table = ~self.off_air  # [minute of day, unit]
@@ -136,6 +142,7 @@ class Engine:
         self.job_period = [0] * n_units  # congestion period of each unit's drive to its job
         self._on_minor: set[int] = set()  # units on minor jobs (that a diversion may take)
         self.divert = self.scenario.dispatch.divert_from_minor
+        self._resume = self.scenario.patrol.after_incident == "resume"
         self.env = simpy.Environment()
         self._all_oracles = list({id(o): o for po in self.oracles_p for o in po}.values())
         self._searches0 = sum(o.searches for o in self._all_oracles)
@@ -150,7 +157,9 @@ class Engine:
             if lp >= 0 and self.dispatchable[u]:
                 self._loop_units[lp].append(u)
         # the dispatch moment the Units view answers for (set by _send)
-        self._at: tuple[int, float, bool] = (0, 0.0, False)
+        self._at: tuple[int, float, bool, AbstractSet[int]] = (0, 0.0, False, frozenset())
+        # units with a kept assignment to each multi-unit job: never sent to it twice
+        self._on_job: dict[int, set[int]] = {}
 
     # -- views kept for tests and benchmarks ----------------------------------------------------
 
@@ -182,23 +191,24 @@ class Engine:
 
     def on_air(self, t: float) -> np.ndarray:
         """Which units are on the air at time ``t``."""
-        return self.on_table[int(t // 60.0) % MINUTES_PER_DAY]
+        row: np.ndarray = self.on_table[int(t // 60.0) % MINUTES_PER_DAY]
+        return row
 
     # -- the Units view the dispatch policy asks (sim.engine.dispatch.Units) ---------------------
 
     def free(self) -> list[int]:
         """Available units at the current dispatch moment, ascending."""
         minute = int(self._at[1] // 60.0) % MINUTES_PER_DAY
-        cand, busy = self._cand[minute], self.busy
-        return [u for u in range(self.n_units) if cand[u] and not busy[u]]
+        cand, busy, exclude = self._cand[minute], self.busy, self._at[3]
+        return [u for u in range(self.n_units) if cand[u] and not busy[u] and u not in exclude]
 
     def earliest(self, k: int) -> list[Offer]:
-        node, now, urgent = self._at
-        return self._best_units(node, now, k, urgent)
+        node, now, urgent, exclude = self._at
+        return self._best_units(node, now, k, urgent, exclude)
 
     def offer(self, unit: int) -> Offer:
         """The exact cost of sending one available unit now."""
-        node, now, _ = self._at
+        node, now, _, _ = self._at
         minute = int(now // 60.0) % MINUTES_PER_DAY
         period = self._period_list[minute]
         traj = self.traj
@@ -215,9 +225,10 @@ class Engine:
 
     # -- dispatch: the earliest arrivals -----------------------------------------------------------
 
-    def _best_units(self, node: int, now: float, k: int, urgent: bool = False) -> list[Offer]:
+    def _best_units(self, node: int, now: float, k: int, urgent: bool = False,
+                    exclude: AbstractSet[int] = frozenset()) -> list[Offer]:
         """Up to ``k`` available units with the earliest arrivals at ``node``, best first; ties go
-        to the lowest unit index.
+        to the lowest unit index. Units in ``exclude`` (already on this job) are never chosen.
 
         The hot path of the engine. Parked units come in order of arrival from a table per node
         (computed once per layout, posts and period): the first k available ones are the only
@@ -229,17 +240,17 @@ class Engine:
         minute = int(now // 60.0) % MINUTES_PER_DAY
         period = self._period_list[minute]
         cand, busy, traj = self._cand[minute], self.busy, self.traj
-        trans_end, has_loop = traj.trans_end, self.has_loop
+        trans_end = traj.trans_end
         best: list[tuple[float, int]] = []  # (arrival, unit) of candidates
         kind: dict[int, int] = {}  # unit -> 0 parked, 1 looping, 2 driving back, 3 diverted
-        transit = [u for u in traj.driving_at(now) if cand[u] and not busy[u]]
+        transit = [u for u in traj.driving_at(now) if cand[u] and not busy[u] and u not in exclude]
         order = self._post_order[period][self._slot_list[minute]]
         table = self.post_tables[period][self._slot_list[minute]]
         assert order is not None and table is not None
         turnout = self._turnout
         found = 0
-        for u in order[node].tolist():
-            if cand[u] and not busy[u] and not has_loop[u] and trans_end[u] <= now:
+        for u in order[node].tolist() if self._any_parkable else ():
+            if cand[u] and not busy[u] and trans_end[u] <= now and u not in exclude:
                 best.append((float(table[node, u]) + turnout[u], u))
                 kind[u] = 0
                 found += 1
@@ -253,7 +264,7 @@ class Engine:
                 if lower[lp] > bound + 1e-6:  # (a hair of slack for rounding)
                     break
                 for u in self._loop_units[lp]:
-                    if cand[u] and not busy[u] and trans_end[u] <= now:
+                    if cand[u] and not busy[u] and trans_end[u] <= now and u not in exclude:
                         if rows is None:
                             rows = traj.flat_rows(period)
                         kflat, offset = traj.loop_position(u, now)
@@ -264,7 +275,7 @@ class Engine:
         if transit:  # driving back after a job: sent from where they are
             self._refine(best, kind, 2, transit, traj.position, node, now, k, oracles)
         if urgent and self.divert:
-            divertable = [u for u in sorted(self._on_minor) if cand[u]]
+            divertable = [u for u in sorted(self._on_minor) if cand[u] and u not in exclude]
             if divertable:  # only a strictly earlier arrival justifies a diversion
                 self._refine(best, kind, 3, divertable, self.job_position, node, now, k, oracles,
                              strict=True)
@@ -348,6 +359,8 @@ class Engine:
             return
         jobs.sent[j] -= 1
         self.remaining[j] += 1
+        if j in self._on_job:  # withdrawn before it got there: it may be sent to this job again
+            self._on_job[j].discard(u)
         if jobs.unit_of[j] == u:  # the first unit never got there: the job waits for another
             nan = float("nan")
             for col in (jobs.assign_s, jobs.arrival_s, jobs.clear_s, jobs.turnout_s, jobs.travel_s):
@@ -356,7 +369,6 @@ class Engine:
             jobs.moving[j] = 0
             jobs.full_arrival_s[j] = -_INF
         if self.remaining[j] == 1:  # it was fully served before: it needs a place in the queue
-            jobs.queued[j] = 1
             heapq.heappush(self.queue, (self._prio[j], self._call[j], j))
 
     def _assign(self, u: int, i: int, now: float, turnout: float, travel: float, moving: bool) -> None:
@@ -384,6 +396,8 @@ class Engine:
             jobs.full_arrival_s[i] = arrival
         jobs.sent[i] += 1
         self.remaining[i] -= 1
+        if jobs.required[i] > 1:
+            self._on_job.setdefault(i, set()).add(u)
         self.job_of[u] = i
         self.job_log[u] = len(jobs.log)
         self.job_arrival[u] = arrival
@@ -396,12 +410,18 @@ class Engine:
         segs.append((now, JOB, float(self._node[i]), arrival, 0.0, 0.0))
         token = self.job_token[u]
         done = self.env.timeout(clear - now)
-        done.callbacks.append(lambda _ev, u=u, i=i, tok=token: self._on_clear(u, i)
-                              if self.job_token[u] == tok else None)
+        done.callbacks.append(self._clearance(u, i, token))
+
+    def _clearance(self, u: int, i: int, token: int) -> Callable[[simpy.Event], None]:
+        """The callback of unit ``u``'s scene clearance at job ``i`` (void if it was diverted)."""
+        def clear(_ev: simpy.Event) -> None:
+            if self.job_token[u] == token:
+                self._on_clear(u, i)
+        return clear
 
     def _send(self, i: int, now: float) -> bool:
         """Send the units the policy chooses for job ``i``; True if none remain to be sent."""
-        self._at = (self._node[i], now, self._prio[i] == 0)
+        self._at = (self._node[i], now, self._prio[i] == 0, self._on_job.get(i, frozenset()))
         for o in self.policy.choose(Job(i, self._node[i], self._prio[i], self.remaining[i]), self):
             if o.divert:
                 self._divert(o.unit, now)
@@ -416,7 +436,6 @@ class Engine:
             self._volunteer_eta(i, now)
         if self.queue or not self._send(i, now):
             if self.remaining[i] > 0:
-                self.jobs.queued[i] = 1
                 heapq.heappush(self.queue, (self._prio[i], self._call[i], i))
             self._serve_queue(now)
         elif self.queue:  # a diversion may have sent a minor job back to the queue
@@ -434,6 +453,8 @@ class Engine:
             if done:
                 heapq.heappop(self.queue)
             elif self.remaining[j] == before:
+                if self._on_job.get(j):  # its own units may be free for the jobs behind it
+                    self._serve_all(now)
                 return  # nobody available
 
     def _serve_all(self, now: float) -> None:
@@ -450,12 +471,17 @@ class Engine:
                 self._send(j, now)
                 if self.remaining[j] != before:
                     progress = True
-                if not self.free():
+                if not self._any_free(now):
                     break
             self.queue = [e for e in self.queue if self.remaining[e[2]] > 0]
             heapq.heapify(self.queue)
-            if not self.free():
+            if not self._any_free(now):
                 return
+
+    def _any_free(self, now: float) -> bool:
+        """Whether any unit is available at ``now`` (for some job)."""
+        cand, busy = self._cand[int(now // 60.0) % MINUTES_PER_DAY], self.busy
+        return any(cand[u] and not busy[u] for u in range(self.n_units))
 
     def _on_clear(self, u: int, i: int) -> None:
         now = self.env.now
@@ -471,9 +497,8 @@ class Engine:
         if traj.loop[u] >= 0:
             lp = self.fleet.loops[traj.loop[u]]
             join = 0
-            if self.scenario.patrol.after_incident == "resume":  # the nearest waypoint, by time
-                times = traj.waypoint_times(traj.loop[u], oracle)[:, node]
-                join = int(lp.waypoints[int(np.argmin(times))])
+            if self._resume:  # the nearest waypoint, by time
+                join = traj.nearest_waypoint(traj.loop[u], oracle)[node]
             target = int(lp.nodes[join])
             arrive = now + float(oracle.to_node(target)[0][node])
             traj.anchor[u] = arrive - float(lp.cum[join])

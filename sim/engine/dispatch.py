@@ -89,10 +89,16 @@ class Units(Protocol):
 class DispatchPolicy(Protocol):
     """Chooses the units for a job (see the module docstring)."""
 
-    name: str
-    holds_back: bool
-    """True if the policy may leave a job waiting while units are free (then the core tries
-    every waiting job, not only the first)."""
+    @property
+    def name(self) -> str:
+        """The policy's name in the scenario."""
+        ...
+
+    @property
+    def holds_back(self) -> bool:
+        """True if the policy may leave a job waiting while units are free (then the core tries
+        every waiting job, not only the first)."""
+        ...
 
     def choose(self, job: Job, units: Units) -> list[Offer]:
         """The units to send now, best first (at most ``job.needed``)."""

@@ -37,7 +37,7 @@ def check_invariants(table: RecordTable, *, n_units: dict[str, int] | None = Non
                      unit_busy_s: np.ndarray | None = None, window_s: float | None = None,
                      assignments: dict[str, np.ndarray] | None = None,
                      off_air: np.ndarray | None = None,
-                     dispatchable: np.ndarray | None = None) -> None:
+                     dispatchable: np.ndarray | None = None, work_conserving: bool = True) -> None:
     """Assert the invariants every run must satisfy (cheap and vectorised: O(n log n)).
 
     Always checked:
@@ -145,6 +145,8 @@ def check_invariants(table: RecordTable, *, n_units: dict[str, int] | None = Non
     fail(arrived & (np.abs(resp - (c["arrival_s"] - c["call_s"])) > _TOL), "response_s is not arrival - call")
     queued = c["queued"]
     fail((queued != 0) & (queued != 1), "queued is not 0 or 1")
+    fail(assigned & (queued == 1) & ~(c["assign_s"] > c["dispatch_s"]),
+         "a job marked queued was assigned at its hand-over")
     fail(assigned & (queued == 0) & (np.abs(c["assign_s"] - c["dispatch_s"]) > _TOL),
          "a job that did not queue was assigned after its dispatch")
     met = c["target_met"]
@@ -163,8 +165,8 @@ def check_invariants(table: RecordTable, *, n_units: dict[str, int] | None = Non
         fail(~np.isnan(full) & ~(full >= c["arrival_s"] - _TOL), "the last unit arrives before the first")
 
     if horizon_s is not None:
-        for k, col in zip(names, seq, strict=True):
-            fail(~np.isnan(col) & (col > horizon_s + 1e-9), f"{k} time after the horizon")
+        for k, times in zip(names, seq, strict=True):
+            fail(~np.isnan(times) & (times > horizon_s + 1e-9), f"{k} time after the horizon")
     if warmup_s is not None:
         fail(c["counted"] != (c["call_s"] >= warmup_s), "counted does not match call time vs warm-up")
 
@@ -192,7 +194,7 @@ def check_invariants(table: RecordTable, *, n_units: dict[str, int] | None = Non
 
     if assignments is not None:
         _check_assignments(c, assignments, horizon_s=horizon_s, off_air=off_air,
-                           dispatchable=dispatchable)
+                           dispatchable=dispatchable, work_conserving=work_conserving)
 
 
 MINUTES_PER_DAY = 1440
@@ -200,7 +202,7 @@ MINUTES_PER_DAY = 1440
 
 def _check_assignments(c: dict[str, np.ndarray], asg: dict[str, np.ndarray], *,
                        horizon_s: float | None, off_air: np.ndarray | None,
-                       dispatchable: np.ndarray | None) -> None:
+                       dispatchable: np.ndarray | None, work_conserving: bool = True) -> None:
     """Invariants over every unit sent in one engine run (one layout, one replication)."""
     inc, unit = np.asarray(asg["incident"], dtype=np.int64), np.asarray(asg["unit"], dtype=np.int64)
     a, arr, clr = (np.asarray(asg[k], dtype=float) for k in ("assign_s", "arrival_s", "clear_s"))
@@ -251,9 +253,17 @@ def _check_assignments(c: dict[str, np.ndarray], asg: dict[str, np.ndarray], *,
         raise InvariantError(f"{int(off.sum())} assignment(s) of a unit that was off duty or on a "
                              f"break (e.g. unit {int(unit[k])} at {a[k]:.1f} s)")
     # work conservation: when a job queued at its dispatch time t, no unit was free at t (a job
-    # sent back to the queue by a diversion waited from the diversion instead: left out)
+    # sent back to the queue by a diversion waited from the diversion instead: left out); not
+    # for a policy that holds jobs back on purpose (reserve)
+    if not work_conserving:
+        return
     diverted = c["diverted"] > 0 if "diverted" in c else np.zeros(len(c["queued"]), dtype=bool)
-    waited = np.flatnonzero((c["queued"] == 1) & ~np.isnan(c["dispatch_s"]) & ~diverted)
+    # (queued means the first unit on scene was assigned after the hand-over: a job that got
+    # some unit at its hand-over did not wait for one)
+    first = np.full(n, np.inf)
+    np.minimum.at(first, inc, a)
+    at_once = first <= c["dispatch_s"] + 1e-9
+    waited = np.flatnonzero((c["queued"] == 1) & ~np.isnan(c["dispatch_s"]) & ~diverted & ~at_once)
     if waited.size == 0:
         return
     can = ~off_air
@@ -266,7 +276,9 @@ def _check_assignments(c: dict[str, np.ndarray], asg: dict[str, np.ndarray], *,
         starts, ends = np.sort(a[mine]), np.sort(clr[mine])
         # busy at t: some assignment with assign <= t <= clear (ties at t count as busy)
         busy = np.searchsorted(starts, t + 1e-9, side="right") - np.searchsorted(ends, t - 1e-9, side="left")
-        free = can_t[:, u] & (busy <= 0)
+        # a unit that already served a job is never sent to it again: not free for it
+        served = np.array([(int(j), u) in logged for j in waited], dtype=bool)
+        free = can_t[:, u] & (busy <= 0) & ~served
         if np.any(free):
             k = int(np.flatnonzero(free)[0])
             raise InvariantError(f"incident {int(waited[k])} queued at {t[k]:.1f} s while unit {u} was "
@@ -275,7 +287,8 @@ def _check_assignments(c: dict[str, np.ndarray], asg: dict[str, np.ndarray], *,
 
 
 def check_result(result: Any, fleet: Any, *, expected_incidents: int | None = None,
-                 horizon_s: float | None = None, warmup_s: float | None = None) -> None:
+                 horizon_s: float | None = None, warmup_s: float | None = None,
+                 work_conserving: bool = True) -> None:
     """:func:`check_invariants` with everything one engine run offers.
 
     ``result`` is a ``sim.engine.core.EngineResult`` and ``fleet`` the layout's ``sim.world.prepare.Fleet``
@@ -288,4 +301,5 @@ def check_result(result: Any, fleet: Any, *, expected_incidents: int | None = No
                      unit_busy_s=result.unit_busy_s, window_s=result.window_s,
                      assignments=getattr(result, "assignments", None),
                      off_air=getattr(fleet, "off_air", None),
-                     dispatchable=getattr(result, "dispatchable", None))
+                     dispatchable=getattr(result, "dispatchable", None),
+                     work_conserving=work_conserving)

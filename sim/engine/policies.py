@@ -20,7 +20,7 @@ from sim.engine.dispatch import (
 from sim.scenario import DISPATCH_POLICIES, PRIORITIES, DispatchSpec, layout_dispatch
 from sim.world.prepare import World
 
-__all__ = ["REGISTRY", "build_policy", "grid_of_nodes"]
+__all__ = ["REGISTRY", "build_policy", "grid_of_nodes", "work_conserving"]
 
 
 def grid_of_nodes(world: World, layout: str) -> np.ndarray:
@@ -53,7 +53,8 @@ def _preference(world: World, layout: str, spec: DispatchSpec) -> DispatchPolicy
     turnout = fleet.turnout_s.astype(float)
 
     def time_to(node: int) -> list[float]:
-        return (table[node] + turnout).tolist()
+        times: list[float] = (table[node] + turnout).tolist()
+        return times
 
     grid_of_unit = fleet.platform.tolist()
     order: Callable[[int], list[int]] = generated_preference(grid_of_unit, units, grid.__getitem__,
@@ -92,3 +93,9 @@ def build_policy(world: World, layout: str) -> DispatchPolicy:
     """The dispatch policy of ``layout``, as its scenario names it."""
     spec = layout_dispatch(world.scenario, layout)
     return REGISTRY[spec.policy](world, layout, spec)
+
+
+def work_conserving(world: World, layout: str) -> bool:
+    """False when the layout's policy may leave a job waiting while units are free (reserve):
+    the invariant check then skips its work-conservation test."""
+    return layout_dispatch(world.scenario, layout).policy != "reserve"

@@ -61,6 +61,7 @@ class Trajectories:
              (0.0, PARK, float(self.trans_to[u]), 0.0, 0.0, 0.0)] for u, lp in enumerate(self.loop)]
         self._flat_nodes: np.ndarray | None = None
         self._wp_times: dict[tuple[int, int], np.ndarray] = {}
+        self._nearest_wp: dict[tuple[int, int], list[int]] = {}
         self._flat_rows: dict[int, np.ndarray] = {}
         self._loop_min: dict[int, np.ndarray] = {}
         self._flat_loops()
@@ -133,13 +134,9 @@ class Trajectories:
     def position(self, u: int, t: float) -> tuple[int, float]:
         """Where unit ``u`` is at time ``t`` (when not on a job): the next node it reaches, and in
         how long (s). A parked unit is at its post with 0."""
-        if t < self.trans_end[u]:
-            path, cum = self.route(u)
-            elapsed = t - self.trans_t0[u]
-            k = int(np.searchsorted(cum, elapsed, side="left"))
-            if k >= len(path):
-                return int(path[-1]), 0.0
-            return int(path[k]), float(cum[k] - elapsed)
+        if t < self.trans_end[u]:  # along the route, as far as it got (see :meth:`route`)
+            oracle = self.oracles_p[self.trans_period[u]][u]
+            return oracle.along_route(self.trans_from[u], self.trans_to[u], t - self.trans_t0[u])
         if self.loop[u] >= 0:
             k, offset = self.loop_position(u, t)
             return int(self.flat_nodes()[k]), offset
@@ -154,6 +151,18 @@ class Trajectories:
             table = np.stack([oracle.to_node(int(lp.nodes[w]))[0] for w in lp.waypoints])
             self._wp_times[key] = table
         return table
+
+    def nearest_waypoint(self, k: int, oracle: TravelTimeOracle) -> list[int]:
+        """For every node: the index into loop ``k``'s nodes of its waypoint reached first from
+        that node (ties to the earlier waypoint)."""
+        key = (k, id(oracle))
+        hit = self._nearest_wp.get(key)
+        if hit is None:
+            wps = self.fleet.loops[k].waypoints
+            first = np.argmin(self.waypoint_times(k, oracle), axis=0)
+            hit = np.asarray(wps, dtype=np.int64)[first].tolist()
+            self._nearest_wp[key] = hit
+        return hit
 
     def start_transit(self, u: int, t0: float, origin: int, target: int, end: float,
                       period: int) -> None:
@@ -217,15 +226,18 @@ class Trajectories:
                 anchor[after] = c[w[after]]
             else:
                 node[after] = b[w[after]].astype(np.int64)
-            for sg in np.unique(tw[~ended]):  # samples caught mid-drive: walk that route
-                idx = trans[~ended][tw[~ended] == sg]
-                oracle = self.oracles_p[int(d[sg])][u]
-                path = oracle.path_to(int(a[sg]), int(b[sg]))
-                to_target = oracle.to_node(int(b[sg]))[0]
-                cum = to_target[path[0]] - to_target[path]
-                j = np.searchsorted(cum, times[idx] - start[sg], side="left")
-                node[idx] = path[j]
-                offset[idx] = cum[j] - (times[idx] - start[sg])
+            mid = np.flatnonzero(~ended)  # samples caught mid-drive: walk that route
+            if mid.size:
+                at, sg = trans[mid], tw[mid]
+                elapsed = (times[at] - start[sg]).tolist()
+                origin = a[sg].astype(np.int64).tolist()
+                target_l = b[sg].astype(np.int64).tolist()
+                period_l = d[sg].astype(np.int64).tolist()
+                oracles = self.oracles_p
+                walked = [oracles[period_l[j]][u].along_route(origin[j], target_l[j], elapsed[j])
+                          for j in range(mid.size)]
+                node[at] = [w_[0] for w_ in walked]
+                offset[at] = [w_[1] for w_ in walked]
         on_loop = ~np.isnan(anchor)
         if on_loop.any():
             lp = self.fleet.loops[self.loop[u]]

@@ -31,7 +31,6 @@ class JobResults:
     unit_of: list[int]
     turnout_s: list[float]
     travel_s: list[float]
-    queued: list[int]
     moving: list[int]
     sent: list[int]
     required: list[int]
@@ -47,7 +46,7 @@ class JobResults:
         n, nan = len(required), float("nan")
         return JobResults(
             assign_s=[nan] * n, arrival_s=[nan] * n, clear_s=[nan] * n, full_arrival_s=[-_INF] * n,
-            unit_of=[-1] * n, turnout_s=[nan] * n, travel_s=[nan] * n, queued=[0] * n,
+            unit_of=[-1] * n, turnout_s=[nan] * n, travel_s=[nan] * n,
             moving=[0] * n, sent=[0] * n, required=list(required), volunteer_s=[nan] * n,
             diverted=[0] * n, by_diversion=[0] * n, log=[], log_diverted=[], log_withdrawn=[])
 
@@ -114,7 +113,10 @@ def assemble(world: World, layout: str, inc: IncidentSet, replication: int, jobs
         "platform": plat_code[unit],
         "turnout_s": np.where(has_unit, arr(jobs.turnout_s), np.nan),
         "travel_s": np.where(has_unit, arr(jobs.travel_s), np.nan),
-        "queued": np.array(jobs.queued, dtype=np.int8).reshape(n),
+        # queued: the first unit on scene was assigned after the hand-over, or none yet at the
+        # horizon (an urgent job served at once by a diversion did not wait)
+        "queued": np.where(np.isnan(dispatch), 0, np.where(np.isnan(assign), 1,
+                                                           assign > dispatch)).astype(np.int8),
         "queue_wait_s": assign - dispatch,
         "response_s": arrival - inc.call_s,
         "target_s": target,
@@ -171,4 +173,4 @@ def on_air_seconds(off_air: np.ndarray, lo: float, hi: float) -> np.ndarray:
         step = min(60.0 - (t % 60.0), hi - t)
         total = total + (~off_air[int(t // 60.0) % MINUTES_PER_DAY]) * step
         t += step
-    return total
+    return np.asarray(total, dtype=float)

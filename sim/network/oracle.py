@@ -17,6 +17,7 @@ networkx is never used here.
 
 from __future__ import annotations
 
+from array import array
 from collections import OrderedDict
 
 import numpy as np
@@ -76,9 +77,14 @@ class TravelTimeOracle:
         self.max_speed_mps = float(np.max(net.edge_length[usable] / edge_time[usable]))
         self._x, self._y = net.x, net.y
         self._from: dict[int, np.ndarray] = {}
-        self._to: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._to: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        # full reverse rows (times and next hops, 16 bytes a node) are kept for the targets used
+        # most recently: posts and waypoints stay, incident scenes come and go (about 32 MB)
+        self._to_size = max(64, 1_500_000 // max(self.n, 1))
         self._limited: OrderedDict[int, tuple[float, np.ndarray]] = OrderedDict()
-        self._lru_size = lru_size
+        # limited searches of incident nodes come and go too: at most about 8 MB of them
+        self._lru_size = min(lru_size, max(32, 1_000_000 // max(self.n, 1)))
+        self._pred: OrderedDict[int, tuple[array[int], array[float]]] = OrderedDict()
         self.searches = 0  # number of Dijkstra runs, for benchmarks
 
     def from_node(self, source: int) -> np.ndarray:
@@ -101,6 +107,10 @@ class TravelTimeOracle:
             hit = (times, nxt)
             self._to[target] = hit
             self.searches += 1
+            if len(self._to) > self._to_size:  # bounded: the least recently used goes
+                self._to.popitem(last=False)
+        else:
+            self._to.move_to_end(target)
         return hit
 
     def times_to(self, target: int, limit: float) -> np.ndarray:
@@ -129,17 +139,49 @@ class TravelTimeOracle:
             return float(self._from[source][target])
         return float(self.to_node(target)[0][source])
 
+    def _next_hops(self, target: int) -> tuple[array[int], array[float]]:
+        """Next hops towards ``target`` and times to it, as flat arrays a Python walk reads fast
+        (kept for the targets used most recently, about 16 MB)."""
+        hit = self._pred.get(target)
+        if hit is None:
+            times, nxt = self.to_node(target)
+            hit = (array("q", np.ascontiguousarray(nxt, dtype=np.int64).tobytes()),
+                   array("d", np.ascontiguousarray(times, dtype=np.float64).tobytes()))
+            self._pred[target] = hit
+            if len(self._pred) * self.n > 1_000_000:
+                self._pred.popitem(last=False)
+        else:
+            self._pred.move_to_end(target)
+        return hit
+
     def path_to(self, source: int, target: int) -> np.ndarray:
         """Node indices of a fastest route from ``source`` to ``target`` (both included)."""
-        _, nxt = self.to_node(target)
-        path = [source]
+        pred = self._next_hops(target)[0]
+        path = array("q", [source])
         node = source
         while node != target:
-            node = int(nxt[node])
+            node = pred[node]
             if node < 0:
                 raise ValueError(f"node {target} cannot be reached from node {source}")
             path.append(node)
-        return np.array(path, dtype=np.int64)
+        return np.frombuffer(path, dtype=np.int64)
+
+    def along_route(self, source: int, target: int, elapsed: float) -> tuple[int, float]:
+        """Where a trip on the fastest route from ``source`` to ``target`` is ``elapsed`` seconds
+        after it left: the next node it reaches (the first whose time from the start is at least
+        ``elapsed``), and in how long (s); ``(target, 0.0)`` once there. Walks only as far as
+        needed."""
+        pred, to_target = self._next_hops(target)
+        start = to_target[source]
+        node, cum = source, 0.0
+        while cum < elapsed:
+            if node == target:
+                return target, 0.0
+            node = pred[node]
+            if node < 0:
+                raise ValueError(f"node {target} cannot be reached from node {source}")
+            cum = start - to_target[node]
+        return node, cum - elapsed
 
     def cumulative_times(self, path: np.ndarray) -> np.ndarray:
         """Arrival time offsets (s) at each node of ``path``, starting at 0."""

@@ -24,6 +24,7 @@ import json
 import os
 import pickle
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -36,8 +37,9 @@ from typing import Any
 from sim.analysis.metrics import replication_metrics, summarise
 from sim.engine.core import simulate
 from sim.engine.invariants import check_result
+from sim.engine.policies import work_conserving
 from sim.network.graph import RoadNetwork
-from sim.network.load import NetworkSourceError, load_network
+from sim.network.load import NetworkSourceError, default_cache_dir, load_network
 from sim.quantities import format_duration
 from sim.scenario import LoadedScenario, ScenarioError, format_loc, load_scenario, validate_data
 from sim.types import BatchResult, IncidentSet, Piece, RecordTable, Variant
@@ -125,11 +127,18 @@ def load_world(loaded: LoadedScenario, cache_dir: Path | None = None,
     """
     net = load_net(loaded, cache_dir, progress)
     check_against_network(loaded, net)
-    world = prepare_world(loaded, net)
+    world = _stored(prepare_world(loaded, net), cache_dir)
     if progress is not None:
         for line in network_notes(world.net):
             progress(line)
     return world.net, world
+
+
+def _stored(world: World, cache_dir: Path | None) -> World:
+    """The world, with its one-time tables stored beside the network cache (shared by every
+    process and sweep worker on the machine)."""
+    world.tables_dir = (Path(cache_dir) if cache_dir is not None else default_cache_dir()) / "tables"
+    return world
 
 
 def load_net(loaded: LoadedScenario, cache_dir: Path | None,
@@ -233,6 +242,7 @@ class _State:
 
     def __init__(self, spec: StudySpec, loaded: LoadedScenario | None = None,
                  net: RoadNetwork | None = None) -> None:
+        self.spec = spec
         if loaded is None:
             loaded = apply_overrides(load_scenario(spec.scenario_path), spec.options)
         self.loaded = loaded
@@ -248,7 +258,7 @@ class _State:
         if vi not in self.worlds:
             v = self.variants[vi]
             vloaded = dataclasses.replace(self.loaded, scenario=v.scenario)
-            self.worlds[vi] = prepare_world(vloaded, self.net)
+            self.worlds[vi] = _stored(prepare_world(vloaded, self.net), self.spec.options.cache_dir)
         return self.worlds[vi]
 
     def run(self, vi: int, layout: str, rep: int) -> Piece:
@@ -267,7 +277,8 @@ class _State:
             incidents = self.incidents[1]
             result = simulate(world, layout, incidents, rep)
         check_result(result, world.fleets[layout], expected_incidents=len(incidents),
-                     horizon_s=incidents.horizon_s, warmup_s=s.run.warmup)
+                     horizon_s=incidents.horizon_s, warmup_s=s.run.warmup,
+                     work_conserving=work_conserving(world, layout))
         disp = result.dispatchable
         rows = replication_metrics(result.records, result.unit_busy_s[disp], result.unit_on_air_s[disp])
         for row in rows:
@@ -385,12 +396,26 @@ def _execute(spec: StudySpec, tasks: list[Task], *, workers: int, scheduler: str
         for t in todo:
             finished(t, state.run(*t))
     else:
-        ctx = get_context("spawn")
+        ctx = _pool_context(spec, local_state)
         with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
             futures = {pool.submit(run_piece, spec, *t): t for t in todo}
             for fut in as_completed(futures):
                 finished(futures[fut], fut.result())
     return out
+
+
+def _pool_context(spec: StudySpec, state: _State | None) -> Any:
+    """How local workers start. On Linux they are forked from this process after it has
+    prepared the study's state (network, variants, worlds), so a worker starts warm: no imports,
+    no network load, no world to prepare. Elsewhere they are spawned and build it themselves
+    (one-time tables then come from the disk cache beside the network)."""
+    if sys.platform.startswith("linux"):
+        if state is not None:
+            with _STATES_LOCK:
+                _STATES.clear()
+                _STATES[spec] = state  # inherited by the forked workers
+        return get_context("fork")
+    return get_context("spawn")
 
 
 def _assemble(loaded: LoadedScenario, variants: list[Variant], layouts: list[str], reps: int,

@@ -38,7 +38,7 @@ import yaml
 
 from sim.fileio import atomic_open, atomic_write_text, fsync_dir, sha256_file, write_csv
 from sim.network.graph import RoadNetwork
-from sim.scenario import LoadedScenario
+from sim.scenario import LoadedScenario, Scenario, layout_dispatch
 from sim.types import BatchResult
 from sim.world.places import place_on_roads
 
@@ -147,6 +147,7 @@ def write_results(run_dir: Path, loaded: LoadedScenario, net: RoadNetwork, batch
         "replications": batch.replications,
         "layouts": batch.layouts,
         "baseline": batch.scenario.baseline_layout(),
+        "dispatch_policy": dispatch_policies(batch.scenario, batch.layouts),
         "duration_s": batch.scenario.run.duration,
         "warmup_s": batch.scenario.run.warmup,
         "incidents_simulated": batch.incidents_simulated,
@@ -172,6 +173,11 @@ def write_results(run_dir: Path, loaded: LoadedScenario, net: RoadNetwork, batch
     }
     atomic_write_text(run_dir / "manifest.json", json.dumps(manifest, indent=1, ensure_ascii=False))
     return manifest
+
+
+def dispatch_policies(scenario: Scenario, layouts: list[str]) -> dict[str, str]:
+    """The dispatch policy each layout ran with (``layouts.<name>.dispatch`` over ``dispatch``)."""
+    return {name: layout_dispatch(scenario, name).policy for name in layouts}
 
 
 def file_checksums(run_dir: Path) -> dict[str, str]:

@@ -25,12 +25,15 @@ period's congestion (:meth:`World.loop_rows`).
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from scipy.sparse.csgraph import dijkstra
 
+from sim.fileio import atomic_open
 from sim.network.graph import RoadNetwork
 from sim.network.oracle import TravelTimeOracle, edge_times
 from sim.quantities import format_distance
@@ -71,6 +74,9 @@ class World:
     _post_order: dict[tuple[str, bytes, int], np.ndarray] = field(default_factory=dict, repr=False)
     _loop_rows: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]] = field(
         default_factory=dict, repr=False)
+    tables_dir: Path | None = None
+    """Where one-time tables (loop rows) are stored between processes; None: not stored."""
+    _oracle_sig: dict[int, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if not self.period_oracles:
@@ -131,11 +137,43 @@ class World:
         if hit is None:
             # a loop passes most nodes twice (out and back): one search per distinct node
             nodes, back = np.unique(loop.nodes, return_inverse=True)
-            rows = dijkstra(oracle.forward, directed=True, indices=nodes).astype(np.float32)[back]
+            rows = self._stored_rows(oracle, nodes)[back]
             rows.setflags(write=False)
             hit = (rows, loop.nodes)
             self._loop_rows[key] = hit
         return hit
+
+    def _stored_rows(self, oracle: TravelTimeOracle, nodes: np.ndarray) -> np.ndarray:
+        """``[j, node]``: float32 driving times from each of ``nodes`` to every node, read from
+        ``tables_dir`` when an earlier process stored them for the same road times and nodes
+        (the file name is a checksum of both), else computed and stored. A file that cannot be
+        read or written only costs the computation."""
+        path = None
+        if self.tables_dir is not None:
+            sig = self._oracle_sig.get(id(oracle))
+            if sig is None:
+                h = hashlib.sha256()
+                for part in (oracle.forward.indptr, oracle.forward.indices, oracle.forward.data):
+                    h.update(np.ascontiguousarray(part).tobytes())
+                sig = h.hexdigest()
+                self._oracle_sig[id(oracle)] = sig
+            key = hashlib.sha256((sig + ":").encode() + nodes.astype(np.int64).tobytes()).hexdigest()
+            path = self.tables_dir / f"loop-rows-{key[:32]}.npy"
+            try:
+                stored = np.load(path, allow_pickle=False)
+                if stored.shape == (len(nodes), self.net.n_nodes) and stored.dtype == np.float32:
+                    return stored
+            except (OSError, ValueError):
+                pass
+        rows = dijkstra(oracle.forward, directed=True, indices=nodes).astype(np.float32)
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with atomic_open(path, "wb") as fh:
+                    np.save(fh, rows, allow_pickle=False)
+            except OSError:
+                pass
+        return rows
 
 
 def congested_edge_factors(net: RoadNetwork, speed_factor: dict[str, float],
