@@ -111,7 +111,8 @@ def test_unknown_policy_names_get_a_hint_and_the_line(tmp_path):
     text = str(err.value)
     assert "bad.yaml:" in text and "layouts.one_post.dispatch.policy" in text
     assert "unknown dispatch policy 'reserv' (did you mean 'reserve'?)" in text
-    assert "1 more problem" in text  # the top-level one, reported with it
+    assert len(err.value.problems) == 2  # the top-level one, reported with it
+    assert "unknown dispatch policy 'prefernce'" in text
     del data["layouts"]["one_post"]["dispatch"]
     with pytest.raises(ScenarioError) as err:
         load_scenario(write_scenario(tmp_path / "bad2.yaml", data))

@@ -31,7 +31,6 @@ def scenarios(draw):
     data["run"]["seed"] = draw(st.integers(0, 10_000))
     data["unit_types"]["car"]["turnout"] = f"{draw(st.integers(0, 120))} s"
     data["unit_types"]["car"]["patrols"] = draw(st.booleans())
-    data["incident_types"][0]["units_required"] = draw(st.integers(1, 3))
     data["incident_types"][1]["on_scene"] = draw(st.sampled_from([
         {"distribution": "fixed", "mean": "10 min"}, {"distribution": "exponential", "mean": "30 min"},
         {"distribution": "gamma", "mean": "20 min", "cv": 1.5}]))
@@ -47,6 +46,9 @@ def scenarios(draw):
                           "meal_breaks": [{"window": ["11:00", "13:00"], "duration": "30 min"}]}
         east["units_by_shift"] = [{"car": 1}, east["units"], east["units"]]
     data["layouts"]["two_posts"]["patrol"] = draw(st.booleans())
+    # backup for urgent jobs, never more units than a layout has on duty (validation refuses that)
+    most = min(3, centre["units"]["car"], sum(west["units"].values()) + east["units"]["car"])
+    data["incident_types"][0]["units_required"] = draw(st.integers(1, most))
     return data
 
 

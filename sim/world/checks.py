@@ -268,10 +268,14 @@ def _road_problems(loaded: LoadedScenario, net: RoadNetwork) -> list[ScenarioErr
             f"to {net.lat.max():.4f}); check the corners, and that each is [lon, lat]")))
     for i, h in enumerate(s.demand.hotspots):
         d = _nearest_ground_m(net, h.lon, h.lat)
+        if drive.any() and d > 3 * h.sigma:  # a road passing between its nodes counts too
+            hx, hy = net.frame.to_local(h.lon, h.lat)
+            _, on_road = roads.query_nearest(shapely.points(hx, hy), return_distance=True)
+            d = min(d, float(on_road[0]))
         if d > 3 * h.sigma:
             out.append(loaded.error(("demand", "hotspots", i), (
                 f"hotspot '{h.name}' has no road within 3 sigma ({format_distance(3 * h.sigma)}) of "
-                f"its centre: the nearest road node is {_far(d)} away, so its "
+                f"its centre: the nearest road is {_far(d)} away, so its "
                 f"{h.share:.0%} of the demand would land at the map's edge; move it onto the map "
                 "(lon and lat swapped?) or widen sigma")))
     return out
