@@ -296,3 +296,15 @@ def test_parquet_log_reads_as_the_csv_does(synth: dict, tmp_path: Path) -> None:
     keep = a.row != 1
     assert np.array_equal(a.call_epoch[keep], b.call_epoch)
     assert np.array_equal(a.node[keep], b.node)
+
+
+def test_a_bad_mapping_file_reports_every_problem(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    bad = tmp_path / "map.yaml"
+    bad.write_text("history:\n  columns: {call_time: when}\n  timezone: Mars/Olympus\n  bogus: 1\n")
+    rc = main(["calls", "check", str(DEFAULT_SCENARIO.parent / "history" / "synthetic" / "calls.csv"),
+               "--mapping", str(bad)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    assert "columns: map either 'lon' and 'lat'" in err
+    assert "timezone: unknown time zone 'Mars/Olympus'" in err
+    assert "bogus:" in err

@@ -150,9 +150,9 @@ def history_spec(loaded: LoadedScenario, mapping: Path | None = None) -> History
     try:
         return HistorySpec.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        raise ScenarioError(err["msg"], file=mapping, loc=tuple(err["loc"]),
-                            more=len(exc.errors()) - 1) from None
+        raise ScenarioError.combine(
+            ScenarioError(err["msg"].removeprefix("Value error, "), file=mapping, loc=tuple(err["loc"]))
+            for err in exc.errors()) from None
 
 
 def _read_table(path: Path, spec: HistorySpec) -> pd.DataFrame:
