@@ -199,7 +199,8 @@ def fitted_data(loaded: LoadedScenario, fit: dict[str, Any], points_file: str) -
     else:
         demand.pop("weekly_profile", None)
     demand["hotspots"] = []
-    demand["points"] = points_file
+    demand["points"] = {"file": points_file}  # all the demand: no baseline beside the points
+    demand["baseline"] = "none"
     mix = fit["type_mix"]
     for t in data["incident_types"]:
         t["share"] = max(round(mix[t["name"]], 5), 1e-5)

@@ -80,6 +80,9 @@ class DistributionSpec(_Model):
 
     @model_validator(mode="after")
     def _cv_needed(self) -> DistributionSpec:
+        if self.mean <= 0 and self.distribution != "fixed":
+            raise FieldProblem("mean", f"a {self.distribution} distribution needs a positive mean; "
+                                       "for no time at all write {distribution: fixed, mean: \"0 s\"}")
         if self.distribution in ("lognormal", "gamma") and self.cv is None:
             raise FieldProblem("distribution",
                                f"a {self.distribution} distribution needs 'cv' (e.g. cv: 0.5)")
@@ -94,6 +97,13 @@ class DistributionSpec(_Model):
         return self
 
 
+class CallHandlingSpec(DistributionSpec):
+    """Call handling at the command centre: a distribution like :class:`DistributionSpec`, which
+    may also be no time at all: ``{distribution: fixed, mean: "0 s"}``."""
+
+    mean: Duration = Field(ge=0.0, le=365 * 86400.0)
+
+
 class NetworkSpec(_Model):
     """Where the road network comes from, and how fast each road class is driven."""
 
@@ -104,6 +114,12 @@ class NetworkSpec(_Model):
     bbox: tuple[Longitude, Latitude, Longitude, Latitude] | None = None
     speeds: dict[str, Speed] = Field(min_length=1)
     snap_tolerance: Distance = Field(default="300 m", gt=0.0, le=100_000.0)
+    """A place (platform, key location, demand point...) farther than this from the nearest
+    drivable road is an error; nearer ones are placed on the road (``sim.world.places``)."""
+    simplify: bool = True
+    """Merge chains of road links through junctions of degree 2 into single edges (osmnx
+    ``simplify_graph``). Nodes the scenario refers to are kept either way; ``false`` keeps every
+    junction of the file (junction-based city files, where each link is its own way)."""
     river_width: Distance = Field(default="30 m", gt=0.0, le=5000.0)
     """Width assumed for a river whose OSM way has no ``width`` tag: a platform closer than half
     of it to a river's centre line (and not on a bridge) is an error (see ``sim.world.checks``)."""
@@ -286,18 +302,38 @@ class Hotspot(_Model):
     share: float = Field(gt=0.0, le=1.0)
 
 
+class DemandPoints(_Model):
+    """Demand at given places: a CSV file of ``lon,lat,weight`` or ``node,weight`` rows.
+
+    ``file`` is relative to the scenario file; ``node`` is an OSM node id of the network. Points
+    are placed on their nearest roads like platforms. ``share`` is the part of all incidents
+    drawn from the points (in proportion to ``weight``); default: what the hotspots leave when
+    ``demand.baseline`` is ``none``. Optional columns: ``h0`` ... ``h23`` (a relative hour-of-day
+    profile of the point: its weight at hour h is ``weight * h<h> / mean``), and ``urgent``,
+    ``standard``, ``minor`` (the point's priority mix, relative shares).
+    """
+
+    file: str = Field(min_length=1)
+    share: float | None = Field(default=None, gt=0.0, le=1.0)
+
+
 class Demand(_Model):
-    """Incident demand: a Poisson process with an hour-of-day profile and spatial weights."""
+    """Incident demand: a Poisson process with an hour-of-day profile and spatial weights.
+
+    Where incidents happen: each hotspot's share around its point, the demand points' share at
+    their places, and the rest (the baseline) spread by ``baseline``: ``road_length`` (in
+    proportion to the road length around each node), ``equal_per_node``, or ``none`` (then the
+    shares must add up to 1).
+    """
 
     incidents_per_day: float = Field(gt=0.0)
     hourly_profile: list[float] = Field(min_length=24, max_length=24)
     hotspots: list[Hotspot] = Field(default_factory=list)
+    points: DemandPoints | None = None
+    baseline: Literal["road_length", "equal_per_node", "none"] = "road_length"
     weekly_profile: list[float] | None = Field(default=None, min_length=168, max_length=168)
     """Relative call volume by hour of the week (Monday 00:00-01:00 first; the run starts on a
     Monday at midnight); when given it replaces ``hourly_profile``."""
-    points: str | None = None
-    """A CSV file (relative to the scenario) of ``lon,lat,weight``: the baseline share is spread
-    over these places (each at its nearest road node) by weight instead of by road length."""
 
     @model_validator(mode="after")
     def _check(self) -> Demand:
@@ -323,12 +359,32 @@ class Demand(_Model):
         total = sum(h.share for h in self.hotspots)
         if total > 1.0 + 1e-9:
             raise FieldProblem("hotspots", f"hotspot shares add up to {total:.4g}, more than 1")
+        if self.points is not None and self.points.share is None and self.baseline != "none":
+            raise FieldProblem(("points", "share"), "demand.points needs a 'share' (the part of all "
+                               "incidents drawn from the points), unless demand.baseline is 'none'")
+        full = total + self.points_share
+        if full > 1.0 + 1e-9:
+            raise FieldProblem("points", f"hotspot and point shares add up to {full:.4g}, more than 1")
+        if self.baseline == "none" and full < 1.0 - 1e-9:
+            raise FieldProblem("baseline", f"with baseline: none the hotspot and point shares must "
+                               f"add up to 1; they add up to {full:.4g}")
         return self
 
     @property
-    def baseline_share(self) -> float:
-        """Share of incidents spread over the whole network by road length (1 - hotspot shares)."""
+    def points_share(self) -> float:
+        """Share of incidents drawn from ``points`` (0 without points)."""
+        if self.points is None:
+            return 0.0
+        if self.points.share is not None:
+            return float(self.points.share)
         return max(0.0, 1.0 - sum(h.share for h in self.hotspots))
+
+    @property
+    def baseline_share(self) -> float:
+        """Share of incidents spread over the whole network by ``baseline`` (the rest)."""
+        if self.baseline == "none":
+            return 0.0
+        return max(0.0, 1.0 - sum(h.share for h in self.hotspots) - self.points_share)
 
 
 MAX_INCIDENTS_PER_DAY = 100_000.0
@@ -627,7 +683,7 @@ class Scenario(_Model):
     network: NetworkSpec
     zones: Zones
     unit_types: dict[str, UnitType] = Field(min_length=1)
-    call_handling: DistributionSpec
+    call_handling: CallHandlingSpec
     incident_types: list[IncidentType] = Field(min_length=1)
     demand: Demand
     layouts: dict[str, Layout] = Field(min_length=1)

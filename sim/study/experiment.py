@@ -43,6 +43,7 @@ from sim.scenario import LoadedScenario, ScenarioError, format_loc, load_scenari
 from sim.types import BatchResult, IncidentSet, Piece, RecordTable, Variant
 from sim.world.checks import check_against_network
 from sim.world.demand import generate_incidents
+from sim.world.places import network_notes, places_to_keep
 from sim.world.prepare import World, prepare_world
 
 __all__ = [
@@ -124,15 +125,20 @@ def load_world(loaded: LoadedScenario, cache_dir: Path | None = None,
     """
     net = load_net(loaded, cache_dir, progress)
     check_against_network(loaded, net)
-    return net, prepare_world(loaded, net)
+    world = prepare_world(loaded, net)
+    if progress is not None:
+        for line in network_notes(world.net):
+            progress(line)
+    return world.net, world
 
 
 def load_net(loaded: LoadedScenario, cache_dir: Path | None,
               progress: Callable[[str], None] | None = None) -> RoadNetwork:
     spec = loaded.scenario.network
+    points, osmids = places_to_keep(loaded)
     try:
         return load_network(spec.model_dump(), base_dir=loaded.path.parent, cache_dir=cache_dir,
-                            progress=progress)
+                            progress=progress, keep_points=points, keep_osmids=osmids)
     except NetworkSourceError as exc:
         key = {"file": "path", "place": "place", "bbox": "bbox"}.get(spec.source, "source")
         raise loaded.error(("network", key), f"road network: {exc}") from None
@@ -254,7 +260,7 @@ class _State:
                     inc = self.provider(self.loaded, world, rep)
                 else:
                     inc = generate_incidents(s, world.net, world.zones, seed=s.run.seed, replication=rep,
-                                             weights=world.weights,
+                                             weights=world.weights, model=world.demand,
                                              demand_multiplier=self.variants[vi].demand_multiplier,
                                              max_multiplier=self.max_multiplier)
                 self.incidents = ((vi, rep), inc)
