@@ -132,11 +132,16 @@ def history_layout(loaded: LoadedScenario, spec: HistorySpec | None) -> str:
 
 def prepare_for_log(loaded: LoadedScenario, spec: HistorySpec | None,
                     cache_dir: Path | None = None) -> tuple[RoadNetwork, World]:
-    """The network and a world prepared for the scenario's layouts and the log's layout."""
+    """The network and a world prepared for the scenario's layouts and the log's layout.
+
+    The network returned is the world's (with the scenario's places on their roads): read the
+    log against it, so that call nodes and post nodes index the same graph.
+    """
     net = load_net(loaded, cache_dir)
     check_against_network(loaded, net)
     layouts = list(dict.fromkeys([*loaded.scenario.layout_names(), history_layout(loaded, spec)]))
-    return net, prepare_world(loaded, net, layouts)
+    world = prepare_world(loaded, net, layouts)
+    return world.net, world
 
 
 def fit_log(loaded: LoadedScenario, log: CallLog, world: World, *, spec: HistorySpec | None = None,
