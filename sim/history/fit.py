@@ -207,8 +207,11 @@ def fitted_data(loaded: LoadedScenario, fit: dict[str, Any], points_file: str) -
     demand["points"] = {"file": points_file}  # all the demand: no baseline beside the points
     demand["baseline"] = "none"
     mix = fit["type_mix"]
+    shares = {k: max(round(v, 8), 1e-5) for k, v in mix.items()}
+    top = max(shares, key=lambda k: shares[k])  # the largest takes the rounding: the sum is 1
+    shares[top] = round(1.0 - sum(v for k, v in shares.items() if k != top), 8)
     for t in data["incident_types"]:
-        t["share"] = max(round(mix[t["name"]], 5), 1e-5)
+        t["share"] = shares[t["name"]]
         t["on_scene"] = fit["on_scene"][t["name"]]["spec"]
     data["call_handling"] = fit["call_handling"]["spec"]
     if fit.get("history"):
