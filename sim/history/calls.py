@@ -150,8 +150,9 @@ def history_spec(loaded: LoadedScenario, mapping: Path | None = None) -> History
     try:
         return HistorySpec.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError.combine(ScenarioError(e["msg"], file=mapping, loc=tuple(e["loc"]))
-                                    for e in exc.errors()) from None
+        raise ScenarioError.combine(
+            ScenarioError(err["msg"].removeprefix("Value error, "), file=mapping, loc=tuple(err["loc"]))
+            for err in exc.errors()) from None
 
 
 def _read_table(path: Path, spec: HistorySpec) -> pd.DataFrame:

@@ -132,11 +132,16 @@ def history_layout(loaded: LoadedScenario, spec: HistorySpec | None) -> str:
 
 def prepare_for_log(loaded: LoadedScenario, spec: HistorySpec | None,
                     cache_dir: Path | None = None) -> tuple[RoadNetwork, World]:
-    """The network and a world prepared for the scenario's layouts and the log's layout."""
+    """The network and a world prepared for the scenario's layouts and the log's layout.
+
+    The network returned is the world's (with the scenario's places on their roads): read the
+    log against it, so that call nodes and post nodes index the same graph.
+    """
     net = load_net(loaded, cache_dir)
     check_against_network(loaded, net)
     layouts = list(dict.fromkeys([*loaded.scenario.layout_names(), history_layout(loaded, spec)]))
-    return net, prepare_world(loaded, net, layouts)
+    world = prepare_world(loaded, net, layouts)
+    return world.net, world
 
 
 def fit_log(loaded: LoadedScenario, log: CallLog, world: World, *, spec: HistorySpec | None = None,
@@ -202,8 +207,11 @@ def fitted_data(loaded: LoadedScenario, fit: dict[str, Any], points_file: str) -
     demand["points"] = {"file": points_file}  # all the demand: no baseline beside the points
     demand["baseline"] = "none"
     mix = fit["type_mix"]
+    shares = {k: max(round(v, 8), 1e-5) for k, v in mix.items()}
+    top = max(shares, key=lambda k: shares[k])  # the largest takes the rounding: the sum is 1
+    shares[top] = round(1.0 - sum(v for k, v in shares.items() if k != top), 8)
     for t in data["incident_types"]:
-        t["share"] = max(round(mix[t["name"]], 5), 1e-5)
+        t["share"] = shares[t["name"]]
         t["on_scene"] = fit["on_scene"][t["name"]]["spec"]
     data["call_handling"] = fit["call_handling"]["spec"]
     if fit.get("history"):

@@ -10,7 +10,6 @@ incidents (common random numbers) and replications vary only what the log does n
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from sim.history.calls import CallLog, history_spec, read_calls
+from sim.network.graph import RoadNetwork
 from sim.scenario import LoadedScenario
 from sim.types import IncidentSet
 from sim.world.demand import sample_durations
@@ -63,7 +63,7 @@ def incidents_from_log(log: CallLog, world: World, *, seed: int, replication: in
                        on_scene_s=on_scene, horizon_s=horizon)
 
 
-_LOGS: dict[tuple[str, str | None, str], CallLog] = {}
+_LOGS: dict[tuple[str, str | None], tuple[RoadNetwork, CallLog]] = {}
 
 
 @dataclass(frozen=True)
@@ -75,15 +75,14 @@ class Replay:
     mapping: str | None = None
 
     def log(self, loaded: LoadedScenario, world: World) -> CallLog:
-        # the network with this world's places inserted: the same file gives other node numbers
-        # when other layouts put other places on it
-        placed = hashlib.sha256(world.net.x.tobytes() + world.net.y.tobytes()).hexdigest()
-        key = (self.calls, self.mapping, world.net.checksum + placed)
-        if key not in _LOGS:
+        key = (self.calls, self.mapping)
+        hit = _LOGS.get(key)
+        if hit is None or hit[0] is not world.net:  # node indices belong to one network
             spec = history_spec(loaded, Path(self.mapping) if self.mapping else None)
             _LOGS.clear()
-            _LOGS[key] = read_calls(self.calls, spec, world.scenario, world.net)
-        return _LOGS[key]
+            hit = (world.net, read_calls(self.calls, spec, world.scenario, world.net))
+            _LOGS[key] = hit
+        return hit[1]
 
     def __call__(self, loaded: LoadedScenario, world: World, replication: int) -> IncidentSet:
         return incidents_from_log(self.log(loaded, world), world, seed=world.scenario.run.seed,
