@@ -14,7 +14,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from sim.cli.checks import _positive_int
+from sim.cli.checks import _out_dir, _positive_int, _seed, few_replications_warning
 from sim.network.load import NetworkSourceError, default_cache_dir
 from sim.scenario import DEFAULT_SCENARIO, ScenarioError, check_budget, load_scenario
 
@@ -55,8 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run only this layout (repeat for several; default: the scenario's list)")
     common.add_argument("--days", type=_days, help="simulated days per replication (overrides run.duration)")
     common.add_argument("--reps", type=_positive_int, help="replications (overrides run.replications)")
-    common.add_argument("--seed", type=int, help="random seed (overrides run.seed)")
-    common.add_argument("--out", type=Path, default=Path("results"), help="results root (default: results/)")
+    common.add_argument("--seed", type=_seed, help="random seed (overrides run.seed)")
+    common.add_argument("--out", type=_out_dir, default=Path("results"),
+                        help="results root (default: results/)")
     common.add_argument("--cache-dir", type=Path, default=None,
                         help=f"network cache (default: $POLICE_SIM_CACHE or {default_cache_dir()})")
 
@@ -188,6 +189,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(coverage_summary(coverage))
     print(f"\n{batch.incidents_simulated:,} incidents simulated in {batch.timings['simulate_s']:.1f} s. "
           f"Results: {final}")
+    warning = few_replications_warning(s.run.replications)
+    if warning:
+        _say(warning)
     return 0
 
 
