@@ -16,7 +16,7 @@ from typing import Any
 
 from sim.cli.checks import _out_dir, _positive_int, _seed, few_replications_warning
 from sim.network.load import NetworkSourceError, default_cache_dir
-from sim.scenario import DEFAULT_SCENARIO, ScenarioError, check_budget, load_scenario
+from sim.scenario import DEFAULT_SCENARIO, LoadedScenario, ScenarioError, check_budget, load_scenario
 
 __all__ = ["build_parser", "main"]
 
@@ -132,8 +132,31 @@ def summary_table(summary: list[dict[str, Any]], targets: dict[str, float], cloc
     return "\n".join(lines)
 
 
+NETWORK_CHECK_SECTIONS = frozenset({"network", "zones", "demand", "layouts"})
+"""The sections the checks against the road network read (``sim.world.checks``)."""
+
+
+def _load_for_validate(args: argparse.Namespace) -> LoadedScenario:
+    """The scenario; if it has problems in sections the network checks do not read, those checks
+    still run, so that one ``validate`` reports every independent problem."""
+    try:
+        return load_scenario(args.scenario)
+    except ScenarioError as exc:
+        if args.schema_only or exc.partial is None or exc.invalid_sections & NETWORK_CHECK_SECTIONS:
+            raise
+        from sim.study.experiment import load_net
+        from sim.world.checks import network_problems
+
+        try:
+            net = load_net(exc.partial, args.cache_dir, progress=_say)
+            more = network_problems(exc.partial, net)
+        except ScenarioError as net_exc:
+            more = [net_exc]
+        raise ScenarioError.combine([exc, *more]) from None
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
-    loaded = load_scenario(args.scenario)
+    loaded = _load_for_validate(args)
     s = loaded.scenario
     if not args.schema_only:
         from sim.study.experiment import load_world

@@ -324,7 +324,10 @@ def validate_data(data: dict[str, Any], *, file: str, lines: dict[tuple[Any, ...
     ------
     ScenarioError
         Holding every problem found: all schema problems, and the problems of every rule whose
-        sections passed the schema (a rule cannot judge a section that failed it).
+        sections passed the schema (a rule cannot judge a section that failed it). Its
+        ``partial`` is the scenario built from the sections that passed, and
+        ``invalid_sections`` names the others, so that later checks that read only valid
+        sections (e.g. against the road network) can still run and add their problems.
     """
     shown = file
     problems: list[tuple[tuple[Any, ...], str]] = []
@@ -336,9 +339,13 @@ def validate_data(data: dict[str, Any], *, file: str, lines: dict[tuple[Any, ...
         scenario, invalid = _valid_sections(data, {str(loc[0]) for loc, _ in problems if loc})
     problems += list(_semantic_problems(scenario, invalid))
     if problems:
-        raise ScenarioError.combine(
+        error = ScenarioError.combine(
             ScenarioError(message, file=shown, loc=loc, line=_line_for(lines, loc))
-            for loc, message in problems) from None
+            for loc, message in problems)
+        error.partial = LoadedScenario(scenario=scenario, path=Path(path).resolve(), text=text,
+                                       lines=lines, data=data, shown=shown)
+        error.invalid_sections = invalid
+        raise error from None
     return LoadedScenario(scenario=scenario, path=Path(path).resolve(), text=text, lines=lines,
                           data=data, shown=shown)
 
