@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from sim.engine.core import Engine, simulate
 from sim.engine.invariants import check_result
+from sim.scenario import ZONE_CLASSES
 from sim.types import IncidentSet
 from sim.world.prepare import MINUTES_PER_DAY
 
@@ -105,37 +106,95 @@ def test_lazy_loop_position_matches_an_explicit_walk(tmp_path):
         assert got[0] == nxt and got[1] == pytest.approx(left, abs=1e-6)
 
 
-def _presence_by_hand(eng, world, times):
-    pts = [(int(n), float(t)) for n, t in zip(eng.presence().nodes, eng.presence().targets_s,
-                                               strict=True)]
-    covered = np.zeros(len(pts), dtype=int)
+EDGE_S = 10.0
+"""The ladder's edge time at free flow (100 m at 36 km/h); 20 s in the congestion period."""
+
+
+def _edge_s(t: float) -> float:
+    """Edge time (s) of a trip or reach starting at ``t``: halved speed from 06:00 to 12:00."""
+    return 2 * EDGE_S if 6 * 3600 <= t % 86400 < 12 * 3600 else EDGE_S
+
+
+def _presence_by_hand(jobs, points, times, off_air):
+    """Covered samples per point and hour, counted from the designed jobs alone.
+
+    ``jobs``: (dispatch s, scene column, on-scene s) for two cars parked at column 1 (turnout
+    30 s), each job served at once by an idle car. A car is unseen from dispatch until it
+    arrives, at the scene while on scene, then drives back along the bottom row (timed in the
+    period it leaves). ``points``: (column, target s). Reach from a position = the time to its
+    next node plus the edges from there to the point at the sample's edge time.
+    """
+    post = 1
+    trips = []  # (dispatch, arrival, clear, scene column, edge time back)
+    for dispatch, col, on_scene in jobs:
+        arrival = dispatch + 30.0 + (col - post) * _edge_s(dispatch)
+        clear = arrival + on_scene
+        trips.append((dispatch, arrival, clear, col, _edge_s(clear)))
+    counts = np.zeros((len(points), 24), dtype=int)
+    margin = math.inf
     for t in times:
-        minute = int(t // 60) % MINUTES_PER_DAY
-        for k, (node, target) in enumerate(pts):
-            for u in range(len(eng.fleet)):
-                if eng.fleet.off_air[minute, u] or eng.volunteers[u]:
-                    continue
-                nxt, left = eng.position(u, t)
-                if left + world.oracles[eng.fleet.unit_type[u]].time(nxt, node) <= target:
-                    covered[k] += 1
-                    break
-    return covered
+        if off_air(t):
+            continue
+        busy = [tr for tr in trips if tr[0] <= t < tr[2] + (tr[3] - post) * tr[4]]
+        positions = [(post, 0.0)] * (2 - len(busy))  # idle cars at the post
+        for _, arrival, clear, col, back in busy:
+            if t < arrival:
+                continue  # on the way: not counted
+            if t < clear:
+                positions.append((col, 0.0))
+                continue
+            driven = (t - clear) / back  # edges driven towards the post
+            positions.append((col - math.ceil(driven), (math.ceil(driven) - driven) * back))
+        for k, (col, target) in enumerate(points):
+            reach = min((left + abs(node - col) * _edge_s(t) for node, left in positions),
+                        default=math.inf)
+            margin = min(margin, abs(reach - target))
+            counts[k, int(t // 3600) % 24] += reach <= target
+    return counts, trips, margin
 
 
 def test_presence_matches_a_step_by_step_count(tmp_path):
-    data = ladder_scenario(tmp_path, patrol=True)
+    """Two parked cars, jobs at several distances, drives back, a congestion period and shift
+    hand-overs: presence by hour equals an independent count from the designed jobs."""
+    data = ladder_scenario(tmp_path, patrol=False)
     data["layouts"]["one"]["platforms"][0]["units"] = {"car": 2}
-    data["shifts"] = {"starts": ["00:00", "12:00"], "handover": "20 min"}
+    data["shifts"] = {"starts": ["00:00", "18:00"], "handover": "20 min"}
+    data["congestion"] = {"periods": [{"name": "morning", "hours": ["06:00", "12:00"],
+                                       "speed_factor": {"default": 0.5}}]}
     data["run"]["duration"] = "1 d"
-    data["patrol"] = {"presence_sample": "7 min"}
+    data["patrol"] = {"presence_sample": "1 min"}
     _, _, world = world_for(tmp_path, data)
-    eng = Engine(world, "one", _incidents(world, [], []))
-    eng.run()
+    col = {int(round(x / 100.0)) + 6: n
+           for n, (x, y) in enumerate(zip(world.net.x, world.net.y, strict=True)) if y < 0}
+    # (call s, scene column): free flow; starting in the period; leaving the scene just after
+    # 06:00 (a congested drive back); two jobs at once; at the key location itself; evening
+    calls = [(2 * 3600 + 3.3, 9), (7 * 3600 + 17.9, 11), (5 * 3600 + 52 * 60 + 1.7, 7),
+             (15 * 3600 + 11.1, 11), (15 * 3600 + 95.3, 4), (20 * 3600 + 41.9, 10)]
+    on_scene = 600.0
+    inc = _incidents(world, [t for t, _ in calls], [col[c] for _, c in calls],
+                     on_scene=[on_scene] * len(calls))
+    eng = Engine(world, "one", inc)
+    res = eng.run()
     p = eng.presence()
-    times = np.arange(0.0, 86400.0, 7 * 60.0)
+    times = np.arange(0.0, 86400.0, 60.0)
     assert p.samples.sum() == len(times)
-    assert list(p.police.sum(axis=1)) == list(_presence_by_hand(eng, world, times))
-    assert 0 < p.police[0].sum() < len(times)  # the key location is covered part of the time
+    post_zone = ZONE_CLASSES[int(world.zones.zone[col[1]])]
+    targets = world.scenario.zones.targets
+    points = [(11, targets["key"]), (1, targets[post_zone])]  # the key location, the grid's post
+
+    def off_air(t):  # hand-overs: 20 min from 00:00 and from 18:00
+        return t % 86400 < 1200 or 18 * 3600 <= t % 86400 < 18 * 3600 + 1200
+
+    counts, trips, margin = _presence_by_hand([(t + 1.0, c, on_scene) for t, c in calls],
+                                              points, times, off_air)
+    assert margin > 1.0  # no sample sits on a boundary (edges are 100 m to within 0.1 %)
+    c = res.records.columns
+    for i, (_, arrival, clear, _, _) in enumerate(trips):
+        assert c["arrival_s"][i] == pytest.approx(arrival, abs=0.5)
+        assert c["clear_s"][i] == pytest.approx(clear, abs=0.5)
+    assert p.names[0] == "Station"
+    assert p.police.tolist() == counts.tolist()
+    assert 0 < counts[0].sum() < len(times) // 10  # the key location is covered only near jobs
 
 
 @st.composite
