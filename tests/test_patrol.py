@@ -47,6 +47,24 @@ def ladder_scenario(tmp_path, *, patrol: bool):
     return data
 
 
+def _ladder_edge_s() -> float:
+    """The ladder's edge time (s) from its coordinates: the great-circle length of a 100 m step
+    in :func:`lonlat` (osmnx measures edges so, Earth radius 6,371,009 m) at 36 km/h."""
+    (lon0, lat0), (lon1, lat1) = lonlat(0.0, -50.0), lonlat(100.0, -50.0)
+    p0, p1, dl = math.radians(lat0), math.radians(lat1), math.radians(lon1 - lon0)
+    h = math.sin((p1 - p0) / 2) ** 2 + math.cos(p0) * math.cos(p1) * math.sin(dl / 2) ** 2
+    return 2 * 6_371_009.0 * math.asin(math.sqrt(h)) / 10.0
+
+
+def _eta_by_design(phase: float, edge: float) -> float:
+    """Time (s) from a loop position to the key location on the ladder loop post -> key -> post
+    (10 edges each way; a unit coming back goes on to its next node, then turns round)."""
+    if phase <= 10 * edge:  # going out: straight on to the key location
+        return 10 * edge - phase
+    j = math.ceil(phase / edge)
+    return (j * edge - phase) + (j - 10) * edge
+
+
 def test_patrolling_unit_reaches_the_key_location_faster_than_parked(tmp_path):
     _, _, parked_world = world_for(tmp_path, ladder_scenario(tmp_path, patrol=False), name="parked.yaml")
     _, _, patrol_world = world_for(tmp_path, ladder_scenario(tmp_path, patrol=True), name="patrol.yaml")
@@ -56,30 +74,33 @@ def test_patrolling_unit_reaches_the_key_location_faster_than_parked(tmp_path):
     # by hand: the loop is post -> key -> post, 10 edges of 100 m at 10 m/s each way
     assert loop.cycle == pytest.approx(200.0, rel=0.01)
     assert list(loop.nodes[:11]) == list(loop.nodes[10:][::-1])
-    # one incident at the key location at a time, far apart so the unit is back on its loop
-    phases = np.array([0.0, 15.0, 40.0, 99.0, 120.0, 150.0, 185.0])
-    times = 10_000.0 * np.arange(1, 1 + len(phases)) + phases - 1.0  # dispatched at phase
+    # one incident at the key location at a time, each dispatched at a designed phase of the loop:
+    # the unit starts at the post (phase 0) at time 0; after a job at the key it rejoins its
+    # loop there (the nearest waypoint), that is at phase 100 s when it clears; two cycles later
+    # the next job comes. Phases avoid the nodes on the way back, where the next node changes.
+    edge = _ladder_edge_s()
+    assert edge == pytest.approx(10.0, rel=0.01)
+    phases = [15.0, 0.5, 40.0, 99.0, 125.0, 155.0, 185.0]
+    dispatch, expected, anchor = [], [], 0.0
+    for phase in phases:
+        t = anchor + 2 * 20 * edge + phase
+        eta = _eta_by_design(phase, edge)
+        dispatch.append(t)
+        expected.append(eta)
+        anchor = t + eta + 60.0 - 10 * edge  # cleared after 60 s on scene, half-way round
+    times = np.array(dispatch) - 1.0  # calls: dispatched 1 s later
     res_parked = simulate(parked_world, "one", _incidents(parked_world, times, [key] * len(times)))
-    patrol_engine = Engine(patrol_world, "one", _incidents(patrol_world, times, [key] * len(times)))
-    res_patrol = patrol_engine.run()
+    res_patrol = simulate(patrol_world, "one", _incidents(patrol_world, times, [key] * len(times)))
     parked_eta = res_parked.records.columns["arrival_s"] - res_parked.records.columns["dispatch_s"]
     assert parked_eta == pytest.approx(np.full(len(times), 30.0 + 100.0), rel=0.01)
-    patrol_eta = res_patrol.records.columns["arrival_s"] - res_patrol.records.columns["dispatch_s"]
-    # the unit rejoins its loop after each job, so compute its phase from the logged anchor
-    for i, t in enumerate(times + 1.0):
-        seg = [sg for sg in patrol_engine.segs[0] if sg[0] < t][-1]  # before this job
-        anchor = seg[2] if seg[1] == 1 else seg[4]
-        phase = (t - anchor) % loop.cycle
-        half = loop.cycle / 2
-        if phase <= half:  # going out: straight on to the key location
-            expected = half - phase
-        else:  # coming back: on to the next node, then turn round
-            j = math.ceil(phase / (loop.cycle / 20))
-            expected = (j * loop.cycle / 20 - phase) + (j - 10) * loop.cycle / 20
-        assert patrol_eta[i] == pytest.approx(expected, abs=0.6), (phase, patrol_eta[i], expected)
+    c = res_patrol.records.columns
+    assert c["dispatch_s"] == pytest.approx(np.array(dispatch))
+    patrol_eta = c["arrival_s"] - c["dispatch_s"]
+    # to within 0.05 s: node coordinates are written to 7 decimals (about 1 cm)
+    assert patrol_eta == pytest.approx(np.array(expected), abs=0.05), (patrol_eta, expected)
     assert patrol_eta.mean() < parked_eta.mean()
-    assert np.all(res_patrol.records.columns["from_patrol"] == 1)
-    assert np.all(res_patrol.records.columns["turnout_s"] == 0.0)
+    assert np.all(c["from_patrol"] == 1)
+    assert np.all(c["turnout_s"] == 0.0)
 
 
 def test_lazy_loop_position_matches_an_explicit_walk(tmp_path):
