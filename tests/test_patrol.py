@@ -335,17 +335,21 @@ def test_a_unit_on_a_minor_job_is_diverted_to_an_urgent_one(tmp_path):
     post = int(fleet.post[0])
     far = int(fleet.post_table[0, 0])
     oracle = world.oracles["car"]
-    key = int(np.argmax(oracle.from_node(post)))  # the far end of the ladder
-    # en route: the minor job is far away; an urgent call at the post comes in 20 s later
-    inc = _incidents(world, [0.0, 50.0], [key, far], priorities=[2, 0], on_scene=[600.0, 600.0],
+    # the minor job 10 edges east along the post's row; an urgent call at the post comes in when
+    # the car has driven 25 s towards it (dispatched at 1 s, turnout 30 s, diverted at 56 s)
+    row = world.net.y < 0
+    assert row[post]
+    key = int(np.flatnonzero(row)[np.argmin(np.abs(world.net.x[row] - 500.0))])
+    inc = _incidents(world, [0.0, 55.0], [key, far], priorities=[2, 0], on_scene=[600.0, 600.0],
                      types=[1, 0])
     eng = Engine(world, "one", inc)
     res = eng.run()
     c = res.records.columns
     assert c["diverted"][0] == 1 and c["by_diversion"][1] == 1
     assert c["turnout_s"][1] == 0.0
-    # the car had driven 20 s towards the minor job: it comes back that far
-    assert c["travel_s"][1] == pytest.approx(20.0, abs=10.5)  # to within one 10 s edge
+    # 2.5 edges out, it goes on to the third node, then back three edges: 6 edges - 25 s
+    edge = _ladder_edge_s()
+    assert c["travel_s"][1] == pytest.approx(6 * edge - 25.0, abs=0.01)
     # the minor job waited for the car to clear the urgent one, then got it
     assert c["queued"][0] == 1 and c["assign_s"][0] == pytest.approx(c["clear_s"][1])
     assert c["arrival_s"][0] > c["clear_s"][1]
