@@ -10,7 +10,7 @@ from sim.analysis.metrics import mean_ci
 from sim.engine.core import Engine, simulate
 from sim.engine.invariants import check_invariants
 from sim.study.experiment import run_batch
-from sim.theory.queueing import erlang_c, mmc_metrics
+from sim.theory.queueing import mmc_metrics
 from sim.types import IncidentSet
 from sim.world.demand import generate_incidents
 

@@ -185,7 +185,7 @@ def test_presence_matches_a_step_by_step_count(tmp_path):
     data["run"]["duration"] = "1 d"
     data["patrol"] = {"presence_sample": "1 min"}
     _, _, world = world_for(tmp_path, data)
-    col = {int(round(x / 100.0)) + 6: n
+    col = {int(np.round(x / 100.0)) + 6: n
            for n, (x, y) in enumerate(zip(world.net.x, world.net.y, strict=True)) if y < 0}
     # (call s, scene column): free flow; starting in the period; leaving the scene just after
     # 06:00 (a congested drive back); two jobs at once; at the key location itself; evening
@@ -334,7 +334,6 @@ def test_a_unit_on_a_minor_job_is_diverted_to_an_urgent_one(tmp_path):
     fleet = world.fleets["one"]
     post = int(fleet.post[0])
     far = int(fleet.post_table[0, 0])
-    oracle = world.oracles["car"]
     # the minor job 10 edges east along the post's row; an urgent call at the post comes in when
     # the car has driven 25 s towards it (dispatched at 1 s, turnout 30 s, diverted at 56 s)
     row = world.net.y < 0

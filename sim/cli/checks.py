@@ -18,7 +18,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 __all__ = ["EXIT_FAILED", "EXIT_INPUT", "MIN_REPLICATIONS", "add_budget_arguments", "budget_limits",
            "few_replications_warning", "register"]
@@ -193,7 +193,14 @@ def add_budget_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: run.budget, 4 GB)")
 
 
-def budget_limits(args: argparse.Namespace) -> dict[str, float | None]:
+class BudgetLimits(TypedDict):
+    """Keyword arguments of ``check_budget`` from the command line (None: the scenario's)."""
+
+    max_events: float | None
+    max_memory: float | None
+
+
+def budget_limits(args: argparse.Namespace) -> BudgetLimits:
     """Keyword arguments for ``config.check_budget`` from :func:`add_budget_arguments`' flags."""
     return {"max_events": getattr(args, "max_events", None),
             "max_memory": getattr(args, "max_memory", None)}

@@ -10,6 +10,7 @@ import argparse
 import math
 import sys
 import time
+from collections.abc import Mapping
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
@@ -113,7 +114,7 @@ def _fmt_min(x: float) -> str:
     return "n/a" if x is None or math.isnan(x) else f"{x / 60:.1f} min"
 
 
-def summary_table(summary: list[dict[str, Any]], targets: dict[str, float], clock: str) -> str:
+def summary_table(summary: list[dict[str, Any]], targets: Mapping[Any, float], clock: str) -> str:
     """The compact table printed at the end of a run."""
     head = (f"{'layout':<32} {'zone':<8} {'target':>7} {'incidents':>9}  {'within target (95% CI)':<23}"
             f" {'mean resp':>9} {'p90 resp':>9} {'queued':>7} {'util':>6}")

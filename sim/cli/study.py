@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from sim.cli.checks import _positive_int, few_replications_warning
-from sim.scenario import ScenarioError, check_budget, load_scenario
+from sim.scenario import LoadedScenario, ScenarioError, check_budget, load_scenario
 
 __all__ = ["register"]
 
@@ -24,7 +25,7 @@ def _pp(text: str) -> float:
     return v
 
 
-def run_folders(args: argparse.Namespace, loaded, root: Path) -> tuple[Path, Path]:
+def run_folders(args: argparse.Namespace, loaded: LoadedScenario, root: Path) -> tuple[Path, Path]:
     """The ``.partial`` folder to fill and the final name: a new one, or ``--resume DIR``."""
     from sim.study.folder import PARTIAL_NOTE, new_run_dir
 
@@ -64,7 +65,8 @@ def stopped(args: argparse.Namespace, command: str, partial: Path, exc: BaseExce
     return 130 if isinstance(exc, KeyboardInterrupt) else 1
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+             common: argparse.ArgumentParser) -> None:
     """Add the ``compare`` and ``sweep`` subcommands; ``common`` holds the shared run options."""
     from sim.study.experiment import default_workers
 
@@ -90,7 +92,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         p.set_defaults(handler=_handler(sweep), command_name=name)
 
 
-def _handler(sweep: bool):
+def _handler(sweep: bool) -> Callable[[argparse.Namespace], int]:
     def handle(args: argparse.Namespace) -> int:
         return _study(args, sweep)
 

@@ -11,9 +11,10 @@ import contextlib
 import difflib
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -204,7 +205,7 @@ class LoadedScenario:
 _HINT = re.compile(r"did you mean '([^']+)'")
 
 
-def _pydantic_problem(err: dict[str, Any]) -> tuple[tuple[Any, ...], str]:
+def _pydantic_problem(err: Mapping[str, Any]) -> tuple[tuple[Any, ...], str]:
     loc = tuple(err.get("loc", ()))
     kind = err.get("type", "")
     if kind == "extra_forbidden":
@@ -371,7 +372,8 @@ def _valid_sections(data: dict[str, Any], failed: set[str]) -> tuple[Scenario, f
         if name in fields and name not in failed:
             info = fields[name]
             with contextlib.suppress(ValidationError):
-                valid[name] = TypeAdapter(Annotated[info.annotation, info]).validate_python(value)
+                adapter: TypeAdapter[Any] = TypeAdapter(cast(Any, Annotated[info.annotation, info]))
+                valid[name] = adapter.validate_python(value)
     invalid = frozenset(name for name, info in fields.items()
                         if name not in valid and (name in data or info.is_required()))
     return Scenario.model_construct(**valid), invalid
