@@ -52,8 +52,10 @@ class atomic_open:
     def __enter__(self) -> Any:
         fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
         os.chmod(self.tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual mode
-        kwargs = {} if "b" in self.mode else {"encoding": "utf-8", "newline": ""}
-        self.fh = os.fdopen(fd, self.mode, **kwargs)
+        if "b" in self.mode:
+            self.fh = os.fdopen(fd, self.mode)
+        else:
+            self.fh = os.fdopen(fd, self.mode, encoding="utf-8", newline="")
         return self.fh
 
     def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:

@@ -18,11 +18,13 @@ import csv
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:  # annotations only: this module imports no other layer at run time
+    from _typeshed import SupportsWrite
+
     from sim.scenario import Scenario
 
 FIELDS: tuple[tuple[str, str], ...] = (
@@ -87,7 +89,8 @@ class RecordTable:
         col = self.columns[name]
         if name in self.lookups:
             table = np.array(("",) + self.lookups[name], dtype=object)
-            return table[col + 1]
+            decoded: np.ndarray = table[col + 1]
+            return decoded
         return col
 
     @staticmethod
@@ -131,7 +134,7 @@ class RecordTable:
             self.write_csv(fh)
         return None
 
-    def write_csv(self, fh: IO[str], *, header: bool = True, block: int = 65_536) -> None:
+    def write_csv(self, fh: SupportsWrite[str], *, header: bool = True, block: int = 65_536) -> None:
         """Write the records as CSV to an open text file, ``block`` rows at a time.
 
         The bytes are those of :mod:`csv` (excel dialect, ``\\n`` line ends, minimal quoting),
@@ -166,7 +169,8 @@ def _column_formatter(table: RecordTable, name: str) -> Any:
             part = col[lo:hi]
             out = np.char.mod("%.3f", part).astype(object)
             out[np.isnan(part)] = ""
-            return out.tolist()
+            texts: list[str] = out.tolist()
+            return texts
         return floats
     if col.dtype.kind in "iub":
         return lambda lo, hi: col[lo:hi].astype(np.int64).astype(str).tolist()

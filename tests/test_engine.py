@@ -154,9 +154,10 @@ def test_lazy_position_matches_an_explicit_walk(tmp_path):
     u = 2
     post = int(eng.fleet.post[u])
     start = 0
-    eng.trans_from[u], eng.trans_to[u], eng.trans_t0[u] = start, post, 1000.0
-    eng.trans_end[u] = 1000.0 + eng.oracle[u].time(start, post)
-    path, cum = eng.route(u)
+    traj = eng.traj
+    traj.trans_from[u], traj.trans_to[u], traj.trans_t0[u] = start, post, 1000.0
+    traj.trans_end[u] = 1000.0 + eng.oracle[u].time(start, post)
+    path, cum = traj.route(u)
     # explicit walk: edge by edge, the unit is on edge (k-1, k) until it reaches node k
     times = eng.oracle[u].cumulative_times(path)
     assert np.allclose(cum, times)

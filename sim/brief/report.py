@@ -376,6 +376,9 @@ def assumptions(results: Results, lang: str = "en", goal: float | None = 0.9) ->
     if goal is not None:
         out.append(tr("a.goal", lang, goal=pct(goal, lang, 0)))
     out.append(tr("a.not_modelled", lang))
+    from sim.brief.fit_report import history_notes
+
+    out.extend(history_notes(results.folder, Path(m.get("inputs", {}).get("scenario_file", "")), lang))
     return out
 
 

@@ -73,8 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--resume", type=Path, metavar="DIR",
                    help="finish an interrupted run in DIR (a <run-id>.partial folder): only the "
                         "missing pieces run")
+    r.add_argument("--replay", type=Path, metavar="CALLS",
+                   help="replay a call log (CSV/Parquet) instead of generated demand (see 'calls check')")
+    r.add_argument("--mapping", type=Path, help="column mapping for --replay (default: history: section)")
     r.set_defaults(handler=_cmd_run)
 
+    from sim.cli.calls import register as register_calls
     from sim.cli.checks import add_budget_arguments
     from sim.cli.checks import register as register_checks
     from sim.cli.study import register as register_study
@@ -82,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_budget_arguments(common)
     register_study(sub, common)
     register_checks(sub)
+    register_calls(sub)
 
     v = sub.add_parser("validate", help="check a scenario file without simulating",
                        description="Validate a scenario: the schema, cross-references and, unless "
@@ -166,6 +171,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         for name, fleet in world.fleets.items():
             print(f"  layout {name}: {len(fleet.platform_names)} posts, {len(fleet)} units")
         print(f"  network: {net.source}: {net.n_nodes:,} nodes, {net.n_edges:,} edges")
+        if s.rural is not None:
+            from sim.world.villages import rural_overview
+
+            print(rural_overview(loaded, net))
     print(f"{args.scenario}: OK ({len(s.layouts)} layouts, {len(s.incident_types)} incident types, "
           f"{s.demand.incidents_per_day:g} incidents/day)")
     return 0
@@ -185,6 +194,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
                       seed=args.seed, duration_s=args.days * 86400.0 if args.days else None,
                       cache_dir=args.cache_dir)
     loaded = apply_overrides(loaded, opts)
+    replay, replay_note = None, None
+    if args.replay:
+        from sim.cli.calls import setup_replay
+
+        loaded, replay, replay_note = setup_replay(args, loaded)
     check_budget(loaded, **budget_limits(args))
     s = loaded.scenario
     t0 = time.perf_counter()
@@ -196,13 +210,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
     partial, final = run_folders(args, loaded, args.out)
     try:
         batch = run_batch(loaded, world, progress=Progress("simulating"), workers=args.workers,
-                          cache_dir=args.cache_dir, store_dir=partial)
+                          cache_dir=args.cache_dir, store_dir=partial, incidents=replay)
     except (KeyboardInterrupt, BrokenProcessPool) as exc:
         return stopped(args, "run", partial, exc)
     coverage = write_coverage_tables(partial, world, batch.layouts, batch.presence)
     timings = {"network_s": t_net, "simulate_s": batch.timings["simulate_s"],
                "plots_s": 0.0, "total_s": time.perf_counter() - t_start}
     write_results(partial, loaded, net, batch, command=["run_sim.py", *sys.argv[1:]], timings=timings)
+    if replay_note:
+        from sim.cli.calls import write_replay_note
+
+        write_replay_note(partial, replay_note)
     if not args.no_plots:  # figures and the report, from the folder just written
         from sim.brief.report import report_after_run
 

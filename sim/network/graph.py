@@ -64,6 +64,10 @@ class RoadNetwork:
     report : counts from loading: nodes and edges kept and dropped, and why.
     rivers : optional river centre lines for maps, ``{name: [(lon, lat), ...]}``.
     edge_walk_only : True for footways and pedestrian streets: usable on foot, never by car.
+    dropped_segments : ``[k, (lon0, lat0, lon1, lat1)]``: the drivable road segments dropped as
+        outside the largest strongly connected component (to name a place that lies on them).
+    places : the scenario's points placed on this network (``sim.world.places``):
+        ``(lon, lat) -> (node index, distance to the road in m)``.
     """
 
     osmid: np.ndarray
@@ -82,6 +86,8 @@ class RoadNetwork:
     report: dict[str, Any] = field(default_factory=dict)
     rivers: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     edge_walk_only: np.ndarray | None = None
+    dropped_segments: np.ndarray | None = None
+    places: dict[tuple[float, float], tuple[int, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.edge_walk_only is None:  # no footways: every edge is a road
@@ -105,7 +111,7 @@ class RoadNetwork:
         v = per_class[self.edge_class] * factor
         if cap is not None:
             v = np.minimum(v, cap)
-        return v
+        return np.asarray(v, dtype=float)
 
     def nearest_node(self, x: float, y: float) -> tuple[int, float]:
         """Index of the node nearest to local point (x, y), and its distance (metres)."""

@@ -31,7 +31,7 @@ __all__ = ["TravelTimeOracle", "edge_times"]
 def edge_times(net: RoadNetwork, speeds: dict[str, float], *, factor: float = 1.0,
                cap: float | None = None) -> np.ndarray:
     """Travel time (s) on each edge for class speeds (m/s), a speed factor and a speed cap (m/s)."""
-    return net.edge_length / net.edge_speeds(speeds, factor=factor, cap=cap)
+    return np.asarray(net.edge_length / net.edge_speeds(speeds, factor=factor, cap=cap), dtype=float)
 
 
 def _csr_min(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray) -> csr_matrix:
@@ -121,7 +121,7 @@ class TravelTimeOracle:
         self._limited.move_to_end(target)
         if len(self._limited) > self._lru_size:
             self._limited.popitem(last=False)
-        return times
+        return np.asarray(times)
 
     def time(self, source: int, target: int) -> float:
         """Shortest travel time (s) from ``source`` to ``target``."""

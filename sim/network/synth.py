@@ -44,6 +44,7 @@ import pathlib
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from xml.sax.saxutils import quoteattr
 
 import numpy as np
@@ -119,10 +120,10 @@ def _river_centre_lines() -> tuple[list[tuple[float, float]], list[tuple[float, 
     xs = np.linspace(X_MIN_M, X_MAX_M, n_zi)
     conf_i = int(np.argmin(np.abs(xs - CONFLUENCE_X_M)))
     xs[conf_i] = CONFLUENCE_X_M
-    zi = list(zip(xs.tolist(), _zi_y(xs).tolist(), strict=False))
+    zi = list(zip(xs.tolist(), np.asarray(_zi_y(xs)).tolist(), strict=False))
     n_sh = math.ceil((_CONFLUENCE_Y_M - Y_MIN_M) / RIVER_SAMPLE_STEP_M) + 1
     ys = np.linspace(Y_MIN_M, _CONFLUENCE_Y_M, n_sh)[:-1]
-    shao = [*list(zip(_shao_x(ys).tolist(), ys.tolist(), strict=False)), zi[conf_i]]
+    shao = [*list(zip(np.asarray(_shao_x(ys)).tolist(), ys.tolist(), strict=False)), zi[conf_i]]
     return zi, shao, conf_i
 
 
@@ -221,7 +222,7 @@ DROP_EDGE = 0.2
 # projection
 
 
-def local_to_lonlat(x_m, y_m):
+def local_to_lonlat(x_m: Any, y_m: Any) -> Any:
     """Convert local frame coordinates to longitude/latitude.
 
     Equirectangular projection about (:data:`ORIGIN_LON`, :data:`ORIGIN_LAT`).
@@ -554,6 +555,63 @@ def _road_tags(road: _Road, highway: str) -> tuple[tuple[str, str], ...]:
     return tuple(tags)
 
 
+def outside_largest_scc(lines: list[_Line]) -> set[Key]:
+    """Node keys outside the largest strongly connected component of the kept edges of ``lines``
+    (two-way unless the line is one-way); empty when the graph is strongly connected."""
+    index: dict[Key, int] = {}
+    src: list[int] = []
+    dst: list[int] = []
+    for ln in lines:
+        for ei, kept in enumerate(ln.kept):
+            if not kept:
+                continue
+            a = index.setdefault(ln.keys[ei], len(index))
+            b = index.setdefault(ln.keys[ei + 1], len(index))
+            src.append(a)
+            dst.append(b)
+            if not ln.oneway:
+                src.append(b)
+                dst.append(a)
+    n = len(index)
+    m = coo_matrix((np.ones(len(src)), (src, dst)), shape=(n, n)).tocsr()
+    ncomp, labels = connected_components(m, directed=True, connection="strong")
+    if ncomp == 1:
+        return set()
+    big = np.bincount(labels).argmax()
+    keys = list(index)
+    return {keys[i] for i in np.flatnonzero(labels != big)}
+
+
+def drop_links(lines: list[_Line], drop_p: dict[Key, float], rng: np.random.Generator) -> None:
+    """Drop each droppable edge of ``lines`` with the mean ``drop_p`` of its two ends (one draw
+    per droppable edge, in line order), then put dropped edges back beside the nodes outside the
+    largest strongly connected component until the kept graph is strongly connected. Sets
+    ``kept`` on every line."""
+    cand = [(li, ei) for li, ln in enumerate(lines) for ei in range(len(ln.tags))
+            if ln.droppable[ei]]
+    draws = rng.random(len(cand))
+    for ln in lines:
+        ln.kept = [True] * len(ln.tags)
+    dropped = set()
+    for (li, ei), r in zip(cand, draws, strict=False):
+        ln = lines[li]
+        p = 0.5 * (drop_p[ln.keys[ei]] + drop_p[ln.keys[ei + 1]])
+        if r < p:
+            ln.kept[ei] = False
+            dropped.add((li, ei))
+    while True:
+        outside = outside_largest_scc(lines)
+        if not outside:
+            break
+        restore = [(li, ei) for li, ei in sorted(dropped)
+                   if not outside.isdisjoint(lines[li].keys[ei:ei + 2])]
+        if not restore:  # cannot happen when the undropped grid is strongly connected
+            raise RuntimeError("synthetic network is not strongly connected")
+        for li, ei in restore:
+            lines[li].kept[ei] = True
+            dropped.discard((li, ei))
+
+
 class _Builder:
     def __init__(self, seed: int) -> None:
         self.rng = np.random.default_rng(seed)
@@ -727,58 +785,12 @@ class _Builder:
         amp = np.array([self.jitter_amp[k] for k in interior])
         jit = self.rng.uniform(-1.0, 1.0, (len(interior), 2)) * amp[:, None]
         for k, (jx, jy) in zip(interior, jit.tolist(), strict=False):
-            x, y = self.pos[k]
-            self.pos[k] = (x + jx, y + jy)
+            px, py = self.pos[k]
+            self.pos[k] = (px + jx, py + jy)
 
     # -- dropping residential links, keeping the graph strongly connected ----------------
     def _drop_links(self) -> None:
-        cand = [(li, ei) for li, ln in enumerate(self.lines) for ei in range(len(ln.tags))
-                if ln.droppable[ei]]
-        draws = self.rng.random(len(cand))
-        for ln in self.lines:
-            ln.kept = [True] * len(ln.tags)
-        dropped = set()
-        for (li, ei), r in zip(cand, draws, strict=False):
-            ln = self.lines[li]
-            p = 0.5 * (self.drop_p[ln.keys[ei]] + self.drop_p[ln.keys[ei + 1]])
-            if r < p:
-                ln.kept[ei] = False
-                dropped.add((li, ei))
-        while True:
-            outside = self._outside_largest_scc()
-            if not outside:
-                break
-            restore = [(li, ei) for li, ei in sorted(dropped)
-                       if not outside.isdisjoint(self.lines[li].keys[ei:ei + 2])]
-            if not restore:  # cannot happen: the undropped grid is strongly connected
-                raise RuntimeError("synthetic network is not strongly connected")
-            for li, ei in restore:
-                self.lines[li].kept[ei] = True
-                dropped.discard((li, ei))
-
-    def _outside_largest_scc(self) -> set[Key]:
-        index: dict[Key, int] = {}
-        src: list[int] = []
-        dst: list[int] = []
-        for ln in self.lines:
-            for ei, kept in enumerate(ln.kept):
-                if not kept:
-                    continue
-                a = index.setdefault(ln.keys[ei], len(index))
-                b = index.setdefault(ln.keys[ei + 1], len(index))
-                src.append(a)
-                dst.append(b)
-                if not ln.oneway:
-                    src.append(b)
-                    dst.append(a)
-        n = len(index)
-        m = coo_matrix((np.ones(len(src)), (src, dst)), shape=(n, n)).tocsr()
-        ncomp, labels = connected_components(m, directed=True, connection="strong")
-        if ncomp == 1:
-            return set()
-        big = np.bincount(labels).argmax()
-        keys = list(index)
-        return {keys[i] for i in np.flatnonzero(labels != big)}
+        drop_links(self.lines, self.drop_p, self.rng)
 
     # -- rivers ---------------------------------------------------------------------------
     def _rivers(self) -> None:
@@ -801,15 +813,15 @@ class _Builder:
 
 def _ways(lines: list[_Line]) -> list[tuple[list[Key], tuple[tuple[str, str], ...]]]:
     """Split each line into OSM ways: maximal runs of kept edges with equal tags."""
-    ways = []
+    ways: list[tuple[list[Key], tuple[tuple[str, str], ...]]] = []
     for ln in lines:
         run: list[Key] = []
-        run_tags = None
+        run_tags: tuple[tuple[str, str], ...] = ()
         for ei, tags in enumerate(ln.tags):
             if not ln.kept[ei]:
                 if len(run) > 1:
                     ways.append((run, run_tags))
-                run, run_tags = [], None
+                run, run_tags = [], ()
                 continue
             if run and tags != run_tags:
                 ways.append((run, run_tags))
@@ -831,11 +843,20 @@ def _fmt(v: float) -> str:
 def _render(seed: int) -> str:
     b = _Builder(seed)
     b.build()
-    ways = _ways(b.lines)
+    return render_osm(b.lines, b.pos, f"police-sim synthetic Shaoyang v{GENERATOR_VERSION} (seed {seed})")
+
+
+def render_osm(lines: list[_Line], pos: dict[Key, tuple[float, float]], generator: str) -> str:
+    """OSM XML text of the kept edges of ``lines`` (node positions ``pos`` in local m).
+
+    Nodes are numbered in order of (lat, lon, key) and ways in line order, so equal input gives a
+    byte-identical file; ``generator`` is written in the ``<osm>`` element.
+    """
+    ways = _ways(lines)
     used = {k for keys, _ in ways for k in keys}
     coords: dict[Key, tuple[str, str]] = {}
     for k in used:
-        x, y = b.pos[k]
+        x, y = pos[k]
         lon, lat = local_to_lonlat(x, y)
         coords[k] = (_fmt(lat), _fmt(lon))
     order = sorted(used, key=lambda k: (float(coords[k][0]), float(coords[k][1]), repr(k)))
@@ -844,8 +865,7 @@ def _render(seed: int) -> str:
     lats = [float(c[0]) for c in coords.values()]
     out = [
         "<?xml version='1.0' encoding='UTF-8'?>",
-        f'<osm version="0.6" generator="police-sim synthetic Shaoyang v{GENERATOR_VERSION} '
-        f'(seed {seed})">',
+        f'<osm version="0.6" generator="{generator}">',
         f'  <bounds minlat="{_fmt(min(lats))}" minlon="{_fmt(min(lons))}" '
         f'maxlat="{_fmt(max(lats))}" maxlon="{_fmt(max(lons))}"/>',
     ]
@@ -937,6 +957,7 @@ def synthetic_features(seed: int = 2017) -> dict:
     shuangqing = [shao[0], (X_MAX_M, Y_MIN_M), *zi[:conf_i:-1], *shao[::-1]]
     # the old town: the patch rectangle of its superblocks, traced along its four sides
     dx = districts["DX"]
+    assert dx.old_town is not None  # set when the districts are built
     a0, a1, b0, b1 = dx.old_town
     u0, u1 = dx.u_lines[a0].param, dx.u_lines[a1].param
     v0, v1 = dx.v_lines[b0].param, dx.v_lines[b1].param

@@ -14,6 +14,7 @@ from sim.quantities import (
 )
 from sim.scenario.budget import _budget_problems
 from sim.scenario.errors import _unknown
+from sim.scenario.rural import rural_problems
 from sim.scenario.schema import Layout, Scenario, _window_mask, key_location_overlaps, minute_of_day
 
 # ---------------------------------------------------------------------------------------------
@@ -227,6 +228,7 @@ RULES: tuple[tuple[frozenset[str], Callable[[Scenario], Iterable[Problem]]], ...
     (frozenset({"layouts", "unit_types", "shifts", "incident_types"}), _capacity_problems),
     (frozenset({"congestion", "network"}), _congestion_problems),
     (frozenset({"sweep", "unit_types"}), _sweep_problems),
+    (frozenset({"rural", "unit_types", "incident_types", "zones", "layouts"}), rural_problems),
 )
 """Each rule with the top-level sections it reads; a rule runs when all of them are valid."""
 

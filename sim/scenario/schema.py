@@ -8,6 +8,7 @@ Coordinates are WGS84 longitude/latitude in degrees.
 from __future__ import annotations
 
 import difflib
+import itertools
 import math
 import re
 from pathlib import Path
@@ -22,6 +23,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    field_validator,
     model_validator,
 )
 
@@ -36,6 +38,8 @@ from sim.quantities import (
     parse_speed,
 )
 from sim.scenario.errors import FieldProblem
+from sim.scenario.history import HistorySpec
+from sim.scenario.rural import RuralSpec
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "shaoyang.yaml"
 
@@ -74,18 +78,37 @@ class DistributionSpec(_Model):
     coefficient of variation ``cv`` (standard deviation / mean).
     """
 
-    distribution: Literal["fixed", "exponential", "lognormal", "gamma"]
+    distribution: Literal["fixed", "exponential", "lognormal", "gamma", "empirical"]
     mean: Duration = Field(gt=0.0, le=365 * 86400.0)
     cv: float | None = Field(default=None, gt=0.0, le=10.0)
+    quantiles: list[Duration] | None = Field(default=None, min_length=2, max_length=1001)
+    """``empirical`` only: durations at equally spaced probabilities 0, 1/(n-1), ..., 1 (e.g. from
+    a call log, see ``sim.history.fit``); draws interpolate between them."""
 
     @model_validator(mode="after")
     def _cv_needed(self) -> DistributionSpec:
+        if self.mean <= 0 and self.distribution != "fixed":
+            raise FieldProblem("mean", f"a {self.distribution} distribution needs a positive mean; "
+                                       "for no time at all write {distribution: fixed, mean: \"0 s\"}")
         if self.distribution in ("lognormal", "gamma") and self.cv is None:
             raise FieldProblem("distribution",
                                f"a {self.distribution} distribution needs 'cv' (e.g. cv: 0.5)")
-        if self.distribution in ("fixed", "exponential") and self.cv is not None:
+        if self.distribution in ("fixed", "exponential", "empirical") and self.cv is not None:
             raise FieldProblem("cv", f"a {self.distribution} distribution takes no 'cv'")
+        if (self.distribution == "empirical") != (self.quantiles is not None):
+            raise FieldProblem("quantiles", "'quantiles' goes with (and only with) an empirical "
+                                            "distribution")
+        q = self.quantiles or []
+        if any(b < a for a, b in itertools.pairwise(q)) or (q and q[0] < 0):
+            raise FieldProblem("quantiles", "quantiles must be durations in increasing order")
         return self
+
+
+class CallHandlingSpec(DistributionSpec):
+    """Call handling at the command centre: a distribution like :class:`DistributionSpec`, which
+    may also be no time at all: ``{distribution: fixed, mean: "0 s"}``."""
+
+    mean: Duration = Field(ge=0.0, le=365 * 86400.0)
 
 
 class NetworkSpec(_Model):
@@ -98,6 +121,16 @@ class NetworkSpec(_Model):
     bbox: tuple[Longitude, Latitude, Longitude, Latitude] | None = None
     speeds: dict[str, Speed] = Field(min_length=1)
     snap_tolerance: Distance = Field(default=_unit_text("300 m"), gt=0.0, le=100_000.0)
+    """A place (platform, key location, demand point...) farther than this from the nearest
+    drivable road is an error; nearer ones are placed on the road (``sim.world.places``)."""
+    simplify: bool = True
+    """Merge chains of road links through junctions of degree 2 into single edges (osmnx
+    ``simplify_graph``). Nodes the scenario refers to are kept either way; ``false`` keeps every
+    junction of the file (junction-based city files, where each link is its own way)."""
+    synthetic: Literal["central", "county", "city"] = "central"
+    """``source: synthetic`` only: central Shaoyang, one county or the whole city (synthetic, see
+    ``sim.network.synth_county``); ``size`` scales the county's area."""
+    size: float = Field(default=1.0, ge=0.05, le=100.0)
     river_width: Distance = Field(default=_unit_text("30 m"), gt=0.0, le=5000.0)
     """Width assumed for a river whose OSM way has no ``width`` tag: a platform closer than half
     of it to a river's centre line (and not on a bridge) is an error (see ``sim.world.checks``)."""
@@ -107,6 +140,8 @@ class NetworkSpec(_Model):
         need = {"file": "path", "place": "place", "bbox": "bbox"}.get(self.source)
         if need and getattr(self, need) is None:
             raise FieldProblem("source", f"network source '{self.source}' needs the key '{need}'")
+        if self.source != "synthetic" and (self.synthetic != "central" or self.size != 1.0):
+            raise FieldProblem("synthetic", "'synthetic' and 'size' apply to source: synthetic only")
         for other in ("path", "place", "bbox"):
             if other != need and getattr(self, other) is not None:
                 raise FieldProblem(other, f"key '{other}' does not apply to network source "
@@ -280,12 +315,38 @@ class Hotspot(_Model):
     share: float = Field(gt=0.0, le=1.0)
 
 
+class DemandPoints(_Model):
+    """Demand at given places: a CSV file of ``lon,lat,weight`` or ``node,weight`` rows.
+
+    ``file`` is relative to the scenario file; ``node`` is an OSM node id of the network. Points
+    are placed on their nearest roads like platforms. ``share`` is the part of all incidents
+    drawn from the points (in proportion to ``weight``); default: what the hotspots leave when
+    ``demand.baseline`` is ``none``. Optional columns: ``h0`` ... ``h23`` (a relative hour-of-day
+    profile of the point: its weight at hour h is ``weight * h<h> / mean``), and ``urgent``,
+    ``standard``, ``minor`` (the point's priority mix, relative shares).
+    """
+
+    file: str = Field(min_length=1)
+    share: float | None = Field(default=None, gt=0.0, le=1.0)
+
+
 class Demand(_Model):
-    """Incident demand: a Poisson process with an hour-of-day profile and spatial weights."""
+    """Incident demand: a Poisson process with an hour-of-day profile and spatial weights.
+
+    Where incidents happen: each hotspot's share around its point, the demand points' share at
+    their places, and the rest (the baseline) spread by ``baseline``: ``road_length`` (in
+    proportion to the road length around each node), ``equal_per_node``, or ``none`` (then the
+    shares must add up to 1).
+    """
 
     incidents_per_day: float = Field(gt=0.0)
     hourly_profile: list[float] = Field(min_length=24, max_length=24)
     hotspots: list[Hotspot] = Field(default_factory=list)
+    points: DemandPoints | None = None
+    baseline: Literal["road_length", "equal_per_node", "none"] = "road_length"
+    weekly_profile: list[float] | None = Field(default=None, min_length=168, max_length=168)
+    """Relative call volume by hour of the week (Monday 00:00-01:00 first; the run starts on a
+    Monday at midnight); when given it replaces ``hourly_profile``."""
 
     @model_validator(mode="after")
     def _check(self) -> Demand:
@@ -304,15 +365,39 @@ class Demand(_Model):
                                    "too large")
         if sum(self.hourly_profile) <= 0:
             raise FieldProblem("hourly_profile", "hourly_profile needs at least one positive weight")
+        weekly = self.weekly_profile or [1.0]
+        if any(w < 0 or not math.isfinite(w) for w in weekly) or sum(weekly) <= 0:
+            raise FieldProblem("weekly_profile", "weekly_profile weights must be finite, not "
+                                                 "negative, and not all zero")
         total = sum(h.share for h in self.hotspots)
         if total > 1.0 + 1e-9:
             raise FieldProblem("hotspots", f"hotspot shares add up to {total:.4g}, more than 1")
+        if self.points is not None and self.points.share is None and self.baseline != "none":
+            raise FieldProblem(("points", "share"), "demand.points needs a 'share' (the part of all "
+                               "incidents drawn from the points), unless demand.baseline is 'none'")
+        full = total + self.points_share
+        if full > 1.0 + 1e-9:
+            raise FieldProblem("points", f"hotspot and point shares add up to {full:.4g}, more than 1")
+        if self.baseline == "none" and full < 1.0 - 1e-9:
+            raise FieldProblem("baseline", f"with baseline: none the hotspot and point shares must "
+                               f"add up to 1; they add up to {full:.4g}")
         return self
 
     @property
-    def baseline_share(self) -> float:
-        """Share of incidents spread over the whole network by road length (1 - hotspot shares)."""
+    def points_share(self) -> float:
+        """Share of incidents drawn from ``points`` (0 without points)."""
+        if self.points is None:
+            return 0.0
+        if self.points.share is not None:
+            return float(self.points.share)
         return max(0.0, 1.0 - sum(h.share for h in self.hotspots))
+
+    @property
+    def baseline_share(self) -> float:
+        """Share of incidents spread over the whole network by ``baseline`` (the rest)."""
+        if self.baseline == "none":
+            return 0.0
+        return max(0.0, 1.0 - sum(h.share for h in self.hotspots) - self.points_share)
 
 
 MAX_INCIDENTS_PER_DAY = 100_000.0
@@ -359,6 +444,64 @@ class VolunteerTeam(_Model):
     hours: tuple[str, str] = ("08:00", "20:00")
 
 
+DISPATCH_POLICIES: tuple[str, ...] = ("earliest_arrival", "preference", "reserve")
+"""Dispatch policies a scenario may name (``dispatch.policy``; see :mod:`sim.engine.dispatch`)."""
+
+
+def _policy_name(v: object) -> str | None:
+    if v is None or v in DISPATCH_POLICIES:
+        return None if v is None else str(v)
+    hint = difflib.get_close_matches(str(v), DISPATCH_POLICIES, n=1)
+    raise ValueError(f"unknown dispatch policy '{v}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+                     + f"; known: {', '.join(DISPATCH_POLICIES)}")
+
+
+class PreferenceSpec(_Model):
+    """Parameters of the ``preference`` policy (a fixed preference order per node)."""
+
+    order: dict[str, list[str]] = Field(default_factory=dict)
+    """Written-out lists: a platform's name (meaning the nodes of its grid) to platform names,
+    most preferred first; the units of a platform go in index order, units not named follow by
+    travel time. Empty (the default): own grid first, then by travel time from the home post."""
+
+
+def _default_min_free() -> dict[Literal["urgent", "standard", "minor"], int]:
+    return {"urgent": 1, "standard": 2, "minor": 2}
+
+
+class ReserveSpec(_Model):
+    """Parameters of the ``reserve`` policy (cutoff priority)."""
+
+    scope: Literal["grid", "fleet"] = "grid"
+    """Where free units are counted: the job's grid (its platform's units) or the whole fleet."""
+    min_free: dict[Literal["urgent", "standard", "minor"], int] = Field(
+        default_factory=lambda: _default_min_free())
+    """A job of this priority waits while fewer than this many response units are free in its
+    area; priorities not given use 1 (no reserve). The default keeps one unit per grid free
+    for urgent jobs."""
+
+    @field_validator("min_free")
+    @classmethod
+    def _non_negative(cls, v: dict[str, int]) -> dict[str, int]:
+        for k, n in v.items():
+            if n < 0 or n > 1000:
+                raise ValueError(f"min_free for {k} must be between 0 and 1000 (got {n})")
+        return v
+
+
+class LayoutDispatch(_Model):
+    """A layout's own dispatch policy (``layouts.<name>.dispatch``), overriding ``dispatch``."""
+
+    policy: str | None = None
+    preference: PreferenceSpec | None = None
+    reserve: ReserveSpec | None = None
+
+    @field_validator("policy", mode="before")
+    @classmethod
+    def _known_policy(cls, v: object) -> str | None:
+        return _policy_name(v)
+
+
 class Layout(_Model):
     """One arrangement of platforms and their units: the thing planners compare."""
 
@@ -367,6 +510,8 @@ class Layout(_Model):
     patrol: bool = False
     """Idle units whose type patrols follow loops in their grid instead of waiting at the post."""
     volunteers: list[VolunteerTeam] = Field(default_factory=list)
+    dispatch: LayoutDispatch | None = None
+    """This layout's dispatch policy, if not the scenario's ``dispatch.policy``."""
 
 
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -452,12 +597,35 @@ def _window_mask(minutes: np.ndarray, start: str, end: str) -> np.ndarray:
 
 
 class DispatchSpec(_Model):
-    """Dispatch policy switches."""
+    """The dispatch policy and its switches."""
+
+    policy: str = "earliest_arrival"
+    """Which units a job gets: ``earliest_arrival`` (default), ``preference`` or ``reserve``
+    (see :mod:`sim.engine.dispatch`); their parameters sit beside it."""
+    preference: PreferenceSpec = Field(default_factory=PreferenceSpec)
+    reserve: ReserveSpec = Field(default_factory=ReserveSpec)
+
+    @field_validator("policy", mode="before")
+    @classmethod
+    def _known_policy(cls, v: object) -> str | None:
+        return _policy_name(v)
 
     divert_from_minor: bool = False
     """If true, a unit on a minor job (driving there or on scene) can be diverted to an urgent
     one when it would arrive first; the minor job goes back to the queue (or, if the unit was
     already on scene, ends there). Records show the diversion."""
+
+
+def layout_dispatch(scenario: Scenario, layout: str) -> DispatchSpec:
+    """The dispatch policy and parameters of one layout: ``layouts.<name>.dispatch`` over
+    ``dispatch``."""
+    base = scenario.dispatch
+    own = scenario.layouts[layout].dispatch
+    if own is None:
+        return base
+    update = {k: getattr(own, k) for k in ("policy", "preference", "reserve")
+              if getattr(own, k) is not None}
+    return base.model_copy(update=update)
 
 
 class PatrolSpec(_Model):
@@ -532,7 +700,7 @@ class Scenario(_Model):
     network: NetworkSpec
     zones: Zones
     unit_types: dict[str, UnitType] = Field(min_length=1)
-    call_handling: DistributionSpec
+    call_handling: CallHandlingSpec
     incident_types: list[IncidentType] = Field(min_length=1)
     demand: Demand
     layouts: dict[str, Layout] = Field(min_length=1)
@@ -542,6 +710,10 @@ class Scenario(_Model):
     patrol: PatrolSpec = Field(default_factory=PatrolSpec)
     dispatch: DispatchSpec = Field(default_factory=DispatchSpec)
     congestion: Congestion = Field(default_factory=Congestion)
+    history: HistorySpec | None = None
+    """How to read this city's call log (``sim.history``): column mapping and time zone."""
+    rural: RuralSpec | None = None
+    """Villages, their officers and the rural ladder (``sim.scenario.rural``); none by default."""
 
     def layout_names(self) -> list[str]:
         """Layouts to run by default: ``run.layouts`` or every layout in file order."""

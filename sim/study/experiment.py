@@ -43,6 +43,7 @@ from sim.scenario import LoadedScenario, ScenarioError, format_loc, load_scenari
 from sim.types import BatchResult, IncidentSet, Piece, RecordTable, Variant
 from sim.world.checks import check_against_network
 from sim.world.demand import generate_incidents
+from sim.world.places import network_notes, places_to_keep
 from sim.world.prepare import World, prepare_world
 
 __all__ = [
@@ -124,15 +125,20 @@ def load_world(loaded: LoadedScenario, cache_dir: Path | None = None,
     """
     net = load_net(loaded, cache_dir, progress)
     check_against_network(loaded, net)
-    return net, prepare_world(loaded, net)
+    world = prepare_world(loaded, net)
+    if progress is not None:
+        for line in network_notes(world.net):
+            progress(line)
+    return world.net, world
 
 
 def load_net(loaded: LoadedScenario, cache_dir: Path | None,
               progress: Callable[[str], None] | None = None) -> RoadNetwork:
     spec = loaded.scenario.network
+    points, osmids = places_to_keep(loaded)
     try:
         return load_network(spec.model_dump(), base_dir=loaded.path.parent, cache_dir=cache_dir,
-                            progress=progress)
+                            progress=progress, keep_points=points, keep_osmids=osmids)
     except NetworkSourceError as exc:
         key = {"file": "path", "place": "place", "bbox": "bbox"}.get(spec.source, "source")
         raise loaded.error(("network", key), f"road network: {exc}") from None
@@ -217,6 +223,9 @@ class StudySpec:
     scenario_path: str
     options: RunOptions
     sweep: bool
+    incidents: Callable[[LoadedScenario, World, int], IncidentSet] | None = None
+    """Optional incidents provider (e.g. a replayed call log, ``sim.history.replay.Replay``)
+    used instead of generated demand: called with (scenario, world, replication)."""
 
 
 class _State:
@@ -227,6 +236,7 @@ class _State:
         if loaded is None:
             loaded = apply_overrides(load_scenario(spec.scenario_path), spec.options)
         self.loaded = loaded
+        self.provider = spec.incidents
         self.variants = build_variants(loaded, sweep=spec.sweep)
         self.net = net if net is not None else load_net(loaded, spec.options.cache_dir)
         self.max_multiplier = max(v.demand_multiplier for v in self.variants)
@@ -246,10 +256,13 @@ class _State:
             world = self.world(vi)
             s = world.scenario
             if self.incidents is None or self.incidents[0] != (vi, rep):
-                inc = generate_incidents(s, world.net, world.zones, seed=s.run.seed, replication=rep,
-                                         weights=world.weights,
-                                         demand_multiplier=self.variants[vi].demand_multiplier,
-                                         max_multiplier=self.max_multiplier)
+                if self.provider is not None:
+                    inc = self.provider(self.loaded, world, rep)
+                else:
+                    inc = generate_incidents(s, world.net, world.zones, seed=s.run.seed, replication=rep,
+                                             weights=world.weights, model=world.demand,
+                                             demand_multiplier=self.variants[vi].demand_multiplier,
+                                             max_multiplier=self.max_multiplier)
                 self.incidents = ((vi, rep), inc)
             incidents = self.incidents[1]
             result = simulate(world, layout, incidents, rep)
@@ -406,14 +419,15 @@ def _assemble(loaded: LoadedScenario, variants: list[Variant], layouts: list[str
 
 def run_batch(loaded: LoadedScenario, world: World,
               progress: Callable[[int, int], None] | None = None, workers: int = 1,
-              cache_dir: Path | None = None, store_dir: Path | None = None) -> BatchResult:
+              cache_dir: Path | None = None, store_dir: Path | None = None,
+              incidents: Callable[[LoadedScenario, World, int], IncidentSet] | None = None) -> BatchResult:
     """Run every layout of ``loaded`` (after overrides) for every replication, no sweep.
 
     ``world`` is the prepared world for ``loaded``, used directly in this process; with
     ``store_dir`` finished pieces are saved there and a second call resumes.
     """
     return run_study(loaded, sweep=False, workers=workers, store_dir=store_dir, cache_dir=cache_dir,
-                     progress=progress, world=world)
+                     progress=progress, world=world, incidents=incidents)
 
 
 def _options_of(loaded: LoadedScenario, cache_dir: Path | None) -> RunOptions:
@@ -436,7 +450,8 @@ def run_study(loaded: LoadedScenario, *, sweep: bool, workers: int = 1, schedule
               store_dir: Path | None = None, cache_dir: Path | None = None,
               ci_target: float | None = None, max_reps: int | None = None,
               progress: Callable[[int, int], None] | None = None,
-              world: World | None = None) -> BatchResult:
+              world: World | None = None,
+              incidents: Callable[[LoadedScenario, World, int], IncidentSet] | None = None) -> BatchResult:
     """Run all variants (``sweep``) x layouts x replications, optionally until the CIs are narrow.
 
     Parameters
@@ -446,7 +461,7 @@ def run_study(loaded: LoadedScenario, *, sweep: bool, workers: int = 1, schedule
         most this (a share, e.g. 0.01 for 1 percentage point) for every variant and layout.
     max_reps : the most replications to run with ``ci_target``.
     """
-    spec = StudySpec(str(loaded.path), _options_of(loaded, cache_dir), sweep=sweep)
+    spec = StudySpec(str(loaded.path), _options_of(loaded, cache_dir), sweep=sweep, incidents=incidents)
     net = world.net if world is not None else load_net(loaded, cache_dir)
     state = _State(spec, loaded=loaded, net=net)
     if world is not None and not sweep:

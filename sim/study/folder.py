@@ -5,7 +5,9 @@
 - ``scenario.yaml`` (the input as given) and ``scenario.resolved.yaml`` (every default filled in,
   command-line overrides applied);
 - ``manifest.json``: seed, replications, layouts, versions, input checksums, records checksum,
-  network report and runtimes;
+  network report (the network path as written in the scenario, nodes and edges kept and dropped
+  as outside the largest strongly connected component), every place of the scenario with its
+  distance to the road it was placed on (``places``) and runtimes;
 - ``records.csv``: one row per incident per layout per replication (see ``sim.engine.invariants.FIELDS``);
 - ``replications.csv``: metrics per layout, replication and zone class;
 - ``summary.csv`` and ``summary.json``: metrics per layout and zone class with 95% CIs;
@@ -38,6 +40,7 @@ from sim.fileio import atomic_open, atomic_write_text, fsync_dir, sha256_file, w
 from sim.network.graph import RoadNetwork
 from sim.scenario import LoadedScenario
 from sim.types import BatchResult
+from sim.world.places import place_on_roads
 
 __all__ = [
     "PARTIAL_NOTE",
@@ -116,6 +119,8 @@ def write_results(run_dir: Path, loaded: LoadedScenario, net: RoadNetwork, batch
                   *, command: list[str], timings: dict[str, float]) -> dict[str, Any]:
     """Write scenario copies, records, tables and the manifest into ``run_dir``; return the manifest."""
     run_dir = Path(run_dir)
+    if not net.places:  # the network as loaded (compare, sweep): place the scenario's points on it
+        net = place_on_roads(loaded, net, batch.layouts)
     # the saved pieces only serve to resume an unfinished run; their records are in records.csv now
     shutil.rmtree(run_dir / "pieces", ignore_errors=True)
     (run_dir / "study.json").unlink(missing_ok=True)
@@ -149,9 +154,16 @@ def write_results(run_dir: Path, loaded: LoadedScenario, net: RoadNetwork, batch
             "scenario_file": str(loaded.path),
             "scenario_sha256": hashlib.sha256(loaded.text.encode("utf-8")).hexdigest(),
             "network_source": net.source,
+            "network_path": loaded.scenario.network.path,
+            "network_path_resolved": str(loaded.resolve_path(loaded.scenario.network.path))
+            if loaded.scenario.network.path else None,
             "network_input_sha256": net.checksum,
         },
-        "network": {"nodes": net.n_nodes, "edges": net.n_edges, **net.report},
+        "network": {**{k: v for k, v in net.report.items() if k != "places"},
+                    "nodes_as_loaded": net.report.get("nodes"), "edges_as_loaded": net.report.get("edges"),
+                    "nodes": net.n_nodes, "edges": net.n_edges,  # places' nodes included
+                    "simplify": loaded.scenario.network.simplify},
+        "places": net.report.get("places", []),
         "records_sha256": sha256_file(records_path),
         "files": file_checksums(run_dir),
         "versions": versions(),

@@ -26,7 +26,7 @@ import math
 import numbers
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse
@@ -505,7 +505,7 @@ def _district_labels(
     home_unit_of_atom,
     district_of_atom,
     district_of_unit,
-) -> tuple[list[Hashable], list[Hashable]] | None:
+) -> tuple[list[Any], list[Any]] | None:
     """Return (district label per atom, district label per unit), or None."""
     if home_unit_of_atom is not None:
         if district_of_atom is not None or district_of_unit is not None:

@@ -398,10 +398,11 @@ def check_hypercube(runner: _Runner, *, shares: tuple[float, ...], posts: tuple[
     oracle = world.oracles["car"]
     eta = np.stack([oracle.from_node(int(fleet.post[u]))[atom_nodes] + fleet.turnout_s[u]
                     for u in range(len(fleet))], axis=1)  # (atoms, units)
-    pref = [sorted(range(len(fleet)), key=lambda u, j=j: (eta[j, u], u)) for j in range(n_atoms)]
+    pref = [sorted(range(len(fleet)), key=lambda u, j=j: (float(eta[j, u]), u))  # type: ignore[misc]
+            for j in range(n_atoms)]
     lam = per_hour / 3600.0 * np.asarray(shares) / sum(shares)
     mu = np.full(len(fleet), 1.0 / (mean_min * 60.0))
-    theory = hypercube(lam, mu, pref, "infinite", home_unit_of_atom=[p[0] for p in pref])
+    theory = hypercube(lam.tolist(), mu.tolist(), pref, "infinite", home_unit_of_atom=[p[0] for p in pref])
     atom_of_node = {int(node): j for j, node in enumerate(atom_nodes)}
     name = f"hypercube  {len(fleet)} units, {n_atoms} atoms"
     n_units = len(fleet)
@@ -440,6 +441,7 @@ def check_hypercube(runner: _Runner, *, shares: tuple[float, ...], posts: tuple[
                                abs_floor=1e-3))
     g.checks.append(_check(name, "P(all busy: call queues)", p_queue, theory.queue_probability, k,
                            abs_floor=1e-3))
+    assert theory.interdistrict_fraction is not None  # defined: the atoms have home units
     g.checks.append(_check(name, "not first choice", inter, float(theory.interdistrict_fraction), k,
                            abs_floor=1e-3))
     g.checks.append(_check(name, "Wq", wq, theory.mean_queue_wait, k, abs_floor=1.0, unit="s"))

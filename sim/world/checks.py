@@ -39,8 +39,10 @@ import numpy as np
 import shapely
 
 from sim.network.graph import RoadNetwork
+from sim.network.snap import segments_distance
 from sim.quantities import format_distance
 from sim.scenario import LoadedScenario, Scenario, ScenarioError, ground_distance_m
+from sim.world.places import dropped_message, dropped_segments
 
 __all__ = [
     "ON_ROAD_M",
@@ -240,9 +242,13 @@ def _road_problems(loaded: LoadedScenario, net: RoadNetwork) -> list[ScenarioErr
     if places and drive.any():
         xs, ys = net.frame.to_local([p[2] for p in places], [p[3] for p in places])
         _, dist = roads.query_nearest(shapely.points(xs, ys), return_distance=True, all_matches=False)
-        for (loc, what, lon, lat), d in zip(places, dist, strict=True):
+        dropped = dropped_segments(net)
+        for (loc, what, lon, lat), d, px, py in zip(places, dist, xs, ys, strict=True):
             d = min(float(d), _nearest_ground_m(net, lon, lat))
-            if d > tol:
+            d_drop = float(segments_distance(px, py, dropped).min()) if len(dropped) else np.inf
+            if d_drop < d and d_drop <= tol:  # on a road the loader dropped: say so
+                out.append(loaded.error(loc, dropped_message(net, what, d_drop, d)))
+            elif d > tol:
                 out.append(loaded.error(loc, (
                     f"{what} is {_far(d)} from the nearest drivable road "
                     f"(tolerance {format_distance(tol)}, network.snap_tolerance): is it off the "

@@ -3,7 +3,9 @@
 Built once from a validated scenario and its road network: the zone of every node, the demand
 weights, one travel-time oracle per unit type, and for each layout its fleet: units snapped to
 road nodes, their duty table (shifts, hand-overs, meal breaks), and their patrol loops.
-Platforms farther than ``network.snap_tolerance`` from any road are scenario errors.
+Every place the scenario names is first put on its nearest road (``sim.world.places``: a node is
+inserted on the edge), so ``World.net`` may have more nodes than the loaded network; places
+farther than ``network.snap_tolerance`` from any road are scenario errors.
 
 Patrol loops (when a layout has ``patrol: true``) start and end at the platform's post and pass
 through waypoints: the platform's ``patrol_waypoints`` if given, otherwise generated inside its
@@ -34,7 +36,8 @@ from sim.network.oracle import TravelTimeOracle, edge_times
 from sim.quantities import format_distance
 from sim.scenario import ZONE_CLASSES, LoadedScenario, Scenario, ScenarioError, minute_of_day
 from sim.types import Fleet, Loop
-from sim.world.demand import node_weights
+from sim.world.demand import DemandModel, demand_model, node_weights, read_demand_points
+from sim.world.places import place_on_roads
 from sim.world.zones import ZoneMap, classify_nodes
 
 __all__ = ["Fleet", "Loop", "World", "duty_table", "prepare_world"]
@@ -62,7 +65,10 @@ class World:
     period_of_minute: np.ndarray = field(
         default_factory=lambda: np.zeros(MINUTES_PER_DAY, dtype=np.int64))
     """``[1440]``: the congestion period of each minute of the day (0 = free flow)."""
+    demand: DemandModel = field(default_factory=DemandModel)
+    """Hour- and node-dependent demand from the demand points' optional columns."""
     _post_times: dict[tuple[str, bytes, int], np.ndarray] = field(default_factory=dict, repr=False)
+    _post_order: dict[tuple[str, bytes, int], np.ndarray] = field(default_factory=dict, repr=False)
     _loop_rows: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]] = field(
         default_factory=dict, repr=False)
 
@@ -95,6 +101,22 @@ class World:
             table.setflags(write=False)
             self._post_times[key] = table
         return table
+
+    def post_order(self, layout: str, posts: np.ndarray | None = None, period: int = 0) -> np.ndarray:
+        """``[node, rank]``: the units in order of arrival at each node from their posts (turnout
+        included; ties to the lower unit), for the same ``posts`` and ``period`` as
+        :meth:`post_times`. Computed once and shared by every run."""
+        fleet = self.fleets[layout]
+        posts = fleet.post if posts is None else posts
+        key = (layout, posts.tobytes(), period)
+        order = self._post_order.get(key)
+        if order is None:
+            eta = self.post_times(layout, posts, period) + fleet.turnout_s.astype(float)
+            dtype = np.int16 if len(fleet) < 2**15 else np.int32
+            order = np.argsort(eta, axis=1, kind="stable").astype(dtype)
+            order.setflags(write=False)
+            self._post_order[key] = order
+        return order
 
     def loop_rows(self, layout: str, k: int, period: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """For loop ``k`` of ``layout``: ``rows[j, node]``, the time (s) from the loop's j-th node to
@@ -192,9 +214,13 @@ def duty_table(s: Scenario, numbers: list[int], counts: list[list[int]]) -> np.n
 
 def _snap(loaded: LoadedScenario, net: RoadNetwork, lon: float, lat: float,
           loc: tuple, what: str) -> tuple[int, float]:
+    """The node of a place and its distance (m) to the road: where ``place_on_roads`` put it."""
+    placed = net.places.get((lon, lat))
+    if placed is not None:
+        return placed
     tol = loaded.scenario.network.snap_tolerance
     px, py = net.frame.to_local(lon, lat)
-    node, dist = net.nearest_node(float(px), float(py))
+    node, dist = net.nearest_node(float(px), float(py))  # a place not listed by scenario_places
     if dist > tol:
         raise loaded.error(loc, f"{what} is {format_distance(round(dist))} from the nearest drivable "
                                 f"road (tolerance {format_distance(tol)}): is it off the network or "
@@ -361,8 +387,14 @@ def prepare_world(loaded: LoadedScenario, net: RoadNetwork, layouts: list[str] |
             raise ScenarioError(f"no layout named '{name}' in this scenario; layouts: "
                                 f"{', '.join(s.layouts)}", file=loaded.path, loc=("layouts",),
                                 line=loaded.lines.get(("layouts",)))
+    net = place_on_roads(loaded, net, names)
     zones = classify_nodes(net, s.zones)  # key locations off the roads: sim.world.checks
-    weights = node_weights(net, s)
+    try:
+        points = read_demand_points(loaded)
+        weights = node_weights(net, s, points)
+        demand = demand_model(net, s, points, weights)
+    except KeyError as exc:
+        raise loaded.error(("demand", "points", "file"), str(exc.args[0])) from None
     period_oracles = _period_oracles(s, net)
     oracles = period_oracles[0]
     fleets = {name: _fleet(loaded, net, name, zones, weights, oracles) for name in names}
@@ -378,6 +410,7 @@ def prepare_world(loaded: LoadedScenario, net: RoadNetwork, layouts: list[str] |
     return World(
         scenario=s, net=net, zones=zones, weights=weights, oracles=oracles, fleets=fleets,
         period_oracles=period_oracles, period_of_minute=s.congestion.period_of_minute(),
+        demand=demand,
     )
 
 
@@ -387,8 +420,12 @@ def presence_points(world: World, layout: str) -> list[tuple[str, str, int, floa
     s, net = world.scenario, world.net
     out = []
     for k in s.zones.key_locations:
-        kx, ky = net.frame.to_local(k.lon, k.lat)
-        node, _ = net.nearest_node(float(kx), float(ky))
+        placed = net.places.get((k.lon, k.lat))
+        if placed is not None:
+            node = placed[0]
+        else:
+            kx, ky = net.frame.to_local(k.lon, k.lat)
+            node, _ = net.nearest_node(float(kx), float(ky))
         out.append((k.name, "key", node, s.zones.targets["key"]))
     fleet = world.fleets[layout]
     for name, node in zip(fleet.platform_names, fleet.platform_nodes, strict=True):

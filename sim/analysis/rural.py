@@ -1,0 +1,266 @@
+"""Rural metrics from incident records: time to first presence, police arrival, the rural ladder,
+village officers' workload, and the villages with the worst police arrival.
+
+The village auxiliary officer (一村一辅警) is **modelled from public descriptions** of Shaoyang's
+system (see :mod:`sim.scenario.rural`). Every function here is pure: it reads a table of
+columns, either a :class:`~sim.types.RecordTable` or a plain mapping of name to array, so small
+hand-made tables test it. Besides the standard record fields (``call_s``, ``dispatch_s``,
+``arrival_s``, ``clear_s``, ``counted``) the rural functions read the columns of
+:data:`RURAL_FIELDS`. A dispatch policy that sends the village officer writes them; until the
+engine has one, :func:`officer_attendance` derives them from the police records (the officer
+then does not change what the police do, so ``officer_closed`` counts the police jobs the
+officer *would* save).
+
+Times are seconds. A police arrival that is missing (the job still open at the horizon) counts
+as not within any step of the ladder.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from sim.scenario import RURAL_ZONE_CLASSES
+from sim.world.villages import RuralZones, VillageOfficers, officer_availability
+
+__all__ = [
+    "RURAL_FIELDS",
+    "first_presence_s",
+    "officer_attendance",
+    "officer_workload",
+    "rural_columns",
+    "rural_summary",
+    "worst_villages",
+]
+
+RURAL_FIELDS: tuple[tuple[str, str], ...] = (
+    ("village", "index of the village the incident is in (nearest centre within "
+                "rural.village_radius), or -1"),
+    ("rural_zone", "rural zone class: township, village, or empty when not rural"),
+    ("officer_arrival_s", "time the village officer arrives on scene (s); NaN if the officer did "
+                          "not attend (type not allowed, off duty, busy, or no village)"),
+    ("officer_closed", "1 if the village officer closed the job without the police, else 0"),
+    ("officer_busy_s", "time the village officer was committed to the job (s); 0 if not attended"),
+)
+"""Record columns the rural metrics read, each with its one-line definition."""
+
+Table = Mapping[str, np.ndarray] | Any
+
+
+def _col(table: Table, name: str) -> np.ndarray:
+    if hasattr(table, "column"):
+        return np.asarray(table.column(name))
+    return np.asarray(table[name])
+
+
+def _f(table: Table, name: str) -> np.ndarray:
+    return _col(table, name).astype(float)
+
+
+def officer_attendance(*, alert_s: np.ndarray, village: np.ndarray, may_take: np.ndarray,
+                       closes: np.ndarray, state: np.ndarray, distance_m: np.ndarray,
+                       on_scene_s: np.ndarray, police_arrival_s: np.ndarray, speed_mps: float,
+                       detour: float, turnout_s: float, on_call_delay_s: float, horizon_s: float
+                       ) -> dict[str, np.ndarray]:
+    """Which jobs each village officer attends, when they arrive, and for how long they are busy.
+
+    Each officer serves one job at a time, in order of alert time (ties by row). An officer
+    attends a job in their village if its type is allowed (``may_take``), they are on duty
+    (``state`` 1) or on call (2, adding ``on_call_delay_s``), and they are not busy with another
+    job; otherwise the police handle it alone. The officer sets off after ``turnout_s`` and
+    travels ``distance_m * detour`` at ``speed_mps``. A job the officer ``closes`` keeps them for
+    its on-scene time; any other attended job keeps them until the police arrive (the horizon if
+    the police never do).
+
+    Parameters
+    ----------
+    alert_s : when the officer is told of the job (s), e.g. the dispatch time.
+    village : the job's village index, or -1.
+    may_take, closes : booleans per job from the job's type.
+    state : the officer's state at ``alert_s``: 0 off, 1 on duty, 2 on call.
+    distance_m : straight-line distance from the officer's village station to the job (m).
+    on_scene_s : the job's on-scene time (s).
+    police_arrival_s : first police arrival (s), NaN if none by the horizon.
+
+    Returns
+    -------
+    dict
+        ``officer_arrival_s``, ``officer_closed`` and ``officer_busy_s`` per job (see
+        :data:`RURAL_FIELDS`).
+    """
+    alert = np.asarray(alert_s, dtype=float)
+    n = alert.shape[0]
+    arrival = np.full(n, np.nan)
+    closed = np.zeros(n, dtype=np.int8)
+    busy = np.zeros(n)
+    free_at: dict[int, float] = {}
+    for i in np.lexsort((np.arange(n), alert)).tolist():
+        v = int(village[i])
+        if v < 0 or not may_take[i] or state[i] == 0 or free_at.get(v, -math.inf) > alert[i]:
+            continue
+        delay = turnout_s + (on_call_delay_s if state[i] == 2 else 0.0)
+        arrival[i] = alert[i] + delay + float(distance_m[i]) * detour / speed_mps
+        if closes[i]:
+            closed[i] = 1
+            end = arrival[i] + float(on_scene_s[i])
+        else:
+            police = float(police_arrival_s[i])
+            end = max(arrival[i], horizon_s if math.isnan(police) else police)
+        busy[i] = end - alert[i]
+        free_at[v] = end
+    return {"officer_arrival_s": arrival, "officer_closed": closed, "officer_busy_s": busy}
+
+
+def rural_columns(table: Table, *, node_x: np.ndarray, node_y: np.ndarray, zones: RuralZones,
+                  officers: VillageOfficers, type_names: Sequence[str],
+                  mean_on_scene_s: Sequence[float], horizon_s: float,
+                  with_officers: bool = True) -> dict[str, np.ndarray]:
+    """The :data:`RURAL_FIELDS` columns for police records of the current engine.
+
+    The job's village and rural zone class come from its road node; the officer is alerted at
+    ``dispatch_s``, travels the straight line from the village station (``node_x``/``node_y``:
+    node coordinates in the frame of ``officers.home_x``/``home_y``, m) and, for a job they
+    close, stays its on-scene time (the police's ``clear_s - arrival_s``; the type's mean
+    ``mean_on_scene_s`` when the police never arrived). ``with_officers=False`` gives the same
+    columns with no officer (the comparison on the same calls).
+    """
+    node = _col(table, "node").astype(np.int64)
+    village = zones.village[node].astype(np.int64)
+    zone_idx = zones.zone[node]
+    names = np.array(["", *RURAL_ZONE_CLASSES], dtype=object)
+    rural_zone = names[zone_idx.astype(np.int64) + 1]
+    n = node.shape[0]
+    if not with_officers:
+        return {"village": village, "rural_zone": rural_zone,
+                "officer_arrival_s": np.full(n, np.nan), "officer_closed": np.zeros(n, np.int8),
+                "officer_busy_s": np.zeros(n)}
+    index = {t: i for i, t in enumerate(type_names)}
+    tidx = np.array([index[t] for t in _col(table, "incident_type")], dtype=np.int64)
+    home = np.maximum(village, 0)
+    dist = np.where(village >= 0, np.hypot(node_x[node] - officers.home_x[home],
+                                           node_y[node] - officers.home_y[home]), 0.0)
+    police = _f(table, "arrival_s")
+    on_scene = _f(table, "clear_s") - police
+    on_scene = np.where(np.isnan(on_scene), np.asarray(mean_on_scene_s, dtype=float)[tidx], on_scene)
+    alert = _f(table, "dispatch_s")
+    out = officer_attendance(
+        alert_s=alert, village=village, may_take=officers.first_on[tidx], closes=officers.closes[tidx],
+        state=officer_availability(officers, alert), distance_m=dist, on_scene_s=on_scene,
+        police_arrival_s=police, speed_mps=officers.speed_mps, detour=officers.detour,
+        turnout_s=officers.turnout_s, on_call_delay_s=officers.on_call_delay_s, horizon_s=horizon_s)
+    return {"village": village, "rural_zone": rural_zone, **out}
+
+
+def first_presence_s(table: Table) -> np.ndarray:
+    """Time from the call to the first presence on scene (s): whichever comes first of the police
+    (``arrival_s``) and the village officer (``officer_arrival_s``); NaN if neither arrived.
+    A job the officer closed has no police arrival: the officer's is the presence."""
+    police = _f(table, "arrival_s")
+    officer = _f(table, "officer_arrival_s")
+    return np.asarray(np.fmin(police, officer) - _f(table, "call_s"), dtype=float)
+
+
+def _within(times: np.ndarray, step: float) -> float:
+    """Share of ``times`` at most ``step`` (NaN counts as not within); NaN for no jobs."""
+    if times.size == 0:
+        return math.nan
+    return float(np.mean(np.nan_to_num(times, nan=np.inf) <= step + 1e-9))
+
+
+def _stat(times: np.ndarray, q: float | None = None) -> float:
+    ok = times[~np.isnan(times)]
+    if ok.size == 0:
+        return math.nan
+    return float(np.mean(ok)) if q is None else float(np.quantile(ok, q))
+
+
+def rural_summary(table: Table, ladder: Mapping[str, Sequence[float]], *,
+                  counted_only: bool = True) -> list[dict[str, Any]]:
+    """One row per rural zone class of ``ladder`` (e.g. township, village) and one ``rural`` row
+    for them together.
+
+    Columns: ``incidents``; ``police_mean_s``/``police_p90_s`` (call to first police arrival) and
+    ``presence_mean_s``/``presence_p90_s`` (call to first presence, :func:`first_presence_s`);
+    ``police_within_k`` and ``presence_within_k`` for each step ``k`` (1-based) of the class's
+    ladder (the ``rural`` row uses each job's own class's step ``k``, up to the shortest
+    ladder); ``officer_attended``, ``officer_closed`` (jobs).
+    """
+    zone = _col(table, "rural_zone").astype(str)
+    keep = _col(table, "counted").astype(bool) if counted_only else np.ones(zone.shape, bool)
+    police = _f(table, "arrival_s") - _f(table, "call_s")
+    presence = first_presence_s(table)
+    attended = ~np.isnan(_f(table, "officer_arrival_s"))
+    closed = _col(table, "officer_closed").astype(bool)
+    rows = []
+    classes = list(ladder)
+    n_common = min(len(ladder[c]) for c in classes) if classes else 0
+    step_of = np.full((zone.shape[0], max(n_common, 1)), np.nan)
+    for c in classes:
+        step_of[zone == c, :n_common] = list(ladder[c])[:n_common]
+    for name in [*classes, "rural"]:
+        m = keep & ((zone == name) if name != "rural" else np.isin(zone, classes))
+        row: dict[str, Any] = {"zone": name, "incidents": int(m.sum()),
+                               "police_mean_s": _stat(police[m]), "police_p90_s": _stat(police[m], 0.9),
+                               "presence_mean_s": _stat(presence[m]),
+                               "presence_p90_s": _stat(presence[m], 0.9)}
+        steps = list(ladder[name]) if name != "rural" else list(range(n_common))
+        for k, step in enumerate(steps, start=1):
+            if name == "rural":
+                lim = step_of[m, k - 1]
+                row[f"police_within_{k}"] = _within(police[m] - lim, 0.0)
+                row[f"presence_within_{k}"] = _within(presence[m] - lim, 0.0)
+            else:
+                row[f"police_within_{k}"] = _within(police[m], float(step))
+                row[f"presence_within_{k}"] = _within(presence[m], float(step))
+        row["officer_attended"] = int((attended & m).sum())
+        row["officer_closed"] = int((closed & m).sum())
+        rows.append(row)
+    return rows
+
+
+def officer_workload(table: Table, villages: Sequence[str], *, counted_only: bool = True
+                     ) -> list[dict[str, Any]]:
+    """Each village officer's workload, one row per village in ``villages`` order: jobs in the
+    village, jobs attended, jobs closed without the police, and hours committed."""
+    v = _col(table, "village").astype(np.int64)
+    keep = _col(table, "counted").astype(bool) if counted_only else np.ones(v.shape, bool)
+    attended = ~np.isnan(_f(table, "officer_arrival_s"))
+    closed = _col(table, "officer_closed").astype(bool)
+    busy = _f(table, "officer_busy_s")
+    rows = []
+    n = len(villages)
+    ok = keep & (v >= 0) & (v < n)
+    jobs = np.bincount(v[ok], minlength=n)
+    att = np.bincount(v[ok & attended], minlength=n)
+    clo = np.bincount(v[ok & closed], minlength=n)
+    hours = np.bincount(v[ok], weights=busy[ok], minlength=n) / 3600.0
+    for i, name in enumerate(villages):
+        rows.append({"village": name, "incidents": int(jobs[i]), "attended": int(att[i]),
+                     "closed": int(clo[i]), "busy_h": float(hours[i])})
+    return rows
+
+
+def worst_villages(table: Table, villages: Sequence[str], *, k: int = 10, min_incidents: int = 1,
+                   counted_only: bool = True) -> list[dict[str, Any]]:
+    """The ``k`` villages with the longest mean police arrival from the call, worst first (ties
+    by village index): ``village``, ``incidents``, ``police_mean_s``, ``police_p90_s``,
+    ``presence_mean_s``. A job with no police arrival by the horizon is left out of the means;
+    villages with fewer than ``min_incidents`` jobs are left out."""
+    v = _col(table, "village").astype(np.int64)
+    keep = _col(table, "counted").astype(bool) if counted_only else np.ones(v.shape, bool)
+    police = _f(table, "arrival_s") - _f(table, "call_s")
+    presence = first_presence_s(table)
+    ranked: list[tuple[float, int, dict[str, Any]]] = []
+    for i, name in enumerate(villages):
+        m = keep & (v == i)
+        if int(m.sum()) < min_incidents or np.all(np.isnan(police[m])):
+            continue
+        mean = _stat(police[m])
+        ranked.append((-mean, i, {"village": name, "incidents": int(m.sum()), "police_mean_s": mean,
+                                  "police_p90_s": _stat(police[m], 0.9),
+                                  "presence_mean_s": _stat(presence[m])}))
+    ranked.sort(key=lambda t: (t[0], t[1]))
+    return [row for _, _, row in ranked[:k]]

@@ -1,0 +1,241 @@
+"""Lazy positions of units on the move: where a unit is when a dispatch or a sample asks.
+
+There is no event per road edge. A patrolling unit's position follows from its loop, the time it
+was (or would be) at the loop's start (its anchor) and the time; a unit driving back after a job,
+or to a mobile post, holds the start of its drive, its target and the congestion period it
+started in, and its route with cumulative times is rebuilt only when asked. Every change is also
+logged as a trajectory segment, so that presence can be computed after the run.
+
+Per-unit state is held in plain Python lists: the event loop reads and writes one value at a time.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from itertools import chain
+
+import numpy as np
+
+from sim.network.oracle import TravelTimeOracle
+from sim.types import Fleet
+from sim.world.prepare import MINUTES_PER_DAY, World
+
+__all__ = ["JOB", "LOOP", "PARK", "TRANSIT", "Trajectories"]
+
+_INF = float("inf")
+PARK, LOOP, TRANSIT, JOB = 0, 1, 2, 3
+"""Kinds of trajectory segment ``(start, kind, a, b, c, d)``: PARK (a = post node); LOOP
+(a = anchor); TRANSIT (a = route start node, b = target node, c = loop anchor after it,
+d = congestion period of the drive); JOB (a = scene node, b = arrival time)."""
+
+
+class Trajectories:
+    """Where each unit of one layout is, lazily (see the module docstring).
+
+    Parameters
+    ----------
+    world : the prepared world.
+    layout : the layout's name.
+    start_posts : each unit's post at time 0.
+    """
+
+    def __init__(self, world: World, layout: str, start_posts: list[int]) -> None:
+        self.world = world
+        self.layout = layout
+        fleet: Fleet = world.fleets[layout]
+        self.fleet = fleet
+        n_units = len(fleet)
+        self.oracles_p: list[list[TravelTimeOracle]] = [
+            [po[t] for t in fleet.unit_type] for po in world.period_oracles]
+        self.loop: list[int] = fleet.loop.tolist()
+        self.trans_t0 = [0.0] * n_units
+        self.trans_end = [-_INF] * n_units
+        self.trans_from = list(start_posts)
+        self.trans_to = list(start_posts)
+        self.trans_period = [0] * n_units  # congestion period of each unit's transit
+        self.anchor: list[float] = (-fleet.loop_phase_s.astype(float)).tolist()
+        self._route: list[tuple[np.ndarray, np.ndarray] | None] = [None] * n_units
+        self.driving: set[int] = set()  # units whose last drive may not have ended
+        self.segs: list[list[tuple[float, int, float, float, float, float]]] = [
+            [(0.0, LOOP, self.anchor[u], 0.0, 0.0, 0.0) if lp >= 0 else
+             (0.0, PARK, float(self.trans_to[u]), 0.0, 0.0, 0.0)] for u, lp in enumerate(self.loop)]
+        self._flat_nodes: np.ndarray | None = None
+        self._wp_times: dict[tuple[int, int], np.ndarray] = {}
+        self._flat_rows: dict[int, np.ndarray] = {}
+        self._loop_min: dict[int, np.ndarray] = {}
+        self._flat_loops()
+
+    def _flat_loops(self) -> None:
+        """All loops of the layout end to end, so that a patrolling unit's position is one
+        bisection; rows of driving times from every loop node come with them."""
+        loops = self.fleet.loops
+        self.loop_base: list[float] = [0.0] * len(loops)
+        self.cycle: list[float] = [float(lp.cycle) for lp in loops]
+        if not loops:
+            self.flat_cum = np.zeros(0)
+            self.flat_cum_list: list[float] = []
+            return
+        cums, base = [], 0.0
+        for k, lp in enumerate(loops):
+            self.loop_base[k] = base
+            cums.append(lp.cum + base)
+            base += lp.cycle + 1.0  # a gap keeps segments apart
+        self.flat_cum = np.concatenate(cums)
+        self.flat_cum_list = self.flat_cum.tolist()
+
+    def flat_rows(self, period: int = 0) -> np.ndarray:
+        """``[flat loop index, node]``: driving time (s) from each loop node in congestion period
+        ``period`` (float32, lazy)."""
+        rows = self._flat_rows.get(period)
+        if rows is None:
+            rows = np.concatenate([self.world.loop_rows(self.layout, k, period)[0]
+                                   for k in range(len(self.fleet.loops))])
+            self._flat_rows[period] = rows
+        return rows
+
+    def loop_min(self, period: int = 0) -> np.ndarray:
+        """``[loop, node]``: the shortest drive (s) from any node of each loop to each node in
+        ``period``: a lower bound on the arrival of any unit on that loop (float32, lazy)."""
+        table = self._loop_min.get(period)
+        if table is None:
+            table = np.stack([self.world.loop_rows(self.layout, k, period)[0].min(axis=0)
+                              for k in range(len(self.fleet.loops))])
+            self._loop_min[period] = table
+        return table
+
+    def flat_nodes(self) -> np.ndarray:
+        """All loops' nodes end to end (index with the positions of :meth:`loop_position`)."""
+        if self._flat_nodes is None:
+            self._flat_nodes = np.concatenate([lp.nodes for lp in self.fleet.loops])
+        return self._flat_nodes
+
+    def route(self, u: int) -> tuple[np.ndarray, np.ndarray]:
+        """Unit ``u``'s current transit route: node indices and cumulative times (s) from its start,
+        in the congestion period the transit started in."""
+        r = self._route[u]
+        if r is None:
+            oracle, target = self.oracles_p[self.trans_period[u]][u], self.trans_to[u]
+            path = oracle.path_to(self.trans_from[u], target)
+            to_target = oracle.to_node(target)[0]
+            r = (path, to_target[path[0]] - to_target[path])  # exact along a shortest-path tree
+            self._route[u] = r
+        return r
+
+    def loop_position(self, u: int, t: float) -> tuple[int, float]:
+        """Flat loop index of the next node of looping unit ``u`` at ``t``, and the time (s) to
+        reach it."""
+        lp = self.loop[u]
+        phase = (t - self.anchor[u]) % self.cycle[lp]
+        base = self.loop_base[lp]
+        k = bisect_left(self.flat_cum_list, base + phase)
+        return k, self.flat_cum_list[k] - base - phase
+
+    def position(self, u: int, t: float) -> tuple[int, float]:
+        """Where unit ``u`` is at time ``t`` (when not on a job): the next node it reaches, and in
+        how long (s). A parked unit is at its post with 0."""
+        if t < self.trans_end[u]:
+            path, cum = self.route(u)
+            elapsed = t - self.trans_t0[u]
+            k = int(np.searchsorted(cum, elapsed, side="left"))
+            if k >= len(path):
+                return int(path[-1]), 0.0
+            return int(path[k]), float(cum[k] - elapsed)
+        if self.loop[u] >= 0:
+            k, offset = self.loop_position(u, t)
+            return int(self.flat_nodes()[k]), offset
+        return self.trans_to[u], 0.0
+
+    def waypoint_times(self, k: int, oracle: TravelTimeOracle) -> np.ndarray:
+        """``[waypoint, node]``: time (s) from every node to each waypoint of loop ``k``."""
+        key = (k, id(oracle))
+        table = self._wp_times.get(key)
+        if table is None:
+            lp = self.fleet.loops[k]
+            table = np.stack([oracle.to_node(int(lp.nodes[w]))[0] for w in lp.waypoints])
+            self._wp_times[key] = table
+        return table
+
+    def start_transit(self, u: int, t0: float, origin: int, target: int, end: float,
+                      period: int) -> None:
+        """Unit ``u`` starts driving at ``t0`` from ``origin`` to ``target``, arriving at ``end``."""
+        self.trans_from[u] = origin
+        self.trans_to[u] = target
+        self.trans_t0[u] = t0
+        self.trans_end[u] = end
+        self.trans_period[u] = period
+        self._route[u] = None
+        self.driving.add(u)
+        self.segs[u].append((t0, TRANSIT, float(origin), float(target), self.anchor[u],
+                             float(period)))
+
+    def driving_at(self, now: float) -> list[int]:
+        """The units still on a drive at ``now`` (ascending; busy units included)."""
+        trans_end = self.trans_end
+        done = [u for u in self.driving if trans_end[u] <= now]
+        for u in done:
+            self.driving.discard(u)
+        return sorted(self.driving)
+
+    def close_transit(self, u: int, now: float) -> None:
+        """If unit ``u``'s drive ended before ``now``, log what it did next."""
+        last = self.segs[u][-1]
+        if last[1] == TRANSIT and self.trans_end[u] <= now:
+            if self.loop[u] >= 0:
+                self.segs[u].append((self.trans_end[u], LOOP, self.anchor[u], 0.0, 0.0, 0.0))
+            else:
+                self.segs[u].append((self.trans_end[u], PARK, float(self.trans_to[u]), 0.0, 0.0, 0.0))
+
+    def trajectory(self, u: int, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Unit ``u``'s position at each of ``times`` (sorted, within the run) from its logged
+        segments: next node, time (s) to reach it, and whether the position is known."""
+        segs = self.segs[u]
+        seg = np.fromiter(chain.from_iterable(segs), dtype=float, count=6 * len(segs)).reshape(-1, 6)
+        start, kind, a, b, c, d = seg.T
+        w = np.searchsorted(start, times, side="right") - 1
+        k = kind[w].astype(np.int64)
+        node = np.full(times.size, self.trans_to[u], dtype=np.int64)
+        offset = np.zeros(times.size)
+        known = np.ones(times.size, dtype=bool)
+        anchor = np.where(k == LOOP, a[w], np.nan)
+        park = k == PARK
+        node[park] = a[w[park]].astype(np.int64)
+        job = k == JOB
+        node[job] = a[w[job]].astype(np.int64)
+        known[job] = times[job] >= b[w[job]]
+        trans = np.flatnonzero(k == TRANSIT)
+        if trans.size:
+            tw = w[trans]
+            drive = np.empty(tw.size)
+            # few targets (the post and the loop's waypoints) and few periods
+            for target, period in np.unique(np.stack([b[tw], d[tw]]), axis=1).T:
+                same = (b[tw] == target) & (d[tw] == period)
+                oracle = self.oracles_p[int(period)][u]
+                drive[same] = oracle.to_node(int(target))[0][a[tw][same].astype(np.int64)]
+            ended = times[trans] >= start[tw] + drive
+            after = trans[ended]
+            if self.loop[u] >= 0:
+                anchor[after] = c[w[after]]
+            else:
+                node[after] = b[w[after]].astype(np.int64)
+            for sg in np.unique(tw[~ended]):  # samples caught mid-drive: walk that route
+                idx = trans[~ended][tw[~ended] == sg]
+                oracle = self.oracles_p[int(d[sg])][u]
+                path = oracle.path_to(int(a[sg]), int(b[sg]))
+                to_target = oracle.to_node(int(b[sg]))[0]
+                cum = to_target[path[0]] - to_target[path]
+                j = np.searchsorted(cum, times[idx] - start[sg], side="left")
+                node[idx] = path[j]
+                offset[idx] = cum[j] - (times[idx] - start[sg])
+        on_loop = ~np.isnan(anchor)
+        if on_loop.any():
+            lp = self.fleet.loops[self.loop[u]]
+            phase = np.mod(times[on_loop] - anchor[on_loop], lp.cycle)
+            j = np.searchsorted(lp.cum, phase, side="left")
+            node[on_loop] = lp.nodes[j]
+            offset[on_loop] = lp.cum[j] - phase
+        return node, offset, known
+
+
+def minute_of(t: float) -> int:
+    """The minute of the day at time ``t`` (s)."""
+    return int(t // 60.0) % MINUTES_PER_DAY

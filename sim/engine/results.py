@@ -1,0 +1,174 @@
+"""Result assembly: the engine's plain per-incident lists and assignment log become one flat
+record per incident (:class:`~sim.types.RecordTable`), unit workloads and on-air times.
+
+Values past the horizon are left out (NaN): the records show the state at the horizon.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.scenario import PRIORITIES, ZONE_CLASSES
+from sim.types import OUTCOMES, EngineResult, Fleet, IncidentSet, Presence, RecordTable
+from sim.world.prepare import MINUTES_PER_DAY, World
+
+__all__ = ["JobResults", "assemble", "on_air_seconds"]
+
+_INF = float("inf")
+
+
+@dataclass
+class JobResults:
+    """Per-incident results of one run as plain lists (first unit on scene unless noted), and
+    the assignment log ``(incident, unit, assign, arrival, clear)`` with its flags."""
+
+    assign_s: list[float]
+    arrival_s: list[float]
+    clear_s: list[float]
+    full_arrival_s: list[float]
+    unit_of: list[int]
+    turnout_s: list[float]
+    travel_s: list[float]
+    queued: list[int]
+    moving: list[int]
+    sent: list[int]
+    required: list[int]
+    volunteer_s: list[float]
+    diverted: list[int]
+    by_diversion: list[int]
+    log: list[tuple[int, int, float, float, float]]
+    log_diverted: list[bool]
+    log_withdrawn: list[bool]
+
+    @staticmethod
+    def empty(required: list[int]) -> JobResults:
+        n, nan = len(required), float("nan")
+        return JobResults(
+            assign_s=[nan] * n, arrival_s=[nan] * n, clear_s=[nan] * n, full_arrival_s=[-_INF] * n,
+            unit_of=[-1] * n, turnout_s=[nan] * n, travel_s=[nan] * n, queued=[0] * n,
+            moving=[0] * n, sent=[0] * n, required=list(required), volunteer_s=[nan] * n,
+            diverted=[0] * n, by_diversion=[0] * n, log=[], log_diverted=[], log_withdrawn=[])
+
+
+def assemble(world: World, layout: str, inc: IncidentSet, replication: int, jobs: JobResults,
+             presence: Presence, searches: int) -> EngineResult:
+    """The engine result of one run (see :class:`~sim.types.EngineResult`)."""
+    scenario = world.scenario
+    fleet: Fleet = world.fleets[layout]
+    h = inc.horizon_s
+    n = len(inc)
+
+    def arr(values: list[float]) -> np.ndarray:
+        return np.array(values, dtype=float).reshape(n)
+
+    dispatch = np.where(inc.dispatch_s < h, inc.dispatch_s, np.nan)
+    assign_raw, arrival_raw, clear_raw = arr(jobs.assign_s), arr(jobs.arrival_s), arr(jobs.clear_s)
+    full_raw = arr(jobs.full_arrival_s)
+    sent = np.array(jobs.sent, dtype=np.int32).reshape(n)
+    required = np.array(jobs.required, dtype=np.int32).reshape(n)
+    assign = np.where(assign_raw <= h, assign_raw, np.nan)
+    arrival = np.where(arrival_raw <= h, arrival_raw, np.nan)
+    clear = np.where(clear_raw <= h, clear_raw, np.nan)
+    full = np.where((full_raw <= h) & (sent >= required) & (sent > 0), full_raw, np.nan)
+    outcome = np.where(~np.isnan(clear), 0, np.where(~np.isnan(arrival), 1,
+                       np.where(~np.isnan(assign), 2, np.where(~np.isnan(dispatch), 3, 4))))
+    has_unit = ~np.isnan(assign)
+    unit = np.where(has_unit, np.array(jobs.unit_of, dtype=np.int32).reshape(n), -1)
+    zones = world.zones
+    target = zones.targets[inc.zone]
+    start = inc.call_s if scenario.zones.clock == "call" else dispatch
+    elapsed = np.where(~np.isnan(arrival), arrival, h) - start
+    met = np.where(~np.isnan(arrival), (elapsed <= target + 1e-9).astype(np.int8),
+                   np.where(elapsed > target, 0, -1)).astype(np.int8)
+    met = np.where(np.isnan(start), -1, met).astype(np.int8)
+    warmup = scenario.run.warmup
+    unit_type_names = tuple(scenario.unit_types)
+    type_code = np.array([unit_type_names.index(t) for t in fleet.unit_type] + [-1], dtype=np.int32)
+    plat_code = np.append(fleet.platform, -1).astype(np.int32)
+    sent_by_h = np.zeros(n, dtype=np.int32)
+    log = np.array(jobs.log, dtype=float).reshape(-1, 5)
+    if log.size:
+        kept = (log[:, 2] <= h) & ~np.array(jobs.log_withdrawn, dtype=bool)  # never got there
+        np.add.at(sent_by_h, log[:, 0].astype(np.int64), kept.astype(np.int32))
+    volunteer_raw = arr(jobs.volunteer_s)
+    volunteer = np.where(volunteer_raw <= h, volunteer_raw, np.nan)
+    columns = {
+        "layout": np.zeros(n, dtype=np.int32),
+        "replication": np.full(n, replication, dtype=np.int32),
+        "incident": np.arange(n, dtype=np.int64),
+        "call_s": inc.call_s.astype(float),
+        "dispatch_s": dispatch,
+        "assign_s": assign,
+        "arrival_s": arrival,
+        "clear_s": clear,
+        "node": inc.node.astype(np.int64),
+        "osmid": world.net.osmid[inc.node],
+        "zone": inc.zone.astype(np.int32),
+        "key_location": inc.key_location.astype(np.int32),
+        "incident_type": inc.type_index.astype(np.int32),
+        "priority": inc.priority.astype(np.int32),
+        "unit": unit.astype(np.int32),
+        "unit_type": type_code[unit],
+        "platform": plat_code[unit],
+        "turnout_s": np.where(has_unit, arr(jobs.turnout_s), np.nan),
+        "travel_s": np.where(has_unit, arr(jobs.travel_s), np.nan),
+        "queued": np.array(jobs.queued, dtype=np.int8).reshape(n),
+        "queue_wait_s": assign - dispatch,
+        "response_s": arrival - inc.call_s,
+        "target_s": target,
+        "target_met": met,
+        "outcome": outcome.astype(np.int32),
+        "counted": (inc.call_s >= warmup).astype(np.int8),
+        "units_required": required,
+        "units_sent": sent_by_h,
+        "full_arrival_s": full,
+        "full_response_s": full - inc.call_s,
+        "from_patrol": np.where(has_unit, np.array(jobs.moving, dtype=np.int8).reshape(n),
+                                0).astype(np.int8),
+        "volunteer_arrival_s": volunteer,
+        "diverted": np.array(jobs.diverted, dtype=np.int32).reshape(n),
+        "by_diversion": np.where(has_unit, np.array(jobs.by_diversion, dtype=np.int8).reshape(n),
+                                 0).astype(np.int8),
+    }
+    lookups = {
+        "layout": (layout,),
+        "zone": ZONE_CLASSES,
+        "incident_type": tuple(t.name for t in scenario.incident_types),
+        "priority": PRIORITIES,
+        "unit": fleet.unit_name,
+        "unit_type": unit_type_names,
+        "platform": fleet.platform_names,
+        "outcome": OUTCOMES,
+    }
+    lo, hi = warmup, h
+    busy = np.zeros(len(fleet))
+    if log.size:
+        a = np.clip(log[:, 2], lo, hi)
+        c = np.clip(log[:, 4], lo, hi)
+        np.add.at(busy, log[:, 1].astype(np.int64), np.maximum(0.0, c - a))
+    on_air = on_air_seconds(fleet.off_air, lo, hi)
+    assignments = {"incident": log[:, 0].astype(np.int64), "unit": log[:, 1].astype(np.int64),
+                   "assign_s": log[:, 2], "arrival_s": log[:, 3], "clear_s": log[:, 4],
+                   "diverted": np.array(jobs.log_diverted, dtype=bool)}
+    return EngineResult(records=RecordTable(columns=columns, lookups=lookups),
+                        unit_busy_s=busy, unit_on_air_s=on_air, window_s=hi - lo,
+                        dispatchable=fleet.dispatchable.copy(), assignments=assignments,
+                        presence=presence, searches=searches)
+
+
+def on_air_seconds(off_air: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Seconds each unit is on the air within [lo, hi) (minute resolution of the duty table
+    ``off_air[minute of day, unit]``)."""
+    if not off_air.any():
+        return np.full(off_air.shape[1], hi - lo)
+    per_day = (~off_air).sum(axis=0) * 60.0
+    days = int((hi - lo) // 86400.0)
+    total = per_day * days
+    t = lo + days * 86400.0
+    while t < hi:  # the remaining part day, minute by minute
+        step = min(60.0 - (t % 60.0), hi - t)
+        total = total + (~off_air[int(t // 60.0) % MINUTES_PER_DAY]) * step
+        t += step
+    return total
