@@ -164,7 +164,12 @@ def test_erlang_c_large_c_finite():
     cval = erlang_c(c, a)
     b = erlang_b(c, a)
     assert 0.0 < b < cval < 1.0
-    assert cval == pytest.approx(c * b / (c - a * (1 - b)), rel=1e-12)
+    # Independent: the definition, C = T / (S + T) with S = sum_{k<c} a^k/k! and
+    # T = a^c/c! x c/(c - a), in log space through Poisson log-probabilities (e^-a cancels)
+    log_pmf = scipy.stats.poisson.logpmf(np.arange(c + 1), a)
+    log_s = scipy.special.logsumexp(log_pmf[:-1])
+    log_t = log_pmf[-1] + math.log(c / (c - a))
+    assert cval == pytest.approx(math.exp(log_t - np.logaddexp(log_s, log_t)), rel=1e-9)
 
 
 def test_erlang_validation():

@@ -117,3 +117,97 @@ def test_ctrl_c_during_a_run_keeps_the_pieces_and_resume_finishes_it(tiny_dir, c
     clean = tiny_dir / "clean"
     assert main(["run", str(tiny_dir / "tiny.yaml"), "--out", str(clean), "--no-plots"]) == 0
     assert (final / "records.csv").read_bytes() == (_only_run(clean) / "records.csv").read_bytes()
+
+
+def _cli_error(argv: list[str], capsys) -> str:
+    """Run the CLI expecting exit code 2 and no traceback; the error output."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["run", "--seed", "-5"], "a seed is a whole number from 0"),
+    (["run", "--seed", str(2**63)], "a seed is a whole number from 0"),
+    (["compare", "--workers", "0"], "must be at least 1"),
+    (["sweep", "--workers", "-2"], "must be at least 1"),
+    (["compare", "--max-reps", "0", "--ci-target", "1"], "must be at least 1"),
+])
+def test_bad_command_line_values_are_refused_before_anything_runs(argv, fragment, tiny_dir, capsys):
+    out = tiny_dir / "results"
+    err = _cli_error([*argv[:1], str(tiny_dir / "tiny.yaml"), *argv[1:], "--out", str(out)], capsys)
+    assert fragment in err
+    assert not out.exists()  # no .partial folder
+
+
+def test_an_out_folder_that_is_a_file_or_not_writable(tiny_dir, capsys):
+    a_file = tiny_dir / "taken"
+    a_file.write_text("x")
+    err = _cli_error(["run", str(tiny_dir / "tiny.yaml"), "--out", str(a_file)], capsys)
+    assert "is a file, not a folder" in err
+    err = _cli_error(["run", str(tiny_dir / "tiny.yaml"), "--out", str(a_file / "below")], capsys)
+    assert "is a file, so no folder can be made there" in err
+    locked = tiny_dir / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        import os
+
+        if not os.access(locked, os.W_OK):  # (root writes anywhere)
+            err = _cli_error(["run", str(tiny_dir / "tiny.yaml"), "--out", str(locked / "r")], capsys)
+            assert "cannot write in" in err
+    finally:
+        locked.chmod(0o700)
+    if Path("/proc").is_dir():  # a folder no one can create, even root: refused at creation
+        assert main(["run", str(tiny_dir / "tiny.yaml"), "--out", "/proc/results", "--days", "1"]) == 2
+        err = capsys.readouterr().err
+        assert "cannot create the results folder there" in err and "Traceback" not in err
+
+
+def test_max_reps_needs_a_ci_target_and_resume_needs_a_run(tiny_dir, cache_dir, capsys):
+    tiny = str(tiny_dir / "tiny.yaml")
+    assert main(["compare", tiny, "--max-reps", "3", "--out", str(tiny_dir / "r")]) == 2
+    assert "--max-reps limits --ci-target" in capsys.readouterr().err
+    plain = tiny_dir / "plain"
+    plain.mkdir()
+    assert main(["compare", tiny, "--resume", str(plain), "--days", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "not an interrupted run" in err and "Traceback" not in err
+    fake = tiny_dir / "x.partial"
+    fake.mkdir()
+    assert main(["compare", tiny, "--resume", str(fake), "--days", "1"]) == 2
+    assert "holds neither" in capsys.readouterr().err
+
+
+def test_few_replications_warn_with_the_width_of_the_interval(tiny_dir, cache_dir, capsys):
+    from sim.cli.checks import few_replications_warning
+
+    assert few_replications_warning(5) is None and few_replications_warning(40) is None
+    # t quantiles (0.975) from tables: 12.706 for 1 degree of freedom, 4.303 for 2
+    assert "12.7 standard errors" in few_replications_warning(2)
+    assert "4.3 standard errors" in few_replications_warning(3)
+    assert "no confidence interval" in few_replications_warning(1)
+    assert main(["run", str(tiny_dir / "tiny.yaml"), "--out", str(tiny_dir / "r"), "--days", "1",
+                 "--no-plots"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: only 2 replication(s)" in err and "--reps 5" in err and "--ci-target" in err
+    assert main(["run", str(tiny_dir / "tiny.yaml"), "--out", str(tiny_dir / "r5"), "--days", "1",
+                 "--no-plots", "--reps", "5"]) == 0
+    assert "warning: only" not in capsys.readouterr().err
+
+
+def test_pairs_count_only_the_replications_used():
+    import math
+
+    from sim.analysis.metrics import paired_differences
+
+    nan = math.nan
+    rows = [{"layout": lay, "zone": "key", "replication": r, "compliance": c}
+            for lay, values in (("A", [0.5, 0.6, nan, 0.7]), ("B", [0.6, nan, 0.8, 0.9]))
+            for r, c in enumerate(values)]
+    (d,) = paired_differences(rows, "A")
+    # replications 0 and 3 have both sides: differences 0.1 and 0.2
+    assert d["pairs"] == 2 and d["compliance_diff"] == pytest.approx(0.15)

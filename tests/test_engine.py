@@ -10,7 +10,7 @@ from sim.analysis.metrics import mean_ci
 from sim.engine.core import Engine, simulate
 from sim.engine.invariants import check_invariants
 from sim.study.experiment import run_batch
-from sim.theory.queueing import erlang_c, mmc_metrics
+from sim.theory.queueing import mmc_metrics
 from sim.types import IncidentSet
 from sim.world.demand import generate_incidents
 
@@ -20,7 +20,7 @@ from .conftest import lonlat, tiny_scenario, world_for
 def single_site(c: int, per_hour: float, mean_service_min: float, days: int, reps: int) -> dict:
     """All units at one post, every incident at that post: zero travel, M/M/c."""
     data = tiny_scenario("grid.osm", days=f"{days} d", reps=reps, per_day=per_hour * 24)
-    lon, lat = lonlat(-125.0, -125.0)  # a junction of the grid
+    lon, lat = lonlat(-125.0, -125.0)  # a node of the grid: the hotspot is on the road
     data["unit_types"] = {"car": {"turnout": "0 s"}}
     data["call_handling"] = {"distribution": "fixed", "mean": "1 s"}
     data["incident_types"] = [{"name": "job", "priority": "standard", "share": 1.0,
@@ -35,8 +35,13 @@ def single_site(c: int, per_hour: float, mean_service_min: float, days: int, rep
     return data
 
 
-@pytest.mark.parametrize(("c", "per_hour", "mean_min"), [(3, 4.0, 30.0), (1, 1.5, 20.0)])
-def test_single_site_matches_erlang_c(tmp_path, c, per_hour, mean_min):
+# Hand-worked M/M/c values. c = 3, a = 4/h x 30 min = 2 erlangs: P(wait) = (a^c / c! x c / (c - a))
+# / (1 + a + a^2/2 + a^c / c! x c / (c - a)) = 4 / 9; Wq = P(wait) / (c mu - lambda) = (4/9) /
+# (3/30 - 4/60 per min) = 13 1/3 min = 800 s. c = 1, a = 0.5: P(wait) = rho = 1/2; Wq = rho /
+# (mu - lambda) = 0.5 / (1/20 - 1.5/60 per min) = 20 min = 1200 s.
+@pytest.mark.parametrize(("c", "per_hour", "mean_min", "p_wait_hand", "wq_hand_s"),
+                         [(3, 4.0, 30.0, 4 / 9, 800.0), (1, 1.5, 20.0, 0.5, 1200.0)])
+def test_single_site_matches_erlang_c(tmp_path, c, per_hour, mean_min, p_wait_hand, wq_hand_s):
     loaded, _, world = world_for(tmp_path, single_site(c, per_hour, mean_min, days=40, reps=12))
     batch = run_batch(loaded, world)
     cols = batch.records.columns
@@ -47,7 +52,8 @@ def test_single_site_matches_erlang_c(tmp_path, c, per_hour, mean_min):
         p_wait.append(float(np.mean(cols["queued"][sel])))
         wq.append(float(np.mean(cols["queue_wait_s"][sel])))
     theory = mmc_metrics(per_hour / 3600.0, 1.0 / (mean_min * 60.0), c)
-    assert theory.prob_wait == pytest.approx(erlang_c(c, per_hour * mean_min / 60.0))
+    assert theory.prob_wait == pytest.approx(p_wait_hand, rel=1e-12)
+    assert theory.mean_wait == pytest.approx(wq_hand_s, rel=1e-12)
     for values, expected in ((p_wait, theory.prob_wait), (wq, theory.mean_wait)):
         m, lo, hi = mean_ci(values)
         half = (hi - lo) / 2

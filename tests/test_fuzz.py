@@ -131,9 +131,13 @@ def _assert_clean(code: int, err: str, path: Path) -> None:
     assert "Traceback" not in err
     if code == 2:
         errors = [x for x in err.splitlines() if x.startswith("error:")]
-        assert len(errors) == 1, err
-        assert re.match(rf"^error: {re.escape(str(path))}:\d+: (\(top level\)|[^ (].*?): \S", errors[0]), \
-            errors[0]
+        assert errors, err  # every independent problem, one line each, each naming file and line
+        for line in errors:
+            assert re.match(rf"^error: {re.escape(str(path))}:\d+: (\(top level\)|[^ (].*?): \S",
+                            line), line
+        assert len(set(errors)) == len(errors), err  # no problem reported twice
+        if len(errors) > 1:
+            assert f"{len(errors)} problems" in err
 
 
 def _check_scenario(folder: Path, path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -31,6 +31,8 @@ def scenarios(draw):
     data["run"]["seed"] = draw(st.integers(0, 10_000))
     data["unit_types"]["car"]["turnout"] = f"{draw(st.integers(0, 120))} s"
     data["unit_types"]["car"]["patrols"] = draw(st.booleans())
+    required = draw(st.integers(1, 3))  # every layout can send that many (else a scenario error)
+    data["incident_types"][0]["units_required"] = required
     data["incident_types"][1]["on_scene"] = draw(st.sampled_from([
         {"distribution": "fixed", "mean": "10 min"}, {"distribution": "exponential", "mean": "30 min"},
         {"distribution": "gamma", "mean": "20 min", "cv": 1.5}]))
@@ -38,17 +40,14 @@ def scenarios(draw):
                           data["layouts"]["two_posts"]["platforms"][1],
                           data["layouts"]["one_post"]["platforms"][0])
     west["units"] = {"car": draw(st.integers(0, 3)), "moto": draw(st.integers(1, 2))}
-    east["units"] = {"car": draw(st.integers(1, 3))}
-    centre["units"] = {"car": draw(st.integers(1, 4))}
+    east["units"] = {"car": draw(st.integers(max(1, required - 1), 3))}
+    centre["units"] = {"car": draw(st.integers(required, 4))}
     if draw(st.booleans()):  # three shifts, a hand-over, a meal break, fewer units at night
         data["shifts"] = {"starts": ["00:00", "08:00", "16:00"],
                           "handover": f"{draw(st.integers(0, 20))} min",
                           "meal_breaks": [{"window": ["11:00", "13:00"], "duration": "30 min"}]}
         east["units_by_shift"] = [{"car": 1}, east["units"], east["units"]]
     data["layouts"]["two_posts"]["patrol"] = draw(st.booleans())
-    # backup for urgent jobs, never more units than a layout has on duty (validation refuses that)
-    most = min(3, centre["units"]["car"], sum(west["units"].values()) + east["units"]["car"])
-    data["incident_types"][0]["units_required"] = draw(st.integers(1, most))
     return data
 
 

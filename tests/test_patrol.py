@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from sim.engine.core import Engine, simulate
 from sim.engine.invariants import check_result
+from sim.scenario import ZONE_CLASSES
 from sim.types import IncidentSet
 from sim.world.prepare import MINUTES_PER_DAY
 
@@ -46,6 +47,24 @@ def ladder_scenario(tmp_path, *, patrol: bool):
     return data
 
 
+def _ladder_edge_s() -> float:
+    """The ladder's edge time (s) from its coordinates: the great-circle length of a 100 m step
+    in :func:`lonlat` (osmnx measures edges so, Earth radius 6,371,009 m) at 36 km/h."""
+    (lon0, lat0), (lon1, lat1) = lonlat(0.0, -50.0), lonlat(100.0, -50.0)
+    p0, p1, dl = math.radians(lat0), math.radians(lat1), math.radians(lon1 - lon0)
+    h = math.sin((p1 - p0) / 2) ** 2 + math.cos(p0) * math.cos(p1) * math.sin(dl / 2) ** 2
+    return 2 * 6_371_009.0 * math.asin(math.sqrt(h)) / 10.0
+
+
+def _eta_by_design(phase: float, edge: float) -> float:
+    """Time (s) from a loop position to the key location on the ladder loop post -> key -> post
+    (10 edges each way; a unit coming back goes on to its next node, then turns round)."""
+    if phase <= 10 * edge:  # going out: straight on to the key location
+        return 10 * edge - phase
+    j = math.ceil(phase / edge)
+    return (j * edge - phase) + (j - 10) * edge
+
+
 def test_patrolling_unit_reaches_the_key_location_faster_than_parked(tmp_path):
     _, _, parked_world = world_for(tmp_path, ladder_scenario(tmp_path, patrol=False), name="parked.yaml")
     _, _, patrol_world = world_for(tmp_path, ladder_scenario(tmp_path, patrol=True), name="patrol.yaml")
@@ -55,30 +74,33 @@ def test_patrolling_unit_reaches_the_key_location_faster_than_parked(tmp_path):
     # by hand: the loop is post -> key -> post, 10 edges of 100 m at 10 m/s each way
     assert loop.cycle == pytest.approx(200.0, rel=0.01)
     assert list(loop.nodes[:11]) == list(loop.nodes[10:][::-1])
-    # one incident at the key location at a time, far apart so the unit is back on its loop
-    phases = np.array([0.0, 15.0, 40.0, 99.0, 120.0, 150.0, 185.0])
-    times = 10_000.0 * np.arange(1, 1 + len(phases)) + phases - 1.0  # dispatched at phase
+    # one incident at the key location at a time, each dispatched at a designed phase of the loop:
+    # the unit starts at the post (phase 0) at time 0; after a job at the key it rejoins its
+    # loop there (the nearest waypoint), that is at phase 100 s when it clears; two cycles later
+    # the next job comes. Phases avoid the nodes on the way back, where the next node changes.
+    edge = _ladder_edge_s()
+    assert edge == pytest.approx(10.0, rel=0.01)
+    phases = [15.0, 0.5, 40.0, 99.0, 125.0, 155.0, 185.0]
+    dispatch, expected, anchor = [], [], 0.0
+    for phase in phases:
+        t = anchor + 2 * 20 * edge + phase
+        eta = _eta_by_design(phase, edge)
+        dispatch.append(t)
+        expected.append(eta)
+        anchor = t + eta + 60.0 - 10 * edge  # cleared after 60 s on scene, half-way round
+    times = np.array(dispatch) - 1.0  # calls: dispatched 1 s later
     res_parked = simulate(parked_world, "one", _incidents(parked_world, times, [key] * len(times)))
-    patrol_engine = Engine(patrol_world, "one", _incidents(patrol_world, times, [key] * len(times)))
-    res_patrol = patrol_engine.run()
+    res_patrol = simulate(patrol_world, "one", _incidents(patrol_world, times, [key] * len(times)))
     parked_eta = res_parked.records.columns["arrival_s"] - res_parked.records.columns["dispatch_s"]
     assert parked_eta == pytest.approx(np.full(len(times), 30.0 + 100.0), rel=0.01)
-    patrol_eta = res_patrol.records.columns["arrival_s"] - res_patrol.records.columns["dispatch_s"]
-    # the unit rejoins its loop after each job, so compute its phase from the logged anchor
-    for i, t in enumerate(times + 1.0):
-        seg = [sg for sg in patrol_engine.segs[0] if sg[0] < t][-1]  # before this job
-        anchor = seg[2] if seg[1] == 1 else seg[4]
-        phase = (t - anchor) % loop.cycle
-        half = loop.cycle / 2
-        if phase <= half:  # going out: straight on to the key location
-            expected = half - phase
-        else:  # coming back: on to the next node, then turn round
-            j = math.ceil(phase / (loop.cycle / 20))
-            expected = (j * loop.cycle / 20 - phase) + (j - 10) * loop.cycle / 20
-        assert patrol_eta[i] == pytest.approx(expected, abs=0.6), (phase, patrol_eta[i], expected)
+    c = res_patrol.records.columns
+    assert c["dispatch_s"] == pytest.approx(np.array(dispatch))
+    patrol_eta = c["arrival_s"] - c["dispatch_s"]
+    # to within 0.05 s: node coordinates are written to 7 decimals (about 1 cm)
+    assert patrol_eta == pytest.approx(np.array(expected), abs=0.05), (patrol_eta, expected)
     assert patrol_eta.mean() < parked_eta.mean()
-    assert np.all(res_patrol.records.columns["from_patrol"] == 1)
-    assert np.all(res_patrol.records.columns["turnout_s"] == 0.0)
+    assert np.all(c["from_patrol"] == 1)
+    assert np.all(c["turnout_s"] == 0.0)
 
 
 def test_lazy_loop_position_matches_an_explicit_walk(tmp_path):
@@ -105,37 +127,95 @@ def test_lazy_loop_position_matches_an_explicit_walk(tmp_path):
         assert got[0] == nxt and got[1] == pytest.approx(left, abs=1e-6)
 
 
-def _presence_by_hand(eng, world, times):
-    pts = [(int(n), float(t)) for n, t in zip(eng.presence().nodes, eng.presence().targets_s,
-                                               strict=True)]
-    covered = np.zeros(len(pts), dtype=int)
+EDGE_S = 10.0
+"""The ladder's edge time at free flow (100 m at 36 km/h); 20 s in the congestion period."""
+
+
+def _edge_s(t: float) -> float:
+    """Edge time (s) of a trip or reach starting at ``t``: halved speed from 06:00 to 12:00."""
+    return 2 * EDGE_S if 6 * 3600 <= t % 86400 < 12 * 3600 else EDGE_S
+
+
+def _presence_by_hand(jobs, points, times, off_air):
+    """Covered samples per point and hour, counted from the designed jobs alone.
+
+    ``jobs``: (dispatch s, scene column, on-scene s) for two cars parked at column 1 (turnout
+    30 s), each job served at once by an idle car. A car is unseen from dispatch until it
+    arrives, at the scene while on scene, then drives back along the bottom row (timed in the
+    period it leaves). ``points``: (column, target s). Reach from a position = the time to its
+    next node plus the edges from there to the point at the sample's edge time.
+    """
+    post = 1
+    trips = []  # (dispatch, arrival, clear, scene column, edge time back)
+    for dispatch, col, on_scene in jobs:
+        arrival = dispatch + 30.0 + (col - post) * _edge_s(dispatch)
+        clear = arrival + on_scene
+        trips.append((dispatch, arrival, clear, col, _edge_s(clear)))
+    counts = np.zeros((len(points), 24), dtype=int)
+    margin = math.inf
     for t in times:
-        minute = int(t // 60) % MINUTES_PER_DAY
-        for k, (node, target) in enumerate(pts):
-            for u in range(len(eng.fleet)):
-                if eng.fleet.off_air[minute, u] or eng.volunteers[u]:
-                    continue
-                nxt, left = eng.position(u, t)
-                if left + world.oracles[eng.fleet.unit_type[u]].time(nxt, node) <= target:
-                    covered[k] += 1
-                    break
-    return covered
+        if off_air(t):
+            continue
+        busy = [tr for tr in trips if tr[0] <= t < tr[2] + (tr[3] - post) * tr[4]]
+        positions = [(post, 0.0)] * (2 - len(busy))  # idle cars at the post
+        for _, arrival, clear, col, back in busy:
+            if t < arrival:
+                continue  # on the way: not counted
+            if t < clear:
+                positions.append((col, 0.0))
+                continue
+            driven = (t - clear) / back  # edges driven towards the post
+            positions.append((col - math.ceil(driven), (math.ceil(driven) - driven) * back))
+        for k, (col, target) in enumerate(points):
+            reach = min((left + abs(node - col) * _edge_s(t) for node, left in positions),
+                        default=math.inf)
+            margin = min(margin, abs(reach - target))
+            counts[k, int(t // 3600) % 24] += reach <= target
+    return counts, trips, margin
 
 
 def test_presence_matches_a_step_by_step_count(tmp_path):
-    data = ladder_scenario(tmp_path, patrol=True)
+    """Two parked cars, jobs at several distances, drives back, a congestion period and shift
+    hand-overs: presence by hour equals an independent count from the designed jobs."""
+    data = ladder_scenario(tmp_path, patrol=False)
     data["layouts"]["one"]["platforms"][0]["units"] = {"car": 2}
-    data["shifts"] = {"starts": ["00:00", "12:00"], "handover": "20 min"}
+    data["shifts"] = {"starts": ["00:00", "18:00"], "handover": "20 min"}
+    data["congestion"] = {"periods": [{"name": "morning", "hours": ["06:00", "12:00"],
+                                       "speed_factor": {"default": 0.5}}]}
     data["run"]["duration"] = "1 d"
-    data["patrol"] = {"presence_sample": "7 min"}
+    data["patrol"] = {"presence_sample": "1 min"}
     _, _, world = world_for(tmp_path, data)
-    eng = Engine(world, "one", _incidents(world, [], []))
-    eng.run()
+    col = {int(np.round(x / 100.0)) + 6: n
+           for n, (x, y) in enumerate(zip(world.net.x, world.net.y, strict=True)) if y < 0}
+    # (call s, scene column): free flow; starting in the period; leaving the scene just after
+    # 06:00 (a congested drive back); two jobs at once; at the key location itself; evening
+    calls = [(2 * 3600 + 3.3, 9), (7 * 3600 + 17.9, 11), (5 * 3600 + 52 * 60 + 1.7, 7),
+             (15 * 3600 + 11.1, 11), (15 * 3600 + 95.3, 4), (20 * 3600 + 41.9, 10)]
+    on_scene = 600.0
+    inc = _incidents(world, [t for t, _ in calls], [col[c] for _, c in calls],
+                     on_scene=[on_scene] * len(calls))
+    eng = Engine(world, "one", inc)
+    res = eng.run()
     p = eng.presence()
-    times = np.arange(0.0, 86400.0, 7 * 60.0)
+    times = np.arange(0.0, 86400.0, 60.0)
     assert p.samples.sum() == len(times)
-    assert list(p.police.sum(axis=1)) == list(_presence_by_hand(eng, world, times))
-    assert 0 < p.police[0].sum() < len(times)  # the key location is covered part of the time
+    post_zone = ZONE_CLASSES[int(world.zones.zone[col[1]])]
+    targets = world.scenario.zones.targets
+    points = [(11, targets["key"]), (1, targets[post_zone])]  # the key location, the grid's post
+
+    def off_air(t):  # hand-overs: 20 min from 00:00 and from 18:00
+        return t % 86400 < 1200 or 18 * 3600 <= t % 86400 < 18 * 3600 + 1200
+
+    counts, trips, margin = _presence_by_hand([(t + 1.0, c, on_scene) for t, c in calls],
+                                              points, times, off_air)
+    assert margin > 1.0  # no sample sits on a boundary (edges are 100 m to within 0.1 %)
+    c = res.records.columns
+    for i, (_, arrival, clear, _, _) in enumerate(trips):
+        assert c["arrival_s"][i] == pytest.approx(arrival, abs=0.5)
+        assert c["clear_s"][i] == pytest.approx(clear, abs=0.5)
+    assert p.names[0] == "Station"
+    assert p.police.tolist() == counts.tolist()
+    assert 0 < counts[0].sum() < len(times) // 10  # the key location is covered only near jobs
 
 
 @st.composite
@@ -255,18 +335,21 @@ def test_a_unit_on_a_minor_job_is_diverted_to_an_urgent_one(tmp_path):
     fleet = world.fleets["one"]
     post = int(fleet.post[0])
     far = int(fleet.post_table[0, 0])
-    oracle = world.oracles["car"]
-    key = int(np.argmax(oracle.from_node(post)))  # the far end of the ladder
-    # en route: the minor job is far away; an urgent call at the post comes in 20 s later
-    inc = _incidents(world, [0.0, 50.0], [key, far], priorities=[2, 0], on_scene=[600.0, 600.0],
+    # the minor job 10 edges east along the post's row; an urgent call at the post comes in when
+    # the car has driven 25 s towards it (dispatched at 1 s, turnout 30 s, diverted at 56 s)
+    row = world.net.y < 0
+    assert row[post]
+    key = int(np.flatnonzero(row)[np.argmin(np.abs(world.net.x[row] - 500.0))])
+    inc = _incidents(world, [0.0, 55.0], [key, far], priorities=[2, 0], on_scene=[600.0, 600.0],
                      types=[1, 0])
     eng = Engine(world, "one", inc)
     res = eng.run()
     c = res.records.columns
     assert c["diverted"][0] == 1 and c["by_diversion"][1] == 1
     assert c["turnout_s"][1] == 0.0
-    # the car had driven 20 s towards the minor job: it comes back that far
-    assert c["travel_s"][1] == pytest.approx(20.0, abs=10.5)  # to within one 10 s edge
+    # 2.5 edges out, it goes on to the third node, then back three edges: 6 edges - 25 s
+    edge = _ladder_edge_s()
+    assert c["travel_s"][1] == pytest.approx(6 * edge - 25.0, abs=0.01)
     # the minor job waited for the car to clear the urgent one, then got it
     assert c["queued"][0] == 1 and c["assign_s"][0] == pytest.approx(c["clear_s"][1])
     assert c["arrival_s"][0] > c["clear_s"][1]

@@ -157,16 +157,29 @@ def test_hex_cells_count_every_incident_and_line_up():
     cells = plots.hex_aggregate(x, y, met, cell_km=0.8)
     assert cells.n.sum() == 500 and cells.met.sum() == met.sum()
     assert np.all((cells.share >= 0) & (cells.share <= 1))
-    # every point lies in the hexagon of its cell: nearer its centre than any other centre
-    radius = 0.8 / math.sqrt(3)
+    # every point lies in the hexagon of its cell: the cell's centre is the nearest of all the
+    # lattice's centres. The lattice by construction: cells 0.8 km across the flats, so centres
+    # 0.8 km apart along a row and rows 0.8 x sqrt(3)/2 km apart, every other row shifted by half
+    i, j = np.meshgrid(np.arange(-12, 13), np.arange(-12, 13))
+    lx = (0.8 * (i + j / 2.0)).ravel()
+    ly = (0.8 * math.sqrt(3) / 2 * j).ravel()
+    nearest = np.argmin(np.hypot(x[:, None] - lx[None, :], y[:, None] - ly[None, :]), axis=1)
+    by_hand: dict[tuple[float, float], list[int]] = {}
+    for k, c in enumerate(nearest):
+        by_hand.setdefault((round(lx[c], 9), round(ly[c], 9)), []).append(k)
+    got = {(round(cx, 9), round(cy, 9)): (int(n), int(m))
+           for cx, cy, n, m in zip(cells.cx, cells.cy, cells.n, cells.met, strict=True)}
+    assert got == {c: (len(ks), int(met[ks].sum())) for c, ks in by_hand.items()}
+    # one point at a time lands in the same cell as its nearest centre
+    for k in range(0, 500, 25):
+        one = plots.hex_aggregate(x[k:k + 1], y[k:k + 1], met[k:k + 1], cell_km=0.8)
+        assert (one.cx[0], one.cy[0]) == pytest.approx((lx[nearest[k]], ly[nearest[k]]), abs=1e-9)
     keys = {(int(q), int(r)): i for i, (q, r) in enumerate(zip(cells.q, cells.r, strict=True))}
     again = plots.hex_aggregate(x[:10], y[:10], met[:10], cell_km=0.8)
     for q, r, cx, cy in zip(again.q, again.r, again.cx, again.cy, strict=True):
         i = keys[(int(q), int(r))]
         assert math.isclose(cells.cx[i], cx) and math.isclose(cells.cy[i], cy)
-    d = np.hypot(x[:, None] - cells.cx[None, :], y[:, None] - cells.cy[None, :])
     own = plots.hex_aggregate(x, y, met, 0.8)
-    assert np.all(d.min(axis=1) <= radius + 1e-9)
     assert own.polygons().shape == (len(own.q), 6, 2)
 
 

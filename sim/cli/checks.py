@@ -15,11 +15,13 @@ Also here, for the ``run``/``compare``/``sweep`` commands: :func:`add_budget_arg
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
-__all__ = ["EXIT_FAILED", "EXIT_INPUT", "add_budget_arguments", "budget_limits", "register"]
+__all__ = ["EXIT_FAILED", "EXIT_INPUT", "MIN_REPLICATIONS", "add_budget_arguments", "budget_limits",
+           "few_replications_warning", "register"]
 
 EXIT_FAILED = 1
 EXIT_INPUT = 2
@@ -49,6 +51,61 @@ def _positive_int(text: str) -> int:
     return v
 
 
+MAX_SEED = 2**63 - 1
+"""The largest seed (``run.seed`` takes the same range)."""
+
+
+def _seed(text: str) -> int:
+    """A random seed: a whole number from 0 to 2**63 - 1."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= v <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"a seed is a whole number from 0 to {MAX_SEED}, got {v}")
+    return v
+
+
+def _out_dir(text: str) -> Path:
+    """A results root that is (or can become) a writable folder; checked before anything runs,
+    nothing is created here."""
+    path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file, not a folder")
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: {probe} is a file, so no folder can be made there")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{text}: cannot write in {probe} (permission denied)")
+    return path
+
+
+MIN_REPLICATIONS = 5
+"""Below this many replications a run's confidence intervals are too wide to compare layouts."""
+
+
+def few_replications_warning(replications: int) -> str | None:
+    """A warning for a run of fewer than :data:`MIN_REPLICATIONS` replications, or None.
+
+    With ``n`` replications a 95% interval is ``t(n - 1)`` standard errors wide on each side:
+    12.7 for 2, 4.3 for 3, 3.2 for 4, 2.8 for 5.
+    """
+    if replications >= MIN_REPLICATIONS:
+        return None
+    from scipy import stats
+
+    why = ("one replication gives no confidence interval at all" if replications < 2 else
+           f"the 95% intervals are {stats.t.ppf(0.975, replications - 1):.1f} standard errors wide "
+           "on each side")
+    return (f"warning: only {replications} replication(s): {why}; for figures to compare, use "
+            f"--reps {MIN_REPLICATIONS} or more, or --ci-target PP to add replications until the "
+            "interval is PP percentage points")
+
+
 def _memory(text: str) -> float:
     from sim.quantities import parse_memory
 
@@ -72,7 +129,7 @@ def register(subparsers: Any) -> None:
                    help="longer runs, more replications and more configurations (minutes)")
     m.add_argument("--k", type=_positive_float, default=4.0,
                    help="tolerance in standard errors of the replication mean (default 4)")
-    m.add_argument("--seed", type=int, default=2017, help="seed of every check (default 2017)")
+    m.add_argument("--seed", type=_seed, default=2017, help="seed of every check (default 2017)")
     m.add_argument("--workdir", type=Path, default=None,
                    help="keep the generated networks and scenarios here (default: a temporary folder)")
     m.add_argument("--cache-dir", type=Path, default=None,
@@ -136,7 +193,14 @@ def add_budget_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: run.budget, 4 GB)")
 
 
-def budget_limits(args: argparse.Namespace) -> dict[str, float | None]:
+class BudgetLimits(TypedDict):
+    """Keyword arguments of ``check_budget`` from the command line (None: the scenario's)."""
+
+    max_events: float | None
+    max_memory: float | None
+
+
+def budget_limits(args: argparse.Namespace) -> BudgetLimits:
     """Keyword arguments for ``config.check_budget`` from :func:`add_budget_arguments`' flags."""
     return {"max_events": getattr(args, "max_events", None),
             "max_memory": getattr(args, "max_memory", None)}

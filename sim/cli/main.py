@@ -10,13 +10,14 @@ import argparse
 import math
 import sys
 import time
+from collections.abc import Mapping
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from sim.cli.checks import _positive_int
+from sim.cli.checks import _out_dir, _positive_int, _seed, few_replications_warning
 from sim.network.load import NetworkSourceError, default_cache_dir
-from sim.scenario import DEFAULT_SCENARIO, ScenarioError, check_budget, load_scenario
+from sim.scenario import DEFAULT_SCENARIO, LoadedScenario, ScenarioError, check_budget, load_scenario
 
 __all__ = ["build_parser", "main"]
 
@@ -55,8 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run only this layout (repeat for several; default: the scenario's list)")
     common.add_argument("--days", type=_days, help="simulated days per replication (overrides run.duration)")
     common.add_argument("--reps", type=_positive_int, help="replications (overrides run.replications)")
-    common.add_argument("--seed", type=int, help="random seed (overrides run.seed)")
-    common.add_argument("--out", type=Path, default=Path("results"), help="results root (default: results/)")
+    common.add_argument("--seed", type=_seed, help="random seed (overrides run.seed)")
+    common.add_argument("--out", type=_out_dir, default=Path("results"),
+                        help="results root (default: results/)")
     common.add_argument("--cache-dir", type=Path, default=None,
                         help=f"network cache (default: $POLICE_SIM_CACHE or {default_cache_dir()})")
 
@@ -117,7 +119,7 @@ def _fmt_min(x: float) -> str:
     return "n/a" if x is None or math.isnan(x) else f"{x / 60:.1f} min"
 
 
-def summary_table(summary: list[dict[str, Any]], targets: dict[str, float], clock: str) -> str:
+def summary_table(summary: list[dict[str, Any]], targets: Mapping[Any, float], clock: str) -> str:
     """The compact table printed at the end of a run."""
     head = (f"{'layout':<32} {'zone':<8} {'target':>7} {'incidents':>9}  {'within target (95% CI)':<23}"
             f" {'mean resp':>9} {'p90 resp':>9} {'queued':>7} {'util':>6}")
@@ -136,8 +138,31 @@ def summary_table(summary: list[dict[str, Any]], targets: dict[str, float], cloc
     return "\n".join(lines)
 
 
+NETWORK_CHECK_SECTIONS = frozenset({"network", "zones", "demand", "layouts"})
+"""The sections the checks against the road network read (``sim.world.checks``)."""
+
+
+def _load_for_validate(args: argparse.Namespace) -> LoadedScenario:
+    """The scenario; if it has problems in sections the network checks do not read, those checks
+    still run, so that one ``validate`` reports every independent problem."""
+    try:
+        return load_scenario(args.scenario)
+    except ScenarioError as exc:
+        if args.schema_only or exc.partial is None or exc.invalid_sections & NETWORK_CHECK_SECTIONS:
+            raise
+        from sim.study.experiment import load_net
+        from sim.world.checks import network_problems
+
+        try:
+            net = load_net(exc.partial, args.cache_dir, progress=_say)
+            more = network_problems(exc.partial, net)
+        except ScenarioError as net_exc:
+            more = [net_exc]
+        raise ScenarioError.combine([exc, *more]) from None
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
-    loaded = load_scenario(args.scenario)
+    loaded = _load_for_validate(args)
     s = loaded.scenario
     if not args.schema_only:
         from sim.study.experiment import load_world
@@ -206,6 +231,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(coverage_summary(coverage))
     print(f"\n{batch.incidents_simulated:,} incidents simulated in {batch.timings['simulate_s']:.1f} s. "
           f"Results: {final}")
+    warning = few_replications_warning(s.run.replications)
+    if warning:
+        _say(warning)
     return 0
 
 

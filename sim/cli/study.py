@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from sim.scenario import ScenarioError, check_budget, load_scenario
+from sim.cli.checks import _positive_int, few_replications_warning
+from sim.scenario import LoadedScenario, ScenarioError, check_budget, load_scenario
 
 __all__ = ["register"]
 
@@ -23,9 +25,9 @@ def _pp(text: str) -> float:
     return v
 
 
-def run_folders(args: argparse.Namespace, loaded, root: Path) -> tuple[Path, Path]:
+def run_folders(args: argparse.Namespace, loaded: LoadedScenario, root: Path) -> tuple[Path, Path]:
     """The ``.partial`` folder to fill and the final name: a new one, or ``--resume DIR``."""
-    from sim.study.folder import new_run_dir
+    from sim.study.folder import PARTIAL_NOTE, new_run_dir
 
     if getattr(args, "resume", None):
         partial = Path(args.resume)
@@ -33,10 +35,21 @@ def run_folders(args: argparse.Namespace, loaded, root: Path) -> tuple[Path, Pat
             raise ScenarioError(f"--resume {partial}: no such folder", file=loaded.path)
         final = partial.with_name(partial.name.removesuffix(".partial"))
         if final == partial:
-            raise ScenarioError(f"--resume {partial}: that run is already complete", file=loaded.path)
+            done = (partial / "manifest.json").exists()
+            raise ScenarioError(f"--resume {partial}: " + (
+                "that run is already complete" if done else "not an interrupted run (its name "
+                "does not end in .partial); give the <run-id>.partial folder the run printed"),
+                file=loaded.path)
+        if not ((partial / PARTIAL_NOTE).exists() or (partial / "study.json").exists()):
+            raise ScenarioError(f"--resume {partial}: not an interrupted run (it holds neither "
+                                f"{PARTIAL_NOTE} nor study.json)", file=loaded.path)
         return partial, final
     s = loaded.scenario
-    return new_run_dir(root, s.name, s.run.seed)
+    try:
+        return new_run_dir(root, s.name, s.run.seed)
+    except OSError as exc:
+        raise ScenarioError(f"--out {root}: cannot create the results folder there: "
+                            f"{exc.strerror or exc}", file=loaded.path) from None
 
 
 def stopped(args: argparse.Namespace, command: str, partial: Path, exc: BaseException) -> int:
@@ -52,7 +65,8 @@ def stopped(args: argparse.Namespace, command: str, partial: Path, exc: BaseExce
     return 130 if isinstance(exc, KeyboardInterrupt) else 1
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+             common: argparse.ArgumentParser) -> None:
     """Add the ``compare`` and ``sweep`` subcommands; ``common`` holds the shared run options."""
     from sim.study.experiment import default_workers
 
@@ -64,7 +78,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                            ". Every layout sees the same incidents in each replication (common "
                            "random numbers). Finished pieces are saved as they complete; an "
                            "interrupted study resumes with --resume.")
-        p.add_argument("--workers", type=int, default=default_workers(),
+        p.add_argument("--workers", type=_positive_int, default=default_workers(),
                        help="local worker processes (default: the number of cores)")
         p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                        help="run on an existing Dask distributed cluster instead of local processes")
@@ -73,12 +87,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         p.add_argument("--ci-target", type=_pp, metavar="PP",
                        help="add replications until the 95%% CI half-width of overall compliance is "
                             "at most PP percentage points for every layout")
-        p.add_argument("--max-reps", type=int, default=None,
+        p.add_argument("--max-reps", type=_positive_int, default=None,
                        help="upper limit on replications with --ci-target (default 10x --reps)")
         p.set_defaults(handler=_handler(sweep), command_name=name)
 
 
-def _handler(sweep: bool):
+def _handler(sweep: bool) -> Callable[[argparse.Namespace], int]:
     def handle(args: argparse.Namespace) -> int:
         return _study(args, sweep)
 
@@ -93,6 +107,9 @@ def _study(args: argparse.Namespace, sweep: bool) -> int:
     from sim.study.folder import finish_run_dir, write_results
 
     t_start = time.perf_counter()
+    if args.max_reps is not None and not args.ci_target:
+        raise ScenarioError("--max-reps limits --ci-target; without --ci-target give --reps",
+                            file=args.scenario)
     loaded = load_scenario(args.scenario)
     loaded = apply_overrides(loaded, RunOptions(
         layouts=tuple(args.layout) if args.layout else None, replications=args.reps, seed=args.seed,
@@ -134,4 +151,7 @@ def _study(args: argparse.Namespace, sweep: bool) -> int:
     print(comparison_table(tables["comparison"], tables["robustness"]))
     print(f"\n{len(batch.variants)} variant(s) x {len(batch.layouts)} layout(s) x {batch.replications} "
           f"replication(s), {batch.incidents_simulated:,} incidents simulated. Results: {final}")
+    warning = few_replications_warning(batch.replications)
+    if warning:
+        print(warning, file=sys.stderr)
     return 0

@@ -26,6 +26,10 @@ class ScenarioError(Exception):
         self.loc = tuple(loc)
         self.line = line
         self.problems: tuple[ScenarioError, ...] = (self,)
+        self.partial: Any = None
+        """The scenario as far as it is valid (a ``LoadedScenario``), when later checks may run."""
+        self.invalid_sections: frozenset[str] = frozenset()
+        """Top-level sections that failed, when ``partial`` is set."""
         super().__init__(str(self))
 
     @classmethod

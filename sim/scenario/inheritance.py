@@ -145,7 +145,7 @@ def _point_lines(lines: dict[tuple[Any, ...], int], prefix: tuple[Any, ...],
             for path, line in source.items():
                 if path[:len(src) + len(sub)] == (*src, *sub):
                     copied[(*new, *path[len(src):])] = line
-    for key in old:
-        if len(key) > len(prefix):
-            del lines[key]
+    for path in old:
+        if len(path) > len(prefix):
+            del lines[path]
     lines.update(copied)

@@ -61,6 +61,12 @@ Longitude = Annotated[float, Field(ge=-180.0, le=180.0, strict=False)]
 Memory = Annotated[float, BeforeValidator(parse_memory), PlainSerializer(format_memory)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
+def _unit_text(text: str) -> Any:
+    """A default written with its unit (``"300 m"``): the field's validator parses it like YAML
+    input, so the default reads as the scenario would write it."""
+    return text
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
@@ -114,7 +120,7 @@ class NetworkSpec(_Model):
     place: str | None = None
     bbox: tuple[Longitude, Latitude, Longitude, Latitude] | None = None
     speeds: dict[str, Speed] = Field(min_length=1)
-    snap_tolerance: Distance = Field(default="300 m", gt=0.0, le=100_000.0)
+    snap_tolerance: Distance = Field(default=_unit_text("300 m"), gt=0.0, le=100_000.0)
     """A place (platform, key location, demand point...) farther than this from the nearest
     drivable road is an error; nearer ones are placed on the road (``sim.world.places``)."""
     simplify: bool = True
@@ -125,7 +131,7 @@ class NetworkSpec(_Model):
     """``source: synthetic`` only: central Shaoyang, one county or the whole city (synthetic, see
     ``sim.network.synth_county``); ``size`` scales the county's area."""
     size: float = Field(default=1.0, ge=0.05, le=100.0)
-    river_width: Distance = Field(default="30 m", gt=0.0, le=5000.0)
+    river_width: Distance = Field(default=_unit_text("30 m"), gt=0.0, le=5000.0)
     """Width assumed for a river whose OSM way has no ``width`` tag: a platform closer than half
     of it to a river's centre line (and not on a bridge) is an error (see ``sim.world.checks``)."""
 
@@ -444,7 +450,7 @@ DISPATCH_POLICIES: tuple[str, ...] = ("earliest_arrival", "preference", "reserve
 
 def _policy_name(v: object) -> str | None:
     if v is None or v in DISPATCH_POLICIES:
-        return v  # type: ignore[return-value]
+        return None if v is None else str(v)
     hint = difflib.get_close_matches(str(v), DISPATCH_POLICIES, n=1)
     raise ValueError(f"unknown dispatch policy '{v}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
                      + f"; known: {', '.join(DISPATCH_POLICIES)}")
@@ -459,13 +465,17 @@ class PreferenceSpec(_Model):
     travel time. Empty (the default): own grid first, then by travel time from the home post."""
 
 
+def _default_min_free() -> dict[Literal["urgent", "standard", "minor"], int]:
+    return {"urgent": 1, "standard": 2, "minor": 2}
+
+
 class ReserveSpec(_Model):
     """Parameters of the ``reserve`` policy (cutoff priority)."""
 
     scope: Literal["grid", "fleet"] = "grid"
     """Where free units are counted: the job's grid (its platform's units) or the whole fleet."""
     min_free: dict[Literal["urgent", "standard", "minor"], int] = Field(
-        default_factory=lambda: {"urgent": 1, "standard": 2, "minor": 2})
+        default_factory=lambda: _default_min_free())
     """A job of this priority waits while fewer than this many response units are free in its
     area; priorities not given use 1 (no reserve). The default keeps one unit per grid free
     for urgent jobs."""
@@ -530,7 +540,7 @@ class Shifts(_Model):
     """
 
     starts: list[str] = Field(default_factory=lambda: ["00:00"], min_length=1, max_length=12)
-    handover: Duration = Field(default="0 s", ge=0.0, le=3600.0)
+    handover: Duration = Field(default=_unit_text("0 s"), ge=0.0, le=3600.0)
     meal_breaks: list[MealBreak] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -625,8 +635,8 @@ class PatrolSpec(_Model):
     """``resume``: drive to the nearest point of the loop and go on; ``return_to_post``: drive back
     to the platform first."""
     waypoints_per_loop: int = Field(default=4, ge=1, le=20)
-    waypoint_spacing: Distance = Field(default="400 m", gt=0.0, le=100_000.0)
-    presence_sample: Duration = Field(default="5 min", gt=0.0, le=3600.0)
+    waypoint_spacing: Distance = Field(default=_unit_text("400 m"), gt=0.0, le=100_000.0)
+    presence_sample: Duration = Field(default=_unit_text("5 min"), gt=0.0, le=3600.0)
     volunteers_first_on_minor: bool = False
     """If true, a volunteer team's walking time to a minor incident is recorded
     (``volunteer_arrival_s``); police figures never include it."""
@@ -640,7 +650,7 @@ class RunBudget(_Model):
     """
 
     max_events: float = Field(default=1e9, gt=0.0)
-    max_memory: Memory = Field(default="4 GB")
+    max_memory: Memory = Field(default=_unit_text("4 GB"))
 
 
 class RunSpec(_Model):

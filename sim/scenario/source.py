@@ -11,9 +11,10 @@ import contextlib
 import difflib
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -204,7 +205,7 @@ class LoadedScenario:
 _HINT = re.compile(r"did you mean '([^']+)'")
 
 
-def _pydantic_problem(err: dict[str, Any]) -> tuple[tuple[Any, ...], str]:
+def _pydantic_problem(err: Mapping[str, Any]) -> tuple[tuple[Any, ...], str]:
     loc = tuple(err.get("loc", ()))
     kind = err.get("type", "")
     if kind == "extra_forbidden":
@@ -324,7 +325,10 @@ def validate_data(data: dict[str, Any], *, file: str, lines: dict[tuple[Any, ...
     ------
     ScenarioError
         Holding every problem found: all schema problems, and the problems of every rule whose
-        sections passed the schema (a rule cannot judge a section that failed it).
+        sections passed the schema (a rule cannot judge a section that failed it). Its
+        ``partial`` is the scenario built from the sections that passed, and
+        ``invalid_sections`` names the others, so that later checks that read only valid
+        sections (e.g. against the road network) can still run and add their problems.
     """
     shown = file
     problems: list[tuple[tuple[Any, ...], str]] = []
@@ -336,9 +340,13 @@ def validate_data(data: dict[str, Any], *, file: str, lines: dict[tuple[Any, ...
         scenario, invalid = _valid_sections(data, {str(loc[0]) for loc, _ in problems if loc})
     problems += list(_semantic_problems(scenario, invalid))
     if problems:
-        raise ScenarioError.combine(
+        error = ScenarioError.combine(
             ScenarioError(message, file=shown, loc=loc, line=_line_for(lines, loc))
-            for loc, message in problems) from None
+            for loc, message in problems)
+        error.partial = LoadedScenario(scenario=scenario, path=Path(path).resolve(), text=text,
+                                       lines=lines, data=data, shown=shown)
+        error.invalid_sections = invalid
+        raise error from None
     return LoadedScenario(scenario=scenario, path=Path(path).resolve(), text=text, lines=lines,
                           data=data, shown=shown)
 
@@ -364,7 +372,8 @@ def _valid_sections(data: dict[str, Any], failed: set[str]) -> tuple[Scenario, f
         if name in fields and name not in failed:
             info = fields[name]
             with contextlib.suppress(ValidationError):
-                valid[name] = TypeAdapter(Annotated[info.annotation, info]).validate_python(value)
+                adapter: TypeAdapter[Any] = TypeAdapter(cast(Any, Annotated[info.annotation, info]))
+                valid[name] = adapter.validate_python(value)
     invalid = frozenset(name for name, info in fields.items()
                         if name not in valid and (name in data or info.is_required()))
     return Scenario.model_construct(**valid), invalid

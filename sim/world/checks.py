@@ -147,7 +147,7 @@ def _distance_to_segments(px: float, py: float, x0: np.ndarray, y0: np.ndarray, 
     with np.errstate(invalid="ignore", divide="ignore"):
         t = np.where(len2 > 0, ((px - x0) * dx + (py - y0) * dy) / np.where(len2 > 0, len2, 1.0), 0.0)
     t = np.clip(t, 0.0, 1.0)
-    return np.hypot(x0 + t * dx - px, y0 + t * dy - py)
+    return np.asarray(np.hypot(x0 + t * dx - px, y0 + t * dy - py))
 
 
 def _river_problems(loaded: LoadedScenario, net: RoadNetwork,
@@ -230,7 +230,7 @@ def _places_on_roads(s: Scenario) -> Iterable[tuple[tuple[Any, ...], str, float,
 def _road_problems(loaded: LoadedScenario, net: RoadNetwork) -> list[ScenarioError]:
     """Places too far from the roads, and zones and hotspots the roads never reach."""
     s = loaded.scenario
-    out = []
+    out: list[ScenarioError] = []
     if net.n_nodes == 0:
         return out
     drive = ~np.asarray(net.edge_walk_only, dtype=bool)
