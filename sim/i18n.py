@@ -14,8 +14,10 @@ from __future__ import annotations
 import math
 import unicodedata
 from collections.abc import Callable, Iterable
+from typing import Any
 
-__all__ = ["LANGS", "TEXT", "all_text", "minutes", "pct", "pp", "tr", "wrap", "zone_name"]
+__all__ = ["LANGS", "TEXT", "all_text", "days", "layout_name", "minutes", "pct", "pp", "scenario_title", "tr",
+           "wrap", "zone_name"]
 
 LANGS: tuple[str, ...] = ("en", "zh")
 
@@ -28,6 +30,8 @@ TEXT: dict[str, dict[str, str]] = {
     "zone_target": {"en": "{zone} ({target} target)", "zh": "{zone}（目标{target}）"},
     "min": {"en": "{n} min", "zh": "{n}分钟"},
     "km": {"en": "{n} km", "zh": "{n}千米"},
+    "day_one": {"en": "{n} day", "zh": "{n} 天"},
+    "day_many": {"en": "{n} days", "zh": "{n} 天"},
     "north": {"en": "N", "zh": "北"},
     # source line and notes
     "source": {"en": "Scenario: {name} · run {run_id} · {reps} replications",
@@ -218,15 +222,20 @@ TEXT: dict[str, dict[str, str]] = {
                  "zh": "需求：每日 {per_day} 起警情（情景标定），按一天中各时段的强度以泊松过程到达"
                        "（最繁忙时段 {peak}:00）；{hot} 的警情集中在 {n_hot} 个热点周围，"
                        "其余按道路长度分布。"},
-    "a.staffing": {"en": "Staffing of {layout}: {posts} posts; units on duty: {units}.",
-                   "zh": "{layout} 的警力配置：{posts} 个点位；在岗警力：{units}。"},
+    "a.staffing": {"en": "Staffing of {layout}: {posts} posts; units that take dispatches: {units}.",
+                   "zh": "{layout} 的警力配置：{posts} 个点位；出警警力：{units}。"},
+    "a.staffing_more": {"en": "Staffing of {layout}: {posts} posts; units that take dispatches: {units}; "
+                              "never dispatched: {others}.",
+                        "zh": "{layout} 的警力配置：{posts} 个点位；出警警力：{units}；"
+                              "不参与出警：{others}。"},
+    "a.unit_plain": {"en": "{n} {label}", "zh": "{label} {n} 个"},
     "a.unit": {"en": "{n} {label} (turnout {turnout})", "zh": "{label} {n} 个（出警准备 {turnout}）"},
     "a.clock": {"en": "Targets are timed from the {clock}; call handling at the 110 centre takes "
                       "{handling} on average. Response times are from the call.",
                 "zh": "目标时间自{clock}起算；110 指挥中心接处警平均用时 {handling}。响应时间自报警起算。"},
-    "a.run": {"en": "Each replication simulates {days} days after a warm-up of {warmup} days; "
+    "a.run": {"en": "Each replication simulates {days} after a warm-up of {warmup}; "
                     "{reps} replications, seed {seed}. Every layout sees the same incidents.",
-              "zh": "每次重复模拟 {days} 天（另有 {warmup} 天预热期）；共 {reps} 次重复，随机种子 {seed}。"
+              "zh": "每次重复模拟 {days}（另有 {warmup}预热期）；共 {reps} 次重复，随机种子 {seed}。"
                     "各布局方案使用相同的警情。"},
     "a.goal": {"en": "The goal line in the bar chart ({goal} of incidents within target) is a "
                      "reporting choice, not part of the scenario.",
@@ -270,6 +279,30 @@ def tr(key: str, lang: str, **kw: object) -> str:
 def zone_name(zone: str, lang: str) -> str:
     """Zone class ``key``, ``central``, ``other`` or ``all`` as the reader sees it."""
     return tr(f"zone.{zone}", lang)
+
+
+def layout_name(scenario: Any, layout: str, lang: str) -> str:
+    """A layout as the reader sees it: ``label_zh`` in Chinese (else ``label``), ``label`` in
+    English, else the layout's key. ``scenario`` is a :class:`sim.scenario.Scenario`."""
+    spec = getattr(scenario, "layouts", {}).get(layout)
+    if spec is None:
+        return layout
+    if lang == "zh" and getattr(spec, "label_zh", ""):
+        return str(spec.label_zh)
+    return str(getattr(spec, "label", "") or layout)
+
+
+def scenario_title(scenario: Any, lang: str) -> str:
+    """The scenario's ``title_zh`` in Chinese (else its title), its ``title`` in English, else its name."""
+    if lang == "zh" and getattr(scenario, "title_zh", ""):
+        return str(scenario.title_zh)
+    return str(getattr(scenario, "title", "") or scenario.name)
+
+
+def days(seconds: float, lang: str) -> str:
+    """Seconds as days, singular or plural (``1 day``, ``2.5 days``, ``1 天``)."""
+    d = seconds / 86400.0
+    return tr("day_one" if abs(d - 1.0) < 1e-9 else "day_many", lang, n=f"{d:g}")
 
 
 def pct(share: float, lang: str = "en", digits: int = 1) -> str:
