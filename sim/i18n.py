@@ -266,6 +266,27 @@ TEXT: dict[str, dict[str, str]] = {
                         "re-simulated.",
                   "zh": "根据结果文件夹 {folder}（运行完成于 {date}）生成；未重新运行模拟。"},
     "page": {"en": "page {n}", "zh": "第 {n} 页"},
+    # interactive map (map.html)
+    "m.title": {"en": "{title}: interactive map", "zh": "{title}：交互地图"},
+    "m.layout": {"en": "Layout", "zh": "布局方案"},
+    "m.roads": {"en": "Roads", "zh": "道路"},
+    "m.central": {"en": "Central city", "zh": "中心城区"},
+    "m.key": {"en": "Key locations", "zh": "重点部位"},
+    "m.posts": {"en": "Posts", "zh": "点位"},
+    "m.loops": {"en": "Patrol loops", "zh": "巡逻路线"},
+    "m.reach": {"en": "Reached in {band} ({period})", "zh": "{band}可达（{period}）"},
+    "m.free_flow": {"en": "free flow", "zh": "畅通"},
+    "m.cells": {"en": "Within target, per cell", "zh": "各网格达标率"},
+    "m.diff": {"en": "Difference from {a} (pp)", "zh": "相对 {a} 的差异（百分点）"},
+    "m.hover_node": {"en": "nearest post {post}<br>{time} from dispatch",
+                     "zh": "最近点位 {post}<br>派警后 {time}"},
+    "m.hover_cell": {"en": "{n} incidents, {share} within target<br>nearest post {post}, {time}",
+                     "zh": "{n} 起警情，按时到达 {share}<br>最近点位 {post}，{time}"},
+    "m.hover_diff": {"en": "{diff} pp against {a}<br>{n} incidents", "zh": "与 {a} 相比 {diff} 个百分点<br>{n} 起警情"},
+    "m.help": {"en": "Choose a layout above the map; click legend entries to show or hide layers; hover "
+                     "a place for its nearest post, travel time, compliance and incidents.",
+               "zh": "在地图上方选择布局方案；点击图例显示或隐藏图层；鼠标悬停可查看最近点位、行车时间、"
+                     "达标率和警情数。"},
 }
 
 
