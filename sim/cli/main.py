@@ -89,9 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--cache-dir", type=Path, default=None, help="network cache folder")
     v.set_defaults(handler=_cmd_validate)
 
+    from sim.cli.network import register as register_network
     from sim.cli.report import register as register_report
 
     register_report(sub)
+    register_network(sub)
     return p
 
 
