@@ -261,18 +261,6 @@ def test_save_figure_writes_png_at_200_dpi_svg_and_pdf(tmp_path):
     assert again[1].read_bytes() == paths[2].read_bytes()
 
 
-def test_text_pages_wrap_chinese_and_flow_onto_new_pages(tmp_path):
-    long_zh = "城市快警在中心城区三分钟内到达现场，" * 8
-    blocks = [("title", "决策简报"), ("heading", "主要发现"), ("bullets", [long_zh] * 6),
-              ("table", (["布局方案", "区域", "按时到达"],
-                         [["grid_platforms_2017", "中心城区", "69.7%"]] * 40,
-                         "注")), ("code", ["python run_sim.py run " + "x" * 300])]
-    pages = plots.text_pages(blocks, lang="zh", footer="情景：tiny")
-    assert len(pages) >= 2
-    n = plots.write_pdf(tmp_path / "brief.pdf", pages, title="t")
-    assert n == len(pages) and (tmp_path / "brief.pdf").read_bytes().startswith(b"%PDF")
-
-
 def test_wrap_breaks_chinese_between_characters_not_before_punctuation():
     lines = i18n.wrap("城市快警，重点部位一分钟，中心城区三分钟。", 10)
     assert all(sum(2 if ord(c) > 0x2E7F else 1 for c in line) <= 12 for line in lines)

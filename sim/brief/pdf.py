@@ -48,8 +48,11 @@ __all__ = ["render_pdf", "truetype_subset"]
 _MARGIN = 16 * mm
 
 
-def truetype_subset(text: str) -> bytes:
-    """The CJK font cut down to the characters of ``text`` (plus ASCII), with TrueType outlines."""
+def truetype_subset(text: str, ps_name: str = "") -> bytes:
+    """The CJK font cut down to the characters of ``text`` (plus ASCII), with TrueType outlines.
+
+    ``ps_name`` replaces the font's PostScript name: reportlab keeps one face per PostScript
+    name in a process, so each subset needs its own."""
     from fontTools import subset
     from fontTools.pens.cu2quPen import Cu2QuPen
     from fontTools.pens.ttGlyphPen import TTGlyphPen
@@ -91,6 +94,10 @@ def truetype_subset(text: str) -> bytes:
             post.extraNames = []
             post.mapping = {}
             tt.sfntVersion = "\x00\x01\x00\x00"
+        if ps_name:
+            for record in tt["name"].names:
+                if record.nameID == 6:
+                    record.string = ps_name
         buf = io.BytesIO()
         tt.save(buf)
     return buf.getvalue()
@@ -100,7 +107,7 @@ def _register(text: str) -> str:
     """Register the subset of the CJK font for ``text`` with reportlab; return its font name."""
     name = "BriefCJK-" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
     if name not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(ReportlabTTFont(name, io.BytesIO(truetype_subset(text))))
+        pdfmetrics.registerFont(ReportlabTTFont(name, io.BytesIO(truetype_subset(text, ps_name=name))))
     return name
 
 
