@@ -282,7 +282,8 @@ TEXT: dict[str, dict[str, str]] = {
                      "zh": "最近点位 {post}<br>派警后 {time}"},
     "m.hover_cell": {"en": "{n} incidents, {share} within target<br>nearest post {post}, {time}",
                      "zh": "{n} 起警情，按时到达 {share}<br>最近点位 {post}，{time}"},
-    "m.hover_diff": {"en": "{diff} pp against {a}<br>{n} incidents", "zh": "与 {a} 相比 {diff} 个百分点<br>{n} 起警情"},
+    "m.hover_diff": {"en": "{diff} pp against {a}<br>{n} incidents",
+                     "zh": "与 {a} 相比 {diff} 个百分点<br>{n} 起警情"},
     "m.help": {"en": "Choose a layout above the map; click legend entries to show or hide layers; hover "
                      "a place for its nearest post, travel time, compliance and incidents.",
                "zh": "在地图上方选择布局方案；点击图例显示或隐藏图层；鼠标悬停可查看最近点位、行车时间、"
@@ -308,16 +309,15 @@ def layout_name(scenario: Any, layout: str, lang: str) -> str:
     spec = getattr(scenario, "layouts", {}).get(layout)
     if spec is None:
         return layout
-    if lang == "zh" and getattr(spec, "label_zh", ""):
-        return str(spec.label_zh)
-    return str(getattr(spec, "label", "") or layout)
+    zh, en = str(getattr(spec, "label_zh", None) or ""), str(getattr(spec, "label", None) or "")
+    return (zh or en or layout) if lang == "zh" else (en or layout)
 
 
 def scenario_title(scenario: Any, lang: str) -> str:
-    """The scenario's ``title_zh`` in Chinese (else its title), its ``title`` in English, else its name."""
-    if lang == "zh" and getattr(scenario, "title_zh", ""):
-        return str(scenario.title_zh)
-    return str(getattr(scenario, "title", "") or scenario.name)
+    """The scenario's ``title_zh`` in Chinese (else its title), its ``title`` in English, else its
+    name."""
+    zh, en = str(getattr(scenario, "title_zh", None) or ""), str(getattr(scenario, "title", None) or "")
+    return (zh or en or str(scenario.name)) if lang == "zh" else (en or str(scenario.name))
 
 
 def days(seconds: float, lang: str) -> str:
@@ -381,6 +381,7 @@ def wrap(text: str, fits: Callable[[str], bool] | int) -> list[str]:
     whether a line fits (e.g. measured with a renderer). Latin text breaks at spaces; CJK text may
     break between any two characters, but not before closing punctuation.
     """
+    fits_fn: Callable[[str], bool]
     if isinstance(fits, int):
         width = fits
 

@@ -17,7 +17,7 @@ from sim.network.graph import RoadNetwork
 from sim.scenario import ZONE_CLASSES, Scenario
 from sim.types import RecordTable
 
-__all__ = ["HexCells", "coverage_shares", "difference_cells", "hex_aggregate", "layout_cells"]
+__all__ = ["HexCells", "coverage_shares", "difference_cells", "hex_aggregate", "layout_cells", "zone_targets"]
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def hex_aggregate(x_km: np.ndarray, y_km: np.ndarray, met: np.ndarray, cell_km: 
 def _known(records: RecordTable, layout: str) -> np.ndarray:
     c = records.columns
     code = records.lookups["layout"].index(layout)
-    return (c["layout"] == code) & (c["counted"] == 1) & (c["target_met"] >= 0)
+    return np.asarray((c["layout"] == code) & (c["counted"] == 1) & (c["target_met"] >= 0), dtype=bool)
 
 
 def layout_cells(net: RoadNetwork, records: RecordTable, layout: str, cell_km: float) -> HexCells:
@@ -114,13 +114,19 @@ def difference_cells(net: RoadNetwork, records: RecordTable, layout_a: str, layo
     return a, diff, ok
 
 
+def zone_targets(scenario: Scenario) -> dict[str, float]:
+    """The target (s) of each zone class, keyed by its name."""
+    return {str(zone): float(t) for zone, t in scenario.zones.targets.items()}
+
+
 def coverage_shares(scenario: Scenario, node_times_s: np.ndarray, node_zone: np.ndarray
                     ) -> dict[str, tuple[float, int]]:
     """Per zone class: share of its road nodes reached within its target, and its node count."""
     out = {}
+    targets = zone_targets(scenario)
     for zi, zone in enumerate(ZONE_CLASSES):
         sel = node_zone == zi
         n = int(sel.sum())
-        share = float(np.mean(node_times_s[sel] <= scenario.zones.targets[zone] + 1e-9)) if n else math.nan
+        share = float(np.mean(node_times_s[sel] <= targets[zone] + 1e-9)) if n else math.nan
         out[zone] = (share, n)
     return out

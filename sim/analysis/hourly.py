@@ -19,7 +19,7 @@ def target_clock_times(records: RecordTable, clock: str) -> np.ndarray:
     """Time (s) from the target clock's start (call or dispatch) to the first arrival; NaN if none."""
     c = records.columns
     start = c["call_s"] if clock == "call" else c["dispatch_s"]
-    return c["arrival_s"] - start
+    return np.asarray(c["arrival_s"] - start, dtype=float)
 
 
 def _hour_exposure_s(lo: float, hi: float) -> np.ndarray:

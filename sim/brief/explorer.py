@@ -115,13 +115,13 @@ def map_figure(results: Results, data: MapData, lang: str) -> tuple[go.Figure, l
                     visible=True if period == 0 else "legendonly", **hover), layout)
         loops = {int(i) for i in fleet.loop if i >= 0}
         if loops:
-            lx: list[float | None] = []
-            ly: list[float | None] = []
+            loop_x: list[float | None] = []
+            loop_y: list[float | None] = []
             for i in sorted(loops):
                 nodes = fleet.loops[i].nodes
-                lx += [*_r(xs[nodes]), None]
-                ly += [*_r(ys[nodes]), None]
-            add(go.Scatter(x=lx, y=ly, mode="lines", name=tr("m.loops", lang), hoverinfo="skip",
+                loop_x += [*_r(xs[nodes]), None]
+                loop_y += [*_r(ys[nodes]), None]
+            add(go.Scatter(x=loop_x, y=loop_y, mode="lines", name=tr("m.loops", lang), hoverinfo="skip",
                            line={"color": colour, "width": 2}, opacity=0.8, visible="legendonly"), layout)
         cells = layout_cells(net, results.records, layout, size)
         near = _nearest_nodes(net, cells.cx, cells.cy)
@@ -189,8 +189,9 @@ _PAGE = """<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
 <style>{font_face}body{{margin:0;font:15px/1.45 "ReportCJK",-apple-system,"Segoe UI",Roboto,Arial,
-"PingFang SC","Microsoft YaHei","Noto Sans CJK SC",sans-serif;background:#fafafa}}header{{padding:10px 18px;background:#fff;
-border-bottom:1px solid #ddd}}button{{font:inherit;padding:3px 10px;margin-right:6px}}
+"PingFang SC","Microsoft YaHei","Noto Sans CJK SC",sans-serif;background:#fafafa}}
+header{{padding:10px 18px;background:#fff;border-bottom:1px solid #ddd}}
+button{{font:inherit;padding:3px 10px;margin-right:6px}}
 .lang{{display:none}}.lang.on{{display:block}}p.help{{margin:4px 0 0;color:#555;font-size:.9em}}</style>
 </head><body><header><button id="btn-en" type="button">English</button>
 <button id="btn-zh" type="button">中文</button>{helps}</header>
@@ -231,7 +232,8 @@ def write_map(results: Results, data: MapData, path: Path, first_lang: str = "en
         on = " on" if i == 0 else ""
         divs.append(f'<div class="lang{on}" id="lang-{lang}" data-lang="{lang}">{div}</div>')
         helps.append(f'<p class="help lang{on}" data-lang="{lang}">{html.escape(tr("m.help", lang))}</p>')
-    page = _PAGE.format(font_face=font_face("中文" + "".join(helps) + "".join(texts)), html_lang="zh-CN" if first_lang == "zh" else "en",
+    page = _PAGE.format(font_face=font_face("中文" + "".join(helps) + "".join(texts)),
+                        html_lang="zh-CN" if first_lang == "zh" else "en",
                         title=html.escape(tr("m.title", first_lang,
                                              title=scenario_title(results.scenario, first_lang))),
                         helps="".join(helps), divs="\n".join(divs))

@@ -154,7 +154,7 @@ def on_duty(s: Scenario, world: World | None, layout: str) -> float | np.ndarray
         off = getattr(fleet, "off_air", None)
         if off is not None and np.ndim(off) == 2 and off.shape[0] == 1440:
             on = ~np.asarray(off, dtype=bool)[:, disp]
-            return on.reshape(24, 60, -1).mean(axis=1).sum(axis=1)
+            return np.asarray(on.reshape(24, 60, -1).mean(axis=1).sum(axis=1), dtype=float)
         return float(disp.sum())
     return float(sum(n for p in s.layouts[layout].platforms for utype, n in p.units.items()
                      if s.unit_types[utype].role == "response"))

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from sim.analysis.cells import zone_targets
 from sim.analysis.metrics import paired_differences
 from sim.brief.results import Results
 from sim.i18n import days, layout_name, minutes, pct, pp, tr, zone_name
@@ -38,7 +39,7 @@ def _name(results: Results, layout: str, lang: str) -> str:
 
 
 def _target(results: Results, zone: str, lang: str) -> str:
-    return minutes(results.scenario.zones.targets[zone], lang)
+    return minutes(zone_targets(results.scenario)[zone], lang)
 
 
 def _half(v: float, lang: str) -> str:

@@ -135,9 +135,9 @@ def draw_lines(ax: Any, segs: np.ndarray, **kw: Any) -> None:
     faster to build and draw than a collection of thousands of short lines."""
     if len(segs) == 0:
         return
-    pts = np.full((len(segs), 3, 2), np.nan)
-    pts[:, :2, :] = segs
-    pts = pts.reshape(-1, 2)
+    broken = np.full((len(segs), 3, 2), np.nan)
+    broken[:, :2, :] = segs
+    pts = broken.reshape(-1, 2)
     kw.setdefault("solid_capstyle", "round")
     ax.plot(pts[:, 0], pts[:, 1], scalex=False, scaley=False, **kw)
 

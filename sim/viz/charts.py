@@ -20,6 +20,7 @@ matplotlib.use("Agg")  # files only; no screen needed
 import matplotlib.pyplot as plt
 import numpy as np
 
+from sim.analysis.cells import zone_targets
 from sim.analysis.hourly import target_clock_times
 from sim.i18n import layout_name, minutes, pct, scenario_title, tr, zone_name
 from sim.scenario import ZONE_CLASSES, Scenario
@@ -52,10 +53,11 @@ def plot_response_cdf(records: RecordTable, scenario: Scenario, layouts: Sequenc
     elapsed = target_clock_times(records, clock) / 60.0
     layout_names = records.lookups["layout"]
     counted = c["counted"] == 1
-    marks = sorted({*BAND_EDGES_S, *scenario.zones.targets.values()})
+    targets = zone_targets(scenario)
+    marks = sorted({*BAND_EDGES_S, *targets.values()})
     for zi, zone in enumerate(ZONE_CLASSES):
         a = axes[zi]
-        target_s = scenario.zones.targets[zone]
+        target_s = targets[zone]
         target_min = target_s / 60.0
         for k, layout in enumerate(layouts):
             if layout not in layout_names:

@@ -28,7 +28,7 @@ from matplotlib.colors import TwoSlopeNorm
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from sim.analysis.cells import coverage_shares, difference_cells, layout_cells
+from sim.analysis.cells import coverage_shares, difference_cells, layout_cells, zone_targets
 from sim.i18n import layout_name, minutes, pct, scenario_title, tr, wrap, zone_name
 from sim.network.graph import RoadNetwork
 from sim.scenario import ZONE_CLASSES, Scenario
@@ -109,7 +109,8 @@ def plot_layout_map(net: RoadNetwork, scenario: Scenario, fleets: Sequence[Fleet
                                        layout=layout_name(scenario, areas_layout or "", lang))))
     xs, ys = net.x / 1000.0, net.y / 1000.0
     label_pts, label_txt, label_col = [], [], []
-    key_handles, key_labels = [], []
+    key_handles: list[Any] = []
+    key_labels: list[str] = []
     labelled: set[tuple[int, str]] = set()
     listed: set[tuple[str, str]] = set()
     for k, fleet in enumerate(fleets):
@@ -241,7 +242,8 @@ def _coverage_side(side: Any, scenario: Scenario, node_times_s: np.ndarray, node
         share = shares[z][0]
         side.text(min(v, 100) + 2 if v < 70 else v - 2, yi, pct(share, lang, 0),
                   va="center", ha="left" if v < 70 else "right", fontsize=9, fontweight="bold")
-    side.set_yticks(y, [f"{zone_name(z, lang)}\n({minutes(scenario.zones.targets[z], lang)}, "
+    targets = zone_targets(scenario)
+    side.set_yticks(y, [f"{zone_name(z, lang)}\n({minutes(targets[z], lang)}, "
                         f"n={shares[z][1]:,})" for z in zones], fontsize=8)
     side.set_xlim(0, 100)
     side.set_xlabel(tr("coverage_x", lang), fontsize=8)
@@ -257,7 +259,7 @@ def _coverage_side(side: Any, scenario: Scenario, node_times_s: np.ndarray, node
 
 def _hatched(ax: Any, polys: np.ndarray, label: str) -> Patch:
     if len(polys):
-        ax.add_collection(PolyCollection(polys, facecolors="none", edgecolors="0.45", hatch="////",
+        ax.add_collection(PolyCollection(list(polys), facecolors="none", edgecolors="0.45", hatch="////",
                                          linewidths=0.5, zorder=3))
     return Patch(facecolor="white", edgecolor="0.45", hatch="////", label=label)
 
@@ -276,7 +278,7 @@ def plot_compliance_map(net: RoadNetwork, scenario: Scenario, records: RecordTab
     cells = layout_cells(net, records, layout, cell_km)
     polys = cells.polygons()
     enough = cells.n >= min_incidents
-    pc = PolyCollection(polys[enough], array=cells.share[enough] * 100.0, cmap=plt.get_cmap("cividis"),
+    pc = PolyCollection(list(polys[enough]), array=cells.share[enough] * 100.0, cmap=plt.get_cmap("cividis"),
                         edgecolors="white", linewidths=0.4, alpha=0.88, zorder=3)
     pc.set_clim(0, 100)
     ax.add_collection(pc)
@@ -313,7 +315,7 @@ def plot_difference_map(net: RoadNetwork, scenario: Scenario, records: RecordTab
     lim = max(5.0, math.ceil(lim / 5.0) * 5.0)
     norm = TwoSlopeNorm(vcenter=0.0, vmin=-lim, vmax=lim)
     cmap = plt.get_cmap("RdBu")
-    pc = PolyCollection(polys[ok], array=diff[ok], cmap=cmap, norm=norm,
+    pc = PolyCollection(list(polys[ok]), array=diff[ok], cmap=cmap, norm=norm,
                         edgecolors="0.5", linewidths=0.3, alpha=0.92, zorder=3)
     ax.add_collection(pc)
     hatch = _hatched(ax, polys[~ok], tr("too_few", lang, n=min_incidents))
