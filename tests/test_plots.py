@@ -274,3 +274,53 @@ def test_every_label_exists_in_both_languages():
         assert set(entry) == set(i18n.LANGS), key
         fields = {tuple(sorted(set(re.findall(r"{(\w+)", entry[lang])))) for lang in i18n.LANGS}
         assert len(fields) == 1, f"{key}: fields differ between languages"
+
+
+def test_goal_line_never_strikes_through_a_value_label(tiny):
+    loaded, _net, _world = tiny
+    fig, ax = plots.plot_compliance_bars(SUMMARY, loaded.scenario, LAYOUTS, goal=0.9)
+    fig.canvas.draw()
+    goal = next(line for line in ax.get_lines() if line.get_linestyle() == "--")
+    y_goal = ax.transData.transform((0, 90.0))[1]
+    labels = [t for t in ax.texts if t.get_text().endswith("%")]
+    assert labels
+    for t in labels:
+        box = t.get_window_extent()
+        if box.y0 <= y_goal <= box.y1:  # where a label meets the line, the label is on top, opaque
+            patch = t.get_bbox_patch()
+            assert patch is not None and patch.get_facecolor()[:3] == (1.0, 1.0, 1.0)
+            assert t.get_zorder() > goal.get_zorder()
+    plots.close(fig)
+
+
+def test_one_minute_band_stands_apart_from_the_next():
+    from matplotlib.colors import to_rgb
+
+    one, three = (np.array(to_rgb(c)) for c in plots.BAND_COLOURS[:2])
+    # not two neighbours of one colour map (the old purple and teal were 0.35 apart)
+    assert np.linalg.norm(one - three) > 0.7
+
+
+def test_layout_labels_name_the_layouts_in_figures(tiny):
+    loaded, net, _world = tiny
+    base = loaded.scenario
+    lay = base.layouts["two_posts"].model_copy(update={"label": "Two posts", "label_zh": "两个点位"})
+    s = base.model_copy(update={"layouts": {**base.layouts, "two_posts": lay}})
+    for lang, want in (("en", "Two posts"), ("zh", "两个点位")):
+        fig, ax = plots.plot_compliance_bars(SUMMARY, s, LAYOUTS, lang=lang)
+        names = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert want in names and "two_posts" not in names
+        plots.close(fig)
+    fig, _ = plots.plot_coverage_map(net, s, np.zeros(net.n_nodes), layout="two_posts")
+    assert any("Two posts" in t for t in _texts(fig))
+    plots.close(fig)
+
+
+def test_small_network_map_is_not_mostly_white_space(tiny):
+    loaded, net, world = tiny
+    fig, ax = plots.plot_layout_map(net, loaded.scenario, [world.fleets[n] for n in LAYOUTS])
+    fig.canvas.draw()
+    w, h = fig.get_size_inches() * fig.dpi
+    box = ax.get_window_extent()
+    assert box.width * box.height / (w * h) > 0.3
+    plots.close(fig)

@@ -293,3 +293,38 @@ def test_map_html_works_offline_and_the_layout_switch_changes_the_map(run_dir, t
     with Image.open(shot) as im:
         colours = im.convert("RGB").resize((140, 90)).getcolors(maxcolors=140 * 90)
     assert colours is not None and len(colours) > 20  # not a blank page
+
+
+def test_console_counts_add_up_and_empty_zones_show_n_a():
+    from sim.cli.main import summary_table
+
+    nan = float("nan")
+
+    def row(zone, incidents, comp=0.5):
+        return {"layout": "a", "zone": zone, "incidents": incidents, "compliance": comp,
+                "compliance_ci_low": nan, "compliance_ci_high": nan, "response_mean_s": 120.0,
+                "response_p90_s": 200.0, "queued_share": nan if incidents == 0 else 0.1,
+                "utilisation": 0.2}
+
+    # per-replication means 20.4 + 18.4 + 31.4 = 70.2 over 5 replications: 102 + 92 + 157 = 351
+    rows = [row("key", 20.4), row("central", 18.4), row("other", 31.4), row("all", 70.2)]
+    text = summary_table(rows, {"key": 60, "central": 180, "other": 300}, "dispatch", replications=5)
+    counts = [int(re.search(r"\s(\d[\d,]*)\s+50\.0%", line).group(1).replace(",", ""))
+              for line in text.splitlines()[2:6]]
+    assert counts == [102, 92, 157, 351] and sum(counts[:3]) == counts[3]
+    empty = summary_table([row("key", 0.0, comp=nan)], {"key": 60}, "dispatch")
+    assert "nan" not in empty and "n/a" in empty
+
+
+def test_staffing_counts_only_units_that_take_dispatches_and_days_read_right():
+    from sim.brief.findings import _units_text
+    from sim.i18n import days
+    from sim.scenario import DEFAULT_SCENARIO, load_scenario
+
+    s = load_scenario(DEFAULT_SCENARIO).scenario
+    posts, dispatched, never = _units_text(s, "grid_platforms_2017", "en")
+    # by hand from scenarios/shaoyang.yaml: 10 platforms x (2 cars + 4 motorcycles + 1 platform vehicle)
+    assert posts == 10
+    assert "20 Patrol car" in dispatched and "40 Patrol motorcycle" in dispatched
+    assert "platform vehicle" not in dispatched and never.startswith("10 Mobile police platform vehicle")
+    assert days(86400.0, "en") == "1 day" and days(29 * 86400.0, "en") == "29 days"
