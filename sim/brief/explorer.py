@@ -21,7 +21,6 @@ import numpy as np
 import plotly.graph_objects as go
 
 from sim.analysis.cells import difference_cells, layout_cells
-from sim.analysis.reach import node_reach
 from sim.brief.figures import MapData, cell_km
 from sim.brief.html import font_face
 from sim.brief.results import Results
@@ -96,7 +95,7 @@ def map_figure(results: Results, data: MapData, lang: str) -> tuple[go.Figure, l
         colour = _OKABE[k % len(_OKABE)]
         codes = [n.split()[0] if n.split() else str(i + 1) for i, n in enumerate(fleet.platform_names)]
         for period in range(world.n_periods):
-            times, post = (data.reach[layout] if period == 0 else node_reach(world, layout, period))
+            times, post = data.reach_in(layout, period)
             lo = 0.0
             for hi, band_colour, marker in _BANDS:
                 sel = np.flatnonzero((times > lo - 1e-9) & (times <= hi + 1e-9)) if lo else \

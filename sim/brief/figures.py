@@ -30,9 +30,9 @@ __all__ = ["PREVIEW_PX", "Figure", "MapData", "build_figures", "cell_km", "figur
            "on_duty"]
 
 
-PREVIEW_PX = 1400
+PREVIEW_PX = 1150
 """Width (px) of the figures embedded in the briefs: the HTML page shows them up to 968 px wide
-(a little more keeps them sharp when zoomed), the PDF about 130 dpi across a landscape page."""
+(a little more keeps them sharp when zoomed), the PDF about 110 dpi across a landscape page."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,16 @@ class MapData:
     world: World
     reach: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     """layout -> (fastest time (s) to each node, index of the post that gets there first)."""
+    _by_period: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+
+    def reach_in(self, layout: str, period: int) -> tuple[np.ndarray, np.ndarray]:
+        """:attr:`reach` in congestion period ``period`` (0 = free flow), computed once."""
+        if period == 0:
+            return self.reach[layout]
+        key = (layout, period)
+        if key not in self._by_period:
+            self._by_period[key] = node_reach(self.world, layout, period)
+        return self._by_period[key]
 
 
 def map_data(net: RoadNetwork, world: World, layouts: Sequence[str]) -> MapData:
