@@ -100,3 +100,13 @@ def test_readme_walkthrough_runs_as_written(town, capsys, monkeypatch):
             assert "within target" in before_figures[0] and "police presence" in before_figures[0]
             before_figures.clear()
     assert run_folder and (Path(run_folder) / "report_zh.html").is_file()
+
+
+def test_resume_hint_uses_the_running_interpreter(tmp_path, monkeypatch):
+    from sim.cli import study
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(study.sys, "executable", str(tmp_path / ".venv" / "bin" / "python"))
+    assert study.interpreter() == ".venv/bin/python"
+    monkeypatch.setattr(study.sys, "executable", "/opt/py 3/bin/python")
+    assert study.interpreter() == "'/opt/py 3/bin/python'"
