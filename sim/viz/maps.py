@@ -257,11 +257,12 @@ def _coverage_side(side: Any, scenario: Scenario, node_times_s: np.ndarray, node
 # 3-4. compliance and difference maps on hexagonal cells
 
 
-def _hatched(ax: Any, polys: np.ndarray, label: str) -> Patch:
+def _too_few(ax: Any, polys: np.ndarray, label: str) -> Patch:
+    """Cells with too few incidents: pale grey, outlined (flat, so the PNG stays small)."""
+    style = {"facecolor": "0.88", "edgecolor": "0.6", "alpha": 0.55}
     if len(polys):
-        ax.add_collection(PolyCollection(list(polys), facecolors="none", edgecolors="0.45", hatch="////",
-                                         linewidths=0.5, zorder=3))
-    return Patch(facecolor="white", edgecolor="0.45", hatch="////", label=label)
+        ax.add_collection(PolyCollection(list(polys), linewidths=0.4, zorder=3, **style))
+    return Patch(label=label, **style)
 
 
 def plot_compliance_map(net: RoadNetwork, scenario: Scenario, records: RecordTable, layout: str, *,
@@ -270,7 +271,7 @@ def plot_compliance_map(net: RoadNetwork, scenario: Scenario, records: RecordTab
                         footer: str = "") -> tuple[Any, Any]:
     """Share of incidents reached within their zone's target, per hexagonal cell.
 
-    Cells with fewer than ``min_incidents`` incidents are hatched, not coloured.
+    Cells with fewer than ``min_incidents`` incidents are pale grey, not coloured.
     """
     fig, ax = new_ax(ax, map_size(net, side_in=1.2))
     draw_roads(ax, net, alpha=0.6)
@@ -282,7 +283,7 @@ def plot_compliance_map(net: RoadNetwork, scenario: Scenario, records: RecordTab
                         edgecolors="white", linewidths=0.4, alpha=0.88, zorder=3)
     pc.set_clim(0, 100)
     ax.add_collection(pc)
-    hatch = _hatched(ax, polys[~enough], tr("too_few", lang, n=min_incidents))
+    hatch = _too_few(ax, polys[~enough], tr("too_few", lang, n=min_incidents))
     zone_handles = zone_shapes(ax, net, scenario, filled=False, lang=lang, zorder=5)
     map_frame(ax, net, lang)
     cb = fig.colorbar(pc, ax=ax, shrink=0.8, pad=0.02)
@@ -304,7 +305,7 @@ def plot_difference_map(net: RoadNetwork, scenario: Scenario, records: RecordTab
     """Layout B's share within target minus layout A's, per cell, in percentage points.
 
     Blue cells are better with B, red cells worse; the scale is centred on 0. Cells with fewer
-    than ``min_incidents`` incidents in either layout are hatched.
+    than ``min_incidents`` incidents in either layout are pale grey.
     """
     fig, ax = new_ax(ax, map_size(net, side_in=1.2))
     draw_roads(ax, net, alpha=0.6)
@@ -318,7 +319,7 @@ def plot_difference_map(net: RoadNetwork, scenario: Scenario, records: RecordTab
     pc = PolyCollection(list(polys[ok]), array=diff[ok], cmap=cmap, norm=norm,
                         edgecolors="0.5", linewidths=0.3, alpha=0.92, zorder=3)
     ax.add_collection(pc)
-    hatch = _hatched(ax, polys[~ok], tr("too_few", lang, n=min_incidents))
+    hatch = _too_few(ax, polys[~ok], tr("too_few", lang, n=min_incidents))
     zone_handles = zone_shapes(ax, net, scenario, filled=False, lang=lang, zorder=5)
     map_frame(ax, net, lang)
     cb = fig.colorbar(pc, ax=ax, shrink=0.8, pad=0.02)

@@ -13,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no screen needed
 
 import matplotlib.pyplot as plt
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 import numpy as np
 from PIL import Image
 
@@ -44,6 +45,9 @@ def save_with_preview(fig: Any, path: Path | str, formats: Sequence[str] = ("png
 
     The figure is drawn once: the PNG file and the preview come from the same pixels."""
     cjk_font()
+    engine = fig.get_layout_engine()
+    if isinstance(engine, ConstrainedLayoutEngine):
+        engine.set(h_pad=0.1, w_pad=0.06)  # inches: titles and the source line clear of the edge
     path = Path(path)
     out: list[Path] = []
     preview = b""
