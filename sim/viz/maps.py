@@ -259,10 +259,10 @@ def _coverage_side(side: Any, scenario: Scenario, node_times_s: np.ndarray, node
 
 def _too_few(ax: Any, polys: np.ndarray, label: str) -> Patch:
     """Cells with too few incidents: pale grey, outlined (flat, so the PNG stays small)."""
-    style = {"facecolor": "0.88", "edgecolor": "0.6", "alpha": 0.55}
     if len(polys):
-        ax.add_collection(PolyCollection(list(polys), linewidths=0.4, zorder=3, **style))
-    return Patch(label=label, **style)
+        ax.add_collection(PolyCollection(list(polys), linewidths=0.4, zorder=3, facecolor="0.88",
+                                         edgecolor="0.6", alpha=0.55))
+    return Patch(label=label, facecolor="0.88", edgecolor="0.6", alpha=0.55)
 
 
 def plot_compliance_map(net: RoadNetwork, scenario: Scenario, records: RecordTable, layout: str, *,

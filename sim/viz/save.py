@@ -13,8 +13,8 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no screen needed
 
 import matplotlib.pyplot as plt
-from matplotlib.layout_engine import ConstrainedLayoutEngine
 import numpy as np
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 from PIL import Image
 
 from sim.viz.fonts import cjk_font
