@@ -14,8 +14,10 @@ from __future__ import annotations
 import math
 import unicodedata
 from collections.abc import Callable, Iterable
+from typing import Any
 
-__all__ = ["LANGS", "TEXT", "all_text", "minutes", "pct", "pp", "tr", "wrap", "zone_name"]
+__all__ = ["LANGS", "TEXT", "all_text", "days", "layout_name", "minutes", "pct", "pp", "scenario_title", "tr",
+           "wrap", "zone_name"]
 
 LANGS: tuple[str, ...] = ("en", "zh")
 
@@ -28,6 +30,8 @@ TEXT: dict[str, dict[str, str]] = {
     "zone_target": {"en": "{zone} ({target} target)", "zh": "{zone}（目标{target}）"},
     "min": {"en": "{n} min", "zh": "{n}分钟"},
     "km": {"en": "{n} km", "zh": "{n}千米"},
+    "day_one": {"en": "{n} day", "zh": "{n} 天"},
+    "day_many": {"en": "{n} days", "zh": "{n} 天"},
     "north": {"en": "N", "zh": "北"},
     # source line and notes
     "source": {"en": "Scenario: {name} · run {run_id} · {reps} replications",
@@ -218,15 +222,20 @@ TEXT: dict[str, dict[str, str]] = {
                  "zh": "需求：每日 {per_day} 起警情（情景标定），按一天中各时段的强度以泊松过程到达"
                        "（最繁忙时段 {peak}:00）；{hot} 的警情集中在 {n_hot} 个热点周围，"
                        "其余按道路长度分布。"},
-    "a.staffing": {"en": "Staffing of {layout}: {posts} posts; units on duty: {units}.",
-                   "zh": "{layout} 的警力配置：{posts} 个点位；在岗警力：{units}。"},
+    "a.staffing": {"en": "Staffing of {layout}: {posts} posts; units that take dispatches: {units}.",
+                   "zh": "{layout} 的警力配置：{posts} 个点位；出警警力：{units}。"},
+    "a.staffing_more": {"en": "Staffing of {layout}: {posts} posts; units that take dispatches: {units}; "
+                              "never dispatched: {others}.",
+                        "zh": "{layout} 的警力配置：{posts} 个点位；出警警力：{units}；"
+                              "不参与出警：{others}。"},
+    "a.unit_plain": {"en": "{n} {label}", "zh": "{label} {n} 个"},
     "a.unit": {"en": "{n} {label} (turnout {turnout})", "zh": "{label} {n} 个（出警准备 {turnout}）"},
     "a.clock": {"en": "Targets are timed from the {clock}; call handling at the 110 centre takes "
                       "{handling} on average. Response times are from the call.",
                 "zh": "目标时间自{clock}起算；110 指挥中心接处警平均用时 {handling}。响应时间自报警起算。"},
-    "a.run": {"en": "Each replication simulates {days} days after a warm-up of {warmup} days; "
+    "a.run": {"en": "Each replication simulates {days} after a warm-up of {warmup}; "
                     "{reps} replications, seed {seed}. Every layout sees the same incidents.",
-              "zh": "每次重复模拟 {days} 天（另有 {warmup} 天预热期）；共 {reps} 次重复，随机种子 {seed}。"
+              "zh": "每次重复模拟 {days}（另有 {warmup}预热期）；共 {reps} 次重复，随机种子 {seed}。"
                     "各布局方案使用相同的警情。"},
     "a.goal": {"en": "The goal line in the bar chart ({goal} of incidents within target) is a "
                      "reporting choice, not part of the scenario.",
@@ -257,6 +266,28 @@ TEXT: dict[str, dict[str, str]] = {
                         "re-simulated.",
                   "zh": "根据结果文件夹 {folder}（运行完成于 {date}）生成；未重新运行模拟。"},
     "page": {"en": "page {n}", "zh": "第 {n} 页"},
+    # interactive map (map.html)
+    "m.title": {"en": "{title}: interactive map", "zh": "{title}：交互地图"},
+    "m.layout": {"en": "Layout", "zh": "布局方案"},
+    "m.roads": {"en": "Roads", "zh": "道路"},
+    "m.central": {"en": "Central city", "zh": "中心城区"},
+    "m.key": {"en": "Key locations", "zh": "重点部位"},
+    "m.posts": {"en": "Posts", "zh": "点位"},
+    "m.loops": {"en": "Patrol loops", "zh": "巡逻路线"},
+    "m.reach": {"en": "Reached in {band} ({period})", "zh": "{band}可达（{period}）"},
+    "m.free_flow": {"en": "free flow", "zh": "畅通"},
+    "m.cells": {"en": "Within target, per cell", "zh": "各网格达标率"},
+    "m.diff": {"en": "Difference from {a} (pp)", "zh": "相对 {a} 的差异（百分点）"},
+    "m.hover_node": {"en": "nearest post {post}<br>{time} from dispatch",
+                     "zh": "最近点位 {post}<br>派警后 {time}"},
+    "m.hover_cell": {"en": "{n} incidents, {share} within target<br>nearest post {post}, {time}",
+                     "zh": "{n} 起警情，按时到达 {share}<br>最近点位 {post}，{time}"},
+    "m.hover_diff": {"en": "{diff} pp against {a}<br>{n} incidents",
+                     "zh": "与 {a} 相比 {diff} 个百分点<br>{n} 起警情"},
+    "m.help": {"en": "Choose a layout above the map; click legend entries to show or hide layers; hover "
+                     "a place for its nearest post, travel time, compliance and incidents.",
+               "zh": "在地图上方选择布局方案；点击图例显示或隐藏图层；鼠标悬停可查看最近点位、行车时间、"
+                     "达标率和警情数。"},
 }
 
 
@@ -270,6 +301,29 @@ def tr(key: str, lang: str, **kw: object) -> str:
 def zone_name(zone: str, lang: str) -> str:
     """Zone class ``key``, ``central``, ``other`` or ``all`` as the reader sees it."""
     return tr(f"zone.{zone}", lang)
+
+
+def layout_name(scenario: Any, layout: str, lang: str) -> str:
+    """A layout as the reader sees it: ``label_zh`` in Chinese (else ``label``), ``label`` in
+    English, else the layout's key. ``scenario`` is a :class:`sim.scenario.Scenario`."""
+    spec = getattr(scenario, "layouts", {}).get(layout)
+    if spec is None:
+        return layout
+    zh, en = str(getattr(spec, "label_zh", None) or ""), str(getattr(spec, "label", None) or "")
+    return (zh or en or layout) if lang == "zh" else (en or layout)
+
+
+def scenario_title(scenario: Any, lang: str) -> str:
+    """The scenario's ``title_zh`` in Chinese (else its title), its ``title`` in English, else its
+    name."""
+    zh, en = str(getattr(scenario, "title_zh", None) or ""), str(getattr(scenario, "title", None) or "")
+    return (zh or en or str(scenario.name)) if lang == "zh" else (en or str(scenario.name))
+
+
+def days(seconds: float, lang: str) -> str:
+    """Seconds as days, singular or plural (``1 day``, ``2.5 days``, ``1 天``)."""
+    d = seconds / 86400.0
+    return tr("day_one" if abs(d - 1.0) < 1e-9 else "day_many", lang, n=f"{d:g}")
 
 
 def pct(share: float, lang: str = "en", digits: int = 1) -> str:
@@ -327,6 +381,7 @@ def wrap(text: str, fits: Callable[[str], bool] | int) -> list[str]:
     whether a line fits (e.g. measured with a renderer). Latin text breaks at spaces; CJK text may
     break between any two characters, but not before closing punctuation.
     """
+    fits_fn: Callable[[str], bool]
     if isinstance(fits, int):
         width = fits
 

@@ -274,18 +274,6 @@ def test_save_figure_writes_png_at_200_dpi_svg_and_pdf(tmp_path):
     assert again[1].read_bytes() == paths[2].read_bytes()
 
 
-def test_text_pages_wrap_chinese_and_flow_onto_new_pages(tmp_path):
-    long_zh = "城市快警在中心城区三分钟内到达现场，" * 8
-    blocks = [("title", "决策简报"), ("heading", "主要发现"), ("bullets", [long_zh] * 6),
-              ("table", (["布局方案", "区域", "按时到达"],
-                         [["grid_platforms_2017", "中心城区", "69.7%"]] * 40,
-                         "注")), ("code", ["python run_sim.py run " + "x" * 300])]
-    pages = plots.text_pages(blocks, lang="zh", footer="情景：tiny")
-    assert len(pages) >= 2
-    n = plots.write_pdf(tmp_path / "brief.pdf", pages, title="t")
-    assert n == len(pages) and (tmp_path / "brief.pdf").read_bytes().startswith(b"%PDF")
-
-
 def test_wrap_breaks_chinese_between_characters_not_before_punctuation():
     lines = i18n.wrap("城市快警，重点部位一分钟，中心城区三分钟。", 10)
     assert all(sum(2 if ord(c) > 0x2E7F else 1 for c in line) <= 12 for line in lines)
@@ -299,3 +287,53 @@ def test_every_label_exists_in_both_languages():
         assert set(entry) == set(i18n.LANGS), key
         fields = {tuple(sorted(set(re.findall(r"{(\w+)", entry[lang])))) for lang in i18n.LANGS}
         assert len(fields) == 1, f"{key}: fields differ between languages"
+
+
+def test_goal_line_never_strikes_through_a_value_label(tiny):
+    loaded, _net, _world = tiny
+    fig, ax = plots.plot_compliance_bars(SUMMARY, loaded.scenario, LAYOUTS, goal=0.9)
+    fig.canvas.draw()
+    goal = next(line for line in ax.get_lines() if line.get_linestyle() == "--")
+    y_goal = ax.transData.transform((0, 90.0))[1]
+    labels = [t for t in ax.texts if t.get_text().endswith("%")]
+    assert labels
+    for t in labels:
+        box = t.get_window_extent()
+        if box.y0 <= y_goal <= box.y1:  # where a label meets the line, the label is on top, opaque
+            patch = t.get_bbox_patch()
+            assert patch is not None and patch.get_facecolor()[:3] == (1.0, 1.0, 1.0)
+            assert t.get_zorder() > goal.get_zorder()
+    plots.close(fig)
+
+
+def test_one_minute_band_stands_apart_from_the_next():
+    from matplotlib.colors import to_rgb
+
+    one, three = (np.array(to_rgb(c)) for c in plots.BAND_COLOURS[:2])
+    # not two neighbours of one colour map (the old purple and teal were 0.35 apart)
+    assert np.linalg.norm(one - three) > 0.7
+
+
+def test_layout_labels_name_the_layouts_in_figures(tiny):
+    loaded, net, _world = tiny
+    base = loaded.scenario
+    lay = base.layouts["two_posts"].model_copy(update={"label": "Two posts", "label_zh": "两个点位"})
+    s = base.model_copy(update={"layouts": {**base.layouts, "two_posts": lay}})
+    for lang, want in (("en", "Two posts"), ("zh", "两个点位")):
+        fig, ax = plots.plot_compliance_bars(SUMMARY, s, LAYOUTS, lang=lang)
+        names = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert want in names and "two_posts" not in names
+        plots.close(fig)
+    fig, _ = plots.plot_coverage_map(net, s, np.zeros(net.n_nodes), layout="two_posts")
+    assert any("Two posts" in t for t in _texts(fig))
+    plots.close(fig)
+
+
+def test_small_network_map_is_not_mostly_white_space(tiny):
+    loaded, net, world = tiny
+    fig, ax = plots.plot_layout_map(net, loaded.scenario, [world.fleets[n] for n in LAYOUTS])
+    fig.canvas.draw()
+    w, h = fig.get_size_inches() * fig.dpi
+    box = ax.get_window_extent()
+    assert box.width * box.height / (w * h) > 0.3
+    plots.close(fig)

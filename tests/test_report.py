@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (Chinese text uses full-width punctuation on purpose)
 """The policy brief end to end on a tiny results folder: files, numbers against summary.csv, no
 re-simulation, the HTML in headless Chromium and the PDF through pdftoppm."""
 
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.brief import report
+from sim.brief import findings as fnd
+from sim.brief import results as res
 from sim.cli.main import main
 from sim.i18n import pct, pp
 
@@ -33,9 +35,10 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_run_writes_figures_and_report(run_dir):
     names = {p.name for p in run_dir.iterdir()}
-    assert {"report_en.html", "report_en.pdf"} <= names
+    assert {"report_en.html", "report_en.pdf", "map.html"} <= names
     for fig in ("layout_map", "response_times", "compliance_bars", "by_hour"):
-        assert {f"{fig}.png", f"{fig}.svg", f"{fig}.pdf"} <= names, fig
+        assert f"{fig}.png" in names, fig
+        assert f"{fig}.svg" not in names and f"{fig}.pdf" not in names  # on request only
     assert any(n.startswith("coverage_") for n in names)
     assert any(n.startswith("compliance_map") for n in names)
     assert "difference_one_post.png" in names  # baseline two_posts, B = one_post
@@ -46,13 +49,13 @@ def test_run_writes_figures_and_report(run_dir):
 
 
 def test_records_csv_reads_back_exactly(run_dir):
-    records = report.read_records_csv(run_dir / "records.csv")
+    records = res.read_records_csv(run_dir / "records.csv")
     assert records.to_csv() == (run_dir / "records.csv").read_text(encoding="utf-8")
 
 
 def test_findings_and_table_show_summary_values(run_dir):
-    results = report.load_results(run_dir)
-    summary = report.read_table_csv(run_dir / "summary.csv")
+    results = res.load_results(run_dir)
+    summary = res.read_table_csv(run_dir / "summary.csv")
     row = {(r["layout"], r["zone"]): r for r in summary}
     a, b = results.baseline, results.others[0]
     assert (a, b) == ("two_posts", "one_post")
@@ -61,7 +64,7 @@ def test_findings_and_table_show_summary_values(run_dir):
         for k in ("compliance", "compliance_ci_low", "compliance_ci_high", "utilisation"):
             allowed.add(pct(r[k]))
     for lang in ("en", "zh"):
-        sentences = report.findings(results, lang)
+        sentences = fnd.findings(results, lang)
         assert 3 <= len(sentences) <= 5
         text = " ".join(sentences)
         for value in re.findall(r"\d+\.\d%", text):
@@ -71,7 +74,7 @@ def test_findings_and_table_show_summary_values(run_dir):
         assert pct(row[(b, "central")]["compliance"]) in central
         diff = row[(b, "central")]["compliance"] - row[(a, "central")]["compliance"]
         assert pp(diff) in central
-        headers, rows, _ = report.compliance_table(results, lang)
+        headers, rows, _ = fnd.compliance_table(results, lang)
         assert len(rows) == 2 * 4 and len(headers) == len(rows[0])
         shown = [r[4] for r in rows]
         assert shown == [pct(row[(lay, z)]["compliance"]) for lay in results.layouts
@@ -191,6 +194,137 @@ def test_pdf_brief_renders_to_pages(run_dir, tmp_path):
     subprocess.run(["pdftoppm", "-r", "15", "-png", str(run_dir / "report_en.pdf"), str(tmp_path / "p")],
                    check=True, capture_output=True, timeout=120)
     pages = sorted(tmp_path.glob("p-*.png"))
-    figures = len([p for p in run_dir.glob("*.svg") if not p.stem.endswith("_zh")])
+    figures = len([p for p in run_dir.glob("*.png") if not p.stem.endswith("_zh")])
     assert len(pages) >= 3 and len(pages) >= figures + 1
     assert all(p.stat().st_size > 100 for p in pages)
+
+
+def test_report_writes_svg_and_pdf_figures_on_request(run_dir, tmp_path):
+    import shutil as sh
+
+    copy = tmp_path / "copy"
+    sh.copytree(run_dir, copy)
+    assert main(["report", str(copy), "--format", "html", "--formats", "png,svg",
+                 "--cache-dir", str(run_dir.parent.parent.parent / "cache")]) == 0
+    assert (copy / "layout_map.svg").read_bytes()[:400].count(b"<svg") == 1
+    assert not (copy / "layout_map.pdf").exists()
+
+
+def test_pdf_brief_embeds_a_cjk_subset_and_wraps_long_lines(tmp_path):
+    from sim.brief.pdf import render_pdf
+
+    long_zh = "城市快警在中心城区三分钟内到达现场，" * 12
+    long_name = "网格化平台（驻重点部位，夜间巡逻加强，含志愿者）" * 2
+    blocks = [("title", "决策简报"), ("heading", "主要发现"), ("bullets", [long_zh] * 8),
+              ("table", (["布局方案", "区域", "目标时间", "警情数", "按时到达", "95% 置信区间", "平均",
+                          "第 90 百分位", "警力占用"],
+                         [[long_name, "中心城区", "3分钟", "12", "69.7%", "60.1% – 70.2%", "3分钟",
+                           "5分钟", "4.0%"]] * 30, "注")),
+              ("code", ["python run_sim.py run " + "x" * 300])]
+    path = tmp_path / "brief.pdf"
+    pages = render_pdf(blocks, path, title="t", footer="情景：tiny", page_label="第 {n} 页")
+    data = path.read_bytes()
+    assert pages >= 2 and data.startswith(b"%PDF")
+    assert b"/FontFile2" in data  # an embedded TrueType font, not a name the reader must have
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
+                              check=True).stdout
+        assert "决策简报" in text and "中心城区" in text
+        # wrapped, not shrunk out of the page: no line wider than an A4 page of text
+        assert max(len(line) for line in text.splitlines()) < 200
+
+
+_MAP_PROBE = """<script>
+window.__errors = [];
+window.addEventListener('error', function (e) { window.__errors.push('error ' + e.message); }, true);
+window.addEventListener('load', function () {
+  var gd = document.getElementById('map-en');
+  var before = gd.data.filter(function (t) { return t.visible !== false; }).map(function (t) {
+    return t.name; }).join('|');
+  var menu = gd.layout.updatemenus[0];
+  Plotly.restyle(gd, menu.buttons[1].args[0]).then(function () {
+    var after = gd.data.filter(function (t) { return t.visible !== false; }).map(function (t) {
+      return t.name; }).join('|');
+    performance.getEntriesByType('resource').forEach(function (r) {
+      if (r.name.indexOf('data:') !== 0) { window.__errors.push('request ' + r.name); }
+    });
+    var pre = document.createElement('pre');
+    pre.id = 'probe';
+    pre.textContent = 'TRACES ' + gd.data.length + '\\nBEFORE ' + before + '\\nAFTER ' + after +
+      '\\nSVG ' + document.querySelectorAll('#map-en .scatterlayer .trace').length +
+      '\\nERRORS\\n' + window.__errors.join('\\n') + '\\nEND';
+    document.body.appendChild(pre);
+  });
+});
+</script>"""
+
+
+def _chromium(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium not installed: apt-get install chromium")
+    return subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}",
+         "--virtual-time-budget=15000", *args], capture_output=True, text=True, timeout=180)
+
+
+def test_map_html_works_offline_and_the_layout_switch_changes_the_map(run_dir, tmp_path):
+    page = (run_dir / "map.html").read_text(encoding="utf-8")
+    # no element that loads anything (plotly.js itself mentions links in its code)
+    assert not re.search(r"<(script|link|img|iframe)[^>]*(src|href)\s*=", page, re.I)
+    probe = tmp_path / "map.html"
+    probe.write_text(page.replace("</body>", _MAP_PROBE + "</body>"), encoding="utf-8")
+    proc = _chromium(["--dump-dom", probe.as_uri()], tmp_path)
+    m = re.search(r"TRACES (\d+)\nBEFORE (.*?)\nAFTER (.*?)\nSVG (\d+)\nERRORS\n(.*?)\nEND", proc.stdout,
+                  re.S)
+    assert m, f"the map did not finish loading: {proc.stderr[-2000:]}"
+    assert int(m.group(1)) > 5 and int(m.group(4)) > 3
+    assert m.group(2) != m.group(3)  # another layout's posts and reach are drawn
+    assert "Posts: two_posts" in m.group(2) and "Posts: one_post" not in m.group(2)
+    assert "Posts: one_post" in m.group(3) and "Posts: two_posts" not in m.group(3)
+    assert m.group(5).strip() == "", m.group(5)
+    shot = tmp_path / "map.png"
+    _chromium(["--hide-scrollbars", "--window-size=1400,900", f"--screenshot={shot}",
+               (run_dir / "map.html").as_uri()], tmp_path)
+    from PIL import Image
+
+    with Image.open(shot) as im:
+        colours = im.convert("RGB").resize((140, 90)).getcolors(maxcolors=140 * 90)
+    assert colours is not None and len(colours) > 20  # not a blank page
+
+
+def test_console_counts_add_up_and_empty_zones_show_n_a():
+    from sim.cli.main import summary_table
+
+    nan = float("nan")
+
+    def row(zone, incidents, comp=0.5):
+        return {"layout": "a", "zone": zone, "incidents": incidents, "compliance": comp,
+                "compliance_ci_low": nan, "compliance_ci_high": nan, "response_mean_s": 120.0,
+                "response_p90_s": 200.0, "queued_share": nan if incidents == 0 else 0.1,
+                "utilisation": 0.2}
+
+    # per-replication means 20.4 + 18.4 + 31.4 = 70.2 over 5 replications: 102 + 92 + 157 = 351
+    rows = [row("key", 20.4), row("central", 18.4), row("other", 31.4), row("all", 70.2)]
+    text = summary_table(rows, {"key": 60, "central": 180, "other": 300}, "dispatch", replications=5)
+    counts = [int(re.search(r"\s(\d[\d,]*)\s+50\.0%", line).group(1).replace(",", ""))
+              for line in text.splitlines()[2:6]]
+    assert counts == [102, 92, 157, 351] and sum(counts[:3]) == counts[3]
+    empty = summary_table([row("key", 0.0, comp=nan)], {"key": 60}, "dispatch")
+    assert "nan" not in empty and "n/a" in empty
+
+
+def test_staffing_counts_only_units_that_take_dispatches_and_days_read_right():
+    from sim.brief.findings import _units_text
+    from sim.i18n import days
+    from sim.scenario import DEFAULT_SCENARIO, load_scenario
+
+    s = load_scenario(DEFAULT_SCENARIO).scenario
+    posts, dispatched, never = _units_text(s, "grid_platforms_2017", "en")
+    # by hand from scenarios/shaoyang.yaml: 10 platforms x (2 cars + 4 motorcycles + 1 platform vehicle)
+    assert posts == 10
+    assert "20 Patrol car" in dispatched and "40 Patrol motorcycle" in dispatched
+    assert "platform vehicle" not in dispatched and never.startswith("10 Mobile police platform vehicle")
+    assert days(86400.0, "en") == "1 day" and days(29 * 86400.0, "en") == "29 days"

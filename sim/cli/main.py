@@ -96,9 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--cache-dir", type=Path, default=None, help="network cache folder")
     v.set_defaults(handler=_cmd_validate)
 
-    from sim.brief.report import register as register_report
+    from sim.cli.network import register as register_network
+    from sim.cli.report import register as register_report
 
     register_report(sub)
+    register_network(sub)
     return p
 
 
@@ -119,8 +121,15 @@ def _fmt_min(x: float) -> str:
     return "n/a" if x is None or math.isnan(x) else f"{x / 60:.1f} min"
 
 
-def summary_table(summary: list[dict[str, Any]], targets: Mapping[Any, float], clock: str) -> str:
-    """The compact table printed at the end of a run."""
+def _fmt_share(x: float | None, width: int) -> str:
+    return f"{'n/a':>{width}}" if x is None or math.isnan(x) else f"{x:>{width}.1%}"
+
+
+def summary_table(summary: list[dict[str, Any]], targets: Mapping[Any, float], clock: str,
+                  replications: int = 1) -> str:
+    """The compact table printed when a run's simulation ends. Incidents are totals over the
+    replications (whole numbers, so the zones add up to ``all``); a zone without incidents shows
+    n/a, not a percentage of nothing."""
     head = (f"{'layout':<32} {'zone':<8} {'target':>7} {'incidents':>9}  {'within target (95% CI)':<23}"
             f" {'mean resp':>9} {'p90 resp':>9} {'queued':>7} {'util':>6}")
     lines = [head, "-" * len(head)]
@@ -130,11 +139,13 @@ def summary_table(summary: list[dict[str, Any]], targets: Mapping[Any, float], c
         last = row["layout"]
         tgt = f"{targets[row['zone']] / 60:g} min" if row["zone"] in targets else ""
         lines.append(
-            f"{layout:<32} {row['zone']:<8} {tgt:>7} {row['incidents']:>9.0f}  "
+            f"{layout:<32} {row['zone']:<8} {tgt:>7} {round(row['incidents'] * replications):>9,}  "
             f"{_fmt_pct(row, 'compliance'):<23} {_fmt_min(row['response_mean_s']):>9} "
-            f"{_fmt_min(row['response_p90_s']):>9} {row['queued_share']:>7.1%} {row['utilisation']:>6.1%}")
+            f"{_fmt_min(row['response_p90_s']):>9} {_fmt_share(row['queued_share'], 7)} "
+            f"{_fmt_share(row['utilisation'], 6)}")
+    over = "the replication" if replications == 1 else f"all {replications} replications"
     lines.append(f"Targets are timed from the {clock}; response times from the call. "
-                 "Incidents are per replication.")
+                 f"Incidents are counted over {over}.")
     return "\n".join(lines)
 
 
@@ -221,16 +232,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
         from sim.cli.calls import write_replay_note
 
         write_replay_note(partial, replay_note)
+    # the results first, as soon as the simulation is done; the figures follow
+    print(summary_table(batch.summary, s.zones.targets, s.zones.clock, s.run.replications))
+    print()
+    print(coverage_summary(coverage))
+    print(f"\n{batch.incidents_simulated:,} incidents simulated in {batch.timings['simulate_s']:.1f} s.",
+          flush=True)
+    briefs: list[Path] = []
     if not args.no_plots:  # figures and the report, from the folder just written
         from sim.brief.report import report_after_run
 
-        report_after_run(partial, net=net, world=world, progress=_say)
+        written = report_after_run(partial, net=net, world=world, progress=_say)
+        briefs = [final / p.name for p in written if p.name.startswith("report_") or p.name == "map.html"]
     finish_run_dir(partial, final)
-    print(summary_table(batch.summary, s.zones.targets, s.zones.clock))
-    print()
-    print(coverage_summary(coverage))
-    print(f"\n{batch.incidents_simulated:,} incidents simulated in {batch.timings['simulate_s']:.1f} s. "
-          f"Results: {final}")
+    print(f"Results: {final}")
+    if briefs:
+        print("Brief: " + "  ".join(str(p) for p in briefs))
     warning = few_replications_warning(s.run.replications)
     if warning:
         _say(warning)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from typing import TextIO
@@ -10,14 +11,18 @@ __all__ = ["Progress"]
 
 
 class Progress:
-    """Call with (done, total) after each run; draws on a terminal, stays quiet otherwise."""
+    """Call with (done, total) after each run. On a terminal one line is redrawn in place; in a log
+    (CI, ``nohup``) a full line is written at most every ``every_s`` seconds, and at the end."""
 
-    def __init__(self, label: str, stream: TextIO | None = None, force: bool = False) -> None:
+    def __init__(self, label: str, stream: TextIO | None = None, force: bool = False,
+                 every_s: float = 15.0) -> None:
         self.label = label
         self.stream = stream or sys.stderr
         self.t0 = time.perf_counter()
         self.first: int | None = None
         self.show = force or self.stream.isatty()
+        self.every_s = every_s
+        self._last_logged = -math.inf
 
     def line(self, done: int, total: int) -> str:
         """The text shown for ``done`` of ``total`` runs."""
@@ -36,6 +41,11 @@ class Progress:
     def __call__(self, done: int, total: int) -> None:
         text = self.line(done, total)
         if not self.show:
+            now = time.perf_counter()
+            if done >= total or now - self._last_logged >= self.every_s:
+                self._last_logged = now
+                self.stream.write(text + "\n")
+                self.stream.flush()
             return
         self.stream.write("\r" + text + " ")
         if done >= total:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from collections.abc import Callable
@@ -52,11 +53,20 @@ def run_folders(args: argparse.Namespace, loaded: LoadedScenario, root: Path) ->
                             f"{exc.strerror or exc}", file=loaded.path) from None
 
 
+def interpreter() -> str:
+    """The Python running this command, as the user can type it again (``.venv/bin/python``)."""
+    exe = Path(sys.executable)
+    try:
+        return shlex.quote(str(exe.relative_to(Path.cwd())))
+    except ValueError:
+        return shlex.quote(str(exe))
+
+
 def stopped(args: argparse.Namespace, command: str, partial: Path, exc: BaseException) -> int:
     """Say where the finished pieces are and how to resume; the exit code for the stop."""
     why = "interrupted" if isinstance(exc, KeyboardInterrupt) else "a worker process died"
     done = len(list(Path(partial).glob("pieces/*/*/*.pkl")))
-    print(f"\n{why}: {done} finished run(s) are saved in {partial}\nresume with:  python run_sim.py "
+    print(f"\n{why}: {done} finished run(s) are saved in {partial}\nresume with:  {interpreter()} run_sim.py "
           f"{command} {args.scenario} --resume {partial}" +
           ("".join(f" --layout {x}" for x in args.layout or [])) +
           (f" --days {args.days:g}" if args.days else "") +

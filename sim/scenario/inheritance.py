@@ -9,7 +9,7 @@ from typing import Any
 from sim.scenario.errors import ScenarioError, _line_for, _unknown
 
 _CHILD_KEYS = frozenset({"extends", "description", "platforms", "remove", "units", "patrol",
-                         "volunteers", "dispatch"})
+                         "volunteers", "dispatch", "label", "label_zh"})
 
 
 def resolve_layout_inheritance(data: dict[str, Any], *, file: str,
@@ -114,6 +114,9 @@ def resolve_layout_inheritance(data: dict[str, Any], *, file: str,
             p["units"] = {k: v for k, v in p["units"].items() if v != 0} or p["units"]
         out = {"description": raw.get("description", base.get("description") or ""),
                "platforms": platforms}
+        for key in ("label", "label_zh"):  # a child is another layout: its name is its own
+            if key in raw:
+                out[key] = raw[key]
         for key in ("patrol", "volunteers", "dispatch"):  # inherited unless the child sets them
             if key in raw or key in base:
                 out[key] = raw.get(key, base.get(key))

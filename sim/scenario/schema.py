@@ -505,6 +505,10 @@ class LayoutDispatch(_Model):
 class Layout(_Model):
     """One arrangement of platforms and their units: the thing planners compare."""
 
+    label: str = Field(default="", max_length=80)
+    """The layout's name in figures, tables and findings (default: its key)."""
+    label_zh: str = Field(default="", max_length=80)
+    """The same in Chinese (default: ``label``)."""
     description: str = ""
     platforms: list[Platform] = Field(min_length=1)
     patrol: bool = False
@@ -696,6 +700,8 @@ class Scenario(_Model):
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=80)]
     title: str = ""
+    title_zh: str = ""
+    """The title in Chinese figures and briefs (default: ``title``)."""
     description: str = ""
     network: NetworkSpec
     zones: Zones

@@ -1,0 +1,58 @@
+"""The figure phase against the simulation, on the default run (``make run``).
+
+Runs ``run_sim.py run`` on the default Shaoyang scenario in a scratch folder, exactly as ``make
+run`` does (simulation, then the figures and the English brief), and prints from the manifest's
+``runtime_s`` the simulation time, the figure-and-brief time and their ratio (the target is a
+ratio of at most 1), with the size of the HTML brief (the target is under 3 MB).
+
+    .venv/bin/python benchmarks/bench_report.py [--days N] [--reps N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sim.cli.main import main
+
+
+def run(days: float | None, reps: int | None) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        argv = ["run", "--out", tmp]
+        if days:
+            argv += ["--days", f"{days:g}"]
+        if reps:
+            argv += ["--reps", str(reps)]
+        t0 = time.perf_counter()
+        if main(argv) != 0:
+            raise SystemExit("the run failed")
+        wall = time.perf_counter() - t0
+        (folder,) = list((Path(tmp) / "shaoyang").iterdir())
+        runtime = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["runtime_s"]
+        html = (folder / "report_en.html").stat().st_size / 1e6
+        pdf = (folder / "report_en.pdf").stat().st_size / 1e6
+        figures = len(list(folder.glob("*.png")))
+    return {"simulate_s": runtime["simulate_s"], "plots_s": runtime["plots_s"], "wall_s": wall,
+            "html_mb": html, "pdf_mb": pdf, "figures": figures}
+
+
+def cli() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--days", type=float, default=None, help="simulated days (default: the scenario's)")
+    p.add_argument("--reps", type=int, default=None, help="replications (default: the scenario's)")
+    a = p.parse_args()
+    r = run(a.days, a.reps)
+    print(f"\nsimulate_s {r['simulate_s']:8.1f}   plots_s {r['plots_s']:8.1f}   "
+          f"plots/simulate {r['plots_s'] / r['simulate_s']:.2f} (target <= 1)")
+    print(f"figures {r['figures']}, report_en.html {r['html_mb']:.2f} MB (target < 3), "
+          f"report_en.pdf {r['pdf_mb']:.2f} MB, whole run {r['wall_s']:.1f} s")
+
+
+if __name__ == "__main__":
+    cli()
