@@ -243,6 +243,11 @@ TEXT: dict[str, dict[str, str]] = {
     "a.not_modelled": {"en": "A trip keeps the congestion of the period it starts in, and patrol "
                              "loops keep free-flow timing.",
                        "zh": "每次出行按出发时段的拥堵计算；巡逻路线按畅通速度计时。"},
+    "a.places": {"en": "Every place the scenario names stands on the nearest drivable road: {n} places, "
+                       "half within {median} of where the scenario puts them; the farthest, {name}, "
+                       "is {far} away ({over} more than 50 m; each distance is in manifest.json).",
+                 "zh": "情景中的每个地点都放在最近的可通行道路上：共 {n} 处，半数离设定位置不超过 {median}；"
+                       "最远的是 {name}，相距 {far}（超过 50 米的有 {over} 处；每个距离见 manifest.json）。"},
     "r.command": {"en": "The run was made with:", "zh": "本次运行使用的命令："},
     "r.explicit": {"en": "The same run with every setting written out:",
                    "zh": "写明全部设置的等效命令："},

@@ -328,3 +328,13 @@ def test_staffing_counts_only_units_that_take_dispatches_and_days_read_right():
     assert "20 Patrol car" in dispatched and "40 Patrol motorcycle" in dispatched
     assert "platform vehicle" not in dispatched and never.startswith("10 Mobile police platform vehicle")
     assert days(86400.0, "en") == "1 day" and days(29 * 86400.0, "en") == "29 days"
+
+
+def test_assumptions_name_the_farthest_snap(run_dir: Path) -> None:
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    snaps = [p for p in manifest["places"] if "snap_m" in p]
+    assert snaps, "every run records where its places were put"
+    far = max(snaps, key=lambda p: p["snap_m"])
+    text = " ".join(fnd.assumptions(res.load_results(run_dir), "en"))
+    assert f"{len(snaps)} places" in text and f"'{far['name']}'" in text
+    assert f"is {far['snap_m']:.0f} m away" in text

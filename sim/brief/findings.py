@@ -194,6 +194,13 @@ def assumptions(results: Results, lang: str = "en", goal: float | None = 0.9) ->
                   warmup=days(s.run.warmup, lang), reps=results.replications_n, seed=m.get("seed")))
     if goal is not None:
         out.append(tr("a.goal", lang, goal=pct(goal, lang, 0)))
+    snaps = [p for p in m.get("places", []) if "snap_m" in p]
+    if snaps:
+        far = max(snaps, key=lambda p: p["snap_m"])
+        out.append(tr("a.places", lang, n=len(snaps),
+                      median=f"{float(np.median([p['snap_m'] for p in snaps])):.0f} m",
+                      name=f"{far['kind']} '{far['name']}'", far=f"{far['snap_m']:.0f} m",
+                      over=sum(p["snap_m"] > 50 for p in snaps)))
     out.append(tr("a.not_modelled", lang))
     from sim.brief.fit_report import history_notes
 
