@@ -236,31 +236,102 @@ class _Base:
         return cls(matrix, weights, **kwargs)
 
 
+@dataclass
+class _Reduced:
+    """A covering problem after exact reductions (see :func:`reduce_cover`)."""
+
+    sites: np.ndarray      # kept site indices (into the matrix)
+    cover: csr_matrix      # [rows, kept sites]: 1 where a kept site covers a row
+    rows: np.ndarray       # a representative demand index per row
+    weight: np.ndarray     # summed weight per row
+    group: np.ndarray      # group label per row (-1 without groups)
+    fixed: np.ndarray      # positions (into ``sites``) of the fixed sites
+
+
+def reduce_cover(pairs: CostMatrix, weights: np.ndarray, fixed: np.ndarray,
+                 groups: np.ndarray | None = None) -> _Reduced:
+    """Exact reductions of a covering problem before it goes to HiGHS.
+
+    - *Dominated sites* go: a site whose covered set is inside another site's (equal sets: the
+      higher index goes) is never needed, since swapping it for the other covers at least as
+      much. Fixed sites are kept.
+    - *Identical demand points* merge: points of positive weight covered by exactly the same kept
+      sites (and, with ``groups``, in the same group) become one row with their summed weight.
+
+    Optimal values are unchanged; models open "at most" their count on the reduced problem and
+    fill up afterwards (filling never lowers coverage).
+    """
+    ns, nd = pairs.n_sites, pairs.n_demand
+    pos = weights[pairs.demand] > 0
+    s_mat = csr_matrix((np.ones(int(pos.sum()), dtype=np.int32), (pairs.site[pos], pairs.demand[pos])),
+                       shape=(ns, nd))
+    s_mat.sum_duplicates()
+    size = np.diff(s_mat.indptr)
+    overlap = (s_mat @ s_mat.T).tocoo()
+    i, k, v = overlap.row, overlap.col, overlap.data
+    dom = (v == size[i]) & (i != k) & ((size[k] > size[i]) | ((size[k] == size[i]) & (k < i)))
+    drop = np.zeros(ns, dtype=bool)
+    drop[i[dom]] = True
+    drop[size == 0] = True
+    drop[fixed] = False
+    kept = np.flatnonzero(~drop)
+    cover_t = s_mat[kept].T.tocsr()  # [demand, kept sites]
+    cover_t.sort_indices()
+    keys: dict[bytes, int] = {}
+    rep, wsum, grp = [], [], []
+    for j in np.flatnonzero(weights > 0):
+        cols = cover_t.indices[cover_t.indptr[j]:cover_t.indptr[j + 1]]
+        if len(cols) == 0 and groups is None:
+            continue  # never covered: only its weight in the total matters
+        g = int(groups[j]) if groups is not None else -1
+        key = cols.tobytes() + g.to_bytes(8, "little", signed=True)
+        r = keys.get(key)
+        if r is None:
+            keys[key] = len(rep)
+            rep.append(j)
+            wsum.append(weights[j])
+            grp.append(g)
+        else:
+            wsum[r] += weights[j]
+    rows = np.array(rep, dtype=np.int64)
+    fixed_pos = np.searchsorted(kept, fixed)
+    return _Reduced(sites=kept, cover=cover_t[rows].tocsr(), rows=rows, weight=np.array(wsum),
+                    group=np.array(grp, dtype=np.int64), fixed=fixed_pos)
+
+
+def _fill(chosen: np.ndarray, n_sites: int, total: int) -> np.ndarray:
+    """Open further sites (lowest index first) until ``total`` are open."""
+    if len(chosen) >= total:
+        return chosen
+    rest = np.setdiff1d(np.arange(n_sites), chosen)[:total - len(chosen)]
+    return np.sort(np.concatenate([chosen, rest])).astype(np.int64)
+
+
 class MCLP(_Base):
     """Maximal covering: open ``p`` new sites (besides ``fixed``) to cover the most demand weight.
 
     ``targets``: one cost limit per demand point (or one for all). ``objective`` is the covered
-    share of the total weight. Variables: ``x`` (binary) per site, ``z`` (continuous in [0, 1],
-    integral at the optimum) per demand point that some site covers.
+    share of the total weight. Variables: ``x`` (binary) per kept site, ``z`` (continuous in
+    [0, 1], integral at the optimum) per row of the reduced problem (:func:`reduce_cover`).
     """
 
     def solve(self, time_limit: float = 60.0, mip_gap: float = 1e-6) -> Solution:
         if self.p is None:
             raise ValueError("MCLP needs p, the number of sites to open")
-        ns = self.matrix.n_sites
-        pairs = self._cover_pairs()
-        rows = np.unique(pairs.demand[self.weights[pairs.demand] > 0])
-        wsum = self.weights.sum()
-        integ, lb, ub = _x_vars(ns, self.fixed)
-        nz = len(rows)
-        prog = _Program(c=np.concatenate([np.zeros(ns), -self.weights[rows] / wsum]),
+        red = reduce_cover(self._cover_pairs(), self.weights, self.fixed)
+        ns, nz = len(red.sites), len(red.rows)
+        scale = red.weight.max() if nz else 1.0  # objective coefficients near 1 for HiGHS
+        integ, lb, ub = _x_vars(ns, red.fixed)
+        prog = _Program(c=np.concatenate([np.zeros(ns), -red.weight / scale]),
                         integrality=np.concatenate([integ, np.zeros(nz)]),
                         lb=np.concatenate([lb, np.zeros(nz)]), ub=np.concatenate([ub, np.ones(nz)]))
-        prog.add(hstack([-_cover_rows(pairs, rows), _eye(nz)]), -np.inf, 0.0)  # z_j <= sum x_i
-        prog.add(hstack([csr_matrix(np.ones((1, ns))), csr_matrix((1, nz))]), self.total, self.total)
+        prog.add(hstack([-red.cover, _eye(nz)]), -np.inf, 0.0)  # z_j <= sum of x_i covering j
+        prog.add(_sum_row(ns, nz), 0.0, self.total)
         v, obj, bound, status, secs = prog.solve(time_limit, mip_gap)
         assert v is not None
-        return self._solution(_chosen(v, ns), -obj, -bound, status, secs, prog)
+        sites = _fill(red.sites[_chosen(v, ns)], self.matrix.n_sites, self.total)
+        wsum = self.weights.sum()
+        return self._solution(sites, -obj * scale / wsum, -bound * scale / wsum, status, secs, prog)
 
 
 def _eye(n: int) -> csr_matrix:
