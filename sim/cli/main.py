@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     from sim.brief.report import register as register_report
 
     register_report(sub)
+    from sim.cli.optimize import register as register_optimize
+
+    register_optimize(sub)
     return p
 
 

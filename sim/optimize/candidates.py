@@ -170,6 +170,24 @@ class NetworkInstance:
     build_s: float
 
 
+def aggregate_demand(net: RoadNetwork, weights: np.ndarray, cell_m: float
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Demand merged into square cells of side ``cell_m`` (m): each cell's weight moves to its
+    busiest node (ties: the lower index). Returns the new per-node weights and the demand nodes.
+    An approximation for the mean- and worst-time models, whose size grows with demand points."""
+    nodes = np.flatnonzero(weights > 0)
+    cx = np.floor(net.x[nodes] / cell_m).astype(np.int64)
+    cy = np.floor(net.y[nodes] / cell_m).astype(np.int64)
+    cell = (cx - cx.min()) * (int(cy.max() - cy.min()) + 1) + (cy - cy.min())
+    order = np.lexsort((nodes, -weights[nodes], cell))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = cell[order][1:] != cell[order][:-1]
+    rep_of_cell = dict(zip(cell[order][first].tolist(), nodes[order][first].tolist(), strict=True))
+    out = np.zeros_like(weights)
+    np.add.at(out, np.array([rep_of_cell[c] for c in cell.tolist()]), weights[nodes])
+    return out, np.flatnonzero(out > 0)
+
+
 def period_index(loaded: LoadedScenario, name: str | None) -> tuple[int, str]:
     """Index into ``World.period_oracles`` of a congestion period named on the command line."""
     periods = [p.name for p in loaded.scenario.congestion.periods]
@@ -184,11 +202,12 @@ def period_index(loaded: LoadedScenario, name: str | None) -> tuple[int, str]:
 def build_instance(loaded: LoadedScenario, world: World, sites: np.ndarray, site_names: list[str],
                    *, unit_type: str, period: str | None = None, keep_nodes: np.ndarray | None = None,
                    keep_names: list[str] | None = None, limit_s: float | None = None,
-                   weights: np.ndarray | None = None) -> NetworkInstance:
+                   weights: np.ndarray | None = None, demand_cell_m: float = 0.0) -> NetworkInstance:
     """The instance on ``world`` for candidate ``sites`` (node indices), kept sites added first.
 
     ``limit_s``: the largest cost to keep (default the largest zone target); ``weights``: demand
-    weights per node (default the world's, e.g. a period's demand for ``--by-period``).
+    weights per node (default the world's, e.g. a period's demand for ``--by-period``);
+    ``demand_cell_m``: merge demand into square cells of this side (m), see :func:`aggregate_demand`.
     """
     t0 = time.perf_counter()
     pi, pname = period_index(loaded, period)
@@ -201,6 +220,8 @@ def build_instance(loaded: LoadedScenario, world: World, sites: np.ndarray, site
     names += [site_names[k] for k in extra]
     w_all = world.weights if weights is None else np.asarray(weights, dtype=float)
     demand = np.flatnonzero(w_all > 0)
+    if demand_cell_m > 0:
+        w_all, demand = aggregate_demand(world.net, w_all, demand_cell_m)
     zone = world.zones.zone[demand].astype(np.int64)
     targets = world.zones.targets[zone]
     limit = float(limit_s if limit_s is not None else world.zones.targets.max())

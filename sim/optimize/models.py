@@ -200,6 +200,7 @@ class _Base:
         if p is not None and (p < 0 or p + len(self.fixed) > matrix.n_sites):
             raise ValueError(f"cannot open {p} new sites besides {len(self.fixed)} fixed ones among "
                              f"{matrix.n_sites} candidates")
+        self.exclude: list[np.ndarray] = []  # site sets to cut off (MCLP's next-best solutions)
         self.targets = (None if targets is None else
                         np.broadcast_to(np.asarray(targets, dtype=float), (matrix.n_demand,)).copy())
 
@@ -313,6 +314,7 @@ class MCLP(_Base):
     ``targets``: one cost limit per demand point (or one for all). ``objective`` is the covered
     share of the total weight. Variables: ``x`` (binary) per kept site, ``z`` (continuous in
     [0, 1], integral at the optimum) per row of the reduced problem (:func:`reduce_cover`).
+    ``exclude``: site sets already found (for the next-best solutions); each is cut off.
     """
 
     def solve(self, time_limit: float = 60.0, mip_gap: float = 1e-6) -> Solution:
@@ -327,6 +329,11 @@ class MCLP(_Base):
                         lb=np.concatenate([lb, np.zeros(nz)]), ub=np.concatenate([ub, np.ones(nz)]))
         prog.add(hstack([-red.cover, _eye(nz)]), -np.inf, 0.0)  # z_j <= sum of x_i covering j
         prog.add(_sum_row(ns, nz), 0.0, self.total)
+        for banned in self.exclude:  # no-good cuts: not this set of sites again
+            pos = np.flatnonzero(np.isin(red.sites, banned))
+            row = np.zeros((1, ns + nz))
+            row[0, pos] = 1.0
+            prog.add(csr_matrix(row), -np.inf, len(pos) - 1)
         v, obj, bound, status, secs = prog.solve(time_limit, mip_gap)
         assert v is not None
         sites = _fill(red.sites[_chosen(v, ns)], self.matrix.n_sites, self.total)
