@@ -44,7 +44,7 @@ def layout_entry(loaded: LoadedScenario, base: str, nodes: list[int], names: lis
     lonlat = [(round(float(net.lon[n]), 6), round(float(net.lat[n]), 6)) for n in nodes]
     if keep:
         for k, (lon, lat) in enumerate(lonlat):
-            out.append({"name": f"N{k + 1:02d} {names[k]}", "lon": lon, "lat": lat, "units": template})
+            out.append({"name": f"N{k + 1:02d} {names[k]}", "lon": lon, "lat": lat, "units": dict(template)})
     else:
         px, py = net.frame.to_local([p.lon for p in platforms], [p.lat for p in platforms])
         sx, sy = net.x[nodes], net.y[nodes]
@@ -59,7 +59,7 @@ def layout_entry(loaded: LoadedScenario, base: str, nodes: list[int], names: lis
                 out.append({"name": platforms[matched[k]].name, "lon": lon, "lat": lat})
             else:
                 out.append({"name": f"N{k + 1:02d} {names[k]}", "lon": lon, "lat": lat,
-                            "units": template})
+                            "units": dict(template)})
     for p in out:
         if posts_by_time and p["name"] in posts_by_time:
             p["posts_by_time"] = posts_by_time[p["name"]]
