@@ -5,9 +5,7 @@ from __future__ import annotations
 import csv
 import json
 
-import numpy as np
 import pytest
-import yaml
 
 from sim.cli.main import main
 from sim.scenario import load_scenario

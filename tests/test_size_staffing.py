@@ -24,7 +24,8 @@ def test_per_shift_and_the_2017_roster():
     # 8 * 0.85 / 3 = 2.27 -> 2 police; 24 * 0.85 / 3 = 6.8 -> 6 auxiliaries per shift
     assert SHAOYANG.per_shift() == (2, 6)
     # 2 cars (2 police + 2 aux) and 4 motorcycles (4 aux) fit exactly
-    assert crew_shortfall(SHAOYANG, {"patrol_car": 2, "patrol_motorcycle": 4, "platform_vehicle": 1}) == (0, 0)
+    roster = {"patrol_car": 2, "patrol_motorcycle": 4, "platform_vehicle": 1}
+    assert crew_shortfall(SHAOYANG, roster) == (0, 0)
     assert crew_shortfall(SHAOYANG, {"patrol_car": 3, "patrol_motorcycle": 4}) == (1, 1)
     # filling in turn: car, moto, car, moto, then only motorcycles (no police left): 2 cars, 4 motos
     assert units_on_duty(SHAOYANG, ["patrol_car", "patrol_motorcycle"]) == {"patrol_car": 2,

@@ -22,7 +22,7 @@ def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: Any) -> None:
     """Add the ``optimize`` and ``size`` subcommands."""
     from sim.optimize.solve import OBJECTIVES
 

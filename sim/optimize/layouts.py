@@ -70,8 +70,7 @@ def layout_entry(loaded: LoadedScenario, base: str, nodes: list[int], names: lis
 def optimized_scenario(loaded: LoadedScenario, base: str, layouts: dict[str, dict[str, Any]]
                        ) -> dict[str, Any]:
     """The scenario's own YAML data with ``layouts`` added and run against ``base``."""
-    data = yaml.safe_load(loaded.text)
-    data = copy.deepcopy(data)
+    data: dict[str, Any] = copy.deepcopy(yaml.safe_load(loaded.text))
     net = data.get("network", {})
     if net.get("path"):  # the new file may live elsewhere: keep the network where it is
         net["path"] = str(loaded.resolve_path(net["path"]))

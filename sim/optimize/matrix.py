@@ -54,7 +54,7 @@ class CostMatrix:
     def within(self, limit: np.ndarray | float) -> np.ndarray:
         """Mask of the pairs whose cost is at most ``limit`` (a scalar, or one value per demand)."""
         lim = np.broadcast_to(np.asarray(limit, dtype=float), (self.n_demand,))
-        return self.cost <= lim[self.demand] + 1e-9
+        return np.asarray(self.cost <= lim[self.demand] + 1e-9, dtype=bool)
 
     def restrict(self, mask: np.ndarray) -> CostMatrix:
         """Only the pairs in ``mask``."""
@@ -91,7 +91,9 @@ def oracle_matrix(oracle: TravelTimeOracle, sites: np.ndarray, demand: np.ndarra
         parts_i.append(ii)
         parts_j.append(jj + a)
         parts_c.append(sub[jj, ii] + offset_s)
-    cat = (lambda p, dt: np.concatenate(p).astype(dt) if p else np.zeros(0, dtype=dt))
+    def cat(parts: list[np.ndarray], dt: type) -> np.ndarray:
+        return np.concatenate(parts).astype(dt) if parts else np.zeros(0, dtype=dt)
+
     return CostMatrix(len(sites), len(demand), cat(parts_i, np.int64), cat(parts_j, np.int64),
                       cat(parts_c, float), "s")
 

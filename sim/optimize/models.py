@@ -28,6 +28,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
@@ -187,7 +188,7 @@ class _Base:
     """Data common to every model: the matrix, weights, targets, fixed sites and the count to open."""
 
     def __init__(self, matrix: CostMatrix, weights: np.ndarray | None, *, p: int | None = None,
-                 targets: np.ndarray | float | None = None, fixed: Sequence[int] = ()) -> None:
+                 targets: np.ndarray | float | None = None, fixed: Sequence[int] | np.ndarray = ()) -> None:
         self.matrix = matrix
         self.weights = (np.ones(matrix.n_demand) if weights is None
                         else np.asarray(weights, dtype=float))
@@ -230,7 +231,7 @@ class _Base:
 
     @classmethod
     def from_cost_matrix(cls, cost: np.ndarray | CostMatrix, weights: np.ndarray | None = None,
-                         **kwargs):
+                         **kwargs: Any) -> Any:
         """Build the model from a dense ``[site, demand]`` array (``inf``: out of reach) or a
         :class:`CostMatrix`; keyword arguments as the class takes them."""
         matrix = cost if isinstance(cost, CostMatrix) else CostMatrix.from_dense(cost)
@@ -279,7 +280,9 @@ def reduce_cover(pairs: CostMatrix, weights: np.ndarray, fixed: np.ndarray,
     cover_t = s_mat[kept].T.tocsr()  # [demand, kept sites]
     cover_t.sort_indices()
     keys: dict[bytes, int] = {}
-    rep, wsum, grp = [], [], []
+    rep: list[int] = []
+    wsum: list[float] = []
+    grp: list[int] = []
     for j in np.flatnonzero(weights > 0):
         cols = cover_t.indices[cover_t.indptr[j]:cover_t.indptr[j + 1]]
         if len(cols) == 0 and groups is None:
@@ -289,7 +292,7 @@ def reduce_cover(pairs: CostMatrix, weights: np.ndarray, fixed: np.ndarray,
         r = keys.get(key)
         if r is None:
             keys[key] = len(rep)
-            rep.append(j)
+            rep.append(int(j))
             wsum.append(weights[j])
             grp.append(g)
         else:
@@ -359,7 +362,7 @@ class LSCP(_Base):
     """
 
     def __init__(self, matrix: CostMatrix, weights: np.ndarray | None, *,
-                 targets: np.ndarray | float, fixed: Sequence[int] = (),
+                 targets: np.ndarray | float, fixed: Sequence[int] | np.ndarray = (),
                  groups: np.ndarray | None = None, shares: Sequence[float] | None = None,
                  max_sites: int | None = None) -> None:
         super().__init__(matrix, weights, targets=targets, fixed=fixed)
@@ -405,7 +408,7 @@ class LSCP(_Base):
                          share * total - 1e-9, np.inf)
         if self.max_sites is not None:
             prog.add(_sum_row(ns, len(prog.c) - ns), 0.0, self.max_sites)
-        v, obj, bound, status, secs = prog.solve(time_limit, mip_gap)
+        v, _obj, bound, status, secs = prog.solve(time_limit, mip_gap)
         assert v is not None
         sites = _chosen(v, ns)
         return self._solution(sites, float(len(sites)), float(np.ceil(bound - 1e-6)), status, secs, prog)
@@ -445,7 +448,7 @@ class PMedian(_Base):
                           shape=(npairs, ns + npairs))
         prog.add(link, -np.inf, 0.0)  # a_ij <= x_i
         prog.add(_sum_row(ns, npairs), self.total, self.total)
-        v, obj, bound, status, secs = prog.solve(time_limit, mip_gap)
+        v, _obj, bound, status, secs = prog.solve(time_limit, mip_gap)
         assert v is not None
         sites = _chosen(v, ns)
         _, cost = nearest_open(m, sites)
@@ -511,7 +514,8 @@ class FairMCLP(_Base):
     """
 
     def __init__(self, matrix: CostMatrix, weights: np.ndarray | None, *, p: int,
-                 targets: np.ndarray | float, groups: np.ndarray, fixed: Sequence[int] = ()) -> None:
+                 targets: np.ndarray | float, groups: np.ndarray,
+                 fixed: Sequence[int] | np.ndarray = ()) -> None:
         super().__init__(matrix, weights, p=p, targets=targets, fixed=fixed)
         self.groups = np.asarray(groups, dtype=np.int64)
 
@@ -560,7 +564,7 @@ class CapacitatedMCLP(_Base):
 
     def __init__(self, matrix: CostMatrix, weights: np.ndarray | None, *, p: int,
                  targets: np.ndarray | float, load: np.ndarray, capacity: np.ndarray | float,
-                 fixed: Sequence[int] = ()) -> None:
+                 fixed: Sequence[int] | np.ndarray = ()) -> None:
         super().__init__(matrix, weights, p=p, targets=targets, fixed=fixed)
         self.load = np.asarray(load, dtype=float)
         self.capacity = np.broadcast_to(np.asarray(capacity, dtype=float), (matrix.n_sites,)).copy()
@@ -588,7 +592,8 @@ class CapacitatedMCLP(_Base):
                           shape=(npairs, ns + npairs))
         prog.add(link, -np.inf, 0.0)  # a_ij <= x_i
         cap = csr_matrix((np.concatenate([-self.capacity, self.load[pairs.demand]]),
-                          (np.concatenate([np.arange(ns), pairs.site]), np.concatenate([np.arange(ns), ns + k]))),
+                          (np.concatenate([np.arange(ns), pairs.site]),
+                           np.concatenate([np.arange(ns), ns + k]))),
                          shape=(ns, ns + npairs))
         prog.add(cap, -np.inf, 0.0)  # sum_j load_j a_ij <= capacity_i x_i
         prog.add(_sum_row(ns, npairs), self.total, self.total)

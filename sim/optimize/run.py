@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from sim.fileio import write_csv
+from sim.network.graph import RoadNetwork
 from sim.optimize.candidates import (
     build_instance,
     filter_candidates,
@@ -91,12 +92,14 @@ def _shares(loaded: LoadedScenario, items: list[str] | None) -> list[float] | No
     return out
 
 
-def _grid_groups(loaded: LoadedScenario, base: str, net, demand: np.ndarray) -> tuple[np.ndarray, list[str]]:
+def _grid_groups(loaded: LoadedScenario, base: str, net: RoadNetwork, demand: np.ndarray
+                 ) -> tuple[np.ndarray, list[str]]:
     """Grid of each demand node: the grid of the base layout's nearest platform (straight line)."""
     platforms = loaded.scenario.layouts[base].platforms
     grids = sorted({p.grid or p.name for p in platforms})
     px, py = net.frame.to_local([p.lon for p in platforms], [p.lat for p in platforms])
-    d = np.hypot(net.x[demand][:, None] - np.asarray(px)[None, :], net.y[demand][:, None] - np.asarray(py)[None, :])
+    d = np.hypot(net.x[demand][:, None] - np.asarray(px)[None, :],
+                 net.y[demand][:, None] - np.asarray(py)[None, :])
     nearest = np.argmin(d, axis=1)
     label = np.array([grids.index(platforms[k].grid or platforms[k].name) for k in nearest], dtype=np.int64)
     return label, grids
@@ -109,12 +112,14 @@ def optimize_scenario(loaded: LoadedScenario, opts: OptimizeOptions, out: Path,
     t_start = time.perf_counter()
     s = loaded.scenario
     if opts.keep is not None and opts.keep not in s.layouts:
-        raise loaded.error(("layouts",), f"--keep {opts.keep}: no such layout; layouts: {', '.join(s.layouts)}")
+        raise loaded.error(("layouts",),
+                           f"--keep {opts.keep}: no such layout; layouts: {', '.join(s.layouts)}")
     net, world = load_world(loaded, opts.cache_dir, progress=say)
     ut = reference_unit_type(loaded, opts.unit_type)
     base = opts.keep or opts.base or default_base(loaded, ut)
     if base not in s.layouts:
         raise loaded.error(("layouts",), f"--base {base}: no such layout; layouts: {', '.join(s.layouts)}")
+    counts: dict[str, Any]
     if opts.candidates == "nodes":
         unknown = [z for z in opts.candidate_zones if z not in ZONE_CLASSES]
         if unknown:
@@ -172,7 +177,8 @@ def optimize_scenario(loaded: LoadedScenario, opts: OptimizeOptions, out: Path,
                                      [inst.site_names[i] for i in new], net, keep=bool(opts.keep),
                                      description=desc)
         for i in sol.sites.tolist():
-            csv_rows.append({"layout": name, "site": inst.site_names[i], "node": int(net.osmid[inst.sites[i]]),
+            csv_rows.append({"layout": name, "site": inst.site_names[i],
+                             "node": int(net.osmid[inst.sites[i]]),
                              "lon": float(net.lon[inst.sites[i]]), "lat": float(net.lat[inst.sites[i]]),
                              "kept": bool(opts.keep and i in set(inst.fixed.tolist()))})
     out = Path(out)
@@ -182,7 +188,7 @@ def optimize_scenario(loaded: LoadedScenario, opts: OptimizeOptions, out: Path,
         "scenario": str(loaded.path), "options": {k: (str(v) if isinstance(v, Path) else v)
                                                   for k, v in asdict(opts).items()},
         "base_layout": base, "unit_type": ut, "period": inst.period, "candidates": counts,
-        "demand_points": int(inst.matrix.n_demand), "pairs": int(len(inst.matrix.cost)),
+        "demand_points": int(inst.matrix.n_demand), "pairs": len(inst.matrix.cost),
         "matrix_build_s": inst.build_s, "static": reports}
     lines: list[str] = []
     if opts.simulate:

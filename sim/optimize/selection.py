@@ -130,7 +130,7 @@ def kim_nelson(sample: Sampler, k: int, *, delta: float, pcs: float = 0.95, n0: 
     x0 = np.array(outputs)  # [k, n0]
     diff = x0[:, None, :] - x0[None, :, :]
     s2 = diff.var(axis=2, ddof=1)  # S2[i, l]
-    last = int(math.floor(h2 * s2.max() / delta**2)) + 1
+    last = math.floor(h2 * s2.max() / delta**2) + 1
     equal = max(n0, math.ceil(h2 * s2.max() / delta**2))
     alive = list(range(k))
     r = n0

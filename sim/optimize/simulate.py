@@ -9,7 +9,7 @@ within their zone's target).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -41,13 +41,13 @@ def ladder_coverage(world: World, layout: str) -> dict[str, float]:
 
 
 def replication_sampler(loaded: LoadedScenario, net: RoadNetwork, layouts: list[str],
-                        zone: str = "all") -> tuple[Callable[[int, list[int]], list[float]], _State]:
+                        zone: str = "all") -> tuple[Callable[[int, Sequence[int]], list[float]], _State]:
     """``sample(r, systems)``: compliance in ``zone`` of ``layouts[i]`` in replication ``r``, each
     replication's incidents drawn once and shared by every layout (common random numbers)."""
     spec = StudySpec(str(loaded.path), RunOptions(layouts=tuple(layouts)), sweep=False)
     state = _State(spec, loaded=loaded, net=net)
 
-    def sample(r: int, systems: list[int]) -> list[float]:
+    def sample(r: int, systems: Sequence[int]) -> list[float]:
         out = []
         for i in systems:
             rows = state.run(0, layouts[i], r).rows
@@ -84,9 +84,10 @@ def selection_report(sel: Selection, layouts: list[str], static: dict[str, dict[
     rows = []
     for i, name in enumerate(layouts):
         d = next((x for x in diffs if x["system"] == i), None)
+        gone = sel.eliminated[i]
         rows.append({"layout": name, "static_coverage": static[name]["all"],
                      "simulated_compliance": float(sel.means[i]), "replications": int(sel.reps[i]),
-                     "eliminated_at": sel.eliminated[i][0] if sel.eliminated[i] else None,
+                     "eliminated_at": gone[0] if gone is not None else None,
                      "chosen_minus_this": d["difference"] if d else None,
                      "ci_low": d["ci_low"] if d else None, "ci_high": d["ci_high"] if d else None})
     lines = [f"\nselection (Kim-Nelson, indifference zone {sel.delta * 100:g} pp, PCS >= {sel.pcs:g}, "
@@ -96,7 +97,8 @@ def selection_report(sel: Selection, layouts: list[str], static: dict[str, dict[
     for i in order:
         r = rows[i]
         diff = ("(chosen)" if i == sel.best else
-                f"{r['chosen_minus_this'] * 100:+.2f} pp [{r['ci_low'] * 100:+.2f}, {r['ci_high'] * 100:+.2f}]"
+                f"{r['chosen_minus_this'] * 100:+.2f} pp "
+                f"[{r['ci_low'] * 100:+.2f}, {r['ci_high'] * 100:+.2f}]"
                 if r["ci_low"] is not None and not math.isnan(r["ci_low"]) else "n/a")
         lines.append(f"{r['layout']:<40} {r['static_coverage']:>10.1%} {r['simulated_compliance']:>10.1%} "
                      f"{r['replications']:>5}  {diff}")

@@ -104,11 +104,12 @@ def size_fleet(loaded: LoadedScenario, goals: list[tuple[str, float]], *, vary: 
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     grown = load_scenario_text(text, file=f"{loaded.path} (size steps)", path=loaded.path)
     grown = apply_overrides(grown, RunOptions(replications=reps, duration_s=days * 86400.0 if days else None))
-    net, world = load_world(grown, cache_dir, progress=say)
+    _, world = load_world(grown, cache_dir, progress=say)
     rows_out: list[dict[str, Any]] = []
     lines = [f"size: {vary} of {base} ({ut}), goals: "
              + ", ".join(f"{z} >= {v:.0%}" for z, v in goals) + " by the lower 95% CI bound; "
-             f"{grown.scenario.run.replications} replications x {grown.scenario.run.duration / 86400:g} days, CRN"]
+             f"{grown.scenario.run.replications} replications x "
+             f"{grown.scenario.run.duration / 86400:g} days, CRN"]
     prev: dict[str, float] | None = None
     prev_units = 0
     met_at = None
@@ -127,12 +128,12 @@ def size_fleet(loaded: LoadedScenario, goals: list[tuple[str, float]], *, vary: 
             row[f"{z}_ci_low"] = r.get("compliance_ci_low")
             row[f"{z}_ci_high"] = r.get("compliance_ci_high")
             best[z] = max(best.get(z, 0.0), r.get("compliance_ci_low") or 0.0)
-        staffed = [p for p in platforms if p.staffing is not None]
+        staffed = [(p.staffing, p.units) for p in platforms if p.staffing is not None]
         if staffed:
-            need = [staff_needed(p.staffing, p.units) for p in staffed]
+            need = [staff_needed(st, u) for st, u in staffed]
             row["police_needed"] = sum(n[0] for n in need)
             row["auxiliaries_needed"] = sum(n[1] for n in need)
-            row["officer_hours_per_day"] = sum(officer_hours_per_day(p.staffing, p.units) for p in staffed)
+            row["officer_hours_per_day"] = sum(officer_hours_per_day(st, u) for st, u in staffed)
         ok = all((row[f"{z}_ci_low"] or 0.0) >= v for z, v in goals)
         row["meets_goals"] = ok
         gains = ""
