@@ -88,3 +88,21 @@ def test_size_reports_each_step_and_an_unreachable_goal(tmp_path, capsys):
     assert "size_patrol_car_1" in out and "size_patrol_car_2" in out
     assert "no step meets every goal; best lower CI bounds reached: central" in out
     assert (tmp_path / "size.csv").exists()
+
+
+@pytest.mark.slow
+def test_simulate_selects_with_a_stated_pcs(tmp_path, capsys):
+    rc = main(["optimize", "--platforms", "10", "--spacing", "1500 m", "--simulate", "2", "--days", "1.5",
+               "--n0", "3", "--max-reps", "6", "--out", str(tmp_path)])
+    assert rc == 0
+    sel = json.loads((tmp_path / "optimize.json").read_text())["selection"]
+    names = [r["layout"] for r in sel["layouts"]]
+    assert sel["chosen"] in names and sel["pcs"] == 0.95 and sel["delta"] == 0.01
+    assert {"optimized_coverage_10_1", "optimized_coverage_10_2", "grid_platforms_2017"} <= set(names)
+    assert sel["replications_spent"] == sum(r["replications"] for r in sel["layouts"])
+    chosen = next(r for r in sel["layouts"] if r["layout"] == sel["chosen"])
+    assert chosen["simulated_compliance"] == max(r["simulated_compliance"] for r in sel["layouts"]
+                                                 if r["replications"] == chosen["replications"])
+    out = capsys.readouterr().out
+    assert "probability of correct selection >= 0.95" in out and "static cov" in out
+

@@ -195,3 +195,16 @@ def test_zero_cost_pairs_count():
     assert len(m.cost) == 2
     sol = MCLP(m, np.array([1.0, 2.0]), targets=0.0, p=1).solve()
     assert sol.sites.tolist() == [1] and sol.objective == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_next_best_solution_by_a_no_good_cut(seed):
+    cost, w, t = _instance(seed)
+    values = sorted((w[_best_cost(cost, s) <= t].sum() / w.sum() for s in _subsets(7, 2)), reverse=True)
+    first = MCLP.from_cost_matrix(cost, w, targets=t, p=2).solve()
+    model = MCLP.from_cost_matrix(cost, w, targets=t, p=2)
+    model.exclude = [first.sites]
+    second = model.solve()
+    assert set(second.sites.tolist()) != set(first.sites.tolist())
+    # the best set other than the first: the second value in the sorted list of all pairs
+    assert second.objective == pytest.approx(values[1])

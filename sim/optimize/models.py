@@ -251,7 +251,7 @@ class _Reduced:
 
 
 def reduce_cover(pairs: CostMatrix, weights: np.ndarray, fixed: np.ndarray,
-                 groups: np.ndarray | None = None) -> _Reduced:
+                 groups: np.ndarray | None = None, *, drop_dominated: bool = True) -> _Reduced:
     """Exact reductions of a covering problem before it goes to HiGHS.
 
     - *Dominated sites* go: a site whose covered set is inside another site's (equal sets: the
@@ -261,7 +261,8 @@ def reduce_cover(pairs: CostMatrix, weights: np.ndarray, fixed: np.ndarray,
       sites (and, with ``groups``, in the same group) become one row with their summed weight.
 
     Optimal values are unchanged; models open "at most" their count on the reduced problem and
-    fill up afterwards (filling never lowers coverage).
+    fill up afterwards (filling never lowers coverage). ``drop_dominated=False`` keeps every
+    site (for next-best solutions, where two sets of equal coverage are different answers).
     """
     ns, nd = pairs.n_sites, pairs.n_demand
     pos = weights[pairs.demand] > 0
@@ -269,12 +270,13 @@ def reduce_cover(pairs: CostMatrix, weights: np.ndarray, fixed: np.ndarray,
                        shape=(ns, nd))
     s_mat.sum_duplicates()
     size = np.diff(s_mat.indptr)
-    overlap = (s_mat @ s_mat.T).tocoo()
-    i, k, v = overlap.row, overlap.col, overlap.data
-    dom = (v == size[i]) & (i != k) & ((size[k] > size[i]) | ((size[k] == size[i]) & (k < i)))
     drop = np.zeros(ns, dtype=bool)
-    drop[i[dom]] = True
-    drop[size == 0] = True
+    if drop_dominated:
+        overlap = (s_mat @ s_mat.T).tocoo()  # shared demand points of every pair of sites
+        i, k, v = overlap.row, overlap.col, overlap.data
+        dom = (v == size[i]) & (i != k) & ((size[k] > size[i]) | ((size[k] == size[i]) & (k < i)))
+        drop[i[dom]] = True
+        drop[size == 0] = True
     drop[fixed] = False
     kept = np.flatnonzero(~drop)
     cover_t = s_mat[kept].T.tocsr()  # [demand, kept sites]
@@ -323,7 +325,8 @@ class MCLP(_Base):
     def solve(self, time_limit: float = 60.0, mip_gap: float = 1e-6) -> Solution:
         if self.p is None:
             raise ValueError("MCLP needs p, the number of sites to open")
-        red = reduce_cover(self._cover_pairs(), self.weights, self.fixed)
+        red = reduce_cover(self._cover_pairs(), self.weights, self.fixed,
+                           drop_dominated=not self.exclude)
         ns, nz = len(red.sites), len(red.rows)
         scale = red.weight.max() if nz else 1.0  # objective coefficients near 1 for HiGHS
         integ, lb, ub = _x_vars(ns, red.fixed)
@@ -331,7 +334,7 @@ class MCLP(_Base):
                         integrality=np.concatenate([integ, np.zeros(nz)]),
                         lb=np.concatenate([lb, np.zeros(nz)]), ub=np.concatenate([ub, np.ones(nz)]))
         prog.add(hstack([-red.cover, _eye(nz)]), -np.inf, 0.0)  # z_j <= sum of x_i covering j
-        prog.add(_sum_row(ns, nz), 0.0, self.total)
+        prog.add(_sum_row(ns, nz), self.total if self.exclude else 0.0, self.total)
         for banned in self.exclude:  # no-good cuts: not this set of sites again
             pos = np.flatnonzero(np.isin(red.sites, banned))
             row = np.zeros((1, ns + nz))
