@@ -208,3 +208,16 @@ def test_next_best_solution_by_a_no_good_cut(seed):
     assert set(second.sites.tolist()) != set(first.sites.tolist())
     # the best set other than the first: the second value in the sorted list of all pairs
     assert second.objective == pytest.approx(values[1])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_mobile_platforms_match_brute_force(seed):
+    from sim.optimize.models import MobileMCLP
+
+    cost, w, t = _instance(seed)
+    allowed = [[0, 1, 2], [2, 3], [4, 5, 6]]
+    best = max(w[_best_cost(cost, combo) <= t].sum()
+               for combo in itertools.product(*allowed) if len(set(combo)) == 3) / w.sum()
+    sol, where = MobileMCLP.from_cost_matrix(cost, w, targets=t, allowed=allowed).solve()
+    assert sol.objective == pytest.approx(best)
+    assert all(where[k] in allowed[k] for k in range(3)) and len(set(where.tolist())) == 3

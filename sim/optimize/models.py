@@ -609,3 +609,47 @@ class CapacitatedMCLP(_Base):
         sol.covered = served > 1 - 1e-6
         self.served = served
         return sol
+
+
+class MobileMCLP(_Base):
+    """Maximal covering for platforms that move: each platform ``k`` stands at one site of its
+    own allowed set (e.g. the sites within a drive of its home post), no two at one site.
+
+    ``allowed``: a list, per platform, of the site indices it may stand at. ``objective``: the
+    covered share. Variables: ``y_ki`` (binary) per allowed (platform, site) pair and ``z`` per
+    demand row; a site is open when some platform stands there.
+    """
+
+    def __init__(self, matrix: CostMatrix, weights: np.ndarray | None, *,
+                 targets: np.ndarray | float, allowed: list[Sequence[int]]) -> None:
+        super().__init__(matrix, weights, targets=targets)
+        self.allowed = [np.unique(np.asarray(a, dtype=np.int64)) for a in allowed]
+        if any(len(a) == 0 for a in self.allowed):
+            raise ValueError("every platform needs at least one allowed site")
+
+    def solve(self, time_limit: float = 60.0, mip_gap: float = 1e-6) -> tuple[Solution, np.ndarray]:
+        """The solution and, per platform, the site it stands at."""
+        ns = self.matrix.n_sites
+        red = reduce_cover(self._cover_pairs(), self.weights, np.zeros(0, dtype=np.int64),
+                           drop_dominated=False)
+        nz = len(red.rows)
+        plat = np.concatenate([np.full(len(a), k) for k, a in enumerate(self.allowed)])
+        site = np.concatenate(self.allowed)
+        ny = len(site)
+        scale = red.weight.max() if nz else 1.0
+        prog = _Program(c=np.concatenate([np.zeros(ny), -red.weight / scale]),
+                        integrality=np.concatenate([np.ones(ny), np.zeros(nz)]),
+                        lb=np.zeros(ny + nz), ub=np.ones(ny + nz))
+        y_to_site = csr_matrix((np.ones(ny), (site, np.arange(ny))), shape=(ns, ny))  # x = sum_k y
+        prog.add(hstack([csr_matrix((np.ones(ny), (plat, np.arange(ny))), shape=(len(self.allowed), ny)),
+                         csr_matrix((len(self.allowed), nz))]), 1.0, 1.0)  # one site per platform
+        prog.add(hstack([y_to_site, csr_matrix((ns, nz))]), 0.0, 1.0)  # one platform per site
+        prog.add(hstack([-(red.cover @ y_to_site[red.sites]), _eye(nz)]), -np.inf, 0.0)
+        v, obj, bound, status, secs = prog.solve(time_limit, mip_gap)
+        assert v is not None
+        on = v[:ny] > 0.5
+        where = np.full(len(self.allowed), -1, dtype=np.int64)
+        where[plat[on]] = site[on]
+        wsum = self.weights.sum()
+        sol = self._solution(np.unique(where), -obj * scale / wsum, -bound * scale / wsum, status, secs, prog)
+        return sol, where
