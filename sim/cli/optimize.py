@@ -70,6 +70,10 @@ def register(sub: Any) -> None:
     o.add_argument("--n0", type=int, default=10, help="first-stage replications, default 10")
     o.add_argument("--max-reps", type=int, default=200, help="cap on replications per layout")
     o.add_argument("--days", type=float, help="simulated days per replication for --simulate")
+    o.add_argument("--by-period", action="store_true",
+                   help="also choose each platform's post in every congestion period (posts_by_time)")
+    o.add_argument("--move-limit", default="10 min", metavar="DURATION",
+                   help="with --by-period: the longest drive from a platform's home post (default 10 min)")
     o.add_argument("--out", type=Path, default=Path("results/optimize"), help="output folder")
     o.add_argument("--cache-dir", type=Path, default=None, help="network cache folder")
     o.set_defaults(handler=_cmd_optimize)
@@ -169,7 +173,8 @@ def _optimize_scenario(args: argparse.Namespace) -> int:
         limit_s=(float(parse_duration(args.limit)) if args.limit else (600.0 if timed else None)),
         demand_cell_m=_dist(args.demand_cell, 500.0 if timed else 0.0, "--demand-cell"),
         simulate=args.simulate, delta=args.delta / 100.0, pcs=args.pcs, n0=args.n0,
-        max_reps=args.max_reps, days=args.days, cache_dir=args.cache_dir)
+        max_reps=args.max_reps, days=args.days, cache_dir=args.cache_dir, by_period=args.by_period,
+        move_limit_s=float(parse_duration(args.move_limit)))
     t0 = time.perf_counter()
     result = optimize_scenario(loaded, opts, args.out, progress=_say)
     _print_solution(result["static"][0])

@@ -31,11 +31,11 @@ __all__ = ["layout_entry", "optimized_scenario", "write_optimized"]
 
 def layout_entry(loaded: LoadedScenario, base: str, nodes: list[int], names: list[str],
                  net: RoadNetwork, *, keep: bool, description: str,
-                 posts_by_time: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
+                 posts_by_time: dict[int, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
     """The YAML mapping of a layout that ``extends`` ``base`` and stands at ``nodes``.
 
-    With ``keep`` the nodes are the *new* sites only. ``posts_by_time`` maps a platform name (of
-    the resulting layout) to its timed posts.
+    With ``keep`` the nodes are the *new* sites only. ``posts_by_time`` maps the position of a
+    node in ``nodes`` to the timed posts of the platform standing there.
     """
     platforms = loaded.scenario.layouts[base].platforms
     template = dict(platforms[0].units)
@@ -60,9 +60,9 @@ def layout_entry(loaded: LoadedScenario, base: str, nodes: list[int], names: lis
             else:
                 out.append({"name": f"N{k + 1:02d} {names[k]}", "lon": lon, "lat": lat,
                             "units": dict(template)})
-    for p in out:
-        if posts_by_time and p["name"] in posts_by_time:
-            p["posts_by_time"] = posts_by_time[p["name"]]
+    for k, p in enumerate(out):
+        if posts_by_time and k in posts_by_time:
+            p["posts_by_time"] = posts_by_time[k]
     entry["platforms"] = out
     return entry
 

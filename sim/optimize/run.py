@@ -23,16 +23,18 @@ import numpy as np
 from sim.fileio import write_csv
 from sim.network.graph import RoadNetwork
 from sim.optimize.candidates import (
+    NetworkInstance,
     build_instance,
     filter_candidates,
     read_candidates_csv,
     reference_unit_type,
 )
 from sim.optimize.layouts import layout_entry, optimized_scenario, write_optimized
-from sim.optimize.models import MCLP, Solution, SolveError
+from sim.optimize.models import MCLP, MobileMCLP, Solution, SolveError, nearest_open
 from sim.optimize.solve import Problem, describe, solve_objective
 from sim.scenario import ZONE_CLASSES, LoadedScenario, ScenarioError
 from sim.study.experiment import load_world
+from sim.world.prepare import World
 
 __all__ = ["OptimizeOptions", "default_base", "optimize_scenario"]
 
@@ -64,6 +66,8 @@ class OptimizeOptions:
     max_reps: int = 200
     days: float | None = None
     cache_dir: Path | None = None
+    by_period: bool = False
+    move_limit_s: float = 600.0
 
 
 def default_base(loaded: LoadedScenario, unit_type: str) -> str:
@@ -159,6 +163,13 @@ def optimize_scenario(loaded: LoadedScenario, opts: OptimizeOptions, out: Path,
             solutions += _next_best(prob, opts, solutions[0], say)
     except SolveError as exc:
         raise ScenarioError(f"optimize --objective {opts.objective}: {exc}", file=loaded.path) from None
+    posts: dict[int, list[dict[str, Any]]] = {}
+    periods_report: list[dict[str, Any]] = []
+    if opts.by_period:
+        if opts.keep:
+            raise ScenarioError("--by-period moves every platform of the solution; use it without --keep")
+        posts, periods_report = _posts_by_period(loaded, world, opts, nodes, names, ut, inst,
+                                                 solutions[0], say)
     tag = opts.objective.replace("-", "_")
     layouts: dict[str, dict[str, Any]] = {}
     reports: list[dict[str, Any]] = []
@@ -175,7 +186,7 @@ def optimize_scenario(loaded: LoadedScenario, opts: OptimizeOptions, out: Path,
                 f"{rep['covered_share']:.1%} within target (static, {inst.period}, {ut})")
         layouts[name] = layout_entry(loaded, base, [int(inst.sites[i]) for i in new],
                                      [inst.site_names[i] for i in new], net, keep=bool(opts.keep),
-                                     description=desc)
+                                     description=desc, posts_by_time=posts if k == 0 else None)
         for i in sol.sites.tolist():
             csv_rows.append({"layout": name, "site": inst.site_names[i],
                              "node": int(net.osmid[inst.sites[i]]),
@@ -189,7 +200,7 @@ def optimize_scenario(loaded: LoadedScenario, opts: OptimizeOptions, out: Path,
                                                   for k, v in asdict(opts).items()},
         "base_layout": base, "unit_type": ut, "period": inst.period, "candidates": counts,
         "demand_points": int(inst.matrix.n_demand), "pairs": len(inst.matrix.cost),
-        "matrix_build_s": inst.build_s, "static": reports}
+        "matrix_build_s": inst.build_s, "static": reports, "by_period": periods_report}
     lines: list[str] = []
     if opts.simulate:
         from sim.optimize.simulate import ladder_coverage, select_by_simulation, selection_report
@@ -229,3 +240,42 @@ def _next_best(prob: Problem, opts: OptimizeOptions, first: Solution,
         found.append(sol.sites)
         say(f"  solution #{len(found)}: covered {sol.objective:.2%} ({sol.status}, {sol.solve_s:.1f} s)")
     return out
+
+
+def _posts_by_period(loaded: LoadedScenario, world: World, opts: OptimizeOptions, nodes: np.ndarray,
+                     names: list[str], ut: str, inst: NetworkInstance, home: Solution,
+                     say: Callable[[str], None]
+                     ) -> tuple[dict[int, list[dict[str, Any]]], list[dict[str, Any]]]:
+    """Posts for each congestion period: every platform may move to a site within
+    ``opts.move_limit_s`` of its home post (driving in that period), to cover that period's
+    travel times best (:class:`~sim.optimize.models.MobileMCLP`)."""
+    posts: dict[int, list[dict[str, Any]]] = {}
+    rows = []
+    net = world.net
+    for pi, period in enumerate(loaded.scenario.congestion.periods, start=1):
+        pinst = build_instance(loaded, world, nodes, names, unit_type=ut, period=period.name,
+                               limit_s=opts.limit_s, demand_cell_m=opts.demand_cell_m)
+        oracle = world.period_oracles[pi][ut]
+        allowed = [np.flatnonzero(oracle.from_node(int(inst.sites[h]))[pinst.sites] <= opts.move_limit_s)
+                   for h in home.sites]
+        model = MobileMCLP(pinst.matrix, pinst.weights, targets=pinst.targets, allowed=allowed)
+        try:
+            sol, where = model.solve(time_limit=opts.time_limit, mip_gap=1e-4)
+        except SolveError as exc:
+            raise ScenarioError(f"--by-period {period.name}: {exc}", file=loaded.path) from None
+        stay = nearest_open(pinst.matrix, home.sites)[1] <= pinst.targets + 1e-9
+        stay_share = float(pinst.weights[stay].sum() / pinst.weights.sum())
+        moved = 0
+        for k, h in enumerate(home.sites):
+            if where[k] != h:
+                moved += 1
+                node = int(pinst.sites[where[k]])
+                posts.setdefault(k, []).append({"name": f"{period.name} post", "hours": list(period.hours),
+                                                "lon": round(float(net.lon[node]), 6),
+                                                "lat": round(float(net.lat[node]), 6)})
+        rows.append({"period": period.name, "hours": list(period.hours), "covered_if_staying": stay_share,
+                     "covered_with_moves": sol.objective, "platforms_moved": moved,
+                     "status": sol.status, "gap": sol.gap, "solve_s": sol.solve_s})
+        say(f"{period.name}: covered {stay_share:.1%} staying, {sol.objective:.1%} with {moved} platform(s) "
+            f"moved (at most {opts.move_limit_s / 60:g} min drive), {sol.status}")
+    return posts, rows
