@@ -621,7 +621,7 @@ class MobileMCLP(_Base):
     """
 
     def __init__(self, matrix: CostMatrix, weights: np.ndarray | None, *,
-                 targets: np.ndarray | float, allowed: list[Sequence[int]]) -> None:
+                 targets: np.ndarray | float, allowed: Sequence[Sequence[int] | np.ndarray]) -> None:
         super().__init__(matrix, weights, targets=targets)
         self.allowed = [np.unique(np.asarray(a, dtype=np.int64)) for a in allowed]
         if any(len(a) == 0 for a in self.allowed):
