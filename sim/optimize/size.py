@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -70,15 +71,12 @@ def _steps_platforms(loaded: LoadedScenario, base: str, start: int, stop: int, c
 
     layouts: dict[str, dict[str, Any]] = {}
     for k in range(start, stop + 1):
-        tmp = Path(".size_tmp")
-        optimize_scenario(loaded, OptimizeOptions(platforms=k, keep=base, cache_dir=cache_dir), tmp,
-                          progress=progress)
-        data = yaml.safe_load((tmp / "optimized.yaml").read_text(encoding="utf-8"))
+        with tempfile.TemporaryDirectory() as tmp:
+            optimize_scenario(loaded, OptimizeOptions(platforms=k, keep=base, cache_dir=cache_dir),
+                              Path(tmp), progress=progress)
+            data = yaml.safe_load((Path(tmp) / "optimized.yaml").read_text(encoding="utf-8"))
         name = next(n for n in data["layouts"] if n.startswith(f"{base}_plus_"))
         layouts[f"size_platforms_{k}"] = data["layouts"][name]
-        for f in tmp.iterdir():
-            f.unlink()
-        tmp.rmdir()
     return layouts
 
 
