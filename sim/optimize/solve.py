@@ -73,7 +73,12 @@ def solve_objective(objective: str, prob: Problem, p: int | None, *, time_limit:
 
 
 def describe(objective: str, prob: Problem, sol: Solution) -> dict[str, Any]:
-    """Objective, solve statistics and covered share per group (and overall) as plain data."""
+    """Objective, solve statistics and covered share per group (and overall) as plain data.
+
+    For the mean- and worst-time models "covered" is judged by the same targets as the others
+    (the nearest open site within the demand point's target)."""
+    if objective in ("mean-time", "worst-time"):
+        sol.covered = sol.assigned_cost <= prob.targets + 1e-9
     shares = sol.covered_share(prob.weights, prob.groups, len(prob.group_names))
     need = prob.weights > 0
     finite = np.isfinite(sol.assigned_cost) & need
