@@ -25,8 +25,15 @@ from sim.fileio import write_csv
 from sim.optimize.candidates import reference_unit_type
 from sim.optimize.layouts import optimized_scenario
 from sim.optimize.run import default_base
-from sim.scenario import ZONE_CLASSES, LoadedScenario, ScenarioError, load_scenario_text
-from sim.scenario.staffing import crew_shortfall, officer_hours_per_day, staff_needed
+from sim.scenario import (
+    ZONE_CLASSES,
+    LoadedScenario,
+    ScenarioError,
+    crew_shortfall,
+    load_scenario_text,
+    officer_hours_per_day,
+    staff_needed,
+)
 from sim.study.experiment import RunOptions, apply_overrides, load_world, run_batch
 
 __all__ = ["parse_goal", "size_fleet"]

@@ -5,6 +5,7 @@
 - ``rules``: cross-section rules the schema cannot express.
 - ``inheritance``: layouts that ``extends`` others.
 - ``budget``: the run-size estimate and its limits.
+- ``staffing``: officers, shifts and crews of a platform, and the units they can keep on duty.
 - ``source``: reading a file (or text), with the line of every key, into a :class:`LoadedScenario`.
 
 Other layers import from this package, not from its modules.
@@ -22,6 +23,7 @@ from sim.scenario.schema import (
     minute_of_day,
 )
 from sim.scenario.source import LoadedScenario, load_scenario, load_scenario_text, validate_data
+from sim.scenario.staffing import Staffing, crew_shortfall, officer_hours_per_day, staff_needed
 
 __all__ = [
     "DEFAULT_SCENARIO",
@@ -31,12 +33,16 @@ __all__ = [
     "LoadedScenario",
     "Scenario",
     "ScenarioError",
+    "Staffing",
     "Zones",
     "check_budget",
+    "crew_shortfall",
     "estimate_run",
     "format_loc",
     "load_scenario",
     "load_scenario_text",
     "minute_of_day",
+    "officer_hours_per_day",
+    "staff_needed",
     "validate_data",
 ]
