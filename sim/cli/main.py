@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_report(sub)
     register_network(sub)
+    from sim.cli.optimize import register as register_optimize
+
+    register_optimize(sub)
     return p
 
 

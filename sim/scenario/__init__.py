@@ -7,6 +7,7 @@
 - ``inheritance``: layouts that ``extends`` others.
 - ``history``: the ``history:`` section (how a call log maps onto the scenario).
 - ``budget``: the run-size estimate and its limits.
+- ``staffing``: officers, shifts and crews of a platform, and the units they can keep on duty.
 - ``source``: reading a file (or text), with the line of every key, into a :class:`LoadedScenario`.
 
 Other layers import from this package, not from its modules.
@@ -30,6 +31,7 @@ from sim.scenario.schema import (
     minute_of_day,
 )
 from sim.scenario.source import LoadedScenario, load_scenario, load_scenario_text, validate_data
+from sim.scenario.staffing import Staffing, crew_shortfall, officer_hours_per_day, staff_needed
 
 __all__ = [
     "DEFAULT_SCENARIO",
@@ -46,8 +48,10 @@ __all__ = [
     "RuralSpec",
     "Scenario",
     "ScenarioError",
+    "Staffing",
     "Zones",
     "check_budget",
+    "crew_shortfall",
     "estimate_run",
     "format_loc",
     "ground_distance_m",
@@ -55,5 +59,7 @@ __all__ = [
     "load_scenario",
     "load_scenario_text",
     "minute_of_day",
+    "officer_hours_per_day",
+    "staff_needed",
     "validate_data",
 ]

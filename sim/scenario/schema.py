@@ -40,6 +40,7 @@ from sim.quantities import (
 from sim.scenario.errors import FieldProblem
 from sim.scenario.history import HistorySpec
 from sim.scenario.rural import RuralSpec
+from sim.scenario.staffing import Staffing, crew_shortfall
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "shaoyang.yaml"
 
@@ -432,6 +433,23 @@ class Platform(_Model):
     posts_by_time: list[TimedPost] = Field(default_factory=list)
     """Where a mobile platform stands at times of day (e.g. a night market in the evening, a
     school at opening time); outside these windows it stands at ``lon``/``lat``."""
+    staffing: Staffing | None = None
+    """Officers, shifts and crews (``sim.scenario.staffing``); a roster they cannot crew is refused."""
+
+    @model_validator(mode="after")
+    def _crewable(self) -> Platform:
+        if self.staffing is None:
+            return self
+        for k, units in enumerate(self.units_by_shift or [self.units]):
+            police, aux = crew_shortfall(self.staffing, units)
+            if police or aux:
+                on_hand = self.staffing.per_shift()
+                raise FieldProblem(
+                    ("units_by_shift", k) if self.units_by_shift else "units",
+                    f"the staff cannot crew this roster: {police} police and {aux} auxiliaries "
+                    f"short in a shift ({on_hand[0]} police and {on_hand[1]} auxiliaries on hand per "
+                    f"shift after absence)")
+        return self
 
 
 class VolunteerTeam(_Model):
