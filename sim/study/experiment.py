@@ -431,8 +431,8 @@ def _assemble(loaded: LoadedScenario, variants: list[Variant], layouts: list[str
             summary.append({"variant": v.name, **row} if len(variants) > 1 else row)
     variant_records = [RecordTable.concat([pieces[t].records for t in ordered if t[0] == vi])
                        for vi in range(len(variants))]
-    presence = {(t[1], t[2]): pieces[t].presence for t in ordered
-                if t[0] == 0 and pieces[t].presence is not None}
+    presence = {(t[1], t[2]): p for t in ordered
+                if t[0] == 0 and (p := pieces[t].presence) is not None}
     return BatchResult(
         scenario=s, layouts=layouts, replications=reps, seed=s.run.seed, presence=presence,
         records=variant_records[0], variant_records=variant_records,

@@ -197,7 +197,7 @@ def _period_oracles(scenario: Scenario, net: RoadNetwork) -> list[dict[str, Trav
             base = edge_times(net, speeds, factor=ut.speed_factor, cap=ut.max_speed)
             walk = ut.access == "walk"
             if not walk:  # cars never use footways
-                base = np.where(net.edge_walk_only, np.inf, base)
+                base = np.where(np.asarray(net.edge_walk_only, dtype=bool), np.inf, base)
             factors = None
             if period is not None and ut.congestion_sensitivity > 0:
                 factors = congested_edge_factors(net, period.speed_factor, ut.congestion_sensitivity)
@@ -346,8 +346,8 @@ def _fleet(loaded: LoadedScenario, net: RoadNetwork, layout_name: str, zones: Zo
         for i, p in enumerate(layout.platforms):
             for utype in p.units:
                 ut = s.unit_types[utype]
-                members = [u for u in range(len(names)) if plat[u] == i and types[u] == utype]
-                if not (ut.patrols and ut.role == "response" and members):
+                crew = [u for u in range(len(names)) if plat[u] == i and types[u] == utype]
+                if not (ut.patrols and ut.role == "response" and crew):
                     continue
                 oracle = oracles[utype]
                 if p.patrol_waypoints:
@@ -361,9 +361,9 @@ def _fleet(loaded: LoadedScenario, net: RoadNetwork, layout_name: str, zones: Zo
                 if loop is None or loop.cycle <= 0:
                     continue
                 loops.append(loop)
-                for j, u in enumerate(members):
+                for j, u in enumerate(crew):
                     loop_of[u] = len(loops) - 1
-                    phase[u] = loop.cycle * j / len(members)
+                    phase[u] = loop.cycle * j / len(crew)
     # volunteer teams: on their beat during their hours, never dispatched
     for i, team in enumerate(layout.volunteers):
         ut = s.unit_types[team.unit_type]
@@ -468,5 +468,5 @@ def presence_points(world: World, layout: str) -> list[tuple[str, str, int, floa
     fleet = world.fleets[layout]
     for name, node in zip(fleet.platform_names, fleet.platform_nodes, strict=True):
         zone = ZONE_CLASSES[int(world.zones.zone[node])]
-        out.append((name, "grid", int(node), s.zones.targets[zone]))
+        out.append((name, "grid", int(node), {str(k): float(v) for k, v in s.zones.targets.items()}[zone]))
     return out

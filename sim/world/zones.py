@@ -66,5 +66,6 @@ def classify_nodes(net: RoadNetwork, zones: Zones, frame: LocalFrame | None = No
         key_loc[hit] = i
         best[hit] = d[hit]
     zone[key_loc >= 0] = ZONE_CLASSES.index("key")
-    targets = np.array([zones.targets[z] for z in ZONE_CLASSES], dtype=float)
+    by_class: dict[str, float] = {str(k): float(v) for k, v in zones.targets.items()}
+    targets = np.array([by_class[z] for z in ZONE_CLASSES], dtype=np.float64)
     return ZoneMap(zone=zone, key_location=key_loc, targets=targets)
