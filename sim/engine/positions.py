@@ -54,7 +54,7 @@ class Trajectories:
         self.trans_to = list(start_posts)
         self.trans_period = [0] * n_units  # congestion period of each unit's transit
         self.anchor: list[float] = (-fleet.loop_phase_s.astype(float)).tolist()
-        self._route: list[tuple[np.ndarray, np.ndarray] | None] = [None] * n_units
+        self._route: list[tuple[list[int], list[float]] | None] = [None] * n_units
         self.driving: set[int] = set()  # units whose last drive may not have ended
         self.segs: list[list[tuple[float, int, float, float, float, float]]] = [
             [(0.0, LOOP, self.anchor[u], 0.0, 0.0, 0.0) if lp >= 0 else
@@ -110,7 +110,7 @@ class Trajectories:
             self._flat_nodes = np.concatenate([lp.nodes for lp in self.fleet.loops])
         return self._flat_nodes
 
-    def route(self, u: int) -> tuple[np.ndarray, np.ndarray]:
+    def route(self, u: int) -> tuple[list[int], list[float]]:
         """Unit ``u``'s current transit route: node indices and cumulative times (s) from its start,
         in the congestion period the transit started in."""
         r = self._route[u]
@@ -118,7 +118,8 @@ class Trajectories:
             oracle, target = self.oracles_p[self.trans_period[u]][u], self.trans_to[u]
             path = oracle.path_to(self.trans_from[u], target)
             to_target = oracle.to_node(target)[0]
-            r = (path, to_target[path[0]] - to_target[path])  # exact along a shortest-path tree
+            cum = to_target[path[0]] - to_target[path]  # exact along a shortest-path tree
+            r = (path.tolist(), cum.tolist())
             self._route[u] = r
         return r
 
@@ -134,9 +135,13 @@ class Trajectories:
     def position(self, u: int, t: float) -> tuple[int, float]:
         """Where unit ``u`` is at time ``t`` (when not on a job): the next node it reaches, and in
         how long (s). A parked unit is at its post with 0."""
-        if t < self.trans_end[u]:  # along the route, as far as it got (see :meth:`route`)
-            oracle = self.oracles_p[self.trans_period[u]][u]
-            return oracle.along_route(self.trans_from[u], self.trans_to[u], t - self.trans_t0[u])
+        if t < self.trans_end[u]:  # along its route (built once per drive, then bisected)
+            path, cum = self.route(u)
+            elapsed = t - self.trans_t0[u]
+            k = bisect_left(cum, elapsed)
+            if k >= len(path):
+                return path[-1], 0.0
+            return path[k], cum[k] - elapsed
         if self.loop[u] >= 0:
             k, offset = self.loop_position(u, t)
             return int(self.flat_nodes()[k]), offset

@@ -82,8 +82,8 @@ class TravelTimeOracle:
         # most recently: posts and waypoints stay, incident scenes come and go (about 32 MB)
         self._to_size = max(64, 1_500_000 // max(self.n, 1))
         self._limited: OrderedDict[int, tuple[float, np.ndarray]] = OrderedDict()
-        # limited searches of incident nodes come and go too: at most about 8 MB of them
-        self._lru_size = min(lru_size, max(32, 1_000_000 // max(self.n, 1)))
+        # limited searches of incident nodes: at most lru_size, and at most about 50 MB of them
+        self._lru_size = min(lru_size, max(32, 6_500_000 // max(self.n, 1)))
         self._pred: OrderedDict[int, tuple[array[int], array[float]]] = OrderedDict()
         self.searches = 0  # number of Dijkstra runs, for benchmarks
 
