@@ -149,8 +149,9 @@ def test_killing_a_worker_mid_sweep_then_resuming(tmp_path):
             break
         time.sleep(0.05)
     assert partial is not None, "the sweep finished or failed before pieces appeared"
+    # pool workers: forked (Linux) or spawned children, not multiprocessing's resource tracker
     workers = [c for c in _children(proc.pid)
-               if "spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes().decode(errors="replace")]
+               if "resource_tracker" not in Path(f"/proc/{c}/cmdline").read_bytes().decode(errors="replace")]
     assert workers, "no worker processes found"
     os.kill(workers[-1], signal.SIGKILL)
     _, err = proc.communicate(timeout=120)
