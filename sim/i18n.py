@@ -243,6 +243,7 @@ TEXT: dict[str, dict[str, str]] = {
     "a.not_modelled": {"en": "A trip keeps the congestion of the period it starts in, and patrol "
                              "loops keep free-flow timing.",
                        "zh": "每次出行按出发时段的拥堵计算；巡逻路线按畅通速度计时。"},
+    "h.fit": {"en": "Fitted to the city's call log", "zh": "按本市接警记录拟合"},
     "a.places": {"en": "Every place the scenario names stands on the nearest drivable road: {n} places, "
                        "half within {median} of where the scenario puts them; the farthest, {name}, "
                        "is {far} away ({over} more than 50 m; each distance is in manifest.json).",

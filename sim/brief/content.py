@@ -14,10 +14,12 @@ Blocks are ``(kind, payload)`` pairs:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from sim.brief.figures import Figure
 from sim.brief.findings import assumptions, compliance_table, findings, reproduce, versions
+from sim.brief.fit_report import fit_summary
 from sim.brief.results import Results
 from sim.i18n import layout_name, scenario_title, tr
 
@@ -57,8 +59,11 @@ def brief_blocks(results: Results, lang: str, *, goal: float | None, formats: Se
         blocks.append(("note", no_maps))
     for i, f in enumerate(figures, 1):
         blocks.append(("figure", (f, tr("figure_n", lang, n=i, title=f.title))))
-    blocks += [("heading", tr("h.assumptions", lang)), ("bullets", assumptions(results, lang, goal)),
-               ("heading", tr("h.reproduce", lang))]
+    blocks += [("heading", tr("h.assumptions", lang)), ("bullets", assumptions(results, lang, goal))]
+    fitted = fit_summary(Path(results.manifest.get("inputs", {}).get("scenario_file", "")), lang)
+    if fitted:
+        blocks += [("heading", tr("h.fit", lang)), ("bullets", fitted)]
+    blocks.append(("heading", tr("h.reproduce", lang)))
     for label, lines in reproduce(results, lang, formats):
         blocks += [("para", label), ("code", lines)]
     blocks.append(("note", tr("r.versions", lang, versions=versions(results))))

@@ -53,6 +53,45 @@ def history_notes(folder: Path, scenario_file: Path, lang: str = "en") -> list[s
     return out
 
 
+def fit_summary(scenario_file: Path, lang: str = "en") -> list[str]:
+    """The brief's bullets on a scenario fitted to a call log, from the ``fit_report.json`` that
+    ``fit`` wrote beside it (none for a scenario that was not fitted): the log, the arrival test,
+    the on-scene families, and the travel-time error before and after calibration."""
+    path = scenario_file.parent / "fit_report.json" if scenario_file.name else None
+    points = scenario_file.with_name(f"{scenario_file.stem}_points.csv") if scenario_file.name else None
+    if path is None or points is None or not path.is_file() or not points.is_file():
+        return []
+    r = json.loads(path.read_text(encoding="utf-8"))
+    zh = lang == "zh"
+    c, arr = r.get("calls", {}), r.get("arrivals", {})
+    out = [(f"接警记录 {c.get('file')}：{c.get('rows')} 行，采用 {c.get('accepted')} 起，剔除 "
+            f"{c.get('rejected_rows')} 行（{c.get('first_call')} 至 {c.get('last_call')}）。") if zh else
+           (f"Call log {c.get('file')}: {c.get('rows')} rows, {c.get('accepted')} calls used, "
+            f"{c.get('rejected_rows')} rows rejected ({c.get('first_call')} to {c.get('last_call')}).")]
+    if arr:
+        effect = bool(arr.get("day_of_week_effect"))
+        out.append((f"日均 {arr['incidents_per_day']:.1f} 起；星期效应检验 G = {arr['g_statistic']:.1f}，"
+                     f"p = {arr['p_value']:.3g}：" + ("显著，采用按周小时的分布。" if effect
+                                                      else "不显著，采用 24 小时分布。")) if zh else
+                   (f"{arr['incidents_per_day']:.1f} calls a day; day-of-week test G = "
+                    f"{arr['g_statistic']:.1f}, p = {arr['p_value']:.3g}: "
+                    + ("significant, so the hour-of-week profile is used." if effect
+                       else "not significant, so the 24-hour profile is used.")))
+    families = [f"{name} {f.get('chosen')}" for name, f in r.get("on_scene", {}).items()]
+    if families:
+        out.append(("现场处置时间分布（按 AIC 选择）：" if zh else
+                    "On-scene time distributions (chosen by AIC): ") + "; ".join(families) + ".")
+    err = r.get("travel", {}).get("errors", {}).get("all")
+    if err and err["before"].get("n"):
+        b, a = err["before"], err["after"]
+        out.append((f"行驶时间校准（{b['n']} 起）：平均绝对误差 {b['mae_s']:.1f} 秒 → {a['mae_s']:.1f} 秒，"
+                    f"偏差 {b['bias_s']:+.1f} 秒 → {a['bias_s']:+.1f} 秒。") if zh else
+                   (f"Travel times calibrated on {b['n']} calls: mean absolute error {b['mae_s']:.1f} s "
+                    f"-> {a['mae_s']:.1f} s, bias {b['bias_s']:+.1f} s -> {a['bias_s']:+.1f} s."))
+    out.append(("完整拟合报告：" if zh else "The full fit report: ") + str(path.with_suffix(".html")))
+    return out
+
+
 def json_ready(report: dict[str, Any]) -> dict[str, Any]:
     """The report without arrays that belong elsewhere (node weights), NaN written as null."""
     def clean(v: Any) -> Any:
