@@ -5,8 +5,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
+
+from sim.types import IncidentSet
 
 LAT0, LON0 = 27.24, 111.47
 M_PER_DEG_LAT = 110_574.0
@@ -118,3 +121,16 @@ def world_for(folder: Path, data: dict, *, name: str = "scenario.yaml"):
     loaded = load_scenario(write_scenario(folder / name, data))
     net, world = load_world(loaded, folder / "cache")
     return loaded, net, world
+
+
+def hand_incidents(world, times, nodes, priorities, on_scene, horizon=86400.0):
+    """Incidents given by hand (call times, nodes, priorities, on-scene times; type 0), dispatched
+    1 s after each call."""
+    n = len(times)
+    nodes = np.asarray(nodes, dtype=np.int64)
+    return IncidentSet(call_s=np.asarray(times, float), dispatch_s=np.asarray(times, float) + 1.0,
+                       node=nodes, zone=world.zones.zone[nodes],
+                       key_location=world.zones.key_location[nodes],
+                       type_index=np.zeros(n, dtype=np.int16),
+                       priority=np.asarray(priorities, dtype=np.int8),
+                       on_scene_s=np.asarray(on_scene, float), horizon_s=horizon)

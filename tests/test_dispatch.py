@@ -20,9 +20,8 @@ from sim.engine.dispatch import (
 from sim.engine.invariants import check_invariants
 from sim.engine.policies import REGISTRY
 from sim.scenario import DISPATCH_POLICIES, ScenarioError, layout_dispatch, load_scenario
-from sim.types import IncidentSet
 
-from .conftest import tiny_scenario, world_for, write_scenario
+from .conftest import hand_incidents, tiny_scenario, world_for, write_scenario
 
 
 class FakeUnits:
@@ -136,16 +135,6 @@ def test_layout_dispatch_overrides_and_is_inherited(tmp_path):
 
 # -- tiny engine runs worked by hand --------------------------------------------------------------
 
-def _incidents(world, times, nodes, priorities, on_scene, horizon=86400.0):
-    n = len(times)
-    nodes = np.asarray(nodes, dtype=np.int64)
-    return IncidentSet(call_s=np.asarray(times, float), dispatch_s=np.asarray(times, float) + 1.0,
-                       node=nodes, zone=world.zones.zone[nodes],
-                       key_location=world.zones.key_location[nodes],
-                       type_index=np.zeros(n, dtype=np.int16),
-                       priority=np.asarray(priorities, dtype=np.int8),
-                       on_scene_s=np.asarray(on_scene, float), horizon_s=horizon)
-
 
 def test_written_preference_sends_the_far_platform_first(tmp_path):
     data = tiny_scenario("grid.osm")
@@ -156,7 +145,7 @@ def test_written_preference_sends_the_far_platform_first(tmp_path):
     west = int(fleet.post[0])
     # a job at the West post goes to the East car (unit 2); a second one, while it is busy, to
     # the West units in index order (the car, unit 0, although the motorcycle is quicker)
-    res = simulate(world, "two_posts", _incidents(world, [100, 110], [west, west], [1, 1], [600, 600]))
+    res = simulate(world, "two_posts", hand_incidents(world, [100, 110], [west, west], [1, 1], [600, 600]))
     assert list(res.records.columns["unit"]) == [2, 0]
     east_time = world.oracles["car"].time(int(fleet.post[2]), west)
     assert res.records.columns["travel_s"][0] == pytest.approx(east_time)
@@ -169,7 +158,7 @@ def test_generated_preference_is_nearest_own_grid_unit(tmp_path):
     _, _, world = world_for(tmp_path, data)
     fleet = world.fleets["two_posts"]
     west = int(fleet.post[0])
-    res = simulate(world, "two_posts", _incidents(world, [100, 110, 120], [west] * 3, [1] * 3,
+    res = simulate(world, "two_posts", hand_incidents(world, [100, 110, 120], [west] * 3, [1] * 3,
                                                   [600] * 3))
     # own grid (West) first, by arrival: motorcycle (15 s turnout), car (30 s), then East
     assert list(res.records.columns["unit"]) == [1, 0, 2]
@@ -184,7 +173,7 @@ def test_reserve_keeps_the_last_unit_of_a_grid_for_urgent_jobs(tmp_path):
     # dispatch at 1: minor, 2 free -> goes (car 0), clears at 1 + 30 + 600 = 631;
     # at 11: minor, 1 free -> waits; at 21: urgent -> takes the last car, clears at 351;
     # at 351 one car is free (the reserve): the minor job still waits; at 631 it goes
-    inc = _incidents(world, [0, 10, 20], [post] * 3, [2, 2, 0], [600, 600, 300])
+    inc = hand_incidents(world, [0, 10, 20], [post] * 3, [2, 2, 0], [600, 600, 300])
     res = simulate(world, "solo", inc)
     rec = res.records.columns
     assert list(rec["assign_s"]) == [1.0, 631.0, 21.0]

@@ -11,10 +11,9 @@ from sim.engine.core import Engine, simulate
 from sim.engine.invariants import check_invariants
 from sim.study.experiment import run_batch
 from sim.theory.queueing import mmc_metrics
-from sim.types import IncidentSet
 from sim.world.demand import generate_incidents
 
-from .conftest import lonlat, tiny_scenario, world_for
+from .conftest import hand_incidents, lonlat, tiny_scenario, world_for
 
 
 def single_site(c: int, per_hour: float, mean_service_min: float, days: int, reps: int) -> dict:
@@ -73,7 +72,7 @@ def test_same_seed_same_records_and_different_seed_differs(tmp_path):
     assert run_batch(loaded2, world2).records.to_csv() != a
 
 
-def test_layouts_share_the_same_incidents(tmp_path):
+def test_layouts_share_the_samehand_incidents(tmp_path):
     loaded, _, world = world_for(tmp_path, tiny_scenario("grid.osm"))
     batch = run_batch(loaded, world)
     c = batch.records.columns
@@ -84,16 +83,6 @@ def test_layouts_share_the_same_incidents(tmp_path):
         assert np.array_equal(scene[0], scene[1])
 
 
-def _incidents(world, times, nodes, priorities, on_scene, horizon=86400.0):
-    n = len(times)
-    nodes = np.asarray(nodes, dtype=np.int64)
-    return IncidentSet(call_s=np.asarray(times, float), dispatch_s=np.asarray(times, float) + 1.0,
-                       node=nodes, zone=world.zones.zone[nodes],
-                       key_location=world.zones.key_location[nodes],
-                       type_index=np.zeros(n, dtype=np.int16),
-                       priority=np.asarray(priorities, dtype=np.int8),
-                       on_scene_s=np.asarray(on_scene, float), horizon_s=horizon)
-
 
 def test_queue_serves_priority_then_call_time(tmp_path):
     data = tiny_scenario("grid.osm")
@@ -102,7 +91,7 @@ def test_queue_serves_priority_then_call_time(tmp_path):
     _, _, world = world_for(tmp_path, data)
     post = int(world.fleets["solo"].post[0])
     # four calls while the single car is busy with the first: minor, minor, urgent, standard
-    inc = _incidents(world, [0, 10, 20, 30, 40], [post] * 5, [1, 2, 2, 0, 1], [600] * 5)
+    inc = hand_incidents(world, [0, 10, 20, 30, 40], [post] * 5, [1, 2, 2, 0, 1], [600] * 5)
     res = simulate(world, "solo", inc)
     order = np.argsort(res.records.columns["assign_s"])
     assert list(order) == [0, 3, 1, 4, 2] or list(order) == [0, 3, 4, 1, 2]
@@ -115,13 +104,13 @@ def test_nearest_unit_by_arrival_time_and_deterministic_ties(tmp_path):
     _, _, world = world_for(tmp_path, tiny_scenario("grid.osm"))
     fleet = world.fleets["two_posts"]
     node = int(fleet.post[2])  # East post: its car has turnout 30 s and zero travel
-    res = simulate(world, "two_posts", _incidents(world, [100], [node], [1], [60]))
+    res = simulate(world, "two_posts", hand_incidents(world, [100], [node], [1], [60]))
     assert res.records.column("unit")[0] == fleet.unit_name[2]
     assert res.records.columns["travel_s"][0] == 0.0
     # the West post holds a car (index 0) and a motorcycle (index 1); at the West post itself,
     # the motorcycle's shorter turnout wins
     west = int(fleet.post[0])
-    res = simulate(world, "two_posts", _incidents(world, [100], [west], [1], [60]))
+    res = simulate(world, "two_posts", hand_incidents(world, [100], [west], [1], [60]))
     assert res.records.column("unit")[0] == fleet.unit_name[1]
 
 
@@ -135,12 +124,12 @@ def test_returning_unit_is_sent_from_where_it_is(tmp_path):
     oracle = world.oracles["car"]
     back = oracle.to_node(post)[0][far]
     # job 1 at the far corner clears at t1; job 2 arrives half-way through the drive home
-    first = Engine(world, "solo", _incidents(world, [0], [far], [1], [100]))
+    first = Engine(world, "solo", hand_incidents(world, [0], [far], [1], [100]))
     t_clear = float(first.run().records.columns["clear_s"][0])
     t2 = t_clear + back / 2
     nxt, offset = first.position(0, t2)  # where the car is when the second job comes in
     assert offset > 0 and nxt not in (post, far)
-    inc = _incidents(world, [0, t2 - 1.0], [far, far], [1, 1], [100, 100])
+    inc = hand_incidents(world, [0, t2 - 1.0], [far, far], [1, 1], [100, 100])
     rec = Engine(world, "solo", inc).run().records.columns
     expected_travel = offset + oracle.time(nxt, far)
     assert rec["turnout_s"][1] == 0.0  # already on the move
@@ -150,7 +139,7 @@ def test_returning_unit_is_sent_from_where_it_is(tmp_path):
 
 def test_lazy_position_matches_an_explicit_walk(tmp_path):
     _, _, world = world_for(tmp_path, tiny_scenario("grid.osm"))
-    eng = Engine(world, "two_posts", _incidents(world, [0], [0], [1], [1]))
+    eng = Engine(world, "two_posts", hand_incidents(world, [0], [0], [1], [1]))
     u = 2
     post = int(eng.fleet.post[u])
     start = 0
@@ -216,7 +205,7 @@ def test_a_unit_is_never_sent_twice_to_one_job(tmp_path):
     post = int(world.fleets["solo"].post[0])
     # the one car goes at 1 s, is on scene at 31 s and clears at 631 s; the job still lacks its
     # second unit, but the car that already served it is not sent again
-    res = simulate(world, "solo", _incidents(world, [0], [post], [0], [600]))
+    res = simulate(world, "solo", hand_incidents(world, [0], [post], [0], [600]))
     c = res.records.columns
     assert c["units_sent"][0] == 1 and c["units_required"][0] == 2
     assert len(res.assignments["unit"]) == 1

@@ -139,16 +139,6 @@ def river_lines(loaded: LoadedScenario, net: RoadNetwork) -> list[RiverLine]:
     return out
 
 
-def _distance_to_segments(px: float, py: float, x0: np.ndarray, y0: np.ndarray, x1: np.ndarray,
-                          y1: np.ndarray) -> np.ndarray:
-    """Distance (m) from point (px, py) to each segment (x0, y0)-(x1, y1)."""
-    dx, dy = x1 - x0, y1 - y0
-    len2 = dx * dx + dy * dy
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = np.where(len2 > 0, ((px - x0) * dx + (py - y0) * dy) / np.where(len2 > 0, len2, 1.0), 0.0)
-    t = np.clip(t, 0.0, 1.0)
-    return np.asarray(np.hypot(x0 + t * dx - px, y0 + t * dy - py))
-
 
 def _river_problems(loaded: LoadedScenario, net: RoadNetwork,
                     layouts: list[str] | None = None) -> list[ScenarioError]:
@@ -164,10 +154,12 @@ def _river_problems(loaded: LoadedScenario, net: RoadNetwork,
         for i, p in enumerate(s.layouts[lname].platforms):
             px, py = (float(v) for v in net.frame.to_local(p.lon, p.lat))
             for r in rivers:
-                d = float(_distance_to_segments(px, py, r.x[:-1], r.y[:-1], r.x[1:], r.y[1:]).min())
+                seg = np.column_stack([r.x[:-1], r.y[:-1], r.x[1:], r.y[1:]])
+                d = float(segments_distance(px, py, seg).min())
                 if d >= r.width_m / 2:
                     continue
-                if net.n_edges and float(_distance_to_segments(px, py, ex, ey, fx, fy).min()) <= ON_ROAD_M:
+                roads = np.column_stack([ex, ey, fx, fy])
+                if net.n_edges and float(segments_distance(px, py, roads).min()) <= ON_ROAD_M:
                     break  # on a road over the river: a bridge
                 how = ("its OSM width tag" if r.width_from == "OSM width tag"
                        else "network.river_width, since the map gives none")
