@@ -111,8 +111,16 @@ def _register(text: str) -> str:
     return name
 
 
-def _styles(font: str) -> dict[str, ParagraphStyle]:
-    base = ParagraphStyle("body", fontName=font, fontSize=9.5, leading=14, wordWrap="CJK",
+def _mostly_cjk(text: str) -> bool:
+    """Whether a brief is in Chinese: then lines may break between any two characters; an English
+    brief (which names places in Chinese too) breaks between words, never inside one."""
+    cjk = sum("\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef" for ch in text)
+    return cjk > 0.1 * max(1, sum(not ch.isspace() for ch in text))
+
+
+def _styles(font: str, cjk: bool = True) -> dict[str, ParagraphStyle]:
+    base = ParagraphStyle("body", fontName=font, fontSize=9.5, leading=14,
+                          wordWrap="CJK" if cjk else None,
                           alignment=TA_LEFT, spaceAfter=4)
     grey, navy = colors.HexColor("#555555"), colors.HexColor("#0b3d66")
     return {
@@ -169,8 +177,9 @@ def _figure(fig: Any, caption: str, st: dict[str, ParagraphStyle], frame_w: floa
 def render_pdf(blocks: Sequence[Block], path: Path, *, title: str, footer: str, page_label: str) -> int:
     """Write ``blocks`` as a PDF at ``path``; return the number of pages. ``page_label`` is a
     format string with ``{n}`` for the page number (e.g. ``"page {n}"``)."""
-    font = _register(block_text(blocks) + title + footer + page_label)
-    st = _styles(font)
+    text = block_text(blocks)
+    font = _register(text + title + footer + page_label)
+    st = _styles(font, cjk=_mostly_cjk(text))
     portrait, wide = A4, landscape(A4)
 
     def on_page(canvas: Any, doc: Any) -> None:
