@@ -17,7 +17,7 @@ import numpy as np
 from sim.network.graph import RoadNetwork
 from sim.optimize.selection import Selection, kim_nelson
 from sim.scenario import ZONE_CLASSES, LoadedScenario
-from sim.study.experiment import RunOptions, StudySpec, _State, apply_overrides
+from sim.study.experiment import PieceRunner, RunOptions, StudySpec, apply_overrides
 from sim.world.prepare import World
 
 __all__ = ["ladder_coverage", "replication_sampler", "select_by_simulation"]
@@ -41,11 +41,11 @@ def ladder_coverage(world: World, layout: str) -> dict[str, float]:
 
 
 def replication_sampler(loaded: LoadedScenario, net: RoadNetwork, layouts: list[str],
-                        zone: str = "all") -> tuple[Callable[[int, Sequence[int]], list[float]], _State]:
+                        zone: str = "all") -> tuple[Callable[[int, Sequence[int]], list[float]], PieceRunner]:
     """``sample(r, systems)``: compliance in ``zone`` of ``layouts[i]`` in replication ``r``, each
     replication's incidents drawn once and shared by every layout (common random numbers)."""
     spec = StudySpec(str(loaded.path), RunOptions(layouts=tuple(layouts)), sweep=False)
-    state = _State(spec, loaded=loaded, net=net)
+    state = PieceRunner(spec, loaded=loaded, net=net)
 
     def sample(r: int, systems: Sequence[int]) -> list[float]:
         out = []

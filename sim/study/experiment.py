@@ -51,7 +51,9 @@ from sim.world.prepare import World, prepare_world
 __all__ = [
     "BatchResult",
     "Piece",
+    "PieceRunner",
     "RunOptions",
+    "StudySpec",
     "StudyStore",
     "Variant",
     "apply_overrides",
@@ -237,8 +239,11 @@ class StudySpec:
     used instead of generated demand: called with (scenario, world, replication)."""
 
 
-class _State:
-    """Per-process state for one study: network, variants and worlds, built on first use."""
+class PieceRunner:
+    """Runs the pieces (variant, layout, replication) of one study in this process: holds the
+    network, variants and worlds (built on first use) and each replication's incidents, shared
+    by every layout (common random numbers). The pool workers use one each; so does selection by
+    simulation (``sim.optimize``), which asks for pieces one at a time."""
 
     def __init__(self, spec: StudySpec, loaded: LoadedScenario | None = None,
                  net: RoadNetwork | None = None) -> None:
@@ -287,15 +292,15 @@ class _State:
                      presence=result.presence)
 
 
-_STATES: dict[StudySpec, _State] = {}
+_STATES: dict[StudySpec, PieceRunner] = {}
 _STATES_LOCK = threading.Lock()
 
 
-def _state(spec: StudySpec) -> _State:
+def _state(spec: StudySpec) -> PieceRunner:
     with _STATES_LOCK:
         if spec not in _STATES:
             _STATES.clear()  # one study per process at a time
-            _STATES[spec] = _State(spec)
+            _STATES[spec] = PieceRunner(spec)
         return _STATES[spec]
 
 
@@ -357,7 +362,7 @@ Task = tuple[int, str, int]
 
 
 def _execute(spec: StudySpec, tasks: list[Task], *, workers: int, scheduler: str | None,
-             store: StudyStore | None, local_state: _State | None,
+             store: StudyStore | None, local_state: PieceRunner | None,
              progress: Callable[[int, int], None] | None) -> dict[Task, Piece]:
     """Run ``tasks`` (skipping those already in ``store``) and return every piece."""
     out: dict[Task, Piece] = {}
@@ -404,7 +409,7 @@ def _execute(spec: StudySpec, tasks: list[Task], *, workers: int, scheduler: str
     return out
 
 
-def _pool_context(spec: StudySpec, state: _State | None) -> Any:
+def _pool_context(spec: StudySpec, state: PieceRunner | None) -> Any:
     """How local workers start. On Linux they are forked from this process after it has
     prepared the study's state (network, variants, worlds), so a worker starts warm: no imports,
     no network load, no world to prepare. Elsewhere they are spawned and build it themselves
@@ -488,7 +493,7 @@ def run_study(loaded: LoadedScenario, *, sweep: bool, workers: int = 1, schedule
     """
     spec = StudySpec(str(loaded.path), _options_of(loaded, cache_dir), sweep=sweep, incidents=incidents)
     net = world.net if world is not None else load_net(loaded, cache_dir)
-    state = _State(spec, loaded=loaded, net=net)
+    state = PieceRunner(spec, loaded=loaded, net=net)
     if world is not None and not sweep:
         state.worlds[0] = world  # the one variant is the scenario itself
     variants = state.variants
