@@ -48,15 +48,19 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("platform", "the responding unit's platform, or empty"),
     ("turnout_s", "turnout time of the responding unit (s); 0 when it was already on the move"),
     ("travel_s", "driving time to the scene (s)"),
-    ("queued", "1 if the job waited for a unit to become free, else 0"),
+    ("queued", "1 if the job waited for a unit to become free (assign_s > dispatch_s, or none "
+               "by the end of the run), else 0"),
     ("queue_wait_s", "assign_s - dispatch_s (s)"),
     ("response_s", "arrival_s - call_s: response time from the call (s)"),
     ("target_s", "the response-time target of the incident's zone (s)"),
-    ("target_met", "1 met, 0 missed, -1 unknown (still open at the horizon and within target)"),
-    ("outcome", "served, on_scene, en_route, queued or call_handling (state at the horizon)"),
+    ("target_met", "1 met, 0 missed (also when handed to the backup force), -1 unknown (still "
+                   "open when the run stopped and within target)"),
+    ("outcome", "served, on_scene, en_route, queued, call_handling (state when the run stopped) "
+                "or overflow (no unit free: handed to the backup force, dispatch.when_all_busy)"),
     ("counted", "1 if the call came after the warm-up and so counts in the metrics, else 0"),
     ("units_required", "units the incident type needs (backup for urgent types)"),
-    ("units_sent", "units assigned by the horizon, less any diverted away before they arrived"),
+    ("units_sent", "units assigned by the end of the run, less any diverted away before they "
+                   "arrived"),
     ("full_arrival_s", "time the last required unit arrives (s); equals arrival_s for one unit"),
     ("full_response_s", "full_arrival_s - call_s: full response time from the call (s)"),
     ("from_patrol", "1 if the first unit was already on the move (patrolling or driving back)"),
@@ -67,7 +71,7 @@ FIELDS: tuple[tuple[str, str], ...] = (
 )
 
 
-OUTCOMES = ("served", "on_scene", "en_route", "queued", "call_handling")
+OUTCOMES = ("served", "on_scene", "en_route", "queued", "call_handling", "overflow")
 
 
 @dataclass(frozen=True, eq=False)
@@ -301,8 +305,15 @@ class EngineResult:
     records : one row per incident.
     unit_busy_s : time (s) each unit spent committed to incidents (assign to clear) within the
         counted window [warm-up, horizon].
-    unit_on_air_s : time (s) each unit was on the air within that window.
+    unit_on_air_s : time (s) each unit was on the air (on shift, not in a hand-over or on a
+        break) within that window.
+    unit_busy_off_air_s : the part of ``unit_busy_s`` spent off the air: finishing a job after
+        the shift ended, or through a break that started during the job. Utilisation is busy
+        time over on-air time plus this (:func:`sim.analysis.metrics.utilisation`).
     window_s : length (s) of the window.
+    run_end_s : when the run stopped (s): the horizon, or later when counted incidents were
+        still open then (the cool-down, at most ``run.cooldown``); no time in the records is
+        later.
     dispatchable : which units take dispatches (utilisation is over these).
     assignments : every (incident, unit, assign_s, arrival_s, clear_s), for invariant checks.
     presence : presence samples (see :class:`Presence`).
@@ -312,7 +323,9 @@ class EngineResult:
     records: RecordTable
     unit_busy_s: np.ndarray
     unit_on_air_s: np.ndarray
+    unit_busy_off_air_s: np.ndarray
     window_s: float
+    run_end_s: float
     dispatchable: np.ndarray
     assignments: dict[str, np.ndarray]
     presence: Presence

@@ -60,6 +60,28 @@ def test_single_site_matches_erlang_c(tmp_path, c, per_hour, mean_min, p_wait_ha
         assert abs(m - expected) <= 2.0 * half + 1e-3 * expected, (m, expected, half)
 
 
+# Hand-worked Erlang B: c = 2, a = 4/h x 30 min = 2 erlangs: B = (a^2/2) / (1 + a + a^2/2) = 2/5;
+# c = 1, a = 1: B = a / (1 + a) = 1/2.
+@pytest.mark.parametrize(("c", "per_hour", "mean_min", "blocked_hand"),
+                         [(2, 4.0, 30.0, 0.4), (1, 2.0, 30.0, 0.5)])
+def test_a_loss_system_at_one_site_matches_erlang_b(tmp_path, c, per_hour, mean_min, blocked_hand):
+    data = single_site(c, per_hour, mean_min, days=40, reps=10)
+    data["dispatch"] = {"when_all_busy": "overflow"}
+    loaded, _, world = world_for(tmp_path, data)
+    batch = run_batch(loaded, world)
+    check_invariants(batch.records)
+    cols = batch.records.columns
+    lost = batch.records.column("outcome") == "overflow"
+    assert lost.any() and not np.any(cols["queued"] == 1)  # nothing waits in a loss system
+    assert np.all(cols["target_met"][lost] == 0) and np.all(np.isnan(cols["assign_s"][lost]))
+    blocked = [float(np.mean(lost[(cols["replication"] == rep) & (cols["counted"] == 1)]))
+               for rep in range(10)]
+    m, lo, hi = mean_ci(blocked)
+    assert abs(m - blocked_hand) <= (hi - lo) + 1e-3, (m, blocked_hand, (lo, hi))
+    share = [r["overflow_share"] for r in batch.per_replication if r["zone"] == "all"]
+    assert share == pytest.approx(blocked)
+
+
 def test_same_seed_same_records_and_different_seed_differs(tmp_path):
     data = tiny_scenario("grid.osm")
     loaded, _, world = world_for(tmp_path, data)
@@ -161,8 +183,9 @@ def test_lazy_position_matches_an_explicit_walk(tmp_path):
         assert left == pytest.approx(walked_left)
 
 
-def test_invariants_and_censoring_at_the_horizon(tmp_path):
+def test_invariants_and_censoring_at_the_horizon_without_a_cool_down(tmp_path):
     data = tiny_scenario("grid.osm", days="2 d", per_day=150.0)  # overloaded: queues build up
+    data["run"]["cooldown"] = "0 s"  # the run stops at the horizon: open incidents are censored
     loaded, _, world = world_for(tmp_path, data)
     batch = run_batch(loaded, world)
     check_invariants(batch.records)
@@ -171,12 +194,31 @@ def test_invariants_and_censoring_at_the_horizon(tmp_path):
     c = batch.records.columns
     open_ = outcome != "served"
     assert np.all(np.isnan(c["clear_s"][open_]))
+    assert np.nanmax(c["clear_s"]) <= 2 * 86400.0
     # an unknown target (-1) only for incidents still open at the horizon
     assert np.all(outcome[c["target_met"] == -1] != "served")
     for row in batch.per_replication:
         assert 0.0 <= row["utilisation"] <= 1.0
         if not math.isnan(row["compliance"]):
             assert 0.0 <= row["compliance"] <= 1.0
+
+
+def test_the_cool_down_lets_every_open_incident_finish(tmp_path):
+    data = tiny_scenario("grid.osm", days="2 d", per_day=150.0)  # overloaded: queues build up
+    _, _, world = world_for(tmp_path, data)  # the default cool-down: up to 1 d after the horizon
+    s = world.scenario
+    inc = generate_incidents(s, world.net, world.zones, seed=s.run.seed, replication=0,
+                             weights=world.weights)
+    res = simulate(world, "one_post", inc, 0, presence=False)
+    c = res.records.columns
+    horizon = 2 * 86400.0
+    assert np.all(c["call_s"] < horizon)  # no new calls after the horizon
+    assert np.all(res.records.column("outcome") == "served")  # every incident finished ...
+    assert np.all(c["target_met"] >= 0)  # ... so every target is known
+    late = c["clear_s"] > horizon
+    assert late.any()  # some ran on into the cool-down, and the run stopped at the last clearance
+    assert res.run_end_s == pytest.approx(float(np.nanmax(res.assignments["clear_s"])))
+    assert horizon < res.run_end_s <= horizon + 86400.0
 
 
 def test_incident_streams_are_independent_per_attribute(tmp_path):

@@ -68,7 +68,9 @@ def test_invariants_hold_on_random_small_scenarios(folder, data):
                      warmup_s=s.run.warmup)
         outcome = res.records.column("outcome")
         assert len(outcome) == len(inc)  # none lost: every incident has a record and a state
-        for row in replication_metrics(res.records, res.unit_busy_s, res.window_s):
+        disp = res.dispatchable
+        for row in replication_metrics(res.records, res.unit_busy_s[disp], res.unit_on_air_s[disp],
+                                       res.unit_busy_off_air_s[disp]):
             for key in ("utilisation", "compliance", "queued_share"):
                 v = row.get(key, math.nan)
                 assert math.isnan(v) or 0.0 <= v <= 1.0, (key, v)
@@ -109,7 +111,8 @@ def _first(mask: np.ndarray) -> int:
 def _check(res, fleet, kw, table=None, assignments=None, off_air=None, unit_busy_s=None):
     check_invariants(table if table is not None else res.records, n_units={fleet.layout: len(fleet)},
                      unit_busy_s=res.unit_busy_s if unit_busy_s is None else unit_busy_s,
-                     window_s=res.window_s, assignments=assignments or res.assignments,
+                     unit_on_air_s=res.unit_on_air_s, unit_busy_off_air_s=res.unit_busy_off_air_s,
+                     end_s=res.run_end_s, assignments=assignments or res.assignments,
                      off_air=fleet.off_air if off_air is None else off_air,
                      dispatchable=res.dispatchable, **kw)
 

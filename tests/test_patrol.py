@@ -370,3 +370,47 @@ def test_a_unit_on_a_minor_job_is_diverted_to_an_urgent_one(tmp_path):
     _, _, plain = world_for(tmp_path, data, name="plain.yaml")
     c = Engine(plain, "one", inc).run().records.columns
     assert c["diverted"][0] == 0 and c["queued"][1] == 1
+
+
+def test_a_backup_on_its_way_becomes_the_first_unit_when_the_first_is_diverted(tmp_path):
+    data = ladder_scenario(tmp_path, patrol=False)
+    data["dispatch"] = {"divert_from_minor": True}
+    data["incident_types"] = [
+        {"name": "urgent", "priority": "urgent", "share": 0.5,
+         "on_scene": {"distribution": "fixed", "mean": "10 min"}},
+        {"name": "minor pair", "priority": "minor", "share": 0.5, "units_required": 2,
+         "on_scene": {"distribution": "fixed", "mean": "10 min"}}]
+    a_post, b_post = lonlat(-500.0, -50.0), lonlat(-600.0, -50.0)
+    data["layouts"] = {"two": {"platforms": [
+        {"name": "A", "lon": a_post[0], "lat": a_post[1], "units": {"car": 1}},
+        {"name": "B", "lon": b_post[0], "lat": b_post[1], "units": {"car": 1}}]}}
+    _, _, world = world_for(tmp_path, data)
+    net = world.net
+    row = np.flatnonzero(net.y < 0)
+    xs = sorted(float(net.x[n]) for n in row)  # column k of the southern row, west to east
+    node_at = {k: int(row[np.argmin(np.abs(net.x[row] - x))]) for k, x in enumerate(xs)}
+    fleet = world.fleets["two"]
+    a, b = (int(np.flatnonzero(fleet.platform == k)[0]) for k in range(2))
+    assert int(fleet.post[a]) == node_at[1] and int(fleet.post[b]) == node_at[0]
+    edge = _ladder_edge_s()
+    # the pair job at column 11 at t = 0: A (10 edges) is first, B (11 edges) its backup. An
+    # urgent call at column 12 is handed over at 56 s: A, 2.5 edges out, is earlier there than
+    # B (next node column 4 then 8 edges, against column 3 then 9 edges), so A is diverted
+    inc = _incidents(world, [0.0, 55.0], [node_at[11], node_at[12]], priorities=[2, 0],
+                     on_scene=[600.0, 600.0], types=[1, 0])
+    res = Engine(world, "two", inc).run()
+    check_result(res, fleet, expected_incidents=2, horizon_s=86400.0, warmup_s=0.0)
+    c = res.records.columns
+    assert c["diverted"][0] == 1 and c["by_diversion"][1] == 1 and c["unit"][1] == a
+    # B, still on its way, is now the pair job's first unit, as sent at 1 s
+    assert c["unit"][0] == b
+    assert c["assign_s"][0] == pytest.approx(1.0) and c["queued"][0] == 0
+    assert c["turnout_s"][0] == pytest.approx(30.0)
+    assert c["travel_s"][0] == pytest.approx(11 * edge, abs=0.01)
+    assert c["arrival_s"][0] == pytest.approx(31.0 + 11 * edge, abs=0.01)
+    # the second unit is A again, after the urgent job: it is the last to arrive
+    asg = res.assignments
+    again = (asg["incident"] == 0) & (asg["unit"] == a) & ~asg["diverted"]
+    assert again.sum() == 1
+    assert c["full_arrival_s"][0] == pytest.approx(float(asg["arrival_s"][again][0]))
+    assert c["units_sent"][0] == 2

@@ -2,8 +2,10 @@
 
 Per replication, each layout gets one row per zone class (and ``all``). Across replications, each
 metric gets its mean and a 95% confidence interval (Student t on the replication means). Only
-incidents whose call came after the warm-up count. An incident still open at the horizon counts as
-missed if its target had already passed, and is left out (unknown) otherwise.
+incidents whose call came after the warm-up count. New calls stop at the horizon and open incidents
+run on in a cool-down (``run.cooldown``); an incident still open when the run stops counts as
+missed if its target had already passed, and is left out (unknown) otherwise. An incident handed to
+the backup force (``dispatch.when_all_busy: overflow``) counts as missed.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 from scipy import stats
 
 from sim.scenario import ZONE_CLASSES
-from sim.types import RecordTable
+from sim.types import OUTCOMES, RecordTable
 
 __all__ = [
     "METRICS",
@@ -38,7 +40,10 @@ METRICS: tuple[tuple[str, str], ...] = (
     ("response_p90_s", "90th percentile of response time from the call (s)"),
     ("travel_mean_s", "mean driving time of the first unit (s)"),
     ("queued_share", "share of counted incidents that waited for a free unit"),
-    ("utilisation", "mean share of on-air time units were committed to incidents (assign to clear)"),
+    ("overflow_share", "share of counted incidents handed to the backup force because no unit was "
+                       "free (dispatch.when_all_busy: overflow)"),
+    ("utilisation", "mean share of working time units were committed to incidents (assign to "
+                    "clear); working time is on-air time plus busy time off the air"),
     ("full_response_mean_s", "mean full response time (last required unit) for incidents needing "
                              "more than one unit (s)"),
     ("from_patrol_share", "share of first units that were already on the move when sent"),
@@ -46,25 +51,31 @@ METRICS: tuple[tuple[str, str], ...] = (
 )
 
 
-def utilisation(unit_busy_s: np.ndarray, unit_on_air_s: np.ndarray) -> float:
-    """Mean over units of busy time / on-air time; a unit finishing a job after going off the air
-    counts that time as on the air, so each share lies in [0, 1]."""
+def utilisation(unit_busy_s: np.ndarray, unit_on_air_s: np.ndarray,
+                unit_busy_off_air_s: np.ndarray) -> float:
+    """Mean over units of busy time / (on-air time + busy time off the air).
+
+    A unit is available for work while on the air; a job it is still finishing after its shift
+    ended, or through a break that began during the job, adds that busy time to the time it
+    worked. All arguments are seconds per unit within the counted window; each unit's share lies
+    in [0, 1] because its busy time on the air cannot exceed its on-air time.
+    """
     busy = np.asarray(unit_busy_s, dtype=float)
-    air = np.maximum(np.asarray(unit_on_air_s, dtype=float), busy)
-    ok = air > 0
-    return float(np.mean(busy[ok] / air[ok])) if ok.any() else math.nan
+    worked = np.asarray(unit_on_air_s, dtype=float) + np.asarray(unit_busy_off_air_s, dtype=float)
+    ok = worked > 0
+    return float(np.mean(busy[ok] / worked[ok])) if ok.any() else math.nan
 
 
-def replication_metrics(records: RecordTable, unit_busy_s: np.ndarray, unit_on_air_s: np.ndarray
-                        ) -> list[dict[str, Any]]:
+def replication_metrics(records: RecordTable, unit_busy_s: np.ndarray, unit_on_air_s: np.ndarray,
+                        unit_busy_off_air_s: np.ndarray) -> list[dict[str, Any]]:
     """Metrics of one layout in one replication: a row per zone class and one for ``all``.
 
-    ``unit_busy_s`` and ``unit_on_air_s`` cover the units that take dispatches, within the
-    counted window.
+    ``unit_busy_s``, ``unit_on_air_s`` and ``unit_busy_off_air_s`` (s) cover the units that take
+    dispatches, within the counted window (see :func:`utilisation`).
     """
     c = records.columns
     counted = c["counted"] == 1
-    util = utilisation(unit_busy_s, unit_on_air_s)
+    util = utilisation(unit_busy_s, unit_on_air_s, unit_busy_off_air_s)
     rows = []
     for zi, zone in enumerate(ZONE_ROWS):
         sel = counted & ((c["zone"] == zi) if zone != "all" else True)
@@ -83,6 +94,7 @@ def replication_metrics(records: RecordTable, unit_busy_s: np.ndarray, unit_on_a
             "response_p90_s": float(np.percentile(resp, 90)) if resp.size else math.nan,
             "travel_mean_s": float(travel.mean()) if travel.size else math.nan,
             "queued_share": float(np.mean(c["queued"][sel])) if sel.any() else math.nan,
+            "overflow_share": float(np.mean(c["outcome"][sel] == _OVERFLOW)) if sel.any() else math.nan,
             "utilisation": util,
             "full_response_mean_s": _mean(c["full_response_s"][sel & (c["units_required"] > 1)]),
             "from_patrol_share": float(np.mean(c["from_patrol"][sel & (c["unit"] >= 0)]))
@@ -96,7 +108,10 @@ def _mean(values: np.ndarray) -> float:
     return float(values.mean()) if values.size else math.nan
 
 
+_OVERFLOW = OUTCOMES.index("overflow")
+
 _BOUNDS = {"compliance": (0.0, 1.0), "queued_share": (0.0, 1.0), "utilisation": (0.0, 1.0),
+           "overflow_share": (0.0, 1.0),
            "from_patrol_share": (0.0, 1.0)}
 """Metrics that are shares: their intervals are clipped to [0, 1]; others are clipped at 0."""
 

@@ -47,7 +47,7 @@ from sim.engine.positions import JOB, LOOP, PARK, TRANSIT, Trajectories
 from sim.engine.presence import sample_presence
 from sim.engine.results import JobResults, assemble
 from sim.network.oracle import TravelTimeOracle
-from sim.scenario import PRIORITIES, Scenario
+from sim.scenario import PRIORITIES, Scenario, layout_dispatch
 from sim.types import EngineResult, Fleet, IncidentSet, Presence
 from sim.world.prepare import MINUTES_PER_DAY, World
 
@@ -78,6 +78,8 @@ class Engine:
         self.inc = incidents
         self.replication = replication
         self.horizon = incidents.horizon_s
+        # new calls stop at the horizon; open incidents then run on for at most the cool-down
+        self.end = self.horizon + self.scenario.run.cooldown
         self.policy = policy if policy is not None else build_policy(world, layout)
         # per-incident values as plain lists: the event loop reads them one at a time
         self._node: list[int] = incidents.node.tolist()
@@ -140,10 +142,16 @@ class Engine:
         self.job_arrival = [0.0] * n_units
         self.job_token = [0] * n_units
         self.job_period = [0] * n_units  # congestion period of each unit's drive to its job
+        self.job_offer: list[tuple[float, float, bool]] = [(0.0, 0.0, False)] * n_units
         self._on_minor: set[int] = set()  # units on minor jobs (that a diversion may take)
         self.divert = self.scenario.dispatch.divert_from_minor
+        # a job finding no unit to send is handed to a backup force (a loss system)
+        self.overflow = layout_dispatch(self.scenario, layout).when_all_busy == "overflow"
         self._resume = self.scenario.patrol.after_incident == "resume"
         self.env = simpy.Environment()
+        self._stop = self.env.event()  # the end of the run: all counted work done, or self.end
+        self._past_horizon = False
+        self._handed_all = False
         self._all_oracles = list({id(o): o for po in self.oracles_p for o in po}.values())
         self._searches0 = sum(o.searches for o in self._all_oracles)
         self.sample_presence = presence
@@ -160,6 +168,7 @@ class Engine:
         self._at: tuple[int, float, bool, AbstractSet[int]] = (0, 0.0, False, frozenset())
         # units with a kept assignment to each multi-unit job: never sent to it twice
         self._on_job: dict[int, set[int]] = {}
+        self._job_logs: dict[int, list[int]] = {}  # and their assignment-log entries
 
     # -- views kept for tests and benchmarks ----------------------------------------------------
 
@@ -361,15 +370,30 @@ class Engine:
         self.remaining[j] += 1
         if j in self._on_job:  # withdrawn before it got there: it may be sent to this job again
             self._on_job[j].discard(u)
-        if jobs.unit_of[j] == u:  # the first unit never got there: the job waits for another
+        # the units still sent to this job (a backup on its way may become its first unit)
+        kept = [li for li in self._job_logs.get(j, ()) if not jobs.log_withdrawn[li]]
+        if jobs.unit_of[j] == u:  # the others were all later than u, so none is there yet
+            self._first_unit(j, min(kept, key=lambda k: (jobs.log[k][3], k), default=-1))
+        jobs.full_arrival_s[j] = max((jobs.log[li][3] for li in kept), default=-_INF)
+        if self.remaining[j] == 1:  # it was fully served before: it needs a place in the queue
+            heapq.heappush(self.queue, (self._prio[j], self._call[j], j))
+
+    def _first_unit(self, j: int, li: int) -> None:
+        """Make the unit of assignment ``li`` (already sent, still on its way) job ``j``'s first
+        unit on scene; with ``li = -1`` the job has none."""
+        jobs = self.jobs
+        if li < 0:
             nan = float("nan")
             for col in (jobs.assign_s, jobs.arrival_s, jobs.clear_s, jobs.turnout_s, jobs.travel_s):
                 col[j] = nan
             jobs.unit_of[j] = -1
             jobs.moving[j] = 0
-            jobs.full_arrival_s[j] = -_INF
-        if self.remaining[j] == 1:  # it was fully served before: it needs a place in the queue
-            heapq.heappush(self.queue, (self._prio[j], self._call[j], j))
+            return
+        _, v, assign, arrival, clear = jobs.log[li]
+        turnout, travel, moving = self.job_offer[v]
+        jobs.assign_s[j], jobs.arrival_s[j], jobs.clear_s[j] = assign, arrival, clear
+        jobs.unit_of[j], jobs.turnout_s[j], jobs.travel_s[j] = v, turnout, travel
+        jobs.moving[j] = int(moving)
 
     def _assign(self, u: int, i: int, now: float, turnout: float, travel: float, moving: bool) -> None:
         jobs = self.jobs
@@ -398,9 +422,11 @@ class Engine:
         self.remaining[i] -= 1
         if jobs.required[i] > 1:
             self._on_job.setdefault(i, set()).add(u)
+            self._job_logs.setdefault(i, []).append(len(jobs.log))
         self.job_of[u] = i
         self.job_log[u] = len(jobs.log)
         self.job_arrival[u] = arrival
+        self.job_offer[u] = (turnout, travel, moving)
         jobs.log.append((i, u, now, arrival, clear))
         jobs.log_diverted.append(False)
         jobs.log_withdrawn.append(False)
@@ -434,6 +460,11 @@ class Engine:
         if self.any_volunteer and self._prio[i] == self.minor \
                 and self.scenario.patrol.volunteers_first_on_minor:
             self._volunteer_eta(i, now)
+        if self.overflow:
+            self._send_or_hand_on(i, now)
+            if self.queue:  # minor jobs a diversion put back
+                self._serve_queue(now)
+            return
         if self.queue or not self._send(i, now):
             if self.remaining[i] > 0:
                 heapq.heappush(self.queue, (self._prio[i], self._call[i], i))
@@ -441,8 +472,22 @@ class Engine:
         elif self.queue:  # a diversion may have sent a minor job back to the queue
             self._serve_queue(now)
 
+    def _send_or_hand_on(self, i: int, now: float) -> None:
+        """A loss system: send what the policy gives; the backup force takes what is missing (the
+        whole job, with outcome ``overflow``, if no unit of the layout is on it)."""
+        if not self._send(i, now):
+            self.remaining[i] = 0
+            if self.jobs.unit_of[i] < 0:
+                self.jobs.overflow[i] = 1
+
     def _serve_queue(self, now: float) -> None:
         """Give waiting jobs, most urgent first, to whatever units the policy sends."""
+        if self.overflow:  # nothing waits: a job put back by a diversion is sent again or handed on
+            while self.queue:
+                _, _, j = heapq.heappop(self.queue)
+                if self.remaining[j] > 0:
+                    self._send_or_hand_on(j, now)
+            return
         if self.policy.holds_back:
             self._serve_all(now)
             return
@@ -507,6 +552,8 @@ class Engine:
             end = now + float(oracle.to_node(target)[0][node])
         traj.start_transit(u, now, node, target, end, period)
         self._serve_queue(now)
+        if self._past_horizon:
+            self._maybe_stop()
 
     def _volunteer_eta(self, i: int, now: float) -> None:
         minute = int(now // 60.0) % MINUTES_PER_DAY
@@ -526,23 +573,40 @@ class Engine:
     def _handovers(self) -> Generator[simpy.Event, Any, None]:  # jobs reach police in order
         order = np.lexsort((np.arange(len(self.inc)), self.inc.dispatch_s)).tolist()
         when = self.inc.dispatch_s.tolist()
-        env, horizon, dispatch = self.env, self.horizon, self._dispatch
-        for i in order:
+        env, end, dispatch = self.env, self.end, self._dispatch
+        for i in order:  # every call is before the horizon; its hand-over may be in the cool-down
             t = when[i]
-            if t >= horizon:
+            if t >= end:
                 break
             if t > env.now:
                 yield env.timeout(t - env.now)
             dispatch(i)
+        self._handed_all = True
+        self._maybe_stop()
+
+    def _maybe_stop(self) -> None:
+        """End the run once past the horizon with every handed-over job cleared."""
+        if self._past_horizon and self._handed_all and not self.queue and not any(self.busy) \
+                and not self._stop.triggered:
+            self._stop.succeed()
+
+    def _at_horizon(self, _ev: simpy.Event) -> None:
+        self._past_horizon = True
+        self._maybe_stop()
+
+    def _at_end(self, _ev: simpy.Event) -> None:
+        if not self._stop.triggered:
+            self._stop.succeed()
 
     def _daily(self, minutes: np.ndarray, action: Callable[[float], None]
                ) -> Generator[simpy.Event, Any, None]:
-        """A SimPy process: ``action(now)`` at these minutes of every day, up to the horizon."""
+        """A SimPy process: ``action(now)`` at these minutes of every day, up to the end of the
+        run (the horizon plus the cool-down)."""
         env, day = self.env, 0.0
         while minutes.size:
             for m in minutes:
                 at = day + float(m) * 60.0
-                if at >= self.horizon:
+                if at >= self.end:
                     return
                 if at > env.now:
                     yield env.timeout(at - env.now)
@@ -573,7 +637,9 @@ class Engine:
     # -- run ------------------------------------------------------------------------------------
 
     def run(self) -> EngineResult:
-        """Run to the horizon and return the records."""
+        """Run to the horizon and through the cool-down; return the records."""
+        self.env.timeout(self.horizon).callbacks.append(self._at_horizon)
+        self.env.timeout(self.end).callbacks.append(self._at_end)
         self.env.process(self._handovers())
         if self.has_shifts:
             back = np.flatnonzero((np.roll(self.off_air, 1, axis=0) & ~self.off_air).any(axis=1))
@@ -581,11 +647,12 @@ class Engine:
         if len(self.slot_posts) > 1:
             changes = np.flatnonzero(self.slot_of_minute != np.roll(self.slot_of_minute, 1))
             self.env.process(self._daily(changes, self._move_posts))  # idle units go to the new post
-        self.env.run(until=self.horizon)
+        self.env.run(until=self._stop)
+        end = float(self.env.now)
         presence = self.presence()
         searches = sum(o.searches for o in self._all_oracles) - self._searches0
         result = assemble(self.world, self.layout, self.inc, self.replication, self.jobs, presence,
-                          searches)
+                          searches, end)
         self.env._queue.clear()  # drop pending events: their callbacks hold this engine in a cycle
         return result
 

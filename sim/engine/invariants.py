@@ -1,7 +1,8 @@
 """One flat record per incident: the only thing the engine hands to metrics and outputs.
 
 Each field is defined in one line in :data:`FIELDS`; the README's table is generated from it.
-Times are seconds since the start of the run; a time not reached by the horizon is NaN.
+Times are seconds since the start of the run; a time not reached by the end of the run (the
+horizon plus any cool-down) is NaN.
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ _TOL = 1e-6
 
 def check_invariants(table: RecordTable, *, n_units: dict[str, int] | None = None,
                      expected_incidents: int | dict[tuple[str, int], int] | None = None,
-                     horizon_s: float | None = None, warmup_s: float | None = None,
-                     unit_busy_s: np.ndarray | None = None, window_s: float | None = None,
+                     horizon_s: float | None = None, end_s: float | None = None,
+                     warmup_s: float | None = None,
+                     unit_busy_s: np.ndarray | None = None, unit_on_air_s: np.ndarray | None = None,
+                     unit_busy_off_air_s: np.ndarray | None = None,
                      assignments: dict[str, np.ndarray] | None = None,
                      off_air: np.ndarray | None = None,
                      dispatchable: np.ndarray | None = None, work_conserving: bool = True) -> None:
@@ -45,7 +48,7 @@ def check_invariants(table: RecordTable, *, n_units: dict[str, int] | None = Non
     - times are ordered: call <= dispatch <= assign <= arrival <= clear (where reached), and a
       later time is never reached without the earlier ones;
     - every incident has exactly one outcome, consistent with the times reached (served, on scene,
-      en route, queued or still in call handling at the horizon: none is lost);
+      en route, queued or still in call handling when the run stopped: none is lost);
     - incidents are numbered 0, 1, 2, ... in order of call time within each layout and
       replication (none missing, none twice);
     - a responding unit, its type and platform are recorded exactly when a unit was assigned;
@@ -61,9 +64,12 @@ def check_invariants(table: RecordTable, *, n_units: dict[str, int] | None = Non
     - ``n_units`` (layout name -> units): no more units respond than the layout has;
     - ``expected_incidents`` (a count, or per (layout, replication)): every generated incident
       has a record;
-    - ``horizon_s``: nothing is recorded after the horizon; ``warmup_s``: ``counted`` is 1
-      exactly for calls after the warm-up;
-    - ``unit_busy_s`` and ``window_s``: each unit's utilisation lies in [0, 1];
+    - ``horizon_s``: no call after the horizon; ``end_s`` (the end of the run, the horizon
+      plus any cool-down): nothing recorded later, no unit assigned later; ``warmup_s``:
+      ``counted`` is 1 exactly for calls after the warm-up;
+    - ``unit_busy_s``, ``unit_on_air_s`` and ``unit_busy_off_air_s`` (s per unit in the counted
+      window): the busy time off the air is part of the busy time, the busy time on the air is
+      no more than the on-air time, so utilisation lies in [0, 1];
     - ``assignments`` (one engine run: every unit sent, as ``EngineResult.assignments``): no unit
       is on two incidents at once (backups included), assignments agree with the records and
       ``units_sent``; with ``dispatchable`` (per unit) only response units are sent; with
@@ -97,7 +103,11 @@ def check_invariants(table: RecordTable, *, n_units: dict[str, int] | None = Non
                         np.where(~np.isnan(c["arrival_s"]), "on_scene",
                                  np.where(~np.isnan(c["assign_s"]), "en_route",
                                           np.where(~np.isnan(c["dispatch_s"]), "queued", "call_handling"))))
-    fail(outcome != expected, "outcome does not match the times reached")
+    lost = outcome == "overflow"  # handed to the backup force: no unit of the layout on scene
+    fail(lost & (np.isnan(c["dispatch_s"]) | ~np.isnan(c["assign_s"])),
+         "an overflow incident was not handed over, or had a unit on scene")
+    fail(lost & (c["target_met"] != 0), "an overflow incident counted as meeting its target")
+    fail(~lost & (outcome != expected), "outcome does not match the times reached")
 
     # numbering: 0..k-1 in call order within each (layout, replication)
     layout, rep, inc = c["layout"].astype(np.int64), c["replication"].astype(np.int64), c["incident"]
@@ -165,8 +175,10 @@ def check_invariants(table: RecordTable, *, n_units: dict[str, int] | None = Non
         fail(~np.isnan(full) & ~(full >= c["arrival_s"] - _TOL), "the last unit arrives before the first")
 
     if horizon_s is not None:
+        fail(c["call_s"] >= horizon_s, "a call at or after the horizon")
+    if end_s is not None:
         for k, times in zip(names, seq, strict=True):
-            fail(~np.isnan(times) & (times > horizon_s + 1e-9), f"{k} time after the horizon")
+            fail(~np.isnan(times) & (times > end_s + 1e-9), f"{k} time after the end of the run")
     if warmup_s is not None:
         fail(c["counted"] != (c["call_s"] >= warmup_s), "counted does not match call time vs warm-up")
 
@@ -188,12 +200,19 @@ def check_invariants(table: RecordTable, *, n_units: dict[str, int] | None = Non
                 if used > int(n_units[lname]):
                     raise InvariantError(f"layout '{lname}' has {n_units[lname]} units but {used} responded")
 
-    if unit_busy_s is not None and window_s is not None:
-        util = np.asarray(unit_busy_s, dtype=float) / window_s if window_s > 0 else np.zeros(0)
-        fail((util < -1e-9) | (util > 1 + 1e-9) | np.isnan(util), "utilisation outside [0, 1]")
+    if unit_busy_s is not None and unit_on_air_s is not None and unit_busy_off_air_s is not None:
+        busy = np.asarray(unit_busy_s, dtype=float)
+        off = np.asarray(unit_busy_off_air_s, dtype=float)
+        on_air = np.asarray(unit_on_air_s, dtype=float)
+        bad = (off < -_TOL) | (off > busy + _TOL) | (busy - off > on_air + _TOL) | np.isnan(busy)
+        if np.any(bad):
+            u = int(np.flatnonzero(bad)[0])
+            raise InvariantError(
+                f"utilisation outside [0, 1]: unit {u} busy {busy[u]:.1f} s ({off[u]:.1f} s of it "
+                f"off the air) against {on_air[u]:.1f} s on the air")
 
     if assignments is not None:
-        _check_assignments(c, assignments, horizon_s=horizon_s, off_air=off_air,
+        _check_assignments(c, assignments, end_s=end_s, off_air=off_air,
                            dispatchable=dispatchable, work_conserving=work_conserving)
 
 
@@ -201,7 +220,7 @@ MINUTES_PER_DAY = 1440
 
 
 def _check_assignments(c: dict[str, np.ndarray], asg: dict[str, np.ndarray], *,
-                       horizon_s: float | None, off_air: np.ndarray | None,
+                       end_s: float | None, off_air: np.ndarray | None,
                        dispatchable: np.ndarray | None, work_conserving: bool = True) -> None:
     """Invariants over every unit sent in one engine run (one layout, one replication)."""
     inc, unit = np.asarray(asg["incident"], dtype=np.int64), np.asarray(asg["unit"], dtype=np.int64)
@@ -215,8 +234,8 @@ def _check_assignments(c: dict[str, np.ndarray], asg: dict[str, np.ndarray], *,
         raise InvariantError("an assignment names an incident that has no record")
     if np.any(~(a <= arr + 1e-9)) or np.any(~(arr <= clr + 1e-9)):
         raise InvariantError("an assignment's times are out of order (assign <= arrival <= clear)")
-    if horizon_s is not None and np.any(a > horizon_s + 1e-9):
-        raise InvariantError("a unit was assigned after the horizon")
+    if end_s is not None and np.any(a > end_s + 1e-9):
+        raise InvariantError("a unit was assigned after the end of the run")
     # the same unit on two incidents at once (backups included)
     o = np.lexsort((a, unit))
     u_o, a_o, c_o = unit[o], a[o], clr[o]
@@ -227,7 +246,7 @@ def _check_assignments(c: dict[str, np.ndarray], asg: dict[str, np.ndarray], *,
         raise InvariantError(f"unit {int(u_o[k])} was sent to incident {int(inc[o][k + 1])} at "
                              f"{a_o[k + 1]:.1f} s while still on incident {int(inc[o][k])} (until "
                              f"{c_o[k]:.1f} s); {int(clash.sum())} such assignment(s)")
-    # the records: units_sent counts assignments by the horizon; the first unit on scene is logged
+    # the records: units_sent counts assignments by the end of the run; the first unit on scene is logged
     sent = np.bincount(inc, minlength=n)
     if "units_sent" in c and np.any(sent < c["units_sent"]):
         raise InvariantError("units_sent counts more units than were assigned")
@@ -252,7 +271,8 @@ def _check_assignments(c: dict[str, np.ndarray], asg: dict[str, np.ndarray], *,
         k = int(np.flatnonzero(off)[0])
         raise InvariantError(f"{int(off.sum())} assignment(s) of a unit that was off duty or on a "
                              f"break (e.g. unit {int(unit[k])} at {a[k]:.1f} s)")
-    # work conservation: when a job queued at its dispatch time t, no unit was free at t (a job
+    # work conservation: when a job queued (or overflowed) at its dispatch time t, no unit was
+    # free at t (a job
     # sent back to the queue by a diversion waited from the diversion instead: left out); not
     # for a policy that holds jobs back on purpose (reserve)
     if not work_conserving:
@@ -263,7 +283,9 @@ def _check_assignments(c: dict[str, np.ndarray], asg: dict[str, np.ndarray], *,
     first = np.full(n, np.inf)
     np.minimum.at(first, inc, a)
     at_once = first <= c["dispatch_s"] + 1e-9
-    waited = np.flatnonzero((c["queued"] == 1) & ~np.isnan(c["dispatch_s"]) & ~diverted & ~at_once)
+    lost = c["outcome"] == OUTCOMES.index("overflow")  # handed on: none was free either
+    waited = np.flatnonzero(((c["queued"] == 1) | lost) & ~np.isnan(c["dispatch_s"]) & ~diverted
+                            & ~at_once)
     if waited.size == 0:
         return
     can = ~off_air
@@ -297,8 +319,10 @@ def check_result(result: Any, fleet: Any, *, expected_incidents: int | None = No
     """
     layout = result.records.lookups["layout"][0]
     check_invariants(result.records, n_units={layout: len(fleet)},
-                     expected_incidents=expected_incidents, horizon_s=horizon_s, warmup_s=warmup_s,
-                     unit_busy_s=result.unit_busy_s, window_s=result.window_s,
+                     expected_incidents=expected_incidents, horizon_s=horizon_s,
+                     end_s=result.run_end_s, warmup_s=warmup_s, unit_busy_s=result.unit_busy_s,
+                     unit_on_air_s=result.unit_on_air_s,
+                     unit_busy_off_air_s=result.unit_busy_off_air_s,
                      assignments=getattr(result, "assignments", None),
                      off_air=getattr(fleet, "off_air", None),
                      dispatchable=getattr(result, "dispatchable", None),

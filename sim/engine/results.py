@@ -1,7 +1,10 @@
 """Result assembly: the engine's plain per-incident lists and assignment log become one flat
 record per incident (:class:`~sim.types.RecordTable`), unit workloads and on-air times.
 
-Values past the horizon are left out (NaN): the records show the state at the horizon.
+New calls stop at the horizon; incidents still open then run on in a cool-down until they are
+cleared, for at most ``run.cooldown``. Values past the end of the run are left out (NaN): the
+records show the state when the run stopped. Workloads and on-air times cover the counted window
+[warm-up, horizon].
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from sim.scenario import PRIORITIES, ZONE_CLASSES
 from sim.types import OUTCOMES, EngineResult, Fleet, IncidentSet, Presence, RecordTable
 from sim.world.prepare import MINUTES_PER_DAY, World
 
-__all__ = ["JobResults", "assemble", "on_air_seconds"]
+__all__ = ["JobResults", "assemble", "off_air_between", "on_air_seconds"]
 
 _INF = float("inf")
 
@@ -37,6 +40,7 @@ class JobResults:
     volunteer_s: list[float]
     diverted: list[int]
     by_diversion: list[int]
+    overflow: list[int]
     log: list[tuple[int, int, float, float, float]]
     log_diverted: list[bool]
     log_withdrawn: list[bool]
@@ -48,15 +52,17 @@ class JobResults:
             assign_s=[nan] * n, arrival_s=[nan] * n, clear_s=[nan] * n, full_arrival_s=[-_INF] * n,
             unit_of=[-1] * n, turnout_s=[nan] * n, travel_s=[nan] * n,
             moving=[0] * n, sent=[0] * n, required=list(required), volunteer_s=[nan] * n,
-            diverted=[0] * n, by_diversion=[0] * n, log=[], log_diverted=[], log_withdrawn=[])
+            diverted=[0] * n, by_diversion=[0] * n, overflow=[0] * n, log=[], log_diverted=[],
+            log_withdrawn=[])
 
 
 def assemble(world: World, layout: str, inc: IncidentSet, replication: int, jobs: JobResults,
-             presence: Presence, searches: int) -> EngineResult:
-    """The engine result of one run (see :class:`~sim.types.EngineResult`)."""
+             presence: Presence, searches: int, end_s: float) -> EngineResult:
+    """The engine result of one run that stopped at ``end_s`` (s; see
+    :class:`~sim.types.EngineResult`)."""
     scenario = world.scenario
     fleet: Fleet = world.fleets[layout]
-    h = inc.horizon_s
+    h = end_s  # nothing later than the end of the run is recorded
     n = len(inc)
 
     def arr(values: list[float]) -> np.ndarray:
@@ -71,8 +77,9 @@ def assemble(world: World, layout: str, inc: IncidentSet, replication: int, jobs
     arrival = np.where(arrival_raw <= h, arrival_raw, np.nan)
     clear = np.where(clear_raw <= h, clear_raw, np.nan)
     full = np.where((full_raw <= h) & (sent >= required) & (sent > 0), full_raw, np.nan)
-    outcome = np.where(~np.isnan(clear), 0, np.where(~np.isnan(arrival), 1,
-                       np.where(~np.isnan(assign), 2, np.where(~np.isnan(dispatch), 3, 4))))
+    lost = np.array(jobs.overflow, dtype=bool).reshape(n)  # handed to the backup force
+    outcome = np.where(lost, 5, np.where(~np.isnan(clear), 0, np.where(~np.isnan(arrival), 1,
+                       np.where(~np.isnan(assign), 2, np.where(~np.isnan(dispatch), 3, 4)))))
     has_unit = ~np.isnan(assign)
     unit = np.where(has_unit, np.array(jobs.unit_of, dtype=np.int32).reshape(n), -1)
     zones = world.zones
@@ -81,7 +88,7 @@ def assemble(world: World, layout: str, inc: IncidentSet, replication: int, jobs
     elapsed = np.where(~np.isnan(arrival), arrival, h) - start
     met = np.where(~np.isnan(arrival), (elapsed <= target + 1e-9).astype(np.int8),
                    np.where(elapsed > target, 0, -1)).astype(np.int8)
-    met = np.where(np.isnan(start), -1, met).astype(np.int8)
+    met = np.where(np.isnan(start), -1, np.where(lost, 0, met)).astype(np.int8)
     warmup = scenario.run.warmup
     unit_type_names = tuple(scenario.unit_types)
     type_code = np.array([unit_type_names.index(t) for t in fleet.unit_type] + [-1], dtype=np.int32)
@@ -115,8 +122,8 @@ def assemble(world: World, layout: str, inc: IncidentSet, replication: int, jobs
         "travel_s": np.where(has_unit, arr(jobs.travel_s), np.nan),
         # queued: the first unit on scene was assigned after the hand-over, or none yet at the
         # horizon (an urgent job served at once by a diversion did not wait)
-        "queued": np.where(np.isnan(dispatch), 0, np.where(np.isnan(assign), 1,
-                                                           assign > dispatch)).astype(np.int8),
+        "queued": np.where(np.isnan(dispatch) | lost, 0,  # (a microsecond: the clock's rounding)
+                           np.where(np.isnan(assign), 1, assign > dispatch + 1e-6)).astype(np.int8),
         "queue_wait_s": assign - dispatch,
         "response_s": arrival - inc.call_s,
         "target_s": target,
@@ -144,18 +151,22 @@ def assemble(world: World, layout: str, inc: IncidentSet, replication: int, jobs
         "platform": fleet.platform_names,
         "outcome": OUTCOMES,
     }
-    lo, hi = warmup, h
+    lo, hi = warmup, inc.horizon_s  # the counted window
     busy = np.zeros(len(fleet))
+    busy_off = np.zeros(len(fleet))
     if log.size:
         a = np.clip(log[:, 2], lo, hi)
-        c = np.clip(log[:, 4], lo, hi)
-        np.add.at(busy, log[:, 1].astype(np.int64), np.maximum(0.0, c - a))
+        c = np.maximum(a, np.clip(log[:, 4], lo, hi))
+        units = log[:, 1].astype(np.int64)
+        np.add.at(busy, units, c - a)
+        np.add.at(busy_off, units, off_air_between(fleet.off_air, units, a, c))
     on_air = on_air_seconds(fleet.off_air, lo, hi)
     assignments = {"incident": log[:, 0].astype(np.int64), "unit": log[:, 1].astype(np.int64),
                    "assign_s": log[:, 2], "arrival_s": log[:, 3], "clear_s": log[:, 4],
                    "diverted": np.array(jobs.log_diverted, dtype=bool)}
     return EngineResult(records=RecordTable(columns=columns, lookups=lookups),
-                        unit_busy_s=busy, unit_on_air_s=on_air, window_s=hi - lo,
+                        unit_busy_s=busy, unit_on_air_s=on_air, unit_busy_off_air_s=busy_off,
+                        window_s=hi - lo, run_end_s=end_s,
                         dispatchable=fleet.dispatchable.copy(), assignments=assignments,
                         presence=presence, searches=searches)
 
@@ -174,3 +185,27 @@ def on_air_seconds(off_air: np.ndarray, lo: float, hi: float) -> np.ndarray:
         total = total + (~off_air[int(t // 60.0) % MINUTES_PER_DAY]) * step
         t += step
     return np.asarray(total, dtype=float)
+
+
+def off_air_between(off_air: np.ndarray, units: np.ndarray, start_s: np.ndarray,
+                    end_s: np.ndarray) -> np.ndarray:
+    """Seconds unit ``units[k]`` is off the air within [start_s[k], end_s[k]) (s since the
+    start of the run), from the duty table ``off_air[minute of day, unit]``.
+
+    Vectorised over the intervals: the off-air time up to ``t`` is the whole days' off-air
+    minutes, plus this day's up to the minute of ``t``, plus the part of that minute.
+    """
+    units = np.asarray(units, dtype=np.int64)
+    if not off_air.any() or units.size == 0:
+        return np.zeros(units.size)
+    off = off_air.astype(float) * 60.0  # seconds off the air in each minute of the day
+    before = np.vstack([np.zeros((1, off.shape[1])), np.cumsum(off, axis=0)])  # up to minute m
+
+    def upto(t: np.ndarray) -> np.ndarray:
+        day, rest = np.divmod(np.asarray(t, dtype=float), 86400.0)
+        minute = np.minimum((rest // 60.0).astype(np.int64), MINUTES_PER_DAY - 1)
+        part = rest - minute * 60.0
+        return np.asarray(day * before[-1, units] + before[minute, units]
+                          + off_air[minute, units] * part)
+
+    return np.maximum(0.0, upto(end_s) - upto(start_s))

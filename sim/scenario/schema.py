@@ -513,6 +513,7 @@ class LayoutDispatch(_Model):
     policy: str | None = None
     preference: PreferenceSpec | None = None
     reserve: ReserveSpec | None = None
+    when_all_busy: Literal["queue", "overflow"] | None = None
 
     @field_validator("policy", mode="before")
     @classmethod
@@ -632,6 +633,12 @@ class DispatchSpec(_Model):
     def _known_policy(cls, v: object) -> str | None:
         return _policy_name(v)
 
+    when_all_busy: Literal["queue", "overflow"] = "queue"
+    """What a job that finds no unit to send does: ``queue`` waits for one (a delay system);
+    ``overflow`` is handed at once to a backup force outside the layout and recorded with outcome
+    ``overflow`` and its target missed (a loss system; Erlang B for one site). A multi-unit job
+    that gets some of its units takes its missing backup from that force too."""
+
     divert_from_minor: bool = False
     """If true, a unit on a minor job (driving there or on scene) can be diverted to an urgent
     one when it would arrive first; the minor job goes back to the queue (or, if the unit was
@@ -645,7 +652,7 @@ def layout_dispatch(scenario: Scenario, layout: str) -> DispatchSpec:
     own = scenario.layouts[layout].dispatch
     if own is None:
         return base
-    update = {k: getattr(own, k) for k in ("policy", "preference", "reserve")
+    update = {k: getattr(own, k) for k in ("policy", "preference", "reserve", "when_all_busy")
               if getattr(own, k) is not None}
     return base.model_copy(update=update)
 
@@ -680,6 +687,10 @@ class RunSpec(_Model):
 
     duration: Duration = Field(gt=0.0)
     warmup: Duration = Field(ge=0.0, le=MAX_DURATION_S)
+    cooldown: Duration = Field(default=_unit_text("1 d"), ge=0.0, le=30 * 86400.0)
+    """New calls stop at the horizon (``duration``); incidents still open then run on until they
+    are cleared, for at most this long. ``0 s`` stops the run at the horizon, and an incident
+    still open then is judged on what happened by then."""
     replications: int = Field(default=5, ge=1, le=10_000)
     seed: int = Field(default=2017, ge=0, le=2**63 - 1)
     layouts: list[str] | None = None

@@ -285,7 +285,8 @@ class PieceRunner:
                      horizon_s=incidents.horizon_s, warmup_s=s.run.warmup,
                      work_conserving=work_conserving(world, layout))
         disp = result.dispatchable
-        rows = replication_metrics(result.records, result.unit_busy_s[disp], result.unit_on_air_s[disp])
+        rows = replication_metrics(result.records, result.unit_busy_s[disp], result.unit_on_air_s[disp],
+                                   result.unit_busy_off_air_s[disp])
         for row in rows:
             row.update(variant=self.variants[vi].name, layout=layout, replication=rep)
         return Piece(records=result.records, rows=rows, incidents=len(incidents),
