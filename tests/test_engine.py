@@ -253,3 +253,20 @@ def test_a_unit_is_never_sent_twice_to_one_job(tmp_path):
     assert len(res.assignments["unit"]) == 1
     assert c["clear_s"][0] == 631.0 and np.isnan(c["full_arrival_s"][0])
     check_invariants(res.records)
+
+
+def test_a_run_leaves_only_post_and_loop_rows_cached_and_records_do_not_depend_on_caches(tmp_path):
+    data = tiny_scenario("grid.osm", days="2 d", per_day=150.0)
+    _, _, world = world_for(tmp_path, data)
+    s = world.scenario
+    inc = generate_incidents(s, world.net, world.zones, seed=1, replication=0, weights=world.weights)
+    first = simulate(world, "two_posts", inc, 0).records.to_csv()
+    keep = world.pinned_nodes()
+    posts = {int(n) for f in world.fleets.values() for n in np.unique(f.post_table)}
+    assert posts <= keep
+    for period in world.period_oracles:
+        for oracle in period.values():
+            assert not oracle._limited and set(oracle._to) <= keep and set(oracle._pred) <= keep
+    for layout in world.fleets:  # other runs fill and empty the caches in between
+        simulate(world, layout, inc, 0)
+    assert simulate(world, "two_posts", inc, 0).records.to_csv() == first

@@ -651,6 +651,9 @@ class Engine:
         end = float(self.env.now)
         presence = self.presence()
         searches = sum(o.searches for o in self._all_oracles) - self._searches0
+        keep = self.world.pinned_nodes()
+        for o in self._all_oracles:  # what was cached for incident scenes serves one run
+            o.end_run(keep)
         result = assemble(self.world, self.layout, self.inc, self.replication, self.jobs, presence,
                           searches, end)
         self.env._queue.clear()  # drop pending events: their callbacks hold this engine in a cycle

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from array import array
 from collections import OrderedDict
+from collections.abc import Set as AbstractSet
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -132,6 +133,19 @@ class TravelTimeOracle:
         if len(self._limited) > self._lru_size:
             self._limited.popitem(last=False)
         return np.asarray(times)
+
+    def end_run(self, keep: AbstractSet[int]) -> None:
+        """Drop what one engine run cached for its incident scenes: the limited searches, and the
+        full reverse rows and next hops of targets not in ``keep`` (the posts and loop nodes that
+        every run drives to).
+
+        No result depends on these caches. Kept across runs, they would fill their LRUs over many
+        replications, and memory would keep growing long after the first.
+        """
+        self._limited.clear()
+        for cache in (self._to, self._pred):
+            for target in [t for t in cache if t not in keep]:
+                del cache[target]
 
     def time(self, source: int, target: int) -> float:
         """Shortest travel time (s) from ``source`` to ``target``."""

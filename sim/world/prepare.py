@@ -77,10 +77,23 @@ class World:
     tables_dir: Path | None = None
     """Where one-time tables (loop rows) are stored between processes; None: not stored."""
     _oracle_sig: dict[int, str] = field(default_factory=dict, repr=False)
+    _pinned: frozenset[int] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.period_oracles:
             self.period_oracles = [self.oracles]
+
+    def pinned_nodes(self) -> frozenset[int]:
+        """Nodes units drive to in every run, in any layout: posts (at every hour) and patrol
+        loop nodes. The oracles keep their reverse rows from one run to the next."""
+        if self._pinned is None:
+            nodes: set[int] = set()
+            for fleet in self.fleets.values():
+                nodes.update(np.unique(fleet.post_table).tolist())
+                for lp in fleet.loops:
+                    nodes.update(np.asarray(lp.nodes).tolist())
+            self._pinned = frozenset(nodes)
+        return self._pinned
 
     @property
     def n_periods(self) -> int:
