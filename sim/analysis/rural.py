@@ -6,10 +6,10 @@ system (see :mod:`sim.scenario.rural`). Every function here is pure: it reads a 
 columns, either a :class:`~sim.types.RecordTable` or a plain mapping of name to array, so small
 hand-made tables test it. Besides the standard record fields (``call_s``, ``dispatch_s``,
 ``arrival_s``, ``clear_s``, ``counted``) the rural functions read the columns of
-:data:`RURAL_FIELDS`. A dispatch policy that sends the village officer writes them; until the
-engine has one, :func:`officer_attendance` derives them from the police records (the officer
-then does not change what the police do, so ``officer_closed`` counts the police jobs the
-officer *would* save).
+:data:`RURAL_FIELDS` (record fields the engine writes, :mod:`sim.engine.village`).
+:func:`rural_columns` derives the same columns after the fact from police records made without
+officers (e.g. an older results folder): the officer then does not change what the police do,
+so ``officer_closed`` counts the police jobs the officer *would* save.
 
 Times are seconds. A police arrival that is missing (the job still open at the horizon) counts
 as not within any step of the ladder.
@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from sim.scenario import RURAL_ZONE_CLASSES
+from sim.types import FIELDS
 from sim.world.villages import RuralZones, VillageOfficers, officer_availability
 
 __all__ = [
@@ -36,15 +37,9 @@ __all__ = [
     "worst_villages",
 ]
 
-RURAL_FIELDS: tuple[tuple[str, str], ...] = (
-    ("village", "index of the village the incident is in (nearest centre within "
-                "rural.village_radius), or -1"),
-    ("rural_zone", "rural zone class: township, village, or empty when not rural"),
-    ("officer_arrival_s", "time the village officer arrives on scene (s); NaN if the officer did "
-                          "not attend (type not allowed, off duty, busy, or no village)"),
-    ("officer_closed", "1 if the village officer closed the job without the police, else 0"),
-    ("officer_busy_s", "time the village officer was committed to the job (s); 0 if not attended"),
-)
+RURAL_FIELDS: tuple[tuple[str, str], ...] = tuple(
+    (name, meaning) for name, meaning in FIELDS
+    if name in ("village", "rural_zone", "officer_arrival_s", "officer_closed", "officer_busy_s"))
 """Record columns the rural metrics read, each with its one-line definition."""
 
 Table = Mapping[str, np.ndarray] | Any

@@ -1,0 +1,168 @@
+"""Village officers (一村一辅警) inside the engine, rural targets and rural road speeds, on small
+hand-made cases (sim.engine.village, sim.world.rural_world). Expected values are worked by hand."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pytest
+
+from sim.engine.core import Engine
+from sim.engine.invariants import check_result
+from sim.types import IncidentSet
+from tests.conftest import lonlat, tiny_scenario, world_for
+
+SPEED = 18 / 3.6  # e-bike (m/s)
+DETOUR = 1.3
+TURNOUT = 120.0
+VILLAGE_XY = (-875.0, 375.0)  # on the grid edge, outside the central ring: rural
+
+
+def _data(**rural) -> dict:
+    d = tiny_scenario("grid.osm")
+    d["incident_types"] = [
+        {"name": "urgent", "priority": "urgent", "share": 0.3,
+         "on_scene": {"distribution": "exponential", "mean": "20 min"}},
+        {"name": "routine", "priority": "minor", "share": 0.4,
+         "on_scene": {"distribution": "lognormal", "mean": "15 min", "cv": 0.5}},
+        {"name": "dispute", "priority": "standard", "share": 0.3,
+         "on_scene": {"distribution": "exponential", "mean": "30 min"}},
+    ]
+    d["layouts"]["no_officers"] = copy.deepcopy(d["layouts"]["two_posts"])
+    d["rural"] = {
+        "note": "village role modelled from public descriptions",
+        "villages": {"file": "villages.csv"},
+        "village_radius": "400 m",
+        "ladder": {"township": ["10 min", "20 min"], "village": ["12 min", "20 min"]},
+        "targets": {"village": "15 min"},
+        "officer": {"mode": "e-bike", "turnout": "2 min", "detour": DETOUR,
+                    "duty": {"on_duty": ["08:00", "20:00"], "on_call": ["20:00", "02:00"],
+                             "on_call_delay": "10 min"},
+                    "first_on": ["routine", "dispute"], "closes": ["routine"]},
+        "without_officers": ["no_officers"],
+        **rural,
+    }
+    return d
+
+
+def _world(tmp_path, **rural):
+    lon, lat = lonlat(*VILLAGE_XY)
+    (tmp_path / "villages.csv").write_text(f"name,lon,lat,population\nCorner,{lon:.7f},{lat:.7f},800\n",
+                                           encoding="utf-8")
+    return world_for(tmp_path, _data(**rural))
+
+
+def _node(net, x, y) -> int:
+    return int(np.argmin(np.hypot(net.x - x, net.y - y)))
+
+
+def _incidents(world, rows, horizon=2 * 86400.0):
+    """rows: (call s, node, type index); handed over 60 s after the call."""
+    call = np.array([r[0] for r in rows], float)
+    nodes = np.array([r[1] for r in rows], dtype=np.int64)
+    types = np.array([r[2] for r in rows], dtype=np.int16)
+    prio = np.array([{0: 0, 1: 2, 2: 1}[int(t)] for t in types], dtype=np.int8)
+    return IncidentSet(call_s=call, dispatch_s=call + 60.0, node=nodes, zone=world.zones.zone[nodes],
+                       key_location=world.zones.key_location[nodes], type_index=types,
+                       priority=prio, on_scene_s=np.full(len(rows), 600.0), horizon_s=horizon)
+
+
+def _run(world, inc, layout="two_posts"):
+    res = Engine(world, layout, inc, presence=False).run()
+    check_result(res, world.fleets[layout], expected_incidents=len(inc))
+    return res, {n: res.records.column(n) for n in res.records.columns}
+
+
+def test_officer_already_there_closes_a_minor_job_with_zero_time_to_presence(tmp_path):
+    _, _, world = _world(tmp_path)
+    net = world.net
+    home = int(world.rural.officers.home_node[0])
+    assert home == _node(net, *VILLAGE_XY)
+    inc = _incidents(world, [(10 * 3600.0, home, 1)])  # routine, 10:00 (on duty)
+    res, r = _run(world, inc)
+    assert r["officer_arrival_s"][0] == 10 * 3600.0  # presence at the call: zero time
+    assert r["officer_closed"][0] == 1 and r["outcome"][0] == "closed_by_officer"
+    assert r["first_on_scene"][0] == "village_officer"
+    assert math.isnan(r["arrival_s"][0]) and r["unit"][0] == ""  # no police sent
+    assert res.assignments["unit"].size == 0
+    assert r["officer_busy_s"][0] == 600.0  # its on-scene time
+    assert r["village"][0] == 0 and r["rural_zone"][0] == "village"
+
+
+def test_a_type_the_officer_may_not_take_waits_for_the_police(tmp_path):
+    _, _, world = _world(tmp_path)
+    home = int(world.rural.officers.home_node[0])
+    inc = _incidents(world, [(10 * 3600.0, home, 0)])  # urgent: not in first_on
+    _, r = _run(world, inc)
+    assert math.isnan(r["officer_arrival_s"][0]) and r["officer_closed"][0] == 0
+    assert r["first_on_scene"][0] == "police" and r["outcome"][0] == "served"
+    assert r["arrival_s"][0] > inc.dispatch_s[0]
+
+
+def test_held_scene_the_officer_travels_and_waits_for_the_police(tmp_path):
+    _, _, world = _world(tmp_path)
+    net = world.net
+    home = int(world.rural.officers.home_node[0])
+    near = _node(net, VILLAGE_XY[0] + 250.0, VILLAGE_XY[1])  # one block east
+    t0, t1 = 9 * 3600.0, 86400.0 + 9 * 3600.0
+    inc = _incidents(world, [(t0, near, 2), (t1, home, 2)])  # disputes: first on, not closed
+    _, r = _run(world, inc)
+    d = math.hypot(net.x[near] - net.x[home], net.y[near] - net.y[home])
+    assert d == pytest.approx(250.0, abs=1.0)
+    officer = r["officer_arrival_s"]
+    assert officer[0] == pytest.approx(t0 + TURNOUT + d * DETOUR / SPEED)  # 120 s + 65 s
+    assert (r["officer_closed"] == 0).all() and (r["outcome"] == "served").all()  # police came
+    police = r["arrival_s"]
+    # the moto from West (500 m away) is there first: 60 s hand-over, 15 s turnout, 50 s drive
+    assert police[0] == pytest.approx(t0 + 125.0, abs=1.0) and r["first_on_scene"][0] == "police"
+    assert r["officer_busy_s"][0] == pytest.approx(officer[0] - t0)  # came anyway
+    assert officer[1] == t1 and r["first_on_scene"][1] == "village_officer"  # there at the call
+    assert r["officer_busy_s"][1] == pytest.approx(police[1] - t1)  # held the scene till then
+
+
+def test_busy_or_off_duty_officer_falls_back_to_the_police(tmp_path):
+    _, _, world = _world(tmp_path)
+    home = int(world.rural.officers.home_node[0])
+    day = 10 * 3600.0
+    inc = _incidents(world, [
+        (day, home, 1),            # the officer closes it (busy 600 s)
+        (day + 300.0, home, 1),    # officer busy: police
+        (day + 900.0, home, 1),    # free again, at home: officer at once
+        (21 * 3600.0, home, 1),    # 21:00: on call, already there: the delay only
+        (27 * 3600.0, home, 1),    # 03:00 next day: off (on call ends at 02:00): police
+    ])
+    _, r = _run(world, inc)
+    arr = r["officer_arrival_s"]
+    assert arr[0] == day and r["officer_closed"][0] == 1
+    assert math.isnan(arr[1]) and r["unit"][1] != "" and r["first_on_scene"][1] == "police"
+    assert arr[2] == day + 900.0 and r["officer_closed"][2] == 1
+    assert arr[3] == 21 * 3600.0 + 600.0 and r["officer_closed"][3] == 1
+    assert math.isnan(arr[4]) and r["unit"][4] != "" and r["officer_closed"][4] == 0
+
+
+def test_layout_without_officers_sends_the_police_to_every_job(tmp_path):
+    _, _, world = _world(tmp_path)
+    home = int(world.rural.officers.home_node[0])
+    inc = _incidents(world, [(10 * 3600.0, home, 1)])
+    _, r = _run(world, inc, "no_officers")
+    assert math.isnan(r["officer_arrival_s"][0]) and r["officer_closed"][0] == 0
+    assert r["unit"][0] != "" and r["first_on_scene"][0] == "police"
+
+
+def test_rural_targets_apply_in_villages_only(tmp_path):
+    _, _, world = _world(tmp_path)
+    net = world.net
+    home = int(world.rural.officers.home_node[0])
+    centre = _node(net, 0.0, 0.0)  # key location: urban target
+    inc = _incidents(world, [(10 * 3600.0, home, 0), (10 * 3600.0 + 5, centre, 0)])
+    _, r = _run(world, inc)
+    assert r["target_s"][0] == 900.0  # rural.targets.village
+    assert r["target_s"][1] == 60.0 and r["rural_zone"][1] == ""  # key location: 1 min
+    waited = r["arrival_s"][0] - r["dispatch_s"][0]  # clock: dispatch
+    assert r["target_met"][0] == int(waited <= 900.0)
+    # default target: the first step of the class's ladder
+    (tmp_path / "b").mkdir()
+    _, _, world2 = _world(tmp_path / "b", targets={})
+    assert world2.rural.target_s[int(world2.rural.officers.home_node[0])] == 720.0
