@@ -166,3 +166,72 @@ def test_rural_targets_apply_in_villages_only(tmp_path):
     (tmp_path / "b").mkdir()
     _, _, world2 = _world(tmp_path / "b", targets={})
     assert world2.rural.target_s[int(world2.rural.officers.home_node[0])] == 720.0
+
+
+# -- the cross-county rule -----------------------------------------------------------------------
+
+
+class _Units:
+    """A hand-made dispatch moment: free units and their arrivals (s)."""
+
+    def __init__(self, arrival: dict[int, float]) -> None:
+        self.arrival = arrival
+
+    def free(self) -> list[int]:
+        return sorted(self.arrival)
+
+    def earliest(self, k: int):
+        from sim.engine.dispatch import Offer
+
+        ranked = sorted(self.arrival, key=lambda u: (self.arrival[u], u))[:k]
+        return [Offer(u, 0.0, self.arrival[u], False) for u in ranked]
+
+    def offer(self, unit: int):
+        from sim.engine.dispatch import Offer
+
+        return Offer(unit, 0.0, self.arrival[unit], False)
+
+
+def test_cross_county_wrapper_sends_the_earliest_allowed_units():
+    from sim.engine.dispatch import CrossCounty, EarliestArrival, Job
+
+    rng = np.random.default_rng(3)
+    arrival = {u: float(rng.integers(10, 500)) for u in range(40)}
+    mask = [u % 5 == 0 for u in range(40)]  # 8 allowed units, mostly not the earliest
+    policy = CrossCounty(EarliestArrival(), allowed=lambda job: mask, n_units=40)
+    for k in (1, 2, 3, 8, 9):
+        got = [o.unit for o in policy.choose(Job(0, 0, 1, k), _Units(arrival))]
+        brute = sorted((u for u in arrival if mask[u]), key=lambda u: (arrival[u], u))[:k]
+        assert got == brute
+    assert policy.holds_back and policy.name == "earliest_arrival"
+
+
+def _county_world(tmp_path, rule):
+    w, e = lonlat(-625, -125), lonlat(625, 125)
+    counties = [{"name": "W", "lon": w[0], "lat": w[1], "town_radius": "100 m"},
+                {"name": "E", "lon": e[0], "lat": e[1], "town_radius": "100 m"}]
+    return _world(tmp_path, counties=counties, cross_county=rule)
+
+
+@pytest.mark.parametrize(("rule", "urgent", "crosses"), [
+    ("never", True, False), ("urgent_only", False, False), ("urgent_only", True, True),
+    ("always", False, True)])
+def test_cross_county_rule_in_the_engine(tmp_path, rule, urgent, crosses):
+    _, _, world = _county_world(tmp_path, rule)
+    net = world.net
+    west = _node(net, -875.0, -375.0)  # the West county (nearest seat W)
+    assert world.rural.county[west] == 0
+    t = 9 * 3600.0
+    kind = 0 if urgent else 2  # urgent, or dispute (standard; the officer's village is far)
+    inc = _incidents(world, [(t, west, kind), (t + 10, west, kind), (t + 20, west, kind)])
+    res = Engine(world, "two_posts", inc, presence=False).run()
+    r = {n: res.records.column(n) for n in res.records.columns}
+    fleet = world.fleets["two_posts"]
+    county_of_unit = world.rural.county[fleet.post]
+    assert county_of_unit.tolist().count(0) == 2  # West has 2 units, East 1
+    sent = res.assignments["unit"][res.assignments["incident"] == 2]
+    assert sent.size >= 1
+    assert (county_of_unit[sent[0]] == 1) == crosses
+    if not crosses:
+        assert r["queued"][2] == 1  # waited for a unit of its own county
+
