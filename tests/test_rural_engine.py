@@ -235,3 +235,41 @@ def test_cross_county_rule_in_the_engine(tmp_path, rule, urgent, crosses):
     if not crosses:
         assert r["queued"][2] == 1  # waited for a unit of its own county
 
+
+
+# -- rural road speeds in the engine's oracle ----------------------------------------------------
+
+
+def test_rural_road_speeds_in_the_oracle_match_an_independent_shortest_path(tmp_path):
+    import heapq
+
+    w = lonlat(-625, -125)
+    counties = [{"name": "W", "lon": w[0], "lat": w[1], "town_radius": "300 m"}]
+    _, _, world = _world(tmp_path, counties=counties, road_speeds={"residential": "12 km/h"})
+    net = world.net
+    seat = np.hypot(net.x - (-625.0), net.y - (-125.0)) <= 300.0
+    ring = (np.abs(net.x) <= 600.0) & (np.abs(net.y) <= 400.0)  # the central city (a rectangle)
+    urban = seat | ring
+    assert urban.any() and (~urban).any()
+    fast, slow = 30 / 3.6, 12 / 3.6
+    adj: dict[int, list[tuple[int, float]]] = {}
+    for u, v, length in zip(net.edge_u.tolist(), net.edge_v.tolist(), net.edge_length.tolist(),
+                            strict=True):
+        speed = fast if (urban[u] or urban[v]) else slow
+        adj.setdefault(u, []).append((v, length / speed))
+    src = _node(net, -875.0, 375.0)
+    best = {src: 0.0}
+    heap = [(0.0, src)]
+    while heap:
+        d, u = heapq.heappop(heap)
+        if d > best[u]:
+            continue
+        for v, w_ in adj.get(u, ()):
+            if d + w_ < best.get(v, math.inf):
+                best[v] = d + w_
+                heapq.heappush(heap, (d + w_, v))
+    got = world.oracles["car"].from_node(src)
+    expected = np.array([best.get(n, math.inf) for n in range(net.n_nodes)])
+    assert np.allclose(got, expected)
+    rural_edges = ~(urban[net.edge_u] | urban[net.edge_v])
+    assert rural_edges.any() and np.allclose(world.rural.edge_speed_mps[rural_edges], slow)
