@@ -273,3 +273,31 @@ def test_rural_road_speeds_in_the_oracle_match_an_independent_shortest_path(tmp_
     assert np.allclose(got, expected)
     rural_edges = ~(urban[net.edge_u] | urban[net.edge_v])
     assert rural_edges.any() and np.allclose(world.rural.edge_speed_mps[rural_edges], slow)
+
+
+# -- the with/without study, from a results folder -----------------------------------------------
+
+
+def test_rural_command_shows_the_officers_effect(tmp_path, cache_dir, capsys):
+    from sim.cli.main import main
+    from tests.conftest import write_grid_osm, write_scenario
+
+    write_grid_osm(tmp_path / "grid.osm")
+    lon, lat = lonlat(*VILLAGE_XY)
+    (tmp_path / "villages.csv").write_text(f"name,lon,lat,population\nCorner,{lon:.7f},{lat:.7f},800\n",
+                                           encoding="utf-8")
+    data = _data()
+    data["run"]["layouts"] = ["two_posts", "no_officers"]
+    data["run"]["baseline"] = "no_officers"
+    data["demand"]["hotspots"] = [{"name": "Village", "lon": lon, "lat": lat, "sigma": "200 m",
+                                   "share": 0.9}]
+    write_scenario(tmp_path / "rural.yaml", data)
+    assert main(["compare", str(tmp_path / "rural.yaml"), "--days", "2", "--reps", "2",
+                 "--out", str(tmp_path / "out")]) == 0
+    folder = next((tmp_path / "out").glob("*/*"))
+    capsys.readouterr()
+    assert main(["rural", str(folder)]) == 0
+    text = capsys.readouterr().out
+    assert "Village officers' effect: two_posts minus no_officers" in text
+    assert "village   presence_mean_s" in text and "Corner" in text
+    assert main(["rural", str(tmp_path / "nowhere")]) == 2

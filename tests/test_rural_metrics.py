@@ -103,10 +103,10 @@ def _table():
 def test_rural_summary_by_zone_class():
     rows = {r["zone"]: r for r in rural_summary(_table(), LADDER)}
     v = rows["village"]
-    # police from the call: 900, 1500, missing (open)
+    # police from the call: 900, 1500 (the job the officer closed had no police)
     assert v["incidents"] == 3
     assert v["police_mean_s"] == pytest.approx(1200.0)
-    assert [v[f"police_within_{k}"] for k in (1, 2, 3)] == pytest.approx([0.0, 1 / 3, 2 / 3])
+    assert [v[f"police_within_{k}"] for k in (1, 2, 3)] == pytest.approx([0.0, 1 / 2, 1.0])
     # first presence: 0 (officer), 1500 (police), 300 (officer)
     assert v["presence_mean_s"] == pytest.approx(600.0)
     assert [v[f"presence_within_{k}"] for k in (1, 2, 3)] == pytest.approx([2 / 3, 2 / 3, 1.0])
@@ -116,7 +116,7 @@ def test_rural_summary_by_zone_class():
     assert [t[f"police_within_{k}"] for k in (1, 2, 3)] == [0.0, 1.0, 1.0]
     r = rows["rural"]
     assert r["incidents"] == 4
-    assert [r[f"police_within_{k}"] for k in (1, 2, 3)] == pytest.approx([0.0, 0.5, 0.75])
+    assert [r[f"police_within_{k}"] for k in (1, 2, 3)] == pytest.approx([0.0, 2 / 3, 1.0])  # 3 police jobs
     assert [r[f"presence_within_{k}"] for k in (1, 2, 3)] == pytest.approx([0.5, 0.75, 1.0])
 
 
@@ -125,7 +125,7 @@ def test_each_ladder_is_its_own_class():
     rows = {r["zone"]: r for r in rural_summary(_table(), ladder)}
     assert rows["township"]["police_within_1"] == 1.0  # 700 <= 800
     assert rows["village"]["police_within_1"] == 0.0
-    assert rows["rural"]["police_within_1"] == pytest.approx(0.25)  # only the township job
+    assert rows["rural"]["police_within_1"] == pytest.approx(1 / 3)  # only the township job of 3
     assert "police_within_2" not in rows["rural"]
 
 
@@ -186,3 +186,30 @@ def test_rural_columns_from_police_records():
                          type_names=["minor", "fight"], mean_on_scene_s=[300.0, 600.0], horizon_s=1e5,
                          with_officers=False)
     assert np.isnan(none["officer_arrival_s"]).all() and none["officer_closed"].sum() == 0
+
+
+def test_officer_effect_is_paired_by_replication():
+    from sim.analysis.rural import officer_effect
+
+    # (layout, rep, police arrival, officer arrival, closed, unit); every job a village job at 0
+    rows = [("with", 0, 1200.0, 300.0, 0, 1), ("with", 0, NAN, 600.0, 1, -1),
+            ("without", 0, 1200.0, NAN, 0, 1), ("without", 0, 900.0, NAN, 0, 2),
+            ("with", 1, 600.0, 0.0, 0, 1), ("with", 1, NAN, 200.0, 1, -1),
+            ("without", 1, 600.0, NAN, 0, 1), ("without", 1, 1000.0, NAN, 0, 2)]
+    c = list(zip(*rows, strict=True))
+    n = len(rows)
+    table = {"layout": np.array(c[0], dtype=object), "replication": np.array(c[1]),
+             "rural_zone": np.array(["village"] * n, dtype=object), "counted": np.ones(n, int),
+             "arrival_s": np.array(c[2]), "call_s": np.zeros(n), "officer_arrival_s": np.array(c[3]),
+             "officer_closed": np.array(c[4]), "unit": np.array(c[5])}
+    out = {(r["zone"], r["metric"]): r for r in officer_effect(table, LADDER, with_layout="with",
+                                                                without_layout="without")}
+    p = out[("village", "presence_mean_s")]
+    # presence with: (300 + 600) / 2 = 450 and (0 + 200) / 2 = 100; without: 1050 and 800
+    assert (p["with"], p["without"], p["diff"], p["pairs"]) == (275.0, 925.0, -650.0, 2)
+    assert p["diff_ci_low"] < -650.0 < p["diff_ci_high"]
+    assert out[("village", "police_jobs")]["diff"] == -1.0  # one police job saved per replication
+    assert out[("village", "officer_closed")]["with"] == 1.0
+    w = out[("village", "presence_within_1")]  # within 600 s: with 2/2 and 2/2, without 0 and 1/2
+    assert (w["with"], w["without"], w["diff"]) == (1.0, 0.25, 0.75)
+    assert out[("rural", "presence_mean_s")]["diff"] == -650.0

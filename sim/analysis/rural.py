@@ -23,14 +23,17 @@ from typing import Any
 
 import numpy as np
 
+from sim.analysis.metrics import mean_ci, paired_differences
 from sim.scenario import RURAL_ZONE_CLASSES
 from sim.types import FIELDS
 from sim.world.villages import RuralZones, VillageOfficers, officer_availability
 
 __all__ = [
+    "EFFECT_METRICS",
     "RURAL_FIELDS",
     "first_presence_s",
     "officer_attendance",
+    "officer_effect",
     "officer_workload",
     "rural_columns",
     "rural_summary",
@@ -177,7 +180,8 @@ def rural_summary(table: Table, ladder: Mapping[str, Sequence[float]], *,
     """One row per rural zone class of ``ladder`` (e.g. township, village) and one ``rural`` row
     for them together.
 
-    Columns: ``incidents``; ``police_mean_s``/``police_p90_s`` (call to first police arrival) and
+    Columns: ``incidents``; ``police_mean_s``/``police_p90_s`` (call to first police arrival,
+    over the jobs the police had: those the village officer closed are left out) and
     ``presence_mean_s``/``presence_p90_s`` (call to first presence, :func:`first_presence_s`);
     ``police_within_k`` and ``presence_within_k`` for each step ``k`` (1-based) of the class's
     ladder (the ``rural`` row uses each job's own class's step ``k``, up to the shortest
@@ -197,18 +201,18 @@ def rural_summary(table: Table, ladder: Mapping[str, Sequence[float]], *,
         step_of[zone == c, :n_common] = list(ladder[c])[:n_common]
     for name in [*classes, "rural"]:
         m = keep & ((zone == name) if name != "rural" else np.isin(zone, classes))
+        pm = m & ~closed  # police figures: the jobs the police had (not those the officer closed)
         row: dict[str, Any] = {"zone": name, "incidents": int(m.sum()),
-                               "police_mean_s": _stat(police[m]), "police_p90_s": _stat(police[m], 0.9),
+                               "police_mean_s": _stat(police[pm]), "police_p90_s": _stat(police[pm], 0.9),
                                "presence_mean_s": _stat(presence[m]),
                                "presence_p90_s": _stat(presence[m], 0.9)}
         steps = list(ladder[name]) if name != "rural" else list(range(n_common))
         for k, step in enumerate(steps, start=1):
             if name == "rural":
-                lim = step_of[m, k - 1]
-                row[f"police_within_{k}"] = _within(police[m] - lim, 0.0)
-                row[f"presence_within_{k}"] = _within(presence[m] - lim, 0.0)
+                row[f"police_within_{k}"] = _within(police[pm] - step_of[pm, k - 1], 0.0)
+                row[f"presence_within_{k}"] = _within(presence[m] - step_of[m, k - 1], 0.0)
             else:
-                row[f"police_within_{k}"] = _within(police[m], float(step))
+                row[f"police_within_{k}"] = _within(police[pm], float(step))
                 row[f"presence_within_{k}"] = _within(presence[m], float(step))
         row["officer_attended"] = int((attended & m).sum())
         row["officer_closed"] = int((closed & m).sum())
@@ -259,3 +263,69 @@ def worst_villages(table: Table, villages: Sequence[str], *, k: int = 10, min_in
                                   "presence_mean_s": _stat(presence[m])}))
     ranked.sort(key=lambda t: (t[0], t[1]))
     return [row for _, _, row in ranked[:k]]
+
+
+EFFECT_METRICS: tuple[tuple[str, str], ...] = (
+    ("presence_mean_s", "mean time from the call to the first presence (s)"),
+    ("presence_within_1", "share with a first presence within the ladder's first step"),
+    ("police_mean_s", "mean time from the call to the first police arrival (s)"),
+    ("police_jobs", "jobs the police were sent to"),
+    ("officer_closed", "jobs the village officer closed without the police"),
+)
+"""What :func:`officer_effect` compares, each with its meaning."""
+
+_EFFECT_COLUMNS = ("rural_zone", "counted", "arrival_s", "call_s", "officer_arrival_s",
+                   "officer_closed", "unit")
+
+
+def _assigned(unit: np.ndarray) -> np.ndarray:
+    """Whether a police unit was assigned: a unit name (decoded records) or index >= 0."""
+    if unit.dtype.kind in "OUS":
+        return np.asarray(unit.astype(str) != "")
+    return np.asarray(unit >= 0)
+
+
+def officer_effect(table: Table, ladder: Mapping[str, Sequence[float]], *, with_layout: str,
+                   without_layout: str, counted_only: bool = True) -> list[dict[str, Any]]:
+    """The village officers' effect: ``with_layout`` minus ``without_layout``, replication by
+    replication on the same calls (common random numbers), per rural zone class and ``rural``.
+
+    One row per (zone, metric of :data:`EFFECT_METRICS`): ``with`` and ``without`` (means over
+    replications), ``diff`` (mean paired difference) with its 95% CI (``diff_ci_low``,
+    ``diff_ci_high``), ``significant`` and ``pairs``. ``police_jobs`` counts the jobs with a
+    police unit assigned: its drop is the police workload the officers save.
+    """
+    layout = _col(table, "layout").astype(str)
+    rep = _col(table, "replication").astype(np.int64)
+    cols = {name: _col(table, name) for name in _EFFECT_COLUMNS}
+    per_rep: list[dict[str, Any]] = []
+    for name in (with_layout, without_layout):
+        for r in sorted(set(rep[layout == name].tolist())):
+            m = (layout == name) & (rep == r)
+            sub = {k: v[m] for k, v in cols.items()}
+            police = _assigned(sub["unit"])
+            zone = sub["rural_zone"].astype(str)
+            keep = sub["counted"].astype(bool) if counted_only else np.ones(zone.shape, bool)
+            for row in rural_summary(sub, ladder, counted_only=counted_only):
+                z = row["zone"]
+                in_zone = keep & ((zone == z) if z != "rural" else np.isin(zone, list(ladder)))
+                per_rep.append({"layout": name, "zone": z, "replication": r,
+                                "presence_mean_s": row["presence_mean_s"],
+                                "presence_within_1": row["presence_within_1"],
+                                "police_mean_s": row["police_mean_s"],
+                                "police_jobs": float((police & in_zone).sum()),
+                                "officer_closed": float(row["officer_closed"])})
+    out = []
+    for metric, _ in EFFECT_METRICS:
+        for d in paired_differences(per_rep, without_layout, metric):
+            if d["layout"] != with_layout:
+                continue
+            side = {name: mean_ci([p[metric] for p in per_rep if p["layout"] == name
+                                   and p["zone"] == d["zone"] and not math.isnan(p[metric])])[0]
+                    for name in (with_layout, without_layout)}
+            out.append({"zone": d["zone"], "metric": metric, "with": side[with_layout],
+                        "without": side[without_layout], "diff": d[f"{metric}_diff"],
+                        "diff_ci_low": d[f"{metric}_diff_ci_low"],
+                        "diff_ci_high": d[f"{metric}_diff_ci_high"],
+                        "significant": d["significant"], "pairs": d["pairs"]})
+    return out
