@@ -301,3 +301,16 @@ def test_rural_command_shows_the_officers_effect(tmp_path, cache_dir, capsys):
     assert "Village officers' effect: two_posts minus no_officers" in text
     assert "village   presence_mean_s" in text and "Corner" in text
     assert main(["rural", str(tmp_path / "nowhere")]) == 2
+    # the brief's county and village pages, in both languages, from the same folder
+    from sim.brief.results import load_results
+    from sim.brief.rural_pages import rural_blocks
+
+    res = load_results(folder)
+    for lang, heading, effect in (("en", "County towns and villages", "What the village officers change"),
+                                  ("zh", "县城与农村", "村辅警的作用")):
+        blocks = rural_blocks(res, lang)
+        headings = [b[1] for b in blocks if b[0] == "heading"]
+        assert headings[:2] == [heading, effect]
+        table = next(b[1] for b in blocks if b[0] == "table")
+        assert len(table[1]) == 2 * 3  # two layouts x (township, village, all rural)
+        assert any("public descriptions" in b[1] or "公开报道" in b[1] for b in blocks if b[0] == "para")
