@@ -85,7 +85,7 @@ def engine_rate(days: float, cache: Path) -> None:
     inc = generate_incidents(s, net, world.zones, seed=s.run.seed, replication=0, weights=world.weights)
     ref_s, n = reference_rate(world, layout, inc)
     for name in s.layout_names():  # with the village officers, then without (rural.without_officers)
-        setup_s, engine = _time(lambda: Engine(world, name, inc, presence=False))
+        setup_s, engine = _time(lambda name=name: Engine(world, name, inc, presence=False))
         full_s, res = _time(engine.run)
         closed = int(res.records.columns["officer_closed"].sum())
         print(f"city engine, {days:g} days, {n:,} incidents, layout {name}: reference "
