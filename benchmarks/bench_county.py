@@ -86,7 +86,7 @@ def engine_rate(days: float, cache: Path) -> None:
     ref_s, n = reference_rate(world, layout, inc)
     # with the village officers, then without (rural.without_officers); twice, as the first
     # pass also fills the oracle's caches that every later run shares
-    for rep, when in enumerate(("first pass, cold caches", "second pass")):
+    for when in ("first pass, cold caches", "second pass"):
         for name in s.layout_names():
             setup_s, engine = _time(lambda name=name: Engine(world, name, inc, presence=False))
             full_s, res = _time(engine.run)
