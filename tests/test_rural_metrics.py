@@ -10,8 +10,6 @@ import pytest
 
 from sim.analysis.rural import (
     RURAL_FIELDS,
-    first_presence_s,
-    officer_attendance,
     officer_workload,
     rural_summary,
     worst_villages,
@@ -19,68 +17,6 @@ from sim.analysis.rural import (
 
 NAN = math.nan
 LADDER = {"township": [600.0, 1200.0, 1800.0], "village": [600.0, 1200.0, 1800.0]}
-
-
-def _attend(**kw):
-    """officer_attendance with one job per entry; defaults: an e-bike at 5 m/s, no detour."""
-    n = len(kw["alert_s"])
-    args = {"village": [0] * n, "may_take": [True] * n, "closes": [False] * n, "state": [1] * n,
-            "distance_m": [0.0] * n, "on_scene_s": [600.0] * n, "police_arrival_s": [NAN] * n,
-            "speed_mps": 5.0, "detour": 1.0, "turnout_s": 0.0, "on_call_delay_s": 600.0,
-            "horizon_s": 10_000.0}
-    args.update(kw)
-    return officer_attendance(**{k: np.asarray(v) if isinstance(v, list) else v
-                                 for k, v in args.items()})
-
-
-def test_officer_already_there_gives_zero_time_to_presence():
-    out = _attend(alert_s=[100.0], police_arrival_s=[1000.0])
-    assert out["officer_arrival_s"].tolist() == [100.0]
-    table = {"call_s": np.array([100.0]), "arrival_s": np.array([1000.0]), **out}
-    assert first_presence_s(table).tolist() == [0.0]
-
-
-def test_a_type_the_officer_may_not_take_waits_for_the_police():
-    out = _attend(alert_s=[100.0], may_take=[False], police_arrival_s=[1000.0])
-    assert np.isnan(out["officer_arrival_s"]).all()
-    assert out["officer_busy_s"].tolist() == [0.0]
-    table = {"call_s": np.array([40.0]), "arrival_s": np.array([1000.0]), **out}
-    assert first_presence_s(table).tolist() == [960.0]  # 1000 - 40: the police
-
-
-def test_travel_turnout_and_on_call_delay():
-    # 1,800 m at 5 m/s with detour 1.5 = 540 s; turnout 120 s; on call adds 600 s
-    out = _attend(alert_s=[0.0, 5000.0, 9000.0], village=[0, 1, 2], state=[1, 2, 0],
-                  distance_m=[1800.0, 1800.0, 0.0], detour=1.5, turnout_s=120.0,
-                  police_arrival_s=[2000.0, 6000.0, 9500.0])
-    arr = out["officer_arrival_s"]
-    assert arr[0] == pytest.approx(660.0)
-    assert arr[1] == pytest.approx(5000.0 + 120.0 + 600.0 + 540.0)
-    assert np.isnan(arr[2])  # off duty
-    # job 0: held the scene until the police came at 2000; job 1: the officer came at 6260,
-    # after the police (6000), so busy until their own arrival
-    assert out["officer_busy_s"][:2].tolist() == pytest.approx([2000.0, 1260.0])
-
-
-def test_a_busy_officer_misses_the_next_job_then_takes_the_one_after():
-    # job 0 is closed by the officer: busy from 0 to 0 + 0 travel + 600 on scene = 600
-    out = _attend(alert_s=[0.0, 300.0, 600.0], closes=[True, True, True],
-                  on_scene_s=[600.0, 600.0, 100.0])
-    assert out["officer_arrival_s"][0] == 0.0
-    assert np.isnan(out["officer_arrival_s"][1])  # 300 < 600: busy
-    assert out["officer_arrival_s"][2] == 600.0  # free again at 600
-    assert out["officer_closed"].tolist() == [1, 0, 1]
-    assert out["officer_busy_s"].tolist() == [600.0, 0.0, 100.0]
-
-
-def test_jobs_are_taken_in_alert_order_not_row_order():
-    out = _attend(alert_s=[300.0, 0.0], closes=[True, True], on_scene_s=[600.0, 600.0])
-    assert np.isnan(out["officer_arrival_s"][0]) and out["officer_arrival_s"][1] == 0.0
-
-
-def test_held_scene_lasts_to_the_horizon_when_the_police_never_come():
-    out = _attend(alert_s=[1000.0], police_arrival_s=[NAN], horizon_s=4000.0)
-    assert out["officer_busy_s"].tolist() == [3000.0]
 
 
 def _table():
@@ -154,38 +90,6 @@ def test_field_definitions_are_unique_and_one_line():
     names = [n for n, _ in RURAL_FIELDS]
     assert len(names) == len(set(names))
     assert all("\n" not in d and d for _, d in RURAL_FIELDS)
-
-
-def test_rural_columns_from_police_records():
-    from sim.analysis.rural import rural_columns
-    from sim.world.villages import RuralZones, VillageOfficers
-
-    # nodes 0..3 on a line 0, 900, 5000, 20000 m; node 0-1 in village 0, node 2 a township, 3 nothing
-    zones = RuralZones(zone=np.array([1, 1, 0, -1], np.int8), village=np.array([0, 0, -1, -1]),
-                       township=np.array([-1, -1, 0, -1]))
-    all_day = np.ones(1440, bool)
-    officers = VillageOfficers(
-        village=("V",), home_node=np.array([0]), home_x=np.array([0.0]), home_y=np.array([0.0]),
-        speed_mps=5.0, detour=1.0, turnout_s=60.0, on_call_delay_s=0.0, on_duty=all_day,
-        on_call=~all_day, first_on=np.array([True, False]), closes=np.array([True, False]))
-    table = {"node": np.array([1, 1, 2, 3]), "incident_type": np.array(["minor", "fight", "minor", "minor"]),
-             "dispatch_s": np.array([100.0, 5000.0, 100.0, 100.0]),
-             "arrival_s": np.array([1000.0, 6000.0, 700.0, 900.0]),
-             "clear_s": np.array([1300.0, 7000.0, 800.0, 1000.0])}
-    out = rural_columns(table, node_x=np.array([0.0, 900.0, 5000.0, 20000.0]), node_y=np.zeros(4),
-                        zones=zones, officers=officers, type_names=["minor", "fight"],
-                        mean_on_scene_s=[300.0, 600.0], horizon_s=1e5)
-    assert out["rural_zone"].tolist() == ["village", "village", "township", ""]
-    assert out["village"].tolist() == [0, 0, -1, -1]
-    # job 0: 100 + 60 turnout + 900 m / 5 m/s = 340; closed, busy 240 + 300 on scene (clear - arrival)
-    assert out["officer_arrival_s"][0] == pytest.approx(340.0)
-    assert out["officer_closed"].tolist() == [1, 0, 0, 0]
-    assert out["officer_busy_s"][0] == pytest.approx(540.0)
-    assert np.isnan(out["officer_arrival_s"][1:]).all()  # a fight: police only; others: no village
-    none = rural_columns(table, node_x=np.zeros(4), node_y=np.zeros(4), zones=zones, officers=officers,
-                         type_names=["minor", "fight"], mean_on_scene_s=[300.0, 600.0], horizon_s=1e5,
-                         with_officers=False)
-    assert np.isnan(none["officer_arrival_s"]).all() and none["officer_closed"].sum() == 0
 
 
 def test_officer_effect_is_paired_by_replication():

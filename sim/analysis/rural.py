@@ -6,10 +6,9 @@ system (see :mod:`sim.scenario.rural`). Every function here is pure: it reads a 
 columns, either a :class:`~sim.types.RecordTable` or a plain mapping of name to array, so small
 hand-made tables test it. Besides the standard record fields (``call_s``, ``dispatch_s``,
 ``arrival_s``, ``clear_s``, ``counted``) the rural functions read the columns of
-:data:`RURAL_FIELDS` (record fields the engine writes, :mod:`sim.engine.village`).
-:func:`rural_columns` derives the same columns after the fact from police records made without
-officers (e.g. an older results folder): the officer then does not change what the police do,
-so ``officer_closed`` counts the police jobs the officer *would* save.
+:data:`RURAL_FIELDS` (record fields the engine writes, :mod:`sim.engine.village`), and
+:func:`officer_effect` compares a layout with the village officers against one without them on
+the same calls.
 
 Times are seconds. A police arrival that is missing (the job still open at the horizon) counts
 as not within any step of the ladder.
@@ -24,18 +23,14 @@ from typing import Any
 import numpy as np
 
 from sim.analysis.metrics import mean_ci, paired_differences
-from sim.scenario import RURAL_ZONE_CLASSES
 from sim.types import FIELDS
-from sim.world.villages import RuralZones, VillageOfficers, officer_availability
 
 __all__ = [
     "EFFECT_METRICS",
     "RURAL_FIELDS",
     "first_presence_s",
-    "officer_attendance",
     "officer_effect",
     "officer_workload",
-    "rural_columns",
     "rural_summary",
     "worst_villages",
 ]
@@ -56,100 +51,6 @@ def _col(table: Table, name: str) -> np.ndarray:
 
 def _f(table: Table, name: str) -> np.ndarray:
     return _col(table, name).astype(float)
-
-
-def officer_attendance(*, alert_s: np.ndarray, village: np.ndarray, may_take: np.ndarray,
-                       closes: np.ndarray, state: np.ndarray, distance_m: np.ndarray,
-                       on_scene_s: np.ndarray, police_arrival_s: np.ndarray, speed_mps: float,
-                       detour: float, turnout_s: float, on_call_delay_s: float, horizon_s: float
-                       ) -> dict[str, np.ndarray]:
-    """Which jobs each village officer attends, when they arrive, and for how long they are busy.
-
-    Each officer serves one job at a time, in order of alert time (ties by row). An officer
-    attends a job in their village if its type is allowed (``may_take``), they are on duty
-    (``state`` 1) or on call (2, adding ``on_call_delay_s``), and they are not busy with another
-    job; otherwise the police handle it alone. The officer sets off after ``turnout_s`` and
-    travels ``distance_m * detour`` at ``speed_mps``. A job the officer ``closes`` keeps them for
-    its on-scene time; any other attended job keeps them until the police arrive (the horizon if
-    the police never do).
-
-    Parameters
-    ----------
-    alert_s : when the officer is told of the job (s), e.g. the dispatch time.
-    village : the job's village index, or -1.
-    may_take, closes : booleans per job from the job's type.
-    state : the officer's state at ``alert_s``: 0 off, 1 on duty, 2 on call.
-    distance_m : straight-line distance from the officer's village station to the job (m).
-    on_scene_s : the job's on-scene time (s).
-    police_arrival_s : first police arrival (s), NaN if none by the horizon.
-
-    Returns
-    -------
-    dict
-        ``officer_arrival_s``, ``officer_closed`` and ``officer_busy_s`` per job (see
-        :data:`RURAL_FIELDS`).
-    """
-    alert = np.asarray(alert_s, dtype=float)
-    n = alert.shape[0]
-    arrival = np.full(n, np.nan)
-    closed = np.zeros(n, dtype=np.int8)
-    busy = np.zeros(n)
-    free_at: dict[int, float] = {}
-    for i in np.lexsort((np.arange(n), alert)).tolist():
-        v = int(village[i])
-        if v < 0 or not may_take[i] or state[i] == 0 or free_at.get(v, -math.inf) > alert[i]:
-            continue
-        delay = turnout_s + (on_call_delay_s if state[i] == 2 else 0.0)
-        arrival[i] = alert[i] + delay + float(distance_m[i]) * detour / speed_mps
-        if closes[i]:
-            closed[i] = 1
-            end = arrival[i] + float(on_scene_s[i])
-        else:
-            police = float(police_arrival_s[i])
-            end = max(arrival[i], horizon_s if math.isnan(police) else police)
-        busy[i] = end - alert[i]
-        free_at[v] = end
-    return {"officer_arrival_s": arrival, "officer_closed": closed, "officer_busy_s": busy}
-
-
-def rural_columns(table: Table, *, node_x: np.ndarray, node_y: np.ndarray, zones: RuralZones,
-                  officers: VillageOfficers, type_names: Sequence[str],
-                  mean_on_scene_s: Sequence[float], horizon_s: float,
-                  with_officers: bool = True) -> dict[str, np.ndarray]:
-    """The :data:`RURAL_FIELDS` columns for police records of the current engine.
-
-    The job's village and rural zone class come from its road node; the officer is alerted at
-    ``dispatch_s``, travels the straight line from the village station (``node_x``/``node_y``:
-    node coordinates in the frame of ``officers.home_x``/``home_y``, m) and, for a job they
-    close, stays its on-scene time (the police's ``clear_s - arrival_s``; the type's mean
-    ``mean_on_scene_s`` when the police never arrived). ``with_officers=False`` gives the same
-    columns with no officer (the comparison on the same calls).
-    """
-    node = _col(table, "node").astype(np.int64)
-    village = zones.village[node].astype(np.int64)
-    zone_idx = zones.zone[node]
-    names = np.array(["", *RURAL_ZONE_CLASSES], dtype=object)
-    rural_zone = names[zone_idx.astype(np.int64) + 1]
-    n = node.shape[0]
-    if not with_officers:
-        return {"village": village, "rural_zone": rural_zone,
-                "officer_arrival_s": np.full(n, np.nan), "officer_closed": np.zeros(n, np.int8),
-                "officer_busy_s": np.zeros(n)}
-    index = {t: i for i, t in enumerate(type_names)}
-    tidx = np.array([index[t] for t in _col(table, "incident_type")], dtype=np.int64)
-    home = np.maximum(village, 0)
-    dist = np.where(village >= 0, np.hypot(node_x[node] - officers.home_x[home],
-                                           node_y[node] - officers.home_y[home]), 0.0)
-    police = _f(table, "arrival_s")
-    on_scene = _f(table, "clear_s") - police
-    on_scene = np.where(np.isnan(on_scene), np.asarray(mean_on_scene_s, dtype=float)[tidx], on_scene)
-    alert = _f(table, "dispatch_s")
-    out = officer_attendance(
-        alert_s=alert, village=village, may_take=officers.first_on[tidx], closes=officers.closes[tidx],
-        state=officer_availability(officers, alert), distance_m=dist, on_scene_s=on_scene,
-        police_arrival_s=police, speed_mps=officers.speed_mps, detour=officers.detour,
-        turnout_s=officers.turnout_s, on_call_delay_s=officers.on_call_delay_s, horizon_s=horizon_s)
-    return {"village": village, "rural_zone": rural_zone, **out}
 
 
 def first_presence_s(table: Table) -> np.ndarray:

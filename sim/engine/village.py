@@ -34,14 +34,15 @@ import numpy as np
 from sim.engine.results import JobResults, target_met
 from sim.scenario import RURAL_ZONE_CLASSES
 from sim.types import OUTCOMES, EngineResult, IncidentSet, RecordTable
-from sim.world.prepare import MINUTES_PER_DAY, World
+from sim.world.prepare import World
+from sim.world.villages import officer_availability
 
 __all__ = ["FIRST_ON_SCENE", "VillageDesk", "rural_records", "village_desk"]
 
 FIRST_ON_SCENE: tuple[str, ...] = ("police", "village_officer")
 """Values of the ``first_on_scene`` record field."""
 
-_OFF, _ON_DUTY, _ON_CALL = 0, 1, 2
+_OFF, _ON_CALL = 0, 2  # officer_availability: 0 off, 1 on duty, 2 on call
 
 
 class VillageDesk:
@@ -76,8 +77,7 @@ class VillageDesk:
         self._pace = off.detour / off.speed_mps  # s per straight-line metre
         self._turnout = off.turnout_s
         self._on_call_delay = off.on_call_delay_s
-        self._state: list[int] = np.where(off.on_duty, _ON_DUTY,
-                                          np.where(off.on_call, _ON_CALL, _OFF)).tolist()
+        self._state: list[int] = officer_availability(off, incidents.call_s).tolist()  # per call
         n = len(incidents)
         self.arrival: list[float] = [math.nan] * n
         self.closed: list[bool] = [False] * n
@@ -134,7 +134,7 @@ class VillageDesk:
         if not self.active or v < 0 or not self._first_on[j]:
             return
         t = self._call[j]
-        state = self._state[int(t // 60.0) % MINUTES_PER_DAY]
+        state = self._state[j]
         if state == _OFF:
             return
         where = self.position(v, t)
