@@ -300,6 +300,7 @@ def test_rural_command_shows_the_officers_effect(tmp_path, cache_dir, capsys):
     text = capsys.readouterr().out
     assert "Village officers' effect: two_posts minus no_officers" in text
     assert "village   presence_mean_s" in text and "Corner" in text
+    assert "busiest village officers: Corner" in text
     assert main(["rural", str(tmp_path / "nowhere")]) == 2
     # the brief's county and village pages, in both languages, from the same folder
     from sim.brief.results import load_results

@@ -10,7 +10,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sim.analysis.rural import EFFECT_METRICS, officer_effect, rural_summary, worst_villages
+from sim.analysis.rural import (
+    EFFECT_METRICS,
+    officer_effect,
+    officer_workload,
+    rural_summary,
+    worst_villages,
+)
 from sim.brief.results import ReportError, load_results
 
 __all__ = ["effect_lines", "register"]
@@ -23,8 +29,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "rural", help="rural tables of a results folder and the village officers' effect",
         description="Print the rural ladder by zone class, the villages with the worst police "
-                    "arrival and, when the run has a layout without village officers "
-                    "(rural.without_officers), the officers' effect on the same calls as paired "
+                    "arrival, the busiest village officers and, when the run has a layout "
+                    "without village officers (rural.without_officers), the officers' effect on the same calls as paired "
                     "differences with 95% CIs. Run 'compare' on a scenario with a rural section "
                     "first. The village role is modelled from public descriptions.")
     p.add_argument("results", type=Path, help="a results folder (results/<scenario>/<run-id>)")
@@ -84,10 +90,17 @@ def _cmd_rural(args: argparse.Namespace) -> int:
             print(f"  {row['zone']:<10}{row['incidents']:>10}{_v('_s', row['police_mean_s']):>13}"
                   f"{_v('_s', row['presence_mean_s']):>15}{_v('within_1', row['police_within_1']):>24}"
                   f"{row['officer_closed']:>19}")
-        worst = worst_villages(sub, _village_names(res), k=args.worst, min_incidents=1)
+        names = _village_names(res)
+        worst = worst_villages(sub, names, k=args.worst, min_incidents=1)
         if worst:
             print("  worst police arrival: " + "; ".join(
                 f"{w['village']} {w['police_mean_s'] / 60:.1f} min ({w['incidents']} calls)" for w in worst))
+        load = sorted(officer_workload(sub, names), key=lambda w: (-w["busy_h"], w["village"]))
+        busy = [w for w in load[: args.worst] if w["attended"]]
+        if busy:
+            print("  busiest village officers: " + "; ".join(
+                f"{w['village']} {w['busy_h']:.1f} h ({w['attended']} jobs, {w['closed']} closed)"
+                for w in busy))
     without = [name for name in res.layouts if name in r.without_officers]
     with_ = [name for name in res.layouts if name not in r.without_officers]
     if without and with_:
