@@ -32,7 +32,8 @@ def register(sub: Any) -> None:
                     "arrival, the busiest village officers and, when the run has a layout "
                     "without village officers (rural.without_officers), the officers' effect on "
                     "the same calls as paired differences with 95% CIs. Run 'compare' on a "
-                    "scenario with a rural section first. The village role is modelled from public descriptions.")
+                    "scenario with a rural section first. The village role is modelled from "
+                    "public descriptions.")
     p.add_argument("results", type=Path, help="a results folder (results/<scenario>/<run-id>)")
     p.add_argument("--worst", type=int, default=10, help="villages listed by worst police arrival")
     p.set_defaults(handler=_cmd_rural)
