@@ -52,11 +52,13 @@ FIELDS: tuple[tuple[str, str], ...] = (
                "by the end of the run), else 0"),
     ("queue_wait_s", "assign_s - dispatch_s (s)"),
     ("response_s", "arrival_s - call_s: response time from the call (s)"),
-    ("target_s", "the response-time target of the incident's zone (s)"),
+    ("target_s", "the response-time target of the incident's zone (s); in a township or village, "
+                 "its rural zone class's (rural.targets)"),
     ("target_met", "1 met, 0 missed (also when handed to the backup force), -1 unknown (still "
-                   "open when the run stopped and within target)"),
-    ("outcome", "served, on_scene, en_route, queued, call_handling (state when the run stopped) "
-                "or overflow (no unit free: handed to the backup force, dispatch.when_all_busy)"),
+                   "open when the run stopped and within target, or closed by the village officer)"),
+    ("outcome", "served, on_scene, en_route, queued, call_handling (state when the run stopped), "
+                "overflow (no unit free: handed to the backup force, dispatch.when_all_busy) or "
+                "closed_by_officer (the village officer's job: no police sent)"),
     ("counted", "1 if the call came after the warm-up and so counts in the metrics, else 0"),
     ("units_required", "units the incident type needs (backup for urgent types)"),
     ("units_sent", "units assigned by the end of the run, less any diverted away before they "
@@ -68,10 +70,20 @@ FIELDS: tuple[tuple[str, str], ...] = (
                             "never part of police figures) (s)"),
     ("diverted", "units taken off this job for a more urgent one (dispatch.divert_from_minor)"),
     ("by_diversion", "1 if the first unit on scene was diverted here from a minor job"),
+    ("village", "index of the village the incident is in (rural.villages; nearest centre within "
+                "rural.village_radius, outside the urban zones), or -1"),
+    ("rural_zone", "rural zone class: township, village, or empty when not rural"),
+    ("officer_arrival_s", "time the village officer (一村一辅警) arrives on scene (s); empty if the "
+                          "officer did not go (type not allowed, off duty, on another job)"),
+    ("officer_closed", "1 if the village officer closed the job and no police were sent, else 0"),
+    ("officer_busy_s", "time the village officer was committed to the job, from the call (s); 0 if "
+                       "the officer did not go"),
+    ("first_on_scene", "who was on scene first: police or village_officer; empty if nobody yet"),
 )
 
 
-OUTCOMES = ("served", "on_scene", "en_route", "queued", "call_handling", "overflow")
+OUTCOMES = ("served", "on_scene", "en_route", "queued", "call_handling", "overflow",
+            "closed_by_officer")
 
 
 @dataclass(frozen=True, eq=False)

@@ -30,39 +30,40 @@ def test_city_scenario_has_33_platforms_and_marks_the_synthetic_parts():
 
 
 @pytest.mark.slow
-def test_short_city_run_gives_consistent_rural_columns(tmp_path):
-    from sim.analysis.rural import first_presence_s, rural_columns
+def test_short_city_run_gives_consistent_rural_records(tmp_path):
+    from sim.analysis.rural import first_presence_s
     from sim.engine.core import Engine
+    from sim.engine.invariants import check_result
     from sim.study.experiment import RunOptions, apply_overrides, load_world
     from sim.world.demand import generate_incidents
-    from sim.world.villages import load_villages, rural_zones, village_officers
 
     loaded = apply_overrides(load_scenario(CITY), RunOptions(duration_s=3 * 86400.0))
     net, world = load_world(loaded, tmp_path / "cache")
     s = world.scenario
+    assert len(world.rural.officers.village) == 300
     inc = generate_incidents(s, net, world.zones, seed=s.run.seed, replication=0, weights=world.weights)
-    rec = Engine(world, "city_2017", inc, presence=False).run().records
-    villages = load_villages(loaded)
-    assert len(villages) == 300
-    rz = rural_zones(net, s.rural, villages)
-    off = village_officers(loaded, net, villages)
-    cols = {n: rec.column(n) for n in ("node", "incident_type", "dispatch_s", "arrival_s", "clear_s",
-                                       "call_s", "counted")}
-    extra = rural_columns(cols, node_x=net.x, node_y=net.y, zones=rz, officers=off,
-                          type_names=[t.name for t in s.incident_types],
-                          mean_on_scene_s=[t.on_scene.mean for t in s.incident_types],
-                          horizon_s=inc.horizon_s)
-    t = {**cols, **extra}
+    res = Engine(world, "city_2017", inc, presence=False).run()
+    check_result(res, world.fleets["city_2017"], expected_incidents=len(inc), work_conserving=False)
+    t = {n: res.records.column(n) for n in res.records.columns}
     attended = ~np.isnan(t["officer_arrival_s"])
     assert attended.any()
     assert (t["village"][attended] >= 0).all()
-    allowed = set(s.rural.officer.first_on)
-    assert all(x in allowed for x in t["incident_type"][attended])
+    assert set(t["incident_type"][attended]) <= set(s.rural.officer.first_on)
     closed = t["officer_closed"].astype(bool)
-    assert (closed <= attended).all()
-    assert all(x in set(s.rural.officer.closes) for x in t["incident_type"][closed])
+    assert closed.any() and set(t["incident_type"][closed]) <= set(s.rural.officer.closes)
+    assert (t["unit"][closed] == "").all() and (t["outcome"][closed] == "closed_by_officer").all()
+    assert (t["officer_arrival_s"][attended] >= t["call_s"][attended] - 1e-9).all()
     presence = first_presence_s(t)
     police = t["arrival_s"] - t["call_s"]
     ok = ~np.isnan(police)
     assert (presence[ok] <= police[ok] + 1e-9).all()
-    assert (t["officer_arrival_s"][attended] >= t["dispatch_s"][attended] + off.turnout_s - 1e-9).all()
+    first_officer = t["first_on_scene"] == "village_officer"
+    assert (first_officer <= attended).all()
+    rural = t["rural_zone"] != ""
+    assert (t["target_s"][rural] == 600.0).all()  # the rural ladder's first step
+    # the same calls without the officers: the police go to every job
+    res0 = Engine(world, "city_2017_without_village_officers", inc, presence=False).run()
+    assert np.isnan(res0.records.columns["officer_arrival_s"]).all()
+    assert res0.records.columns["officer_closed"].sum() == 0
+    assert not (res0.records.column("outcome") == "closed_by_officer").any()
+    assert len(res0.assignments["unit"]) > len(res.assignments["unit"])  # more police jobs

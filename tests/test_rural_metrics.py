@@ -10,8 +10,6 @@ import pytest
 
 from sim.analysis.rural import (
     RURAL_FIELDS,
-    first_presence_s,
-    officer_attendance,
     officer_workload,
     rural_summary,
     worst_villages,
@@ -19,68 +17,6 @@ from sim.analysis.rural import (
 
 NAN = math.nan
 LADDER = {"township": [600.0, 1200.0, 1800.0], "village": [600.0, 1200.0, 1800.0]}
-
-
-def _attend(**kw):
-    """officer_attendance with one job per entry; defaults: an e-bike at 5 m/s, no detour."""
-    n = len(kw["alert_s"])
-    args = {"village": [0] * n, "may_take": [True] * n, "closes": [False] * n, "state": [1] * n,
-            "distance_m": [0.0] * n, "on_scene_s": [600.0] * n, "police_arrival_s": [NAN] * n,
-            "speed_mps": 5.0, "detour": 1.0, "turnout_s": 0.0, "on_call_delay_s": 600.0,
-            "horizon_s": 10_000.0}
-    args.update(kw)
-    return officer_attendance(**{k: np.asarray(v) if isinstance(v, list) else v
-                                 for k, v in args.items()})
-
-
-def test_officer_already_there_gives_zero_time_to_presence():
-    out = _attend(alert_s=[100.0], police_arrival_s=[1000.0])
-    assert out["officer_arrival_s"].tolist() == [100.0]
-    table = {"call_s": np.array([100.0]), "arrival_s": np.array([1000.0]), **out}
-    assert first_presence_s(table).tolist() == [0.0]
-
-
-def test_a_type_the_officer_may_not_take_waits_for_the_police():
-    out = _attend(alert_s=[100.0], may_take=[False], police_arrival_s=[1000.0])
-    assert np.isnan(out["officer_arrival_s"]).all()
-    assert out["officer_busy_s"].tolist() == [0.0]
-    table = {"call_s": np.array([40.0]), "arrival_s": np.array([1000.0]), **out}
-    assert first_presence_s(table).tolist() == [960.0]  # 1000 - 40: the police
-
-
-def test_travel_turnout_and_on_call_delay():
-    # 1,800 m at 5 m/s with detour 1.5 = 540 s; turnout 120 s; on call adds 600 s
-    out = _attend(alert_s=[0.0, 5000.0, 9000.0], village=[0, 1, 2], state=[1, 2, 0],
-                  distance_m=[1800.0, 1800.0, 0.0], detour=1.5, turnout_s=120.0,
-                  police_arrival_s=[2000.0, 6000.0, 9500.0])
-    arr = out["officer_arrival_s"]
-    assert arr[0] == pytest.approx(660.0)
-    assert arr[1] == pytest.approx(5000.0 + 120.0 + 600.0 + 540.0)
-    assert np.isnan(arr[2])  # off duty
-    # job 0: held the scene until the police came at 2000; job 1: the officer came at 6260,
-    # after the police (6000), so busy until their own arrival
-    assert out["officer_busy_s"][:2].tolist() == pytest.approx([2000.0, 1260.0])
-
-
-def test_a_busy_officer_misses_the_next_job_then_takes_the_one_after():
-    # job 0 is closed by the officer: busy from 0 to 0 + 0 travel + 600 on scene = 600
-    out = _attend(alert_s=[0.0, 300.0, 600.0], closes=[True, True, True],
-                  on_scene_s=[600.0, 600.0, 100.0])
-    assert out["officer_arrival_s"][0] == 0.0
-    assert np.isnan(out["officer_arrival_s"][1])  # 300 < 600: busy
-    assert out["officer_arrival_s"][2] == 600.0  # free again at 600
-    assert out["officer_closed"].tolist() == [1, 0, 1]
-    assert out["officer_busy_s"].tolist() == [600.0, 0.0, 100.0]
-
-
-def test_jobs_are_taken_in_alert_order_not_row_order():
-    out = _attend(alert_s=[300.0, 0.0], closes=[True, True], on_scene_s=[600.0, 600.0])
-    assert np.isnan(out["officer_arrival_s"][0]) and out["officer_arrival_s"][1] == 0.0
-
-
-def test_held_scene_lasts_to_the_horizon_when_the_police_never_come():
-    out = _attend(alert_s=[1000.0], police_arrival_s=[NAN], horizon_s=4000.0)
-    assert out["officer_busy_s"].tolist() == [3000.0]
 
 
 def _table():
@@ -103,10 +39,10 @@ def _table():
 def test_rural_summary_by_zone_class():
     rows = {r["zone"]: r for r in rural_summary(_table(), LADDER)}
     v = rows["village"]
-    # police from the call: 900, 1500, missing (open)
+    # police from the call: 900, 1500 (the job the officer closed had no police)
     assert v["incidents"] == 3
     assert v["police_mean_s"] == pytest.approx(1200.0)
-    assert [v[f"police_within_{k}"] for k in (1, 2, 3)] == pytest.approx([0.0, 1 / 3, 2 / 3])
+    assert [v[f"police_within_{k}"] for k in (1, 2, 3)] == pytest.approx([0.0, 1 / 2, 1.0])
     # first presence: 0 (officer), 1500 (police), 300 (officer)
     assert v["presence_mean_s"] == pytest.approx(600.0)
     assert [v[f"presence_within_{k}"] for k in (1, 2, 3)] == pytest.approx([2 / 3, 2 / 3, 1.0])
@@ -116,7 +52,7 @@ def test_rural_summary_by_zone_class():
     assert [t[f"police_within_{k}"] for k in (1, 2, 3)] == [0.0, 1.0, 1.0]
     r = rows["rural"]
     assert r["incidents"] == 4
-    assert [r[f"police_within_{k}"] for k in (1, 2, 3)] == pytest.approx([0.0, 0.5, 0.75])
+    assert [r[f"police_within_{k}"] for k in (1, 2, 3)] == pytest.approx([0.0, 2 / 3, 1.0])  # 3 police jobs
     assert [r[f"presence_within_{k}"] for k in (1, 2, 3)] == pytest.approx([0.5, 0.75, 1.0])
 
 
@@ -125,7 +61,7 @@ def test_each_ladder_is_its_own_class():
     rows = {r["zone"]: r for r in rural_summary(_table(), ladder)}
     assert rows["township"]["police_within_1"] == 1.0  # 700 <= 800
     assert rows["village"]["police_within_1"] == 0.0
-    assert rows["rural"]["police_within_1"] == pytest.approx(0.25)  # only the township job
+    assert rows["rural"]["police_within_1"] == pytest.approx(1 / 3)  # only the township job of 3
     assert "police_within_2" not in rows["rural"]
 
 
@@ -156,33 +92,28 @@ def test_field_definitions_are_unique_and_one_line():
     assert all("\n" not in d and d for _, d in RURAL_FIELDS)
 
 
-def test_rural_columns_from_police_records():
-    from sim.analysis.rural import rural_columns
-    from sim.world.villages import RuralZones, VillageOfficers
+def test_officer_effect_is_paired_by_replication():
+    from sim.analysis.rural import officer_effect
 
-    # nodes 0..3 on a line 0, 900, 5000, 20000 m; node 0-1 in village 0, node 2 a township, 3 nothing
-    zones = RuralZones(zone=np.array([1, 1, 0, -1], np.int8), village=np.array([0, 0, -1, -1]),
-                       township=np.array([-1, -1, 0, -1]))
-    all_day = np.ones(1440, bool)
-    officers = VillageOfficers(
-        village=("V",), home_node=np.array([0]), home_x=np.array([0.0]), home_y=np.array([0.0]),
-        speed_mps=5.0, detour=1.0, turnout_s=60.0, on_call_delay_s=0.0, on_duty=all_day,
-        on_call=~all_day, first_on=np.array([True, False]), closes=np.array([True, False]))
-    table = {"node": np.array([1, 1, 2, 3]), "incident_type": np.array(["minor", "fight", "minor", "minor"]),
-             "dispatch_s": np.array([100.0, 5000.0, 100.0, 100.0]),
-             "arrival_s": np.array([1000.0, 6000.0, 700.0, 900.0]),
-             "clear_s": np.array([1300.0, 7000.0, 800.0, 1000.0])}
-    out = rural_columns(table, node_x=np.array([0.0, 900.0, 5000.0, 20000.0]), node_y=np.zeros(4),
-                        zones=zones, officers=officers, type_names=["minor", "fight"],
-                        mean_on_scene_s=[300.0, 600.0], horizon_s=1e5)
-    assert out["rural_zone"].tolist() == ["village", "village", "township", ""]
-    assert out["village"].tolist() == [0, 0, -1, -1]
-    # job 0: 100 + 60 turnout + 900 m / 5 m/s = 340; closed, busy 240 + 300 on scene (clear - arrival)
-    assert out["officer_arrival_s"][0] == pytest.approx(340.0)
-    assert out["officer_closed"].tolist() == [1, 0, 0, 0]
-    assert out["officer_busy_s"][0] == pytest.approx(540.0)
-    assert np.isnan(out["officer_arrival_s"][1:]).all()  # a fight: police only; others: no village
-    none = rural_columns(table, node_x=np.zeros(4), node_y=np.zeros(4), zones=zones, officers=officers,
-                         type_names=["minor", "fight"], mean_on_scene_s=[300.0, 600.0], horizon_s=1e5,
-                         with_officers=False)
-    assert np.isnan(none["officer_arrival_s"]).all() and none["officer_closed"].sum() == 0
+    # (layout, rep, police arrival, officer arrival, closed, unit); every job a village job at 0
+    rows = [("with", 0, 1200.0, 300.0, 0, 1), ("with", 0, NAN, 600.0, 1, -1),
+            ("without", 0, 1200.0, NAN, 0, 1), ("without", 0, 900.0, NAN, 0, 2),
+            ("with", 1, 600.0, 0.0, 0, 1), ("with", 1, NAN, 200.0, 1, -1),
+            ("without", 1, 600.0, NAN, 0, 1), ("without", 1, 1000.0, NAN, 0, 2)]
+    c = list(zip(*rows, strict=True))
+    n = len(rows)
+    table = {"layout": np.array(c[0], dtype=object), "replication": np.array(c[1]),
+             "rural_zone": np.array(["village"] * n, dtype=object), "counted": np.ones(n, int),
+             "arrival_s": np.array(c[2]), "call_s": np.zeros(n), "officer_arrival_s": np.array(c[3]),
+             "officer_closed": np.array(c[4]), "unit": np.array(c[5])}
+    out = {(r["zone"], r["metric"]): r for r in officer_effect(table, LADDER, with_layout="with",
+                                                                without_layout="without")}
+    p = out[("village", "presence_mean_s")]
+    # presence with: (300 + 600) / 2 = 450 and (0 + 200) / 2 = 100; without: 1050 and 800
+    assert (p["with"], p["without"], p["diff"], p["pairs"]) == (275.0, 925.0, -650.0, 2)
+    assert p["diff_ci_low"] < -650.0 < p["diff_ci_high"]
+    assert out[("village", "police_jobs")]["diff"] == -1.0  # one police job saved per replication
+    assert out[("village", "officer_closed")]["with"] == 1.0
+    w = out[("village", "presence_within_1")]  # within 600 s: with 2/2 and 2/2, without 0 and 1/2
+    assert (w["with"], w["without"], w["diff"]) == (1.0, 0.25, 0.75)
+    assert out[("rural", "presence_mean_s")]["diff"] == -650.0

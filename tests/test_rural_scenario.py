@@ -82,6 +82,8 @@ def test_scenarios_without_a_rural_section_are_unchanged(tmp_path):
     ({"officer": {**RURAL["officer"], "duty": {"on_duty": ["8h", "20:00"]}}},
      ("rural", "officer", "duty", "on_duty", 0), "HH:MM"),
     ({"officer": {**RURAL["officer"], "mode": "horse"}}, ("rural", "officer", "mode"), "foot"),
+    ({"targets": {"village": "0 s"}}, ("rural", "targets", "village"), "positive"),
+    ({"targets": {"hamlet": "10 min"}}, ("rural", "targets", "hamlet", "[key]"), "township"),
 ])
 def test_rural_problems_name_their_key(tmp_path, change, where, words):
     err = _problem(_data(**change), tmp_path)

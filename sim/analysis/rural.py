@@ -6,10 +6,9 @@ system (see :mod:`sim.scenario.rural`). Every function here is pure: it reads a 
 columns, either a :class:`~sim.types.RecordTable` or a plain mapping of name to array, so small
 hand-made tables test it. Besides the standard record fields (``call_s``, ``dispatch_s``,
 ``arrival_s``, ``clear_s``, ``counted``) the rural functions read the columns of
-:data:`RURAL_FIELDS`. A dispatch policy that sends the village officer writes them; until the
-engine has one, :func:`officer_attendance` derives them from the police records (the officer
-then does not change what the police do, so ``officer_closed`` counts the police jobs the
-officer *would* save).
+:data:`RURAL_FIELDS` (record fields the engine writes, :mod:`sim.engine.village`), and
+:func:`officer_effect` compares a layout with the village officers against one without them on
+the same calls.
 
 Times are seconds. A police arrival that is missing (the job still open at the horizon) counts
 as not within any step of the ladder.
@@ -23,28 +22,22 @@ from typing import Any
 
 import numpy as np
 
-from sim.scenario import RURAL_ZONE_CLASSES
-from sim.world.villages import RuralZones, VillageOfficers, officer_availability
+from sim.analysis.metrics import mean_ci, paired_differences
+from sim.types import FIELDS
 
 __all__ = [
+    "EFFECT_METRICS",
     "RURAL_FIELDS",
     "first_presence_s",
-    "officer_attendance",
+    "officer_effect",
     "officer_workload",
-    "rural_columns",
     "rural_summary",
     "worst_villages",
 ]
 
-RURAL_FIELDS: tuple[tuple[str, str], ...] = (
-    ("village", "index of the village the incident is in (nearest centre within "
-                "rural.village_radius), or -1"),
-    ("rural_zone", "rural zone class: township, village, or empty when not rural"),
-    ("officer_arrival_s", "time the village officer arrives on scene (s); NaN if the officer did "
-                          "not attend (type not allowed, off duty, busy, or no village)"),
-    ("officer_closed", "1 if the village officer closed the job without the police, else 0"),
-    ("officer_busy_s", "time the village officer was committed to the job (s); 0 if not attended"),
-)
+RURAL_FIELDS: tuple[tuple[str, str], ...] = tuple(
+    (name, meaning) for name, meaning in FIELDS
+    if name in ("village", "rural_zone", "officer_arrival_s", "officer_closed", "officer_busy_s"))
 """Record columns the rural metrics read, each with its one-line definition."""
 
 Table = Mapping[str, np.ndarray] | Any
@@ -58,100 +51,6 @@ def _col(table: Table, name: str) -> np.ndarray:
 
 def _f(table: Table, name: str) -> np.ndarray:
     return _col(table, name).astype(float)
-
-
-def officer_attendance(*, alert_s: np.ndarray, village: np.ndarray, may_take: np.ndarray,
-                       closes: np.ndarray, state: np.ndarray, distance_m: np.ndarray,
-                       on_scene_s: np.ndarray, police_arrival_s: np.ndarray, speed_mps: float,
-                       detour: float, turnout_s: float, on_call_delay_s: float, horizon_s: float
-                       ) -> dict[str, np.ndarray]:
-    """Which jobs each village officer attends, when they arrive, and for how long they are busy.
-
-    Each officer serves one job at a time, in order of alert time (ties by row). An officer
-    attends a job in their village if its type is allowed (``may_take``), they are on duty
-    (``state`` 1) or on call (2, adding ``on_call_delay_s``), and they are not busy with another
-    job; otherwise the police handle it alone. The officer sets off after ``turnout_s`` and
-    travels ``distance_m * detour`` at ``speed_mps``. A job the officer ``closes`` keeps them for
-    its on-scene time; any other attended job keeps them until the police arrive (the horizon if
-    the police never do).
-
-    Parameters
-    ----------
-    alert_s : when the officer is told of the job (s), e.g. the dispatch time.
-    village : the job's village index, or -1.
-    may_take, closes : booleans per job from the job's type.
-    state : the officer's state at ``alert_s``: 0 off, 1 on duty, 2 on call.
-    distance_m : straight-line distance from the officer's village station to the job (m).
-    on_scene_s : the job's on-scene time (s).
-    police_arrival_s : first police arrival (s), NaN if none by the horizon.
-
-    Returns
-    -------
-    dict
-        ``officer_arrival_s``, ``officer_closed`` and ``officer_busy_s`` per job (see
-        :data:`RURAL_FIELDS`).
-    """
-    alert = np.asarray(alert_s, dtype=float)
-    n = alert.shape[0]
-    arrival = np.full(n, np.nan)
-    closed = np.zeros(n, dtype=np.int8)
-    busy = np.zeros(n)
-    free_at: dict[int, float] = {}
-    for i in np.lexsort((np.arange(n), alert)).tolist():
-        v = int(village[i])
-        if v < 0 or not may_take[i] or state[i] == 0 or free_at.get(v, -math.inf) > alert[i]:
-            continue
-        delay = turnout_s + (on_call_delay_s if state[i] == 2 else 0.0)
-        arrival[i] = alert[i] + delay + float(distance_m[i]) * detour / speed_mps
-        if closes[i]:
-            closed[i] = 1
-            end = arrival[i] + float(on_scene_s[i])
-        else:
-            police = float(police_arrival_s[i])
-            end = max(arrival[i], horizon_s if math.isnan(police) else police)
-        busy[i] = end - alert[i]
-        free_at[v] = end
-    return {"officer_arrival_s": arrival, "officer_closed": closed, "officer_busy_s": busy}
-
-
-def rural_columns(table: Table, *, node_x: np.ndarray, node_y: np.ndarray, zones: RuralZones,
-                  officers: VillageOfficers, type_names: Sequence[str],
-                  mean_on_scene_s: Sequence[float], horizon_s: float,
-                  with_officers: bool = True) -> dict[str, np.ndarray]:
-    """The :data:`RURAL_FIELDS` columns for police records of the current engine.
-
-    The job's village and rural zone class come from its road node; the officer is alerted at
-    ``dispatch_s``, travels the straight line from the village station (``node_x``/``node_y``:
-    node coordinates in the frame of ``officers.home_x``/``home_y``, m) and, for a job they
-    close, stays its on-scene time (the police's ``clear_s - arrival_s``; the type's mean
-    ``mean_on_scene_s`` when the police never arrived). ``with_officers=False`` gives the same
-    columns with no officer (the comparison on the same calls).
-    """
-    node = _col(table, "node").astype(np.int64)
-    village = zones.village[node].astype(np.int64)
-    zone_idx = zones.zone[node]
-    names = np.array(["", *RURAL_ZONE_CLASSES], dtype=object)
-    rural_zone = names[zone_idx.astype(np.int64) + 1]
-    n = node.shape[0]
-    if not with_officers:
-        return {"village": village, "rural_zone": rural_zone,
-                "officer_arrival_s": np.full(n, np.nan), "officer_closed": np.zeros(n, np.int8),
-                "officer_busy_s": np.zeros(n)}
-    index = {t: i for i, t in enumerate(type_names)}
-    tidx = np.array([index[t] for t in _col(table, "incident_type")], dtype=np.int64)
-    home = np.maximum(village, 0)
-    dist = np.where(village >= 0, np.hypot(node_x[node] - officers.home_x[home],
-                                           node_y[node] - officers.home_y[home]), 0.0)
-    police = _f(table, "arrival_s")
-    on_scene = _f(table, "clear_s") - police
-    on_scene = np.where(np.isnan(on_scene), np.asarray(mean_on_scene_s, dtype=float)[tidx], on_scene)
-    alert = _f(table, "dispatch_s")
-    out = officer_attendance(
-        alert_s=alert, village=village, may_take=officers.first_on[tidx], closes=officers.closes[tidx],
-        state=officer_availability(officers, alert), distance_m=dist, on_scene_s=on_scene,
-        police_arrival_s=police, speed_mps=officers.speed_mps, detour=officers.detour,
-        turnout_s=officers.turnout_s, on_call_delay_s=officers.on_call_delay_s, horizon_s=horizon_s)
-    return {"village": village, "rural_zone": rural_zone, **out}
 
 
 def first_presence_s(table: Table) -> np.ndarray:
@@ -182,7 +81,8 @@ def rural_summary(table: Table, ladder: Mapping[str, Sequence[float]], *,
     """One row per rural zone class of ``ladder`` (e.g. township, village) and one ``rural`` row
     for them together.
 
-    Columns: ``incidents``; ``police_mean_s``/``police_p90_s`` (call to first police arrival) and
+    Columns: ``incidents``; ``police_mean_s``/``police_p90_s`` (call to first police arrival,
+    over the jobs the police had: those the village officer closed are left out) and
     ``presence_mean_s``/``presence_p90_s`` (call to first presence, :func:`first_presence_s`);
     ``police_within_k`` and ``presence_within_k`` for each step ``k`` (1-based) of the class's
     ladder (the ``rural`` row uses each job's own class's step ``k``, up to the shortest
@@ -202,18 +102,18 @@ def rural_summary(table: Table, ladder: Mapping[str, Sequence[float]], *,
         step_of[zone == c, :n_common] = list(ladder[c])[:n_common]
     for name in [*classes, "rural"]:
         m = keep & ((zone == name) if name != "rural" else np.isin(zone, classes))
+        pm = m & ~closed  # police figures: the jobs the police had (not those the officer closed)
         row: dict[str, Any] = {"zone": name, "incidents": int(m.sum()),
-                               "police_mean_s": _stat(police[m]), "police_p90_s": _stat(police[m], 0.9),
+                               "police_mean_s": _stat(police[pm]), "police_p90_s": _stat(police[pm], 0.9),
                                "presence_mean_s": _stat(presence[m]),
                                "presence_p90_s": _stat(presence[m], 0.9)}
         steps = list(ladder[name]) if name != "rural" else list(range(n_common))
         for k, step in enumerate(steps, start=1):
             if name == "rural":
-                lim = step_of[m, k - 1]
-                row[f"police_within_{k}"] = _within(police[m] - lim, 0.0)
-                row[f"presence_within_{k}"] = _within(presence[m] - lim, 0.0)
+                row[f"police_within_{k}"] = _within(police[pm] - step_of[pm, k - 1], 0.0)
+                row[f"presence_within_{k}"] = _within(presence[m] - step_of[m, k - 1], 0.0)
             else:
-                row[f"police_within_{k}"] = _within(police[m], float(step))
+                row[f"police_within_{k}"] = _within(police[pm], float(step))
                 row[f"presence_within_{k}"] = _within(presence[m], float(step))
         row["officer_attended"] = int((attended & m).sum())
         row["officer_closed"] = int((closed & m).sum())
@@ -264,3 +164,69 @@ def worst_villages(table: Table, villages: Sequence[str], *, k: int = 10, min_in
                                   "presence_mean_s": _stat(presence[m])}))
     ranked.sort(key=lambda t: (t[0], t[1]))
     return [row for _, _, row in ranked[:k]]
+
+
+EFFECT_METRICS: tuple[tuple[str, str], ...] = (
+    ("presence_mean_s", "mean time from the call to the first presence (s)"),
+    ("presence_within_1", "share with a first presence within the ladder's first step"),
+    ("police_mean_s", "mean time from the call to the first police arrival (s)"),
+    ("police_jobs", "jobs the police were sent to"),
+    ("officer_closed", "jobs the village officer closed without the police"),
+)
+"""What :func:`officer_effect` compares, each with its meaning."""
+
+_EFFECT_COLUMNS = ("rural_zone", "counted", "arrival_s", "call_s", "officer_arrival_s",
+                   "officer_closed", "unit")
+
+
+def _assigned(unit: np.ndarray) -> np.ndarray:
+    """Whether a police unit was assigned: a unit name (decoded records) or index >= 0."""
+    if unit.dtype.kind in "OUS":
+        return np.asarray(unit.astype(str) != "")
+    return np.asarray(unit >= 0)
+
+
+def officer_effect(table: Table, ladder: Mapping[str, Sequence[float]], *, with_layout: str,
+                   without_layout: str, counted_only: bool = True) -> list[dict[str, Any]]:
+    """The village officers' effect: ``with_layout`` minus ``without_layout``, replication by
+    replication on the same calls (common random numbers), per rural zone class and ``rural``.
+
+    One row per (zone, metric of :data:`EFFECT_METRICS`): ``with`` and ``without`` (means over
+    replications), ``diff`` (mean paired difference) with its 95% CI (``diff_ci_low``,
+    ``diff_ci_high``), ``significant`` and ``pairs``. ``police_jobs`` counts the jobs with a
+    police unit assigned: its drop is the police workload the officers save.
+    """
+    layout = _col(table, "layout").astype(str)
+    rep = _col(table, "replication").astype(np.int64)
+    cols = {name: _col(table, name) for name in _EFFECT_COLUMNS}
+    per_rep: list[dict[str, Any]] = []
+    for name in (with_layout, without_layout):
+        for r in sorted(set(rep[layout == name].tolist())):
+            m = (layout == name) & (rep == r)
+            sub = {k: v[m] for k, v in cols.items()}
+            police = _assigned(sub["unit"])
+            zone = sub["rural_zone"].astype(str)
+            keep = sub["counted"].astype(bool) if counted_only else np.ones(zone.shape, bool)
+            for row in rural_summary(sub, ladder, counted_only=counted_only):
+                z = row["zone"]
+                in_zone = keep & ((zone == z) if z != "rural" else np.isin(zone, list(ladder)))
+                per_rep.append({"layout": name, "zone": z, "replication": r,
+                                "presence_mean_s": row["presence_mean_s"],
+                                "presence_within_1": row["presence_within_1"],
+                                "police_mean_s": row["police_mean_s"],
+                                "police_jobs": float((police & in_zone).sum()),
+                                "officer_closed": float(row["officer_closed"])})
+    out = []
+    for metric, _ in EFFECT_METRICS:
+        for d in paired_differences(per_rep, without_layout, metric):
+            if d["layout"] != with_layout:
+                continue
+            side = {name: mean_ci([p[metric] for p in per_rep if p["layout"] == name
+                                   and p["zone"] == d["zone"] and not math.isnan(p[metric])])[0]
+                    for name in (with_layout, without_layout)}
+            out.append({"zone": d["zone"], "metric": metric, "with": side[with_layout],
+                        "without": side[without_layout], "diff": d[f"{metric}_diff"],
+                        "diff_ci_low": d[f"{metric}_diff_ci_low"],
+                        "diff_ci_high": d[f"{metric}_diff_ci_high"],
+                        "significant": d["significant"], "pairs": d["pairs"]})
+    return out

@@ -21,6 +21,7 @@ from sim.brief.figures import Figure
 from sim.brief.findings import assumptions, compliance_table, findings, reproduce, versions
 from sim.brief.fit_report import fit_summary
 from sim.brief.results import Results
+from sim.brief.rural_pages import rural_blocks
 from sim.i18n import layout_name, scenario_title, tr
 
 __all__ = ["Block", "block_text", "brief_blocks", "title_of"]
@@ -59,6 +60,7 @@ def brief_blocks(results: Results, lang: str, *, goal: float | None, formats: Se
         blocks.append(("note", no_maps))
     for i, f in enumerate(figures, 1):
         blocks.append(("figure", (f, tr("figure_n", lang, n=i, title=f.title))))
+    blocks += rural_blocks(results, lang)  # county and village pages (sim.brief.rural_pages)
     blocks += [("heading", tr("h.assumptions", lang)), ("bullets", assumptions(results, lang, goal))]
     fitted = fit_summary(Path(results.manifest.get("inputs", {}).get("scenario_file", "")), lang)
     if fitted:

@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     from sim.cli.optimize import register as register_optimize
 
     register_optimize(sub)
+    from sim.cli.rural import register as register_rural  # the county/village tables
+
+    register_rural(sub)
     return p
 
 

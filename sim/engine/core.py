@@ -46,6 +46,7 @@ from sim.engine.policies import build_policy
 from sim.engine.positions import JOB, LOOP, PARK, TRANSIT, Trajectories
 from sim.engine.presence import sample_presence
 from sim.engine.results import JobResults, assemble
+from sim.engine.village import rural_records, village_desk
 from sim.network.oracle import TravelTimeOracle
 from sim.scenario import PRIORITIES, Scenario, layout_dispatch
 from sim.types import EngineResult, Fleet, IncidentSet, Presence
@@ -134,6 +135,7 @@ class Engine:
         required = [self.scenario.incident_types[t].units_required for t in incidents.type_index]
         self.remaining: list[int] = list(required)
         self.jobs = JobResults.empty(required)
+        self.village = village_desk(world, layout, incidents, self.jobs)  # sim.engine.village
         # each busy unit's job: incident, log entry, where and when its drive there starts
         self.job_of = [-1] * n_units
         self.job_log = [-1] * n_units
@@ -457,6 +459,8 @@ class Engine:
 
     def _dispatch(self, i: int) -> None:
         now = self.env.now
+        if self.village is not None and not self.village.police_needed(i, now):
+            return  # closed by the village officer (sim.engine.village)
         if self.any_volunteer and self._prio[i] == self.minor \
                 and self.scenario.patrol.volunteers_first_on_minor:
             self._volunteer_eta(i, now)
@@ -656,6 +660,7 @@ class Engine:
             o.end_run(keep)
         result = assemble(self.world, self.layout, self.inc, self.replication, self.jobs, presence,
                           searches, end)
+        result = rural_records(self.world, self.inc, result, self.village)  # rural record fields
         self.env._queue.clear()  # drop pending events: their callbacks hold this engine in a cycle
         return result
 

@@ -28,6 +28,11 @@ layout; see :data:`POLICIES`):
     one unit per grid stays free for urgent calls.
 
 A node's grid is the platform whose post reaches it first (as for generated patrol waypoints).
+
+With a ``rural`` section whose ``cross_county`` rule is ``never`` or ``urgent_only``, the layout's
+policy is wrapped in :class:`CrossCounty`: it sees only the units it may send across county
+lines (a unit belongs to the county of its home post, a job to the county of its node), so a
+job may wait while units of another county are free.
 """
 
 from __future__ import annotations
@@ -36,8 +41,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
-__all__ = ["POLICIES", "DispatchPolicy", "EarliestArrival", "Job", "Offer", "Preference",
-           "Reserve", "Units", "generated_preference", "written_preference"]
+__all__ = ["POLICIES", "CrossCounty", "DispatchPolicy", "EarliestArrival", "Job", "Offer",
+           "Preference", "Reserve", "Units", "generated_preference", "written_preference"]
 
 URGENT = 0  # priority index of urgent jobs (sim.scenario.PRIORITIES)
 
@@ -160,6 +165,47 @@ class Reserve:
         if free_here < self.min_free[job.priority]:
             return []
         return units.earliest(job.needed)
+
+
+class _Allowed:
+    """A :class:`Units` view that shows only the units ``mask`` allows."""
+
+    def __init__(self, units: Units, mask: Sequence[bool], n_units: int) -> None:
+        self.units, self.mask, self.n_units = units, mask, n_units
+
+    def free(self) -> list[int]:
+        return [u for u in self.units.free() if self.mask[u]]
+
+    def earliest(self, k: int) -> list[Offer]:
+        ask = k
+        while True:  # the k earliest allowed are among the `ask` earliest of all, for some ask
+            offers = self.units.earliest(ask)
+            ok = [o for o in offers if self.mask[o.unit]]
+            if len(ok) >= k or len(offers) < ask or ask >= self.n_units:
+                return ok[:k]
+            ask = min(2 * ask, self.n_units)
+
+    def offer(self, unit: int) -> Offer:
+        return self.units.offer(unit)
+
+
+@dataclass(frozen=True)
+class CrossCounty:
+    """The cross-county rule around another policy: ``inner`` sees only the units that
+    ``allowed(job)`` permits (a boolean per unit), e.g. those of the job's county unless the job
+    is urgent (see :func:`sim.world.villages.cross_county_allowed`)."""
+
+    inner: DispatchPolicy
+    allowed: Callable[[Job], Sequence[bool]]
+    n_units: int
+    holds_back: bool = True
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    def choose(self, job: Job, units: Units) -> list[Offer]:
+        return self.inner.choose(job, _Allowed(units, self.allowed(job), self.n_units))
 
 
 def generated_preference(grid_of_unit: Sequence[int], units: Sequence[int],

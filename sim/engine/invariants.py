@@ -103,6 +103,10 @@ def check_invariants(table: RecordTable, *, n_units: dict[str, int] | None = Non
                         np.where(~np.isnan(c["arrival_s"]), "on_scene",
                                  np.where(~np.isnan(c["assign_s"]), "en_route",
                                           np.where(~np.isnan(c["dispatch_s"]), "queued", "call_handling"))))
+    if "officer_closed" in c:  # the village officer's jobs: no police sent (sim.engine.village)
+        closed = c["officer_closed"] == 1
+        fail(closed & ~np.isnan(c["assign_s"]), "police sent to a job the village officer closed")
+        expected = np.where(closed, "closed_by_officer", expected)
     lost = outcome == "overflow"  # handed to the backup force: no unit of the layout on scene
     fail(lost & (np.isnan(c["dispatch_s"]) | ~np.isnan(c["assign_s"])),
          "an overflow incident was not handed over, or had a unit on scene")

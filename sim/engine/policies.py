@@ -10,8 +10,10 @@ from collections.abc import Callable
 import numpy as np
 
 from sim.engine.dispatch import (
+    CrossCounty,
     DispatchPolicy,
     EarliestArrival,
+    Job,
     Preference,
     Reserve,
     generated_preference,
@@ -19,8 +21,9 @@ from sim.engine.dispatch import (
 )
 from sim.scenario import DISPATCH_POLICIES, PRIORITIES, DispatchSpec, layout_dispatch
 from sim.world.prepare import World
+from sim.world.villages import cross_county_allowed
 
-__all__ = ["REGISTRY", "build_policy", "grid_of_nodes", "work_conserving"]
+__all__ = ["REGISTRY", "build_policy", "cross_county", "grid_of_nodes", "work_conserving"]
 
 
 def grid_of_nodes(world: World, layout: str) -> np.ndarray:
@@ -90,12 +93,41 @@ assert tuple(REGISTRY) == DISPATCH_POLICIES, "every policy the scenario may name
 
 
 def build_policy(world: World, layout: str) -> DispatchPolicy:
-    """The dispatch policy of ``layout``, as its scenario names it."""
+    """The dispatch policy of ``layout``, as its scenario names it (inside the cross-county rule
+    when the scenario's ``rural.cross_county`` restricts dispatch)."""
     spec = layout_dispatch(world.scenario, layout)
-    return REGISTRY[spec.policy](world, layout, spec)
+    policy = REGISTRY[spec.policy](world, layout, spec)
+    if _county_rule(world) is not None:
+        policy = cross_county(world, layout, policy)
+    return policy
+
+
+def _county_rule(world: World) -> str | None:
+    rural = world.rural
+    return None if rural is None or rural.cross_county == "always" else rural.cross_county
+
+
+def cross_county(world: World, layout: str, inner: DispatchPolicy) -> DispatchPolicy:
+    """``inner`` under the scenario's cross-county rule: a unit belongs to the county of its home
+    post, a job to the county of its node (:func:`sim.world.villages.cross_county_allowed`)."""
+    rural, rule = world.rural, _county_rule(world)
+    assert rural is not None and rule is not None
+    unit_county = rural.county[world.fleets[layout].post]
+    node_county = rural.county.tolist()
+    masks: dict[tuple[int, bool], list[bool]] = {}
+
+    def allowed(job: Job) -> list[bool]:
+        key = (node_county[job.node], job.priority == PRIORITIES.index("urgent"))
+        hit = masks.get(key)
+        if hit is None:
+            hit = cross_county_allowed(rule, unit_county, key[0], PRIORITIES[job.priority]).tolist()
+            masks[key] = hit
+        return hit
+
+    return CrossCounty(inner=inner, allowed=allowed, n_units=len(unit_county))
 
 
 def work_conserving(world: World, layout: str) -> bool:
-    """False when the layout's policy may leave a job waiting while units are free (reserve):
-    the invariant check then skips its work-conservation test."""
-    return layout_dispatch(world.scenario, layout).policy != "reserve"
+    """False when the layout's policy may leave a job waiting while units are free (reserve, or
+    a cross-county rule): the invariant check then skips its work-conservation test."""
+    return layout_dispatch(world.scenario, layout).policy != "reserve" and _county_rule(world) is None

@@ -17,7 +17,7 @@ from sim.scenario import PRIORITIES, ZONE_CLASSES
 from sim.types import OUTCOMES, EngineResult, Fleet, IncidentSet, Presence, RecordTable
 from sim.world.prepare import MINUTES_PER_DAY, World
 
-__all__ = ["JobResults", "assemble", "off_air_between", "on_air_seconds"]
+__all__ = ["JobResults", "assemble", "off_air_between", "on_air_seconds", "target_met"]
 
 _INF = float("inf")
 
@@ -85,10 +85,7 @@ def assemble(world: World, layout: str, inc: IncidentSet, replication: int, jobs
     zones = world.zones
     target = zones.targets[inc.zone]
     start = inc.call_s if scenario.zones.clock == "call" else dispatch
-    elapsed = np.where(~np.isnan(arrival), arrival, h) - start
-    met = np.where(~np.isnan(arrival), (elapsed <= target + 1e-9).astype(np.int8),
-                   np.where(elapsed > target, 0, -1)).astype(np.int8)
-    met = np.where(np.isnan(start), -1, np.where(lost, 0, met)).astype(np.int8)
+    met = np.where(lost, 0, target_met(arrival, start, target, h)).astype(np.int8)
     warmup = scenario.run.warmup
     unit_type_names = tuple(scenario.unit_types)
     type_code = np.array([unit_type_names.index(t) for t in fleet.unit_type] + [-1], dtype=np.int32)
@@ -169,6 +166,16 @@ def assemble(world: World, layout: str, inc: IncidentSet, replication: int, jobs
                         window_s=hi - lo, run_end_s=end_s,
                         dispatchable=fleet.dispatchable.copy(), assignments=assignments,
                         presence=presence, searches=searches)
+
+
+def target_met(arrival: np.ndarray, start: np.ndarray, target: np.ndarray, h: float) -> np.ndarray:
+    """``target_met`` per incident: 1 if the first arrival (NaN: none by ``h``, the end of the run) came
+    within ``target`` (s) of ``start`` (the call or the hand-over), 0 if not, -1 while unknown
+    (still open at the horizon and within target, or ``start`` not reached)."""
+    elapsed = np.where(~np.isnan(arrival), arrival, h) - start
+    met = np.where(~np.isnan(arrival), (elapsed <= target + 1e-9).astype(np.int8),
+                   np.where(elapsed > target, 0, -1)).astype(np.int8)
+    return np.where(np.isnan(start), -1, met).astype(np.int8)
 
 
 def on_air_seconds(off_air: np.ndarray, lo: float, hi: float) -> np.ndarray:

@@ -31,9 +31,16 @@ __all__ = ["TravelTimeOracle", "edge_times"]
 
 
 def edge_times(net: RoadNetwork, speeds: dict[str, float], *, factor: float = 1.0,
-               cap: float | None = None) -> np.ndarray:
-    """Travel time (s) on each edge for class speeds (m/s), a speed factor and a speed cap (m/s)."""
-    return np.asarray(net.edge_length / net.edge_speeds(speeds, factor=factor, cap=cap), dtype=float)
+               cap: float | None = None, edge_speed: np.ndarray | None = None) -> np.ndarray:
+    """Travel time (s) on each edge for class speeds (m/s), a speed factor and a speed cap (m/s).
+
+    ``edge_speed`` (m/s per edge, e.g. rural road speeds) replaces the class speeds when given."""
+    if edge_speed is None:
+        v = net.edge_speeds(speeds, factor=factor, cap=cap)
+    else:
+        v = np.asarray(edge_speed, dtype=float) * factor
+        v = v if cap is None else np.minimum(v, cap)
+    return np.asarray(net.edge_length / v, dtype=float)
 
 
 def _csr_min(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray) -> csr_matrix:

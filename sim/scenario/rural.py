@@ -19,6 +19,7 @@ An example::
       ladder:
         township: ["10 min", "20 min", "30 min"]
         village: ["10 min", "20 min", "30 min"]
+      targets: {township: "10 min", village: "15 min"}   # default: each ladder's first step
       officer:
         mode: e-bike
         turnout: "2 min"
@@ -211,6 +212,10 @@ class RuralSpec(_Model):
         default_factory=_default_ladder)
     """Response ladder by rural zone class: the share of police arrivals within each step is
     reported (default 10/20/30 min)."""
+    targets: dict[Literal["township", "village"], _Duration] = Field(default_factory=dict)
+    """Response-time target by rural zone class (``target_s`` and ``target_met`` of the records
+    for incidents in a township or village outside the urban zones); default: the first step of
+    the class's ladder."""
     officer: VillageOfficer
     counties: list[County] = Field(default_factory=list)
     road_speeds: dict[str, _Speed] = Field(default_factory=dict)
@@ -232,7 +237,16 @@ class RuralSpec(_Model):
             if any(not 0 < t <= 86400.0 for t in steps) or list(steps) != sorted(set(steps)):
                 raise FieldProblem(("ladder", zc), "ladder steps must be increasing positive "
                                                    "durations of at most a day")
+        for zc, target in self.targets.items():
+            if not 0 < target <= 86400.0:
+                raise FieldProblem(("targets", zc), "a target must be a positive duration of at "
+                                                    "most a day")
         return self
+
+    def target_of(self, zone_class: str) -> float:
+        """The response-time target (s) of a rural zone class (see ``targets``)."""
+        got = self.targets.get(zone_class)  # type: ignore[call-overload]
+        return float(got) if got is not None else float(self.ladder[zone_class][0])  # type: ignore[index]
 
 
 def rural_problems(s: Scenario) -> Iterable[tuple[tuple[Any, ...], str]]:

@@ -41,6 +41,7 @@ from sim.scenario import ZONE_CLASSES, LoadedScenario, Scenario, ScenarioError, 
 from sim.types import Fleet, Loop
 from sim.world.demand import DemandModel, demand_model, node_weights, read_demand_points
 from sim.world.places import place_on_roads
+from sim.world.rural_world import RuralWorld, prepare_rural
 from sim.world.zones import ZoneMap, classify_nodes
 
 __all__ = ["Fleet", "Loop", "World", "duty_table", "prepare_world"]
@@ -78,6 +79,9 @@ class World:
     """Where one-time tables (loop rows) are stored between processes; None: not stored."""
     _oracle_sig: dict[int, str] = field(default_factory=dict, repr=False)
     _pinned: frozenset[int] | None = field(default=None, repr=False)
+    rural: RuralWorld | None = None
+    """Villages, their officers, rural targets and counties (:mod:`sim.world.rural_world`);
+    None without a ``rural`` section."""
 
     def __post_init__(self) -> None:
         if not self.period_oracles:
@@ -198,8 +202,10 @@ def congested_edge_factors(net: RoadNetwork, speed_factor: dict[str, float],
     return per_class[net.edge_class]
 
 
-def _period_oracles(scenario: Scenario, net: RoadNetwork) -> list[dict[str, TravelTimeOracle]]:
-    """One oracle set per congestion period (0 = free flow); identical profiles share an oracle."""
+def _period_oracles(scenario: Scenario, net: RoadNetwork, edge_speed: np.ndarray | None = None
+                    ) -> list[dict[str, TravelTimeOracle]]:
+    """One oracle set per congestion period (0 = free flow); identical profiles share an oracle.
+    ``edge_speed`` (m/s per edge: the rural road speeds) replaces the class speeds when given."""
     speeds = scenario.network.speeds
     by_profile: dict[tuple, TravelTimeOracle] = {}
     out: list[dict[str, TravelTimeOracle]] = []
@@ -207,7 +213,8 @@ def _period_oracles(scenario: Scenario, net: RoadNetwork) -> list[dict[str, Trav
     for period in periods:
         oracles: dict[str, TravelTimeOracle] = {}
         for name, ut in scenario.unit_types.items():
-            base = edge_times(net, speeds, factor=ut.speed_factor, cap=ut.max_speed)
+            base = edge_times(net, speeds, factor=ut.speed_factor, cap=ut.max_speed,
+                              edge_speed=edge_speed)
             walk = ut.access == "walk"
             if not walk:  # cars never use footways
                 base = np.where(np.asarray(net.edge_walk_only, dtype=bool), np.inf, base)
@@ -446,7 +453,8 @@ def prepare_world(loaded: LoadedScenario, net: RoadNetwork, layouts: list[str] |
         demand = demand_model(net, s, points, weights)
     except KeyError as exc:
         raise loaded.error(("demand", "points", "file"), str(exc.args[0])) from None
-    period_oracles = _period_oracles(s, net)
+    rural = prepare_rural(loaded, net, zones) if s.rural is not None else None  # sim.world.rural_world
+    period_oracles = _period_oracles(s, net, None if rural is None else rural.edge_speed_mps)
     oracles = period_oracles[0]
     fleets = {name: _fleet(loaded, net, name, zones, weights, oracles) for name in names}
     # the free-flow rows from and to the posts were computed for the grids and loops; the same
@@ -461,7 +469,7 @@ def prepare_world(loaded: LoadedScenario, net: RoadNetwork, layouts: list[str] |
     return World(
         scenario=s, net=net, zones=zones, weights=weights, oracles=oracles, fleets=fleets,
         period_oracles=period_oracles, period_of_minute=s.congestion.period_of_minute(),
-        demand=demand,
+        demand=demand, rural=rural,
     )
 
 
