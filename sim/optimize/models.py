@@ -34,6 +34,7 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix, csr_matrix, hstack, vstack
 
+from sim.optimize.lagrange import reduce_by_bound
 from sim.optimize.matrix import CostMatrix
 
 __all__ = ["LSCP", "MCLP", "CapacitatedMCLP", "FairMCLP", "PCenter", "PMedian", "Solution",
@@ -76,6 +77,7 @@ class Solution:
     assignment: np.ndarray = field(repr=False)
     assigned_cost: np.ndarray = field(repr=False)
     covered: np.ndarray = field(repr=False)
+    notes: dict[str, Any] = field(default_factory=dict)  # how it was found (reductions, method)
 
     def covered_share(self, weights: np.ndarray, groups: np.ndarray | None = None,
                       n_groups: int | None = None) -> np.ndarray | float:
@@ -251,7 +253,8 @@ class _Reduced:
 
 
 def reduce_cover(pairs: CostMatrix, weights: np.ndarray, fixed: np.ndarray,
-                 groups: np.ndarray | None = None, *, drop_dominated: bool = True) -> _Reduced:
+                 groups: np.ndarray | None = None, *, drop_dominated: bool = True,
+                 allowed: np.ndarray | None = None) -> _Reduced:
     """Exact reductions of a covering problem before it goes to HiGHS.
 
     - *Dominated sites* go: a site whose covered set is inside another site's (equal sets: the
@@ -263,6 +266,7 @@ def reduce_cover(pairs: CostMatrix, weights: np.ndarray, fixed: np.ndarray,
     Optimal values are unchanged; models open "at most" their count on the reduced problem and
     fill up afterwards (filling never lowers coverage). ``drop_dominated=False`` keeps every
     site (for next-best solutions, where two sets of equal coverage are different answers).
+    ``allowed``: a mask of the sites that may stay at all (default every site).
     """
     ns, nd = pairs.n_sites, pairs.n_demand
     pos = weights[pairs.demand] > 0
@@ -277,6 +281,8 @@ def reduce_cover(pairs: CostMatrix, weights: np.ndarray, fixed: np.ndarray,
         dom = (v == size[i]) & (i != k) & ((size[k] > size[i]) | ((size[k] == size[i]) & (k < i)))
         drop[i[dom]] = True
         drop[size == 0] = True
+    if allowed is not None:
+        drop |= ~allowed
     drop[fixed] = False
     kept = np.flatnonzero(~drop)
     cover_t = s_mat[kept].T.tocsr()  # [demand, kept sites]
@@ -322,11 +328,31 @@ class MCLP(_Base):
     ``exclude``: site sets already found (for the next-best solutions); each is cut off.
     """
 
+    bound_reduction: bool = True  # Lagrangian/LP variable fixing before HiGHS (see sim.optimize.lagrange)
+
     def solve(self, time_limit: float = 60.0, mip_gap: float = 1e-6) -> Solution:
         if self.p is None:
             raise ValueError("MCLP needs p, the number of sites to open")
-        red = reduce_cover(self._cover_pairs(), self.weights, self.fixed,
-                           drop_dominated=not self.exclude)
+        t0 = time.perf_counter()
+        pairs = self._cover_pairs()
+        red = reduce_cover(pairs, self.weights, self.fixed, drop_dominated=not self.exclude)
+        wsum = self.weights.sum()
+        inc: np.ndarray | None = None
+        inc_value, global_bound = -np.inf, np.inf
+        notes: dict[str, Any] = {"sites_after_dominance": len(red.sites), "rows_after_merge": len(red.rows)}
+        if self.bound_reduction and not self.exclude and len(red.sites) > self.total > len(red.fixed):
+            rb = reduce_by_bound(red.cover, red.weight / wsum, red.fixed, self.total)
+            inc, inc_value, global_bound = red.sites[rb.sites], rb.value, rb.bound
+            notes.update(incumbent=inc_value, lagrangian_bound=rb.bound, sites_after_fixing=int(rb.keep.sum()),
+                         sites_forced_open=int(rb.force.sum()) - len(red.fixed),
+                         reduction_s=time.perf_counter() - t0)
+            if rb.proven:
+                return self._incumbent(inc, inc_value, global_bound, "optimal", time.perf_counter() - t0,
+                                       notes, "greedy + swap, proven optimal by the Lagrangian bound")
+            kept = red.sites[rb.keep]
+            red = reduce_cover(pairs.restrict(np.isin(pairs.site, kept)), self.weights,
+                               np.union1d(self.fixed, red.sites[rb.force]), drop_dominated=False,
+                               allowed=np.isin(np.arange(self.matrix.n_sites), kept))
         ns, nz = len(red.sites), len(red.rows)
         scale = red.weight.max() if nz else 1.0  # objective coefficients near 1 for HiGHS
         integ, lb, ub = _x_vars(ns, red.fixed)
@@ -340,11 +366,42 @@ class MCLP(_Base):
             row = np.zeros((1, ns + nz))
             row[0, pos] = 1.0
             prog.add(csr_matrix(row), -np.inf, len(pos) - 1)
-        v, obj, bound, status, secs = prog.solve(time_limit, mip_gap)
+        if inc is not None:  # objective cutoff: only solutions at least as good as the incumbent
+            prog.add(hstack([csr_matrix((1, ns)), csr_matrix(red.weight[None, :] / scale)]),
+                     inc_value * wsum / scale * (1 - 1e-9), np.inf)
+        left = time_limit - (time.perf_counter() - t0)
+        try:
+            v, obj, bound, status, _secs = prog.solve(max(1.0, left), mip_gap)
+        except SolveError:
+            if inc is None:
+                raise
+            return self._incumbent(inc, inc_value, global_bound, "time limit", time.perf_counter() - t0,
+                                   notes, "greedy + swap (HiGHS found no solution in time); gap from the "
+                                          "Lagrangian bound")
         assert v is not None
         sites = _fill(red.sites[_chosen(v, ns)], self.matrix.n_sites, self.total)
-        wsum = self.weights.sum()
-        return self._solution(sites, -obj * scale / wsum, -bound * scale / wsum, status, secs, prog)
+        value, hb = -obj * scale / wsum, -bound * scale / wsum
+        if inc is not None:
+            # the reduced problem holds every solution better than the incumbent
+            global_bound = min(global_bound, max(inc_value, hb))
+            if inc_value > value + 1e-12:
+                sites, value = _fill(inc, self.matrix.n_sites, self.total), inc_value
+                notes["method"] = "greedy + swap incumbent (HiGHS found no better), bound reduced + HiGHS"
+        else:
+            global_bound = hb
+        notes.setdefault("method", "HiGHS" if inc is None else "Lagrangian/LP reduction + HiGHS")
+        sol = self._solution(sites, value, global_bound, status, time.perf_counter() - t0, prog)
+        sol.notes = notes
+        return sol
+
+    def _incumbent(self, sites: np.ndarray, value: float, bound: float, status: str, seconds: float,
+                   notes: dict[str, Any], method: str) -> Solution:
+        sites = _fill(np.sort(sites), self.matrix.n_sites, self.total)
+        sol = self._solution(sites, value, bound, status, seconds,
+                             _Program(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0)))
+        notes["method"] = method
+        sol.notes = notes
+        return sol
 
 
 def _eye(n: int) -> csr_matrix:
