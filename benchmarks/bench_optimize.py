@@ -40,7 +40,8 @@ def _coverage(loaded, world, spacing_m: float, time_limit: float, reduce: bool) 
     total, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {"candidates": len(nodes), "demand": inst.matrix.n_demand,
             "pairs": int(inst.matrix.within(inst.targets).sum()), "build_s": inst.build_s,
-            "size": sol.size_text(), "solve_s": sol.solve_s, "total_s": total, "cpu_s": cpu, "status": sol.status,
+            "size": sol.size_text(), "solve_s": sol.solve_s, "total_s": total, "cpu_s": cpu,
+            "status": sol.status,
             "gap": sol.gap, "value": sol.objective, "notes": sol.notes}
 
 

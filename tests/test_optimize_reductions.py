@@ -112,3 +112,22 @@ def test_fixing_removes_sites_on_some_instance():
         rb = reduce_by_bound(csc_matrix(a), w, np.zeros(0, dtype=np.int64), 3, lp_below=8)
         removed += int((~rb.keep).sum() + rb.force.sum())
     assert removed > 0
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_next_best_solutions_with_fixing_match_brute_force(seed):
+    """The 2nd and 3rd best distinct sets (no-good cuts on the reduced model) against the sorted
+    values of every set of 3 sites."""
+    cost, w, t = _instance(seed)
+    cover = cost <= t[None, :]
+    values = sorted((w[cover[list(c)].any(axis=0)].sum() / w.sum()
+                     for c in itertools.combinations(range(cost.shape[0]), 3)), reverse=True)
+    found = [MCLP.from_cost_matrix(cost, w, targets=t, p=3).solve()]
+    for _ in range(2):
+        model = MCLP.from_cost_matrix(cost, w, targets=t, p=3)
+        model.exclude = [f.sites for f in found]
+        found.append(model.solve())
+    assert len({tuple(f.sites.tolist()) for f in found}) == 3
+    for k, f in enumerate(found):
+        assert f.objective == pytest.approx(values[k], abs=1e-9)
+        assert w[cover[f.sites].any(axis=0)].sum() / w.sum() == pytest.approx(values[k])

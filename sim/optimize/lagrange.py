@@ -30,7 +30,8 @@ import numpy as np
 from scipy.optimize import linprog
 from scipy.sparse import csc_matrix, csr_matrix, hstack, vstack
 
-__all__ = ["BoundResult", "Reduction", "cover_value", "fix_sites", "greedy_sites", "lagrangian_bound",
+__all__ = ["BoundResult", "Reduction", "best_neighbour", "cover_value", "fix_sites", "greedy_sites",
+           "lagrangian_bound",
            "lp_multipliers", "reduce_by_bound", "swap_search"]
 
 
@@ -88,6 +89,34 @@ def swap_search(cover: csc_matrix, weight: np.ndarray, sites: np.ndarray,
         if not improved:
             break
     return np.array(sorted(s), dtype=np.int64), value
+
+
+def best_neighbour(cover: csc_matrix, weight: np.ndarray, found: list[np.ndarray],
+                   fixed: np.ndarray) -> np.ndarray | None:
+    """The best set of sites one swap away from one of ``found`` and none of them (fixed sites
+    stay): a starting solution for the next-best search. ``None`` when there is none."""
+    at = csr_matrix(cover.T)
+    banned = {tuple(sorted(int(i) for i in f)) for f in found}
+    best, best_v = None, -np.inf
+    for f in found:
+        s = [int(i) for i in f]
+        cnt = _counts(cover, np.asarray(s, dtype=np.int64))
+        for k in range(len(s)):
+            if s[k] in set(fixed.tolist()):
+                continue
+            rem = cnt.copy()
+            rem[_rows_of(cover, s[k])] -= 1
+            gain = at @ (weight * (rem == 0))
+            base = float(weight[rem > 0].sum())
+            for i in np.lexsort((np.arange(len(gain)), -gain)).tolist():
+                if i in s:
+                    continue
+                cand = tuple(sorted([*s[:k], i, *s[k + 1:]]))
+                if cand not in banned:
+                    if base + gain[i] > best_v:
+                        best, best_v = np.array(cand, dtype=np.int64), base + float(gain[i])
+                    break
+    return best
 
 
 def _top(c: np.ndarray, p: int) -> np.ndarray:
@@ -212,12 +241,17 @@ class Reduction:
 
 
 def reduce_by_bound(cover: csr_matrix, weight: np.ndarray, fixed: np.ndarray, total: int,
-                    *, rounds: int = 6, iterations: int = 1000, lp_below: int = 1500) -> Reduction:
+                    *, rounds: int = 6, iterations: int = 1000, lp_below: int = 1500,
+                    incumbent: np.ndarray | None = None) -> Reduction:
     """Greedy + swap incumbent, Lagrangian bound and variable fixing, repeated ``rounds`` times
     (each round on what the last one left, multipliers warm-started). Once at most
     ``lp_below`` sites are left, the rounds take the multipliers from the linear relaxation
     instead (:func:`lp_multipliers`; the best bound, and quick on a reduced problem), until
     a round removes less than a tenth of the free sites.
+
+    ``incumbent``: a solution (site positions) to start from and keep, with no search for a
+    better one (for next-best solutions: it must not be one of the sets cut off, and fixing
+    then keeps every solution better than it).
 
     ``cover``: ``[rows, sites]``; ``fixed``: site positions that must be open; ``total``: sites
     open in a solution, fixed ones included. Rows covered by open-for-sure sites count as a
@@ -230,7 +264,8 @@ def reduce_by_bound(cover: csr_matrix, weight: np.ndarray, fixed: np.ndarray, to
     force = np.zeros(ns, dtype=bool)
     force[np.asarray(fixed, dtype=np.int64)] = True
     lam_all = 0.5 * w
-    inc: np.ndarray | None = None  # incumbent, site positions (forced ones included)
+    frozen = incumbent is not None
+    inc = None if incumbent is None else np.sort(np.asarray(incumbent, dtype=np.int64))
     value, bound = -np.inf, np.inf
     history: list[tuple[int, float, float]] = []
     for _ in range(rounds):
@@ -256,7 +291,9 @@ def reduce_by_bound(cover: csr_matrix, weight: np.ndarray, fixed: np.ndarray, to
             res = lp_multipliers(sub, wf, pf, s, v)
         else:
             res = lagrangian_bound(sub, wf, pf, s, v, lam=lam_all[rest], iterations=iterations)
-        if res.value > v:
+        if frozen:
+            res.sites, res.value = s, v
+        elif res.value > v:
             s, v = swap_search(sub, wf, res.sites)
             res.sites, res.value = s, v
         inc = np.sort(np.concatenate([np.flatnonzero(force), free[s]])).astype(np.int64)
