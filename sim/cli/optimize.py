@@ -121,9 +121,14 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
 
 
 def _print_solution(report: dict[str, Any]) -> None:
-    print(f"model: {report['variables']:,} variables, {report['constraints']:,} constraints, "
+    red = report.get("reductions", {})
+    if "sites_after_fixing" in red:
+        print(f"reductions: {red['sites_after_dominance']:,} sites after dominance, "
+              f"{red['sites_after_fixing']:,} after Lagrangian/LP fixing ({red['reduction_s']:.1f} s); "
+              f"incumbent {red['incumbent']:.4%}, bound {red['lagrangian_bound']:.4%}")
+    print(f"model to HiGHS: {report['variables']:,} variables, {report['constraints']:,} constraints, "
           f"{report['nonzeros']:,} nonzeros; solved in {report['solve_s']:.1f} s, "
-          f"{report['status']}, gap {report['gap']:.2%}")
+          f"{report['status']}, gap {report['gap']:.2%} ({report.get('method', 'HiGHS')})")
     shares = ", ".join(f"{g} {v:.1%}" for g, v in report["covered_share_by_group"].items() if v is not None)
     print(f"{report['objective']}: value {report['value']:.6g} (bound {report['bound']:.6g}); "
           f"covered within target: {report['covered_share']:.1%} overall ({shares})")
@@ -211,7 +216,8 @@ def _change_maps(out: Path, result: dict[str, Any]) -> list[str]:
             before=data["before"], after=data["after"], node_zone=data["node_zone"],
             node_weight=data["node_weight"], kept=data["kept"], moved=data["moved"],
             removed=data["removed"], new=data["new"], lang=lang,
-            note=tr("o.note", lang, period=info["period"], unit=info["unit_type"]))
+            note=tr("o.note", lang, unit=info["unit_type"],
+                    period=tr("m.free_flow", lang) if info["period"] == "free flow" else info["period"]))
         save_figure(fig, out / f"layout_change{suffix}")
         names.append(f"layout_change{suffix}.png")
     return names

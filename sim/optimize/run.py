@@ -185,9 +185,17 @@ def optimize_scenario(loaded: LoadedScenario, opts: OptimizeOptions, out: Path,
         reports.append(rep)
         desc = (f"{opts.objective} optimum #{k + 1}: {count} {'new ' if opts.keep else ''}sites, covered "
                 f"{rep['covered_share']:.1%} within target (static, {inst.period}, {ut})")
+        base_label = s.layouts[base].label or base
+        base_zh = s.layouts[base].label_zh or base_label
+        rank = f" #{k + 1}" if len(solutions) > 1 else ""
+        labels = ((f"{base_label} + {count} new sites ({opts.objective}){rank}",
+                   f"{base_zh} + {count} 个新点位（{opts.objective}）{rank}") if opts.keep else
+                  (f"Optimised: {count} sites ({opts.objective}){rank}",
+                   f"优化方案：{count} 个点位（{opts.objective}）{rank}"))
         layouts[name] = layout_entry(loaded, base, [int(inst.sites[i]) for i in new],
                                      [inst.site_names[i] for i in new], net, keep=bool(opts.keep),
                                      description=desc, posts_by_time=posts if k == 0 else None)
+        layouts[name].update(label=labels[0][:80], label_zh=labels[1][:80])
         for i in sol.sites.tolist():
             csv_rows.append({"layout": name, "site": inst.site_names[i],
                              "node": int(net.osmid[inst.sites[i]]),

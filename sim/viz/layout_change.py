@@ -31,6 +31,7 @@ from sim.viz.basemap import (
     road_width,
     scale_bar_and_north,
     segments,
+    zone_shapes,
 )
 from sim.viz.fonts import cjk_font
 from sim.viz.style import add_footer
@@ -93,6 +94,7 @@ def plot_layout_change(net: RoadNetwork, scenario: Scenario, *, old_layout: str,
                    linewidth=1.0, zorder=13)
     handles = [Line2D([], [], color=CHANGE_COLOURS[k], lw=3.5 if k in ("gained", "lost") else 2.5,
                       label=tr(f"o.{k}", lang)) for k in ("gained", "lost", "both", "neither")]
+    handles += zone_shapes(ax, net, scenario, filled=False, lang=lang, zorder=5)
     handles += [
         Line2D([], [], marker="s", ls="", color="black", markeredgecolor="white", ms=8,
                label=f"{tr('o.kept', lang)} ({len(kept)})"),
