@@ -750,7 +750,8 @@ class DailyMobileMCLP:
 
     def __init__(self, matrices: Sequence[CostMatrix], weights: Sequence[np.ndarray],
                  targets: Sequence[np.ndarray | float], allowed: Sequence[Sequence[np.ndarray]],
-                 home: Sequence[int], share: Sequence[float], gaps: Sequence[bool], max_moves: int) -> None:
+                 home: Sequence[int] | np.ndarray, share: Sequence[float], gaps: Sequence[bool],
+                 max_moves: int) -> None:
         self.n_periods = len(matrices)
         if not (len(weights) == len(targets) == len(allowed) == len(share) == len(gaps) == self.n_periods):
             raise ValueError("give matrices, weights, targets, allowed, share and gaps per period")

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from sim.fileio import write_csv
+from sim.i18n import layout_name, tr
 from sim.network.graph import RoadNetwork
 from sim.optimize.candidates import (
     NetworkInstance,
@@ -185,13 +186,9 @@ def optimize_scenario(loaded: LoadedScenario, opts: OptimizeOptions, out: Path,
         reports.append(rep)
         desc = (f"{opts.objective} optimum #{k + 1}: {count} {'new ' if opts.keep else ''}sites, covered "
                 f"{rep['covered_share']:.1%} within target (static, {inst.period}, {ut})")
-        base_label = s.layouts[base].label or base
-        base_zh = s.layouts[base].label_zh or base_label
         rank = f" #{k + 1}" if len(solutions) > 1 else ""
-        labels = ((f"{base_label} + {count} new sites ({opts.objective}){rank}",
-                   f"{base_zh} + {count} 个新点位（{opts.objective}）{rank}") if opts.keep else
-                  (f"Optimised: {count} sites ({opts.objective}){rank}",
-                   f"优化方案：{count} 个点位（{opts.objective}）{rank}"))
+        labels = [tr("o.label_keep" if opts.keep else "o.label_new", lang, n=count, objective=opts.objective,
+                     rank=rank, base=layout_name(s, base, lang)) for lang in ("en", "zh")]
         layouts[name] = layout_entry(loaded, base, [int(inst.sites[i]) for i in new],
                                      [inst.site_names[i] for i in new], net, keep=bool(opts.keep),
                                      description=desc, posts_by_time=posts if k == 0 else None)
