@@ -78,7 +78,8 @@ def main() -> int:
             print(f"    sites {r['candidates']:,} -> {n['sites_after_dominance']:,} (dominance) -> "
                   f"{n['sites_after_fixing']:,} (Lagrangian/LP fixing, {n['reduction_s']:.1f} s); incumbent "
                   f"{n['incumbent']:.4%}, bound {n['lagrangian_bound']:.4%}")
-        print(f"    model to HiGHS: {r['size']}; solve {r['solve_s']:.1f} s in all, {r['status']}, "
+        print(f"    model to HiGHS: {r['size']}; solve {r['solve_s']:.1f} s in all (CPU {r['cpu_s']:.1f} s: "
+              f"the difference is other load on the machine), {r['status']}, "
               f"gap {r['gap']:.3%}, covered {r['value']:.2%} ({n.get('method', 'HiGHS')})")
     if len(results) == 2:
         full, ref = results[0.0], results[300.0]
