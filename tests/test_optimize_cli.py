@@ -109,7 +109,7 @@ def test_simulate_selects_with_a_stated_pcs(tmp_path, capsys):
 
 
 def test_layout_change_map_and_brief_section(optimized):
-    from sim.brief.optimize_section import optimize_summary
+    from sim.brief.optimize_section import optimize_figure, optimize_summary
 
     assert (optimized / "layout_change.png").stat().st_size > 10_000
     assert (optimized / "layout_change_zh.png").stat().st_size > 10_000
@@ -127,6 +127,10 @@ def test_layout_change_map_and_brief_section(optimized):
     assert f"{100 * stat['covered_share']:.1f}%" in en[0]
     assert "layout_change_zh.png" in zh[-1] and "layout_change.png" in en[-1]
     assert optimize_summary(optimized / "nowhere" / "x.yaml", scenario, "en") == []
+    fig = optimize_figure(optimized / "optimized.yaml", scenario, "zh")
+    assert fig is not None and fig.files == [optimized / "layout_change_zh.png"]
+    assert fig.preview[:8] == b"\x89PNG\r\n\x1a\n"
+    assert optimize_figure(optimized / "nowhere" / "x.yaml", scenario, "en") is None
 
 
 def test_max_moves_needs_by_period(tmp_path, capsys):

@@ -9,9 +9,26 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sim.brief.figures import Figure
 from sim.i18n import layout_name, pct, tr
 
-__all__ = ["optimize_summary"]
+__all__ = ["optimize_figure", "optimize_summary"]
+
+
+def optimize_figure(scenario_file: Path, scenario: Any, lang: str = "en") -> Figure | None:
+    """The layout-change map that ``optimize`` wrote beside ``scenario_file``, as a brief figure
+    (its small palette copy ``*_preview.png`` embedded), or None."""
+    folder = scenario_file.parent if scenario_file.name else None
+    rep = folder / "optimize.json" if folder is not None else None
+    png = folder / ("layout_change_zh.png" if lang == "zh" else "layout_change.png") if folder else None
+    if rep is None or png is None or not rep.is_file() or not png.is_file():
+        return None
+    change = json.loads(rep.read_text(encoding="utf-8")).get("change", {})
+    title = tr("o.title", lang, new=layout_name(scenario, str(change.get("new_layout", "")), lang),
+               old=layout_name(scenario, str(change.get("old_layout", "")), lang))
+    small = png.with_name(png.stem + "_preview.png")
+    return Figure(name="layout_change", title=title, files=[png],
+                  preview=(small if small.is_file() else png).read_bytes())
 
 
 def optimize_summary(scenario_file: Path, scenario: Any, lang: str = "en") -> list[str]:

@@ -200,10 +200,11 @@ def _optimize_scenario(args: argparse.Namespace) -> int:
 def _change_maps(out: Path, result: dict[str, Any]) -> list[str]:
     """``layout_change.png`` (English) and ``layout_change_zh.png``: the chosen sites against
     the base layout, with the roads that gain and lose coverage within target."""
+    from sim.brief.figures import PREVIEW_PX
     from sim.i18n import tr
     from sim.scenario import load_scenario as load
     from sim.viz.layout_change import plot_layout_change
-    from sim.viz.save import save_figure
+    from sim.viz.save import save_with_preview
     from sim.world.prepare import World
 
     data, info = result.pop("change_data"), result["change"]
@@ -218,7 +219,8 @@ def _change_maps(out: Path, result: dict[str, Any]) -> list[str]:
             removed=data["removed"], new=data["new"], lang=lang,
             note=tr("o.note", lang, unit=info["unit_type"],
                     period=tr("m.free_flow", lang) if info["period"] == "free flow" else info["period"]))
-        save_figure(fig, out / f"layout_change{suffix}")
+        _, small = save_with_preview(fig, out / f"layout_change{suffix}", preview_px=PREVIEW_PX)
+        (out / f"layout_change{suffix}_preview.png").write_bytes(small)  # embedded by the brief
         names.append(f"layout_change{suffix}.png")
     return names
 
