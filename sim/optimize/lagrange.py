@@ -126,8 +126,9 @@ def _top(c: np.ndarray, p: int) -> np.ndarray:
 
 @dataclass
 class BoundResult:
-    """What :func:`lagrangian_bound` found: the best (lowest) bound and its multipliers, the
-    site values ``c`` at them, and the best solution seen with its value."""
+    """What :func:`lagrangian_bound` found: the best (lowest) bound ``L(lam)`` and its
+    multipliers, the site values ``c`` at them, and the best solution seen with its value.
+    ``bound`` is ``L`` itself, never capped (the fixing test needs ``L`` at these ``lam``)."""
 
     bound: float
     lam: np.ndarray
@@ -175,7 +176,7 @@ def lagrangian_bound(cover: csc_matrix, weight: np.ndarray, p: int, sites: np.nd
         if gg == 0:
             break
         lam = np.clip(lam - theta * (bound - inc) / gg * g, 0.0, w)
-    return BoundResult(bound=min(best, float(w.sum())), lam=best_lam, c=at @ best_lam,
+    return BoundResult(bound=best, lam=best_lam, c=at @ best_lam,
                        sites=inc_sites, value=inc, iterations=it)
 
 
@@ -195,7 +196,7 @@ def lp_multipliers(cover: csc_matrix, weight: np.ndarray, p: int, sites: np.ndar
     lam = np.clip(-np.asarray(res.ineqlin.marginals[:nz]), 0.0, w) if res.status == 0 else 0.5 * w
     c = csr_matrix(cover.T) @ lam
     bound = float((w - lam).sum() + c[_top(c, p)].sum())
-    return BoundResult(bound=min(bound, float(w.sum())), lam=lam, c=c, sites=np.asarray(sites),
+    return BoundResult(bound=bound, lam=lam, c=c, sites=np.asarray(sites),
                        value=float(value), iterations=0)
 
 
@@ -298,7 +299,7 @@ def reduce_by_bound(cover: csr_matrix, weight: np.ndarray, fixed: np.ndarray, to
             res.sites, res.value = s, v
         inc = np.sort(np.concatenate([np.flatnonzero(force), free[s]])).astype(np.int64)
         value = base + v
-        bound = min(bound, max(value, base + res.bound))
+        bound = min(bound, max(value, base + min(res.bound, float(wf.sum()))))
         lam_all[rest] = res.lam
         drop, frc = fix_sites(res, pf, s)
         keep[free[drop]] = False
