@@ -219,8 +219,13 @@ def optimize_scenario(loaded: LoadedScenario, opts: OptimizeOptions, out: Path,
         static = {c: ladder_coverage(sim_world, c) for c in candidates}
         report["selection"], lines = selection_report(sel, candidates, static)
     change = layout_change(world, inst, base, solutions[0].sites, keep=bool(opts.keep))
+    osm = [int(v) for v in net.osmid]  # road nodes by their OpenStreetMap id in the report
     report["change"] = {"old_layout": base, "new_layout": next(iter(layouts)), "map": "layout_change.png",
-                        **{k: v for k, v in change.items() if not isinstance(v, np.ndarray)}}
+                        **{k: v for k, v in change.items() if not isinstance(v, (np.ndarray, list))},
+                        "kept": [[osm[a], osm[b]] for a, b in change["kept"]],
+                        "moved": [[osm[a], osm[b]] for a, b in change["moved"]],
+                        "removed": [osm[a] for a in change["removed"]],
+                        "new": [osm[b] for b in change["new"]]}
     report["total_s"] = time.perf_counter() - t_start
     report["lines"] = lines
     (out / "optimize.json").write_text(json.dumps(report, indent=1, ensure_ascii=False, default=float) + "\n",
