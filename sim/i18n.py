@@ -244,6 +244,38 @@ TEXT: dict[str, dict[str, str]] = {
                              "loops keep free-flow timing.",
                        "zh": "每次出行按出发时段的拥堵计算；巡逻路线按畅通速度计时。"},
     "h.fit": {"en": "Fitted to the city's call log", "zh": "按本市接警记录拟合"},
+    "h.optimize": {"en": "Finding a layout (run_sim.py optimize)", "zh": "布局优化（run_sim.py optimize）"},
+    "o.title": {"en": "{new} against {old}: where coverage within target is gained and lost",
+                "zh": "{new} 与 {old} 对比：按时覆盖的得与失"},
+    "o.gained": {"en": "newly within target", "zh": "新增按时覆盖"},
+    "o.lost": {"en": "no longer within target", "zh": "失去按时覆盖"},
+    "o.both": {"en": "within target in both", "zh": "两者均按时覆盖"},
+    "o.neither": {"en": "beyond target in both", "zh": "两者均未按时覆盖"},
+    "o.kept": {"en": "site kept", "zh": "保留点位"},
+    "o.moved_from": {"en": "existing site (moved or removed)", "zh": "现有点位（迁移或撤销）"},
+    "o.moved_to": {"en": "moved site (arrow: from where)", "zh": "迁移后点位（箭头表示迁移）"},
+    "o.new": {"en": "new site", "zh": "新增点位"},
+    "o.side": {"en": "Demand within target (weighted by incidents)",
+               "zh": "按时覆盖的警情比例（按警情加权）"},
+    "o.note": {"en": "Static travel times ({period}, {unit}, turnout included); target per zone class. "
+                     "Shares weighted by the demand model.",
+               "zh": "静态行车时间（{period}，{unit}，含出警准备）；各区域类别的目标时间。"
+                     "比例按需求模型加权。"},
+    "o.summary": {"en": "{layout}: {objective} optimum with {n} sites, {covered} of demand within target "
+                        "statically ({old}: {before}); {status}, gap {gap}, solved in {secs} s.",
+                  "zh": "{layout}：{objective} 目标的最优解，{n} 个点位，静态按时覆盖 {covered}"
+                        "（{old}：{before}）；{status}，间隙 {gap}，求解 {secs} 秒。"},
+    "o.change": {"en": "Against {old}: {gained} of demand newly within target, {lost} no longer; "
+                       "{kept} sites kept, {moved} moved, {new} new.",
+                 "zh": "与 {old} 相比：{gained} 的警情新增按时覆盖，{lost} 失去；"
+                       "保留 {kept} 个点位，迁移 {moved} 个，新增 {new} 个。"},
+    "o.selected": {"en": "Chosen by simulation: {layout}, probability of correct selection at least {pcs}.",
+                   "zh": "仿真选优结果：{layout}，正确选择概率不低于 {pcs}。"},
+    "o.map": {"en": "Map of gained and lost coverage: {path}", "zh": "覆盖得失地图：{path}"},
+    "o.label_keep": {"en": "{base} + {n} new sites ({objective}){rank}",
+                     "zh": "{base} + {n} 个新点位（{objective}）{rank}"},
+    "o.label_new": {"en": "Optimised: {n} sites ({objective}){rank}",
+                    "zh": "优化方案：{n} 个点位（{objective}）{rank}"},
     "a.places": {"en": "Every place the scenario names stands on the nearest drivable road: {n} places, "
                        "half within {median} of where the scenario puts them; the farthest, {name}, "
                        "is {far} away ({over} more than 50 m; each distance is in manifest.json).",

@@ -106,3 +106,33 @@ def test_simulate_selects_with_a_stated_pcs(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "probability of correct selection >= 0.95" in out and "static cov" in out
 
+
+
+def test_layout_change_map_and_brief_section(optimized):
+    from sim.brief.optimize_section import optimize_figure, optimize_summary
+
+    assert (optimized / "layout_change.png").stat().st_size > 10_000
+    assert (optimized / "layout_change_zh.png").stat().st_size > 10_000
+    ch = json.loads((optimized / "optimize.json").read_text())["change"]
+    # after = before + gained - lost, whatever the sites
+    assert ch["covered_after"] == pytest.approx(ch["covered_before"] + ch["gained"] - ch["lost"])
+    # the static covered share of the solution is the map's "after" (same times and targets)
+    stat = json.loads((optimized / "optimize.json").read_text())["static"][0]
+    assert ch["covered_after"] == pytest.approx(stat["covered_share"], abs=1e-9)
+    assert len(ch["kept"]) + len(ch["moved"]) + len(ch["new"]) == 10
+    scenario = load_scenario(optimized / "optimized.yaml").scenario
+    en = optimize_summary(optimized / "optimized.yaml", scenario, "en")
+    zh = optimize_summary(optimized / "optimized.yaml", scenario, "zh")
+    assert len(en) == len(zh) >= 3
+    assert f"{100 * stat['covered_share']:.1f}%" in en[0]
+    assert "layout_change_zh.png" in zh[-1] and "layout_change.png" in en[-1]
+    assert optimize_summary(optimized / "nowhere" / "x.yaml", scenario, "en") == []
+    fig = optimize_figure(optimized / "optimized.yaml", scenario, "zh")
+    assert fig is not None and fig.files == [optimized / "layout_change_zh.png"]
+    assert fig.preview[:8] == b"\x89PNG\r\n\x1a\n"
+    assert optimize_figure(optimized / "nowhere" / "x.yaml", scenario, "en") is None
+
+
+def test_max_moves_needs_by_period(tmp_path, capsys):
+    assert main(["optimize", "--platforms", "2", "--max-moves", "2", "--out", str(tmp_path)]) == 2
+    assert "--max-moves needs --by-period" in capsys.readouterr().err

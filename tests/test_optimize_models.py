@@ -221,3 +221,49 @@ def test_mobile_platforms_match_brute_force(seed):
     sol, where = MobileMCLP.from_cost_matrix(cost, w, targets=t, allowed=allowed).solve()
     assert sol.objective == pytest.approx(best)
     assert all(where[k] in allowed[k] for k in range(3)) and len(set(where.tolist())) == 3
+
+
+def _day_moves_brute(posts, home, gaps):
+    """Moves by walking the day: each period's post, then home when a gap follows, cyclic."""
+    day = []
+    for t, p in enumerate(posts):
+        day.append(p)
+        if gaps[t]:
+            day.append(home)
+    return sum(1 for a, b in zip(day, day[1:] + day[:1], strict=True) if a != b) if len(day) > 1 else 0
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("max_moves", [0, 1, 2, 4])
+@pytest.mark.parametrize("gaps", [(True, True), (False, False), (True, False, False)])
+def test_daily_moves_limit_matches_brute_force(seed, max_moves, gaps):
+    from sim.optimize.models import DailyMobileMCLP, day_moves
+
+    rng = np.random.default_rng(100 + seed)
+    nt, ns, nd, nk = len(gaps), 5, 8, 2
+    costs = [_instance(seed * 10 + t, ns=ns, nd=nd)[0] for t in range(nt)]
+    w = [rng.integers(1, 9, nd).astype(float) for _ in range(nt)]
+    t = [rng.choice([2.0, 4.0], nd) for _ in range(nt)]
+    home = [0, 3]
+    allowed = [[np.array(sorted(set(rng.choice(ns, 3, replace=False).tolist()) | {home[k]}))
+                for k in range(nk)] for _ in range(nt)]
+    share = rng.integers(1, 4, nt).astype(float)
+    best = -1.0
+    for combo in itertools.product(*[itertools.product(*allowed[p]) for p in range(nt)]):
+        if any(len(set(c)) < nk for c in combo):
+            continue  # two platforms at one site
+        posts = [[combo[p][k] for p in range(nt)] for k in range(nk)]
+        if any(_day_moves_brute(posts[k], home[k], gaps) > max_moves for k in range(nk)):
+            continue
+        val = sum(share[p] * w[p][_best_cost(costs[p], combo[p]) <= t[p]].sum() / w[p].sum()
+                  for p in range(nt)) / share.sum()
+        best = max(best, val)
+    model = DailyMobileMCLP([CostMatrix.from_dense(c) for c in costs], w, t, allowed, home, share,
+                            list(gaps), max_moves)
+    sols, where = model.solve()
+    assert model.objective == pytest.approx(best, abs=1e-9)
+    for k in range(nk):
+        assert day_moves(where[:, k], home[k], gaps) <= max_moves
+        assert _day_moves_brute(list(where[:, k]), home[k], gaps) <= max_moves
+    got = sum(share[p] * sols[p].objective for p in range(nt)) / share.sum()
+    assert got == pytest.approx(best, abs=1e-9)

@@ -20,6 +20,7 @@ from typing import Any
 from sim.brief.figures import Figure
 from sim.brief.findings import assumptions, compliance_table, findings, reproduce, versions
 from sim.brief.fit_report import fit_summary
+from sim.brief.optimize_section import optimize_figure, optimize_summary
 from sim.brief.results import Results
 from sim.brief.rural_pages import rural_blocks
 from sim.i18n import layout_name, scenario_title, tr
@@ -65,6 +66,12 @@ def brief_blocks(results: Results, lang: str, *, goal: float | None, formats: Se
     fitted = fit_summary(Path(results.manifest.get("inputs", {}).get("scenario_file", "")), lang)
     if fitted:
         blocks += [("heading", tr("h.fit", lang)), ("bullets", fitted)]
+    optimized = optimize_summary(Path(results.manifest.get("inputs", {}).get("scenario_file", "")), s, lang)
+    if optimized:
+        blocks += [("heading", tr("h.optimize", lang)), ("bullets", optimized)]
+        fig = optimize_figure(Path(results.manifest.get("inputs", {}).get("scenario_file", "")), s, lang)
+        if fig is not None:
+            blocks.append(("figure", (fig, tr("figure_n", lang, n=len(figures) + 1, title=fig.title))))
     blocks.append(("heading", tr("h.reproduce", lang)))
     for label, lines in reproduce(results, lang, formats):
         blocks += [("para", label), ("code", lines)]

@@ -74,6 +74,9 @@ def register(sub: Any) -> None:
                    help="also choose each platform's post in every congestion period (posts_by_time)")
     o.add_argument("--move-limit", default="10 min", metavar="DURATION",
                    help="with --by-period: the longest drive from a platform's home post (default 10 min)")
+    o.add_argument("--max-moves", type=int, metavar="N",
+                   help="with --by-period: at most N moves a day per platform (out to a period's post and "
+                        "back home is two); all periods are then chosen together")
     o.add_argument("--out", type=Path, default=Path("results/optimize"), help="output folder")
     o.add_argument("--cache-dir", type=Path, default=None, help="network cache folder")
     o.set_defaults(handler=_cmd_optimize)
@@ -118,9 +121,14 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
 
 
 def _print_solution(report: dict[str, Any]) -> None:
-    print(f"model: {report['variables']:,} variables, {report['constraints']:,} constraints, "
+    red = report.get("reductions", {})
+    if "sites_after_fixing" in red:
+        print(f"reductions: {red['sites_after_dominance']:,} sites after dominance, "
+              f"{red['sites_after_fixing']:,} after Lagrangian/LP fixing ({red['reduction_s']:.1f} s); "
+              f"incumbent {red['incumbent']:.4%}, bound {red['lagrangian_bound']:.4%}")
+    print(f"model to HiGHS: {report['variables']:,} variables, {report['constraints']:,} constraints, "
           f"{report['nonzeros']:,} nonzeros; solved in {report['solve_s']:.1f} s, "
-          f"{report['status']}, gap {report['gap']:.2%}")
+          f"{report['status']}, gap {report['gap']:.2%} ({report.get('method', 'HiGHS')})")
     shares = ", ".join(f"{g} {v:.1%}" for g, v in report["covered_share_by_group"].items() if v is not None)
     print(f"{report['objective']}: value {report['value']:.6g} (bound {report['bound']:.6g}); "
           f"covered within target: {report['covered_share']:.1%} overall ({shares})")
@@ -174,16 +182,47 @@ def _optimize_scenario(args: argparse.Namespace) -> int:
         demand_cell_m=_dist(args.demand_cell, 500.0 if timed else 0.0, "--demand-cell"),
         simulate=args.simulate, delta=args.delta / 100.0, pcs=args.pcs, n0=args.n0,
         max_reps=args.max_reps, days=args.days, cache_dir=args.cache_dir, by_period=args.by_period,
-        move_limit_s=float(parse_duration(args.move_limit)))
+        move_limit_s=float(parse_duration(args.move_limit)), max_moves_per_day=args.max_moves)
+    if args.max_moves is not None and (args.max_moves < 0 or not args.by_period):
+        raise ScenarioError("--max-moves needs --by-period and a count of 0 or more")
     t0 = time.perf_counter()
     result = optimize_scenario(loaded, opts, args.out, progress=_say)
+    maps = _change_maps(args.out, result)
     _print_solution(result["static"][0])
     for line in result.get("lines", []):
         print(line)
-    print(f"written: {args.out}/optimized.yaml, optimize.json, optimize.csv "
+    print(f"written: {args.out}/optimized.yaml, optimize.json, optimize.csv, {', '.join(maps)} "
           f"({time.perf_counter() - t0:.1f} s)\ncompare them with:  python run_sim.py compare "
           f"{args.out / 'optimized.yaml'}")
     return 0
+
+
+def _change_maps(out: Path, result: dict[str, Any]) -> list[str]:
+    """``layout_change.png`` (English) and ``layout_change_zh.png``: the chosen sites against
+    the base layout, with the roads that gain and lose coverage within target."""
+    from sim.brief.figures import PREVIEW_PX
+    from sim.i18n import tr
+    from sim.scenario import load_scenario as load
+    from sim.viz.layout_change import plot_layout_change
+    from sim.viz.save import save_with_preview
+    from sim.world.prepare import World
+
+    data, info = result.pop("change_data"), result["change"]
+    world: World = data.pop("world")
+    scenario = load(out / "optimized.yaml").scenario
+    names = []
+    for lang, suffix in (("en", ""), ("zh", "_zh")):
+        fig = plot_layout_change(
+            world.net, scenario, old_layout=info["old_layout"], new_layout=info["new_layout"],
+            before=data["before"], after=data["after"], node_zone=data["node_zone"],
+            node_weight=data["node_weight"], kept=data["kept"], moved=data["moved"],
+            removed=data["removed"], new=data["new"], lang=lang,
+            note=tr("o.note", lang, unit=info["unit_type"],
+                    period=tr("m.free_flow", lang) if info["period"] == "free flow" else info["period"]))
+        _, small = save_with_preview(fig, out / f"layout_change{suffix}", preview_px=PREVIEW_PX)
+        (out / f"layout_change{suffix}_preview.png").write_bytes(small)  # embedded by the brief
+        names.append(f"layout_change{suffix}.png")
+    return names
 
 
 def _cmd_size(args: argparse.Namespace) -> int:

@@ -32,12 +32,13 @@ from typing import Any
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
-from scipy.sparse import coo_matrix, csr_matrix, hstack, vstack
+from scipy.sparse import coo_matrix, csc_matrix, csr_matrix, hstack, vstack
 
+from sim.optimize.lagrange import best_neighbour, reduce_by_bound
 from sim.optimize.matrix import CostMatrix
 
-__all__ = ["LSCP", "MCLP", "CapacitatedMCLP", "FairMCLP", "PCenter", "PMedian", "Solution",
-           "SolveError"]
+__all__ = ["LSCP", "MCLP", "CapacitatedMCLP", "DailyMobileMCLP", "FairMCLP", "PCenter", "PMedian",
+           "Solution", "SolveError", "day_moves"]
 
 
 class SolveError(ValueError):
@@ -76,6 +77,7 @@ class Solution:
     assignment: np.ndarray = field(repr=False)
     assigned_cost: np.ndarray = field(repr=False)
     covered: np.ndarray = field(repr=False)
+    notes: dict[str, Any] = field(default_factory=dict)  # how it was found (reductions, method)
 
     def covered_share(self, weights: np.ndarray, groups: np.ndarray | None = None,
                       n_groups: int | None = None) -> np.ndarray | float:
@@ -251,7 +253,8 @@ class _Reduced:
 
 
 def reduce_cover(pairs: CostMatrix, weights: np.ndarray, fixed: np.ndarray,
-                 groups: np.ndarray | None = None, *, drop_dominated: bool = True) -> _Reduced:
+                 groups: np.ndarray | None = None, *, drop_dominated: bool = True,
+                 allowed: np.ndarray | None = None) -> _Reduced:
     """Exact reductions of a covering problem before it goes to HiGHS.
 
     - *Dominated sites* go: a site whose covered set is inside another site's (equal sets: the
@@ -263,6 +266,7 @@ def reduce_cover(pairs: CostMatrix, weights: np.ndarray, fixed: np.ndarray,
     Optimal values are unchanged; models open "at most" their count on the reduced problem and
     fill up afterwards (filling never lowers coverage). ``drop_dominated=False`` keeps every
     site (for next-best solutions, where two sets of equal coverage are different answers).
+    ``allowed``: a mask of the sites that may stay at all (default every site).
     """
     ns, nd = pairs.n_sites, pairs.n_demand
     pos = weights[pairs.demand] > 0
@@ -277,6 +281,8 @@ def reduce_cover(pairs: CostMatrix, weights: np.ndarray, fixed: np.ndarray,
         dom = (v == size[i]) & (i != k) & ((size[k] > size[i]) | ((size[k] == size[i]) & (k < i)))
         drop[i[dom]] = True
         drop[size == 0] = True
+    if allowed is not None:
+        drop |= ~allowed
     drop[fixed] = False
     kept = np.flatnonzero(~drop)
     cover_t = s_mat[kept].T.tocsr()  # [demand, kept sites]
@@ -322,11 +328,40 @@ class MCLP(_Base):
     ``exclude``: site sets already found (for the next-best solutions); each is cut off.
     """
 
+    bound_reduction: bool = True  # Lagrangian/LP variable fixing before HiGHS (see sim.optimize.lagrange)
+
     def solve(self, time_limit: float = 60.0, mip_gap: float = 1e-6) -> Solution:
         if self.p is None:
             raise ValueError("MCLP needs p, the number of sites to open")
-        red = reduce_cover(self._cover_pairs(), self.weights, self.fixed,
-                           drop_dominated=not self.exclude)
+        t0 = time.perf_counter()
+        pairs = self._cover_pairs()
+        red = reduce_cover(pairs, self.weights, self.fixed, drop_dominated=not self.exclude)
+        wsum = self.weights.sum()
+        inc: np.ndarray | None = None
+        inc_value, global_bound = -np.inf, np.inf
+        notes: dict[str, Any] = {"sites_after_dominance": len(red.sites), "rows_after_merge": len(red.rows)}
+        start = None
+        if self.exclude and self.bound_reduction:
+            # next-best: start from the best set one swap from a found one (and found by none)
+            pos = np.full(self.matrix.n_sites, -1, dtype=np.int64)
+            pos[red.sites] = np.arange(len(red.sites))
+            found = [pos[f] for f in self.exclude if (pos[f] >= 0).all()]
+            start = best_neighbour(csc_matrix(red.cover), red.weight, found, red.fixed) if found else None
+        if (self.bound_reduction and (start is not None or not self.exclude)
+                and len(red.sites) > self.total > len(red.fixed)):
+            rb = reduce_by_bound(red.cover, red.weight / wsum, red.fixed, self.total, incumbent=start)
+            inc, inc_value, global_bound = red.sites[rb.sites], rb.value, rb.bound
+            notes.update(incumbent=inc_value, lagrangian_bound=rb.bound,
+                         sites_after_fixing=int(rb.keep.sum()),
+                         sites_forced_open=int(rb.force.sum()) - len(red.fixed),
+                         reduction_s=time.perf_counter() - t0)
+            if rb.proven:
+                return self._incumbent(inc, inc_value, global_bound, "optimal", time.perf_counter() - t0,
+                                       notes, "greedy + swap, proven optimal by the Lagrangian bound")
+            kept = red.sites[rb.keep]
+            red = reduce_cover(pairs.restrict(np.isin(pairs.site, kept)), self.weights,
+                               np.union1d(self.fixed, red.sites[rb.force]), drop_dominated=False,
+                               allowed=np.isin(np.arange(self.matrix.n_sites), kept))
         ns, nz = len(red.sites), len(red.rows)
         scale = red.weight.max() if nz else 1.0  # objective coefficients near 1 for HiGHS
         integ, lb, ub = _x_vars(ns, red.fixed)
@@ -336,15 +371,48 @@ class MCLP(_Base):
         prog.add(hstack([-red.cover, _eye(nz)]), -np.inf, 0.0)  # z_j <= sum of x_i covering j
         prog.add(_sum_row(ns, nz), self.total if self.exclude else 0.0, self.total)
         for banned in self.exclude:  # no-good cuts: not this set of sites again
+            if not np.isin(banned, red.sites).all():
+                continue  # a site of it is gone: the set cannot come back anyway
             pos = np.flatnonzero(np.isin(red.sites, banned))
             row = np.zeros((1, ns + nz))
             row[0, pos] = 1.0
             prog.add(csr_matrix(row), -np.inf, len(pos) - 1)
-        v, obj, bound, status, secs = prog.solve(time_limit, mip_gap)
+        if inc is not None:  # objective cutoff: only solutions at least as good as the incumbent
+            prog.add(hstack([csr_matrix((1, ns)), csr_matrix(red.weight[None, :] / scale)]),
+                     inc_value * wsum / scale * (1 - 1e-9), np.inf)
+        left = time_limit - (time.perf_counter() - t0)
+        try:
+            v, obj, bound, status, _secs = prog.solve(max(1.0, left), mip_gap)
+        except SolveError:
+            if inc is None:
+                raise
+            return self._incumbent(inc, inc_value, global_bound, "time limit", time.perf_counter() - t0,
+                                   notes, "greedy + swap (HiGHS found no solution in time); gap from the "
+                                          "Lagrangian bound")
         assert v is not None
         sites = _fill(red.sites[_chosen(v, ns)], self.matrix.n_sites, self.total)
-        wsum = self.weights.sum()
-        return self._solution(sites, -obj * scale / wsum, -bound * scale / wsum, status, secs, prog)
+        value, hb = -obj * scale / wsum, -bound * scale / wsum
+        if inc is not None:
+            # the reduced problem holds every solution better than the incumbent
+            global_bound = min(global_bound, max(inc_value, hb))
+            if inc_value > value + 1e-12:
+                sites, value = _fill(inc, self.matrix.n_sites, self.total), inc_value
+                notes["method"] = "greedy + swap incumbent (HiGHS found no better), bound reduced + HiGHS"
+        else:
+            global_bound = hb
+        notes.setdefault("method", "HiGHS" if inc is None else "Lagrangian/LP reduction + HiGHS")
+        sol = self._solution(sites, value, global_bound, status, time.perf_counter() - t0, prog)
+        sol.notes = notes
+        return sol
+
+    def _incumbent(self, sites: np.ndarray, value: float, bound: float, status: str, seconds: float,
+                   notes: dict[str, Any], method: str) -> Solution:
+        sites = _fill(np.sort(sites), self.matrix.n_sites, self.total)
+        sol = self._solution(sites, value, bound, status, seconds,
+                             _Program(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0)))
+        notes["method"] = method
+        sol.notes = notes
+        return sol
 
 
 def _eye(n: int) -> csr_matrix:
@@ -653,3 +721,132 @@ class MobileMCLP(_Base):
         wsum = self.weights.sum()
         sol = self._solution(np.unique(where), -obj * scale / wsum, -bound * scale / wsum, status, secs, prog)
         return sol, where
+
+
+def day_moves(posts: Sequence[int], home: int, gaps: Sequence[bool]) -> int:
+    """Moves of one platform in a day: changes of post in the cyclic sequence of the periods'
+    posts, where ``gaps[t]`` says the platform is back at ``home`` between period ``t`` and the
+    next (so going out to a post and back is two moves)."""
+    seq: list[int] = []
+    for t, p in enumerate(posts):
+        seq.append(int(p))
+        if gaps[t]:
+            seq.append(int(home))
+    return sum(seq[k] != seq[k - 1] for k in range(len(seq))) if len(seq) > 1 else 0
+
+
+class DailyMobileMCLP:
+    """Posts of moving platforms for every period of the day at once, with at most
+    ``max_moves`` moves a day per platform (:func:`day_moves` counts them).
+
+    ``matrices``/``weights``/``targets``: one per period, over the same candidate sites;
+    ``allowed[t][k]``: the sites platform ``k`` may stand at in period ``t`` (its ``home[k]``
+    among them); ``share``: each period's weight in the objective (e.g. its hours);
+    ``gaps[t]``: the platforms are back home between period ``t`` and the next (cyclically).
+    ``objective``: the share-weighted mean of the periods' covered shares. Variables:
+    ``y_tki`` (binary) per allowed (period, platform, site), ``z`` per demand row and period,
+    and a continuous change indicator per platform and pair of adjacent periods.
+    """
+
+    def __init__(self, matrices: Sequence[CostMatrix], weights: Sequence[np.ndarray],
+                 targets: Sequence[np.ndarray | float], allowed: Sequence[Sequence[np.ndarray]],
+                 home: Sequence[int] | np.ndarray, share: Sequence[float], gaps: Sequence[bool],
+                 max_moves: int) -> None:
+        self.n_periods = len(matrices)
+        if not (len(weights) == len(targets) == len(allowed) == len(share) == len(gaps) == self.n_periods):
+            raise ValueError("give matrices, weights, targets, allowed, share and gaps per period")
+        self.models = [_Base(m, w, targets=t) for m, w, t in zip(matrices, weights, targets, strict=True)]
+        self.home = np.asarray(home, dtype=np.int64)
+        self.allowed = [[np.union1d(np.asarray(a, dtype=np.int64), [self.home[k]]) for k, a in enumerate(al)]
+                        for al in allowed]
+        self.share = np.asarray(share, dtype=float) / float(np.sum(share))
+        self.gaps = [bool(g) for g in gaps]
+        self.max_moves = int(max_moves)
+
+    def solve(self, time_limit: float = 60.0, mip_gap: float = 1e-6) -> tuple[list[Solution], np.ndarray]:
+        """One solution per period and ``where[t, k]``, the site of platform ``k`` in period ``t``."""
+        nk, nt = len(self.home), self.n_periods
+        ymap = [(t, k, int(i)) for t in range(nt) for k in range(nk) for i in self.allowed[t][k]]
+        ny = len(ymap)
+        yt = np.array([m[0] for m in ymap])
+        yk = np.array([m[1] for m in ymap])
+        yi = np.array([m[2] for m in ymap])
+        reds = [reduce_cover(b._cover_pairs(), b.weights, np.zeros(0, dtype=np.int64), drop_dominated=False)
+                for b in self.models]
+        nzs = [len(r.rows) for r in reds]
+        z0 = ny + np.concatenate([[0], np.cumsum(nzs)])
+        # change indicators: one per platform and pair (t, t+1) without a gap between them
+        adj = [t for t in range(nt) if not self.gaps[t] and nt > 1]
+        c0 = int(z0[-1])
+        nc = len(adj) * nk
+        nv = c0 + nc
+        cvec = np.zeros(nv)
+        for t, r in enumerate(reds):
+            cvec[z0[t]:z0[t + 1]] = -self.share[t] * r.weight / self.models[t].weights.sum()
+        prog = _Program(c=cvec, integrality=np.concatenate([np.ones(ny), np.zeros(nv - ny)]),
+                        lb=np.zeros(nv), ub=np.ones(nv))
+        yidx = np.arange(ny)
+        one_post = csr_matrix((np.ones(ny), (yt * nk + yk, yidx)), shape=(nt * nk, nv))
+        prog.add(one_post, 1.0, 1.0)
+        ns = self.models[0].matrix.n_sites
+        prog.add(csr_matrix((np.ones(ny), (yt * ns + yi, yidx)), shape=(nt * ns, nv)), 0.0, 1.0)
+        for t, r in enumerate(reds):
+            sel = yt == t
+            # cover of row j by y: cover[j, pos(site)] for y's site
+            pos = np.full(ns, -1, dtype=np.int64)
+            pos[r.sites] = np.arange(len(r.sites))
+            ysite = csr_matrix((np.ones(int(sel.sum())), (pos[yi[sel]], yidx[sel])), shape=(len(r.sites), nv))
+            block = -(r.cover @ ysite)
+            zpart = csr_matrix((np.ones(nzs[t]), (np.arange(nzs[t]), z0[t] + np.arange(nzs[t]))),
+                               shape=(nzs[t], nv))
+            prog.add(block + zpart, -np.inf, 0.0)  # z_tj <= sum of y covering j
+        lookup = {m: n for n, m in enumerate(ymap)}
+        moves_rows: list[dict[int, float]] = [dict() for _ in range(nk)]
+        const = np.zeros(nk)
+        for k in range(nk):
+            for t in range(nt):
+                if self.gaps[t]:  # home between t and t+1: a move if away in t, one if away in t+1
+                    for tt in (t, (t + 1) % nt):  # away = 1 - y_home
+                        const[k] += 1.0
+                        hv = lookup[(tt, k, int(self.home[k]))]
+                        moves_rows[k][hv] = moves_rows[k].get(hv, 0.0) - 1.0
+        for a_n, t in enumerate(adj):
+            t2 = (t + 1) % nt
+            for k in range(nk):
+                cv = c0 + a_n * nk + k
+                both = np.union1d(self.allowed[t][k], self.allowed[t2][k])
+                rows_i, cols_i, vals = [], [], []
+                for r_n, i in enumerate(both.tolist()):
+                    for tt, sgn in ((t2, 1.0), (t, -1.0)):
+                        n = lookup.get((tt, k, i))
+                        if n is not None:
+                            rows_i.append(r_n)
+                            cols_i.append(n)
+                            vals.append(sgn)
+                    rows_i.append(r_n)
+                    cols_i.append(cv)
+                    vals.append(-1.0)
+                # c >= y_t2i - y_ti for every site i
+                prog.add(csr_matrix((vals, (rows_i, cols_i)), shape=(len(both), nv)), -np.inf, 0.0)
+                moves_rows[k][cv] = moves_rows[k].get(cv, 0.0) + 1.0
+        for k in range(nk):
+            if not moves_rows[k]:
+                continue
+            cols = list(moves_rows[k])
+            row = csr_matrix(([moves_rows[k][c] for c in cols], ([0] * len(cols), cols)), shape=(1, nv))
+            prog.add(row, -np.inf, self.max_moves - const[k])
+        v, obj, bound, status, secs = prog.solve(time_limit, mip_gap)
+        assert v is not None
+        on = v[:ny] > 0.5
+        where = np.full((nt, nk), -1, dtype=np.int64)
+        where[yt[on], yk[on]] = yi[on]
+        sols = []
+        for t, b in enumerate(self.models):
+            sites = np.unique(where[t])
+            _, _, covered = b._covered(sites)
+            share = float(b.weights[covered].sum() / b.weights.sum())
+            gap = 0.0 if status == "optimal" else _rel_gap(-obj, -bound)
+            sols.append(b._solution(sites, share, share, status, secs, prog))
+            sols[-1].gap = gap
+        self.objective, self.bound = -obj, -bound
+        return sols, where

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from sim.fileio import write_csv
+from sim.i18n import layout_name, tr
 from sim.network.graph import RoadNetwork
 from sim.optimize.candidates import (
     NetworkInstance,
@@ -30,7 +31,7 @@ from sim.optimize.candidates import (
     reference_unit_type,
 )
 from sim.optimize.layouts import layout_entry, optimized_scenario, write_optimized
-from sim.optimize.models import MCLP, MobileMCLP, Solution, SolveError, nearest_open
+from sim.optimize.models import MCLP, DailyMobileMCLP, MobileMCLP, Solution, SolveError, nearest_open
 from sim.optimize.solve import Problem, describe, solve_objective
 from sim.scenario import ZONE_CLASSES, LoadedScenario, ScenarioError
 from sim.study.experiment import load_world
@@ -68,6 +69,7 @@ class OptimizeOptions:
     cache_dir: Path | None = None
     by_period: bool = False
     move_limit_s: float = 600.0
+    max_moves_per_day: int | None = None
 
 
 def default_base(loaded: LoadedScenario, unit_type: str) -> str:
@@ -184,9 +186,13 @@ def optimize_scenario(loaded: LoadedScenario, opts: OptimizeOptions, out: Path,
         reports.append(rep)
         desc = (f"{opts.objective} optimum #{k + 1}: {count} {'new ' if opts.keep else ''}sites, covered "
                 f"{rep['covered_share']:.1%} within target (static, {inst.period}, {ut})")
+        rank = f" #{k + 1}" if len(solutions) > 1 else ""
+        labels = [tr("o.label_keep" if opts.keep else "o.label_new", lang, n=count, objective=opts.objective,
+                     rank=rank, base=layout_name(s, base, lang)) for lang in ("en", "zh")]
         layouts[name] = layout_entry(loaded, base, [int(inst.sites[i]) for i in new],
                                      [inst.site_names[i] for i in new], net, keep=bool(opts.keep),
                                      description=desc, posts_by_time=posts if k == 0 else None)
+        layouts[name].update(label=labels[0][:80], label_zh=labels[1][:80])
         for i in sol.sites.tolist():
             csv_rows.append({"layout": name, "site": inst.site_names[i],
                              "node": int(net.osmid[inst.sites[i]]),
@@ -212,12 +218,76 @@ def optimize_scenario(loaded: LoadedScenario, opts: OptimizeOptions, out: Path,
                                               progress=say)
         static = {c: ladder_coverage(sim_world, c) for c in candidates}
         report["selection"], lines = selection_report(sel, candidates, static)
+    change = layout_change(world, inst, base, solutions[0].sites, keep=bool(opts.keep))
+    osm = [int(v) for v in net.osmid]  # road nodes by their OpenStreetMap id in the report
+    report["change"] = {"old_layout": base, "new_layout": next(iter(layouts)), "map": "layout_change.png",
+                        **{k: v for k, v in change.items() if not isinstance(v, (np.ndarray, list))},
+                        "kept": [[osm[a], osm[b]] for a, b in change["kept"]],
+                        "moved": [[osm[a], osm[b]] for a, b in change["moved"]],
+                        "removed": [osm[a] for a in change["removed"]],
+                        "new": [osm[b] for b in change["new"]]}
     report["total_s"] = time.perf_counter() - t_start
     report["lines"] = lines
     (out / "optimize.json").write_text(json.dumps(report, indent=1, ensure_ascii=False, default=float) + "\n",
                                        encoding="utf-8")
     write_csv(out / "optimize.csv", csv_rows)
+    report["change_data"] = {**change, "world": world}  # for the map (not in optimize.json)
     return report
+
+
+def layout_change(world: World, inst: NetworkInstance, base: str, sites: np.ndarray, *, keep: bool
+                  ) -> dict[str, Any]:
+    """What the chosen ``sites`` (indices into ``inst.sites``) change against layout ``base``.
+
+    Per road node, whether it is within its zone's target (turnout + driving in ``inst.period``)
+    from the base's platforms (``before``) and from the chosen sites (``after``); the sites as
+    kept / moved ``(old node, new node)`` pairs (matched one to one by least total straight-line
+    distance; kept when under 100 m apart), removed old nodes and new nodes (with ``keep`` every
+    old site is kept and the rest are new); and the demand-weighted shares gained and lost.
+    """
+    from scipy.optimize import linear_sum_assignment
+    from scipy.sparse.csgraph import dijkstra
+
+    net = world.net
+    scenario = world.scenario
+    oracle = world.period_oracles[_period_pos(world, inst.period)][inst.unit_type]
+    turnout = float(scenario.unit_types[inst.unit_type].turnout)
+    target = world.zones.targets[world.zones.zone]
+    reach = max(0.0, float(target.max()) - turnout)
+    old = np.unique(np.asarray(world.fleets[base].platform_nodes, dtype=np.int64))
+    new = np.unique(np.asarray(inst.sites[sites], dtype=np.int64))
+
+    def within(nodes: np.ndarray) -> np.ndarray:
+        t = dijkstra(oracle.forward, directed=True, indices=nodes, limit=reach, min_only=True)
+        return np.asarray(t + turnout <= target + 1e-9, dtype=bool)
+
+    before, after = within(old), within(new)
+    kept: list[tuple[int, int]] = []
+    moved: list[tuple[int, int]] = []
+    if keep:
+        kept = [(int(a), int(a)) for a in old]
+        removed: list[int] = []
+        added = [int(b) for b in new if b not in set(old.tolist())]
+    else:
+        d = np.hypot(net.x[old][:, None] - net.x[new][None, :], net.y[old][:, None] - net.y[new][None, :])
+        rows, cols = linear_sum_assignment(d)
+        for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+            (kept if d[r, c] < 100.0 else moved).append((int(old[r]), int(new[c])))
+        removed = [int(old[r]) for r in range(len(old)) if r not in set(rows.tolist())]
+        added = [int(new[c]) for c in range(len(new)) if c not in set(cols.tolist())]
+    w = np.asarray(world.weights, dtype=float)
+    return {"before": before, "after": after, "node_zone": world.zones.zone, "node_weight": w,
+            "kept": kept, "moved": moved, "removed": removed, "new": added,
+            "covered_before": float(w[before].sum() / w.sum()),
+            "covered_after": float(w[after].sum() / w.sum()),
+            "gained": float(w[after & ~before].sum() / w.sum()),
+            "lost": float(w[before & ~after].sum() / w.sum()),
+            "period": inst.period, "unit_type": inst.unit_type}
+
+
+def _period_pos(world: World, period: str) -> int:
+    names = [p.name for p in world.scenario.congestion.periods]
+    return names.index(period) + 1 if period in names else 0
 
 
 def _next_best(prob: Problem, opts: OptimizeOptions, first: Solution,
@@ -242,6 +312,34 @@ def _next_best(prob: Problem, opts: OptimizeOptions, first: Solution,
     return out
 
 
+def _minutes(hhmm: str) -> int:
+    h, m = hhmm.split(":")
+    return int(h) * 60 + int(m)
+
+
+def _daily_posts(loaded: LoadedScenario, opts: OptimizeOptions, pinsts: list[NetworkInstance],
+                 alloweds: list[list[np.ndarray]], home: Solution, say: Callable[[str], None]
+                 ) -> list[tuple[Solution, np.ndarray]]:
+    """Every period's posts at once with at most ``opts.max_moves_per_day`` moves a day per
+    platform (:class:`~sim.optimize.models.DailyMobileMCLP`): each period weighs by its length,
+    and a platform is home between periods that do not touch (out and back: two moves)."""
+    periods = loaded.scenario.congestion.periods
+    spans = [(_minutes(p.hours[0]), _minutes(p.hours[1])) for p in periods]
+    length = [((b - a) % 1440) or 1440 for a, b in spans]
+    gaps = [spans[t][1] % 1440 != spans[(t + 1) % len(spans)][0] % 1440 for t in range(len(spans))]
+    model = DailyMobileMCLP([p.matrix for p in pinsts], [p.weights for p in pinsts],
+                            [p.targets for p in pinsts], alloweds, home.sites, length, gaps,
+                            int(opts.max_moves_per_day or 0))
+    try:
+        sols, where = model.solve(time_limit=opts.time_limit, mip_gap=1e-4)
+    except SolveError as exc:
+        raise ScenarioError(f"--by-period --max-moves {opts.max_moves_per_day}: {exc}",
+                            file=loaded.path) from None
+    say(f"posts for all periods at once, at most {opts.max_moves_per_day} moves a day per platform: "
+        f"{model.objective:.1%} covered (time-weighted over the periods), {sols[0].status}")
+    return [(sols[t], where[t]) for t in range(len(pinsts))]
+
+
 def _posts_by_period(loaded: LoadedScenario, world: World, opts: OptimizeOptions, nodes: np.ndarray,
                      names: list[str], ut: str, inst: NetworkInstance, home: Solution,
                      say: Callable[[str], None]
@@ -252,17 +350,26 @@ def _posts_by_period(loaded: LoadedScenario, world: World, opts: OptimizeOptions
     posts: dict[int, list[dict[str, Any]]] = {}
     rows = []
     net = world.net
-    for pi, period in enumerate(loaded.scenario.congestion.periods, start=1):
+    periods = loaded.scenario.congestion.periods
+    pinsts, alloweds = [], []
+    for pi, period in enumerate(periods, start=1):
         pinst = build_instance(loaded, world, nodes, names, unit_type=ut, period=period.name,
                                limit_s=opts.limit_s, demand_cell_m=opts.demand_cell_m)
         oracle = world.period_oracles[pi][ut]
-        allowed = [np.flatnonzero(oracle.from_node(int(inst.sites[h]))[pinst.sites] <= opts.move_limit_s)
-                   for h in home.sites]
-        model = MobileMCLP(pinst.matrix, pinst.weights, targets=pinst.targets, allowed=allowed)
-        try:
-            sol, where = model.solve(time_limit=opts.time_limit, mip_gap=1e-4)
-        except SolveError as exc:
-            raise ScenarioError(f"--by-period {period.name}: {exc}", file=loaded.path) from None
+        pinsts.append(pinst)
+        alloweds.append([np.flatnonzero(oracle.from_node(int(inst.sites[h]))[pinst.sites]
+                                        <= opts.move_limit_s) for h in home.sites])
+    if opts.max_moves_per_day is not None:
+        wheres = _daily_posts(loaded, opts, pinsts, alloweds, home, say)
+    for t, (period, pinst) in enumerate(zip(periods, pinsts, strict=True)):
+        if opts.max_moves_per_day is None:
+            model = MobileMCLP(pinst.matrix, pinst.weights, targets=pinst.targets, allowed=alloweds[t])
+            try:
+                sol, where = model.solve(time_limit=opts.time_limit, mip_gap=1e-4)
+            except SolveError as exc:
+                raise ScenarioError(f"--by-period {period.name}: {exc}", file=loaded.path) from None
+        else:
+            sol, where = wheres[t]
         stay = nearest_open(pinst.matrix, home.sites)[1] <= pinst.targets + 1e-9
         stay_share = float(pinst.weights[stay].sum() / pinst.weights.sum())
         moved = 0
@@ -275,7 +382,10 @@ def _posts_by_period(loaded: LoadedScenario, world: World, opts: OptimizeOptions
                                                 "lat": round(float(net.lat[node]), 6)})
         rows.append({"period": period.name, "hours": list(period.hours), "covered_if_staying": stay_share,
                      "covered_with_moves": sol.objective, "platforms_moved": moved,
+                     "max_moves_per_day": opts.max_moves_per_day,
                      "status": sol.status, "gap": sol.gap, "solve_s": sol.solve_s})
         say(f"{period.name}: covered {stay_share:.1%} staying, {sol.objective:.1%} with {moved} platform(s) "
-            f"moved (at most {opts.move_limit_s / 60:g} min drive), {sol.status}")
+            f"moved (at most {opts.move_limit_s / 60:g} min drive"
+            + (f", {opts.max_moves_per_day} moves a day" if opts.max_moves_per_day is not None else "")
+            + f"), {sol.status}")
     return posts, rows

@@ -101,6 +101,8 @@ def describe(objective: str, prob: Problem, sol: Solution) -> dict[str, Any]:
         "worst_cost": float(sol.assigned_cost[finite].max()) if finite.any() else None,
         "unreached_share": float(prob.weights[need & ~finite].sum() / prob.weights.sum()),
         "cost_unit": prob.matrix.unit,
+        "method": sol.notes.get("method", "HiGHS"),
+        "reductions": {k: v for k, v in sol.notes.items() if k != "method"},
     }
 
 
