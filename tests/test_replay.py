@@ -200,7 +200,7 @@ def _drivable_segments(net) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def test_calls_are_placed_on_the_nearest_drivable_road(synth: dict, tmp_path: Path) -> None:
     net = synth["net"]
-    u, v, seg = _drivable_segments(net)
+    u, _, seg = _drivable_segments(net)
     length = np.hypot(seg[:, 2] - seg[:, 0], seg[:, 3] - seg[:, 1])
     k = int(np.argmax(length))  # the longest street: its middle is far from every junction
     assert length[k] > 400.0

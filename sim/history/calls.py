@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 import yaml
 from pydantic import ValidationError
+
 from sim.fileio import sha256_file
 from sim.network.graph import RoadNetwork
 from sim.network.snap import nearest_road
@@ -314,7 +315,7 @@ def read_calls(path: str | Path, spec: HistorySpec, scenario: Scenario,
         ok = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
         node, snap, along = _on_roads(net, lon, lat, ok)
         tol = scenario.network.snap_tolerance
-        reject(ok & (snap > tol), "lon", lambda i: f"off the map: {format_distance(round(snap[i]))} from "
+        reject(ok & (snap > tol), "lon", lambda i: f"off the map: {format_distance(round(float(snap[i])))} from "
                                                    f"the nearest road (tolerance {format_distance(tol)})")
 
     # type or priority

@@ -150,6 +150,6 @@ class Replay:
                 "first_day": log.local_time(log.start_epoch).date().isoformat(),
                 "days": log_days(log), "duration_s": log_span_s(log), "uneven_days": uneven_days(log),
                 "calls": len(log), "rows": log.rows_read,
-                "rejected_rows": log.rejected_rows,
+                "rejected_rows": log.rejected_rows, "rejected_by_reason": log.counts_by_reason(),
                 "on_scene_from_log_share": float(logged.mean()) if len(log) else 0.0,
                 "snap": snap_summary(log)}
