@@ -23,7 +23,7 @@ from typing import Any
 from sim.cli.checks import _positive_int
 from sim.scenario import DEFAULT_SCENARIO, LoadedScenario, load_scenario
 
-__all__ = ["add_replay_arguments", "register", "setup_replay"]
+__all__ = ["add_replay_arguments", "register", "replay_for_verify", "setup_replay"]
 
 SHOWN = 20
 
@@ -244,3 +244,23 @@ def setup_replay(args: argparse.Namespace, loaded: LoadedScenario
              "call times are elapsed seconds, so from then on the scenario's clock of day (shifts, "
              f"congestion periods) is {drift:+g} h from local time")
     return loaded, replay, note
+
+
+def replay_for_verify(note: dict[str, Any]) -> Any:
+    """For ``verify`` of a replay: the provider of the manifest's log, if that log is unchanged."""
+    from sim.fileio import sha256_file
+    from sim.history.replay import Replay
+    from sim.study.verify import VerifyInputError
+
+    path = Path(str(note.get("calls_file", "")))
+    if not path.is_file():
+        raise VerifyInputError(f"the replayed call log {path} is gone; a re-run needs it")
+    digest = sha256_file(path)
+    if digest != note.get("sha256"):
+        raise VerifyInputError(f"the replayed call log {path} changed since the run (it was "
+                               f"{str(note.get('sha256'))[:12]}..., now {digest[:12]}...): a re-run "
+                               "would not be the same experiment")
+    mapping = note.get("mapping_file")
+    if mapping and not Path(mapping).is_file():
+        raise VerifyInputError(f"the column mapping {mapping} of the replayed log is gone")
+    return Replay(str(path), mapping, digest)

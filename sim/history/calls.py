@@ -315,8 +315,11 @@ def read_calls(path: str | Path, spec: HistorySpec, scenario: Scenario,
         ok = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
         node, snap, along = _on_roads(net, lon, lat, ok)
         tol = scenario.network.snap_tolerance
-        reject(ok & (snap > tol), "lon", lambda i: f"off the map: {format_distance(round(float(snap[i])))} from "
-                                                   f"the nearest road (tolerance {format_distance(tol)})")
+        def off_map(i: int) -> str:
+            return (f"off the map: {format_distance(round(float(snap[i])))} from the nearest road "
+                    f"(tolerance {format_distance(tol)})")
+
+        reject(ok & (snap > tol), "lon", off_map)
 
     # type or priority
     names = [t.name for t in scenario.incident_types]
