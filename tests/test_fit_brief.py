@@ -65,10 +65,10 @@ def _replay_note(fitted: dict) -> dict:
 def test_the_brief_embeds_the_fit_report_tables_and_figures(fitted: dict, tmp_path: Path) -> None:
     results = _results(fitted, tmp_path)
     r = fitted["report"]
-    figs = fit_figures(results, "en")  # type: ignore[arg-type]
+    figs = fit_figures(results, "en")
     assert [f.name for f in figs] == ["fit_hour_of_week", "fit_qq", "fit_travel"]
     assert all(f.files[0].is_file() and f.preview.startswith(b"\x89PNG") for f in figs)
-    blocks = fit_blocks(results, "en", figs, first_number=7)  # type: ignore[arg-type]
+    blocks = fit_blocks(results, "en", figs, first_number=7)
     grids = [p for k, p in blocks if k == "grid"]
     on_scene = next(g for g in grids if "AIC gamma" in g[0])
     assert [row[0] for row in on_scene[1]] == list(r["on_scene"])
@@ -98,10 +98,10 @@ def test_the_brief_embeds_the_fit_report_tables_and_figures(fitted: dict, tmp_pa
 
 def test_the_chinese_brief_has_the_same_section(fitted: dict, tmp_path: Path) -> None:
     results = _results(fitted, tmp_path, replay=_replay_note(fitted))
-    figs = fit_figures(results, "zh")  # type: ignore[arg-type]
+    figs = fit_figures(results, "zh")
     assert [f.files[0].name for f in figs] == ["fit_hour_of_week_zh.png", "fit_qq_zh.png",
                                                "fit_travel_zh.png"]
-    blocks = fit_blocks(results, "zh", figs, first_number=1)  # type: ignore[arg-type]
+    blocks = fit_blocks(results, "zh", figs, first_number=1)
     text = block_text(blocks)
     assert "回放的接警记录" in text and "按本市接警记录拟合" in text and "图 1. " in text
     assert "2025-03-30 在 Europe/London 有 23 小时" in text and "-1 小时" in text
@@ -111,7 +111,7 @@ def test_the_chinese_brief_has_the_same_section(fitted: dict, tmp_path: Path) ->
 
 def test_the_replay_part_names_the_log_its_rejected_rows_and_snaps(fitted: dict, tmp_path: Path) -> None:
     note = _replay_note(fitted)
-    blocks = fit_blocks(_results(fitted, tmp_path, replay=note), "en", [], first_number=1)  # type: ignore[arg-type]
+    blocks = fit_blocks(_results(fitted, tmp_path, replay=note), "en", [], first_number=1)
     text = block_text(blocks)
     assert "logs/calls.csv (as given; sha256 " + note["sha256"][:16] in text
     assert "median 8.1 m, P90 22 m, max 61 m; 3 more than 50 m away" in text
@@ -124,5 +124,5 @@ def test_the_replay_part_names_the_log_its_rejected_rows_and_snaps(fitted: dict,
 
 def test_a_fit_report_newer_than_the_run_is_left_out(fitted: dict, tmp_path: Path) -> None:
     results = _results(fitted, tmp_path, sha="0" * 64)  # the scenario file changed since the run
-    assert fit_figures(results, "en") == []  # type: ignore[arg-type]
-    assert fit_blocks(results, "en", [], first_number=1) == []  # type: ignore[arg-type]
+    assert fit_figures(results, "en") == []
+    assert fit_blocks(results, "en", [], first_number=1) == []

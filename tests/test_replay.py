@@ -19,6 +19,7 @@ import yaml
 
 from sim.cli.main import main
 from sim.history.calls import history_spec, read_calls
+from sim.history.fit import fit_arrivals
 from sim.history.replay import Replay, log_days, log_span_s, uneven_days
 from sim.history.synth_log import MAPPING, SynthOptions, write_synthetic
 from sim.scenario import DEFAULT_SCENARIO, HistorySpec, ScenarioError, load_scenario
@@ -72,7 +73,7 @@ def test_compare_replays_one_trace_for_every_layout_with_any_number_of_workers(
     assert "replay.json" in manifest["files"]
     # every layout and replication sees the log's calls, in the same order
     rows = _records(runs[1])
-    seq = {}
+    seq: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for row in rows:
         seq.setdefault((row["layout"], row["replication"]), []).append((row["call_s"], row["node"]))
     assert len(seq) == 4
@@ -173,6 +174,7 @@ def test_spring_forward_day_has_23_hours_of_elapsed_seconds(synth: dict, tmp_pat
     # the run ends at 03-11 00:00 PDT = 07:00 UTC: 71 h after the start, not 72
     assert log_span_s(log) == 71 * 3600.0
     assert uneven_days(log) == [{"day": "2025-03-09", "hours": 23.0}]
+    assert fit_arrivals(log)["hours_observed"] == 71.0  # the fit's exposure: the same 71 hours
 
 
 def test_fall_back_day_has_25_hours_and_a_repeated_local_time_needs_its_offset(

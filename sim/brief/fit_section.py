@@ -253,7 +253,7 @@ def fit_blocks(results: Results, lang: str, figures: list[Figure], first_number:
     if found is not None:
         report, html_path = found
         out += [("heading", tr("h.fit", lang)), ("bullets", summary_lines(report, html_path, lang))]
-        same_log = bool(note) and note.get("sha256") == report.get("calls", {}).get("sha256")
+        same_log = note is not None and note.get("sha256") == report.get("calls", {}).get("sha256")
         out += _fit_tables(report, lang, shown_problems=same_log)
         for i, f in enumerate(figures):
             out.append(("figure", (f, tr("figure_n", lang, n=first_number + i, title=f.title))))

@@ -223,7 +223,8 @@ def setup_replay(args: argparse.Namespace, loaded: LoadedScenario
                                          f"(see: run_sim.py calls check {args.replay})")
     if log.problems:
         _say(f"replay: {log.rejected_rows} of {log.rows_read} rows rejected "
-             f"(see: run_sim.py calls check {args.replay} --scenario {args.scenario})")
+             f"(see: run_sim.py calls check {args.replay} --scenario {args.scenario}"
+             + (f" --mapping {args.mapping})" if args.mapping else ")"))
     if args.days:
         _say("replay: --days is ignored; the run covers the log")
     mapping = str(Path(args.mapping).resolve()) if args.mapping else None
