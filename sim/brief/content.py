@@ -8,6 +8,7 @@ Blocks are ``(kind, payload)`` pairs:
 - ``("bullets", [str])``: a bulleted list; ``("code", [str])``: command lines;
 - ``("table", (headers, rows, note))``: the compliance table (rows of strings; the first cell of
   a layout's first row holds its name, the others are empty);
+- ``("grid", (headers, rows, note))``: a plain table of strings (the call-log section);
 - ``("figure", (Figure, caption))``: a figure (its PNG file) with its numbered caption.
 """
 
@@ -19,7 +20,7 @@ from typing import Any
 
 from sim.brief.figures import Figure
 from sim.brief.findings import assumptions, compliance_table, findings, reproduce, versions
-from sim.brief.fit_report import fit_summary
+from sim.brief.fit_section import fit_blocks
 from sim.brief.optimize_section import optimize_figure, optimize_summary
 from sim.brief.results import Results
 from sim.brief.rural_pages import rural_blocks
@@ -36,8 +37,10 @@ def title_of(results: Results, lang: str) -> str:
 
 
 def brief_blocks(results: Results, lang: str, *, goal: float | None, formats: Sequence[str],
-                 figures: Sequence[Figure], no_maps: str = "") -> list[Block]:
-    """Every block of the brief in ``lang``, in reading order."""
+                 figures: Sequence[Figure], no_maps: str = "",
+                 fit_figures: Sequence[Figure] = ()) -> list[Block]:
+    """Every block of the brief in ``lang``, in reading order (``fit_figures``: those of
+    :func:`sim.brief.fit_section.fit_figures`, shown in the call-log section)."""
     s = results.scenario
     sep = tr("list_sep", lang)
 
@@ -63,15 +66,16 @@ def brief_blocks(results: Results, lang: str, *, goal: float | None, formats: Se
         blocks.append(("figure", (f, tr("figure_n", lang, n=i, title=f.title))))
     blocks += rural_blocks(results, lang)  # county and village pages (sim.brief.rural_pages)
     blocks += [("heading", tr("h.assumptions", lang)), ("bullets", assumptions(results, lang, goal))]
-    fitted = fit_summary(Path(results.manifest.get("inputs", {}).get("scenario_file", "")), lang)
-    if fitted:
-        blocks += [("heading", tr("h.fit", lang)), ("bullets", fitted)]
-    optimized = optimize_summary(Path(results.manifest.get("inputs", {}).get("scenario_file", "")), s, lang)
+    fit = fit_blocks(results, lang, list(fit_figures), first_number=len(figures) + 1)
+    blocks += fit
+    n_figures = len(figures) + sum(1 for kind, _ in fit if kind == "figure")
+    scenario_file = Path(results.manifest.get("inputs", {}).get("scenario_file", ""))
+    optimized = optimize_summary(scenario_file, s, lang)
     if optimized:
         blocks += [("heading", tr("h.optimize", lang)), ("bullets", optimized)]
-        fig = optimize_figure(Path(results.manifest.get("inputs", {}).get("scenario_file", "")), s, lang)
+        fig = optimize_figure(scenario_file, s, lang)
         if fig is not None:
-            blocks.append(("figure", (fig, tr("figure_n", lang, n=len(figures) + 1, title=fig.title))))
+            blocks.append(("figure", (fig, tr("figure_n", lang, n=n_figures + 1, title=fig.title))))
     blocks.append(("heading", tr("h.reproduce", lang)))
     for label, lines in reproduce(results, lang, formats):
         blocks += [("para", label), ("code", lines)]
@@ -89,7 +93,7 @@ def block_text(blocks: Sequence[Block]) -> str:
             out.append(payload)
         elif kind in ("bullets", "code"):
             out += payload
-        elif kind == "table":
+        elif kind in ("table", "grid"):
             headers, rows, note = payload
             out += [*headers, *(c for r in rows for c in r), note]
         elif kind == "figure":

@@ -218,14 +218,21 @@ def reproduce(results: Results, lang: str, formats: Sequence[str],
     explicit = [python, "run_sim.py", "run", str(m.get("inputs", {}).get("scenario_file", ""))]
     for layout in results.layouts:
         explicit += ["--layout", layout]
-    explicit += ["--days", f"{s.run.duration / 86400:g}", "--reps", str(results.replications_n),
-                 "--seed", str(m.get("seed"))]
+    replay = m.get("replay") or {}
+    if replay:  # a replay's length is the log's; the log and mapping are inputs
+        explicit += ["--replay", str(replay.get("calls_file_as_given") or replay.get("calls_file"))]
+        explicit += ["--mapping", str(replay["mapping_file"])] if replay.get("mapping_file") else []
+    else:
+        explicit += ["--days", f"{s.run.duration / 86400:g}"]
+    explicit += ["--reps", str(results.replications_n), "--seed", str(m.get("seed"))]
     report = [python, "run_sim.py", "report", results.display, "--lang", lang,
               "--format", ",".join(formats)]
     inputs = m.get("inputs", {})
     sums = [f"{tr('r.scenario_sha', lang)}: {inputs.get('scenario_sha256', '')}",
             f"{tr('r.network_sha', lang)}: {inputs.get('network_input_sha256', '')}",
             f"{tr('r.records_sha', lang)}: {m.get('records_sha256', '')}"]
+    if replay:
+        sums.append(f"--replay {replay.get('calls_file_as_given', '')}: sha256 {replay.get('sha256', '')}")
     return [(tr("r.command", lang), [cmd]),
             (tr("r.explicit", lang), [" ".join(shlex.quote(x) for x in explicit)]),
             (tr("r.report", lang), [" ".join(shlex.quote(x) for x in report)]),

@@ -20,7 +20,8 @@ from typing import Any
 from sim.fileio import atomic_write_text
 from sim.quantities import format_speed
 
-__all__ = ["history_notes", "json_ready", "write_backtest_report", "write_fit_report"]
+__all__ = ["fit_summary", "fitted_report_path", "history_notes", "json_ready", "summary_lines",
+           "write_backtest_report", "write_fit_report"]
 
 
 def history_notes(folder: Path, scenario_file: Path, lang: str = "en") -> list[str]:
@@ -57,11 +58,24 @@ def fit_summary(scenario_file: Path, lang: str = "en") -> list[str]:
     """The brief's bullets on a scenario fitted to a call log, from the ``fit_report.json`` that
     ``fit`` wrote beside it (none for a scenario that was not fitted): the log, the arrival test,
     the on-scene families, and the travel-time error before and after calibration."""
-    path = scenario_file.parent / "fit_report.json" if scenario_file.name else None
-    points = scenario_file.with_name(f"{scenario_file.stem}_points.csv") if scenario_file.name else None
-    if path is None or points is None or not path.is_file() or not points.is_file():
+    path = fitted_report_path(scenario_file)
+    if path is None:
         return []
-    r = json.loads(path.read_text(encoding="utf-8"))
+    return summary_lines(json.loads(path.read_text(encoding="utf-8")), path.with_suffix(".html"), lang)
+
+
+def fitted_report_path(scenario_file: Path) -> Path | None:
+    """``fit_report.json`` beside a scenario that ``fit`` wrote (its points file is there too),
+    else None."""
+    if not scenario_file.name:
+        return None
+    path = scenario_file.parent / "fit_report.json"
+    points = scenario_file.with_name(f"{scenario_file.stem}_points.csv")
+    return path if path.is_file() and points.is_file() else None
+
+
+def summary_lines(r: dict[str, Any], html_path: Path | str, lang: str = "en") -> list[str]:
+    """The bullets of :func:`fit_summary` from a fit report's JSON."""
     zh = lang == "zh"
     c, arr = r.get("calls", {}), r.get("arrivals", {})
     out = [(f"接警记录 {c.get('file')}：{c.get('rows')} 行，采用 {c.get('accepted')} 起，剔除 "
@@ -88,7 +102,7 @@ def fit_summary(scenario_file: Path, lang: str = "en") -> list[str]:
                     f"偏差 {b['bias_s']:+.1f} 秒 → {a['bias_s']:+.1f} 秒。") if zh else
                    (f"Travel times calibrated on {b['n']} calls: mean absolute error {b['mae_s']:.1f} s "
                     f"-> {a['mae_s']:.1f} s, bias {b['bias_s']:+.1f} s -> {a['bias_s']:+.1f} s."))
-    out.append(("完整拟合报告：" if zh else "The full fit report: ") + str(path.with_suffix(".html")))
+    out.append(("完整拟合报告：" if zh else "The full fit report: ") + str(html_path))
     return out
 
 

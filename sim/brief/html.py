@@ -62,15 +62,19 @@ def font_face(text: str) -> str:
             f'src:url(data:font/woff;base64,{data}) format("woff")}}')
 
 
-def _table(payload: tuple[list[str], list[list[str]], str]) -> str:
+def _table(payload: tuple[list[str], list[list[str]], str], grouped: bool = True) -> str:
+    """A table; ``grouped``: the compliance table (a rule above each layout's first row, numbers
+    from the fourth column), else a plain grid (numbers from the second column)."""
     e = html.escape
     headers, rows, note = payload
+    first_num = 3 if grouped else 1
     parts = ["<table><thead><tr>", *(f"<th>{e(h)}</th>" for h in headers), "</tr></thead><tbody>"]
     for row in rows:
-        cls = " class=first" if row[0] else ""
-        cells = "".join(f"<td{' class=num' if i >= 3 else ''}>{e(c)}</td>" for i, c in enumerate(row))
+        cls = " class=first" if grouped and row[0] else ""
+        cells = "".join(f"<td{' class=num' if i >= first_num else ''}>{e(c)}</td>"
+                        for i, c in enumerate(row))
         parts.append(f"<tr{cls}>{cells}</tr>")
-    parts.append(f"</tbody></table><p class=note>{e(note)}</p>")
+    parts.append("</tbody></table>" + (f"<p class=note>{e(note)}</p>" if note else ""))
     return "".join(parts)
 
 
@@ -93,8 +97,8 @@ def render_html(blocks: Sequence[Block], *, lang: str, title: str) -> str:
             parts.append("<ul class=findings>" + "".join(f"<li>{e(x)}</li>" for x in payload) + "</ul>")
         elif kind == "code":
             parts.append(f"<pre>{e(chr(10).join(payload))}</pre>")
-        elif kind == "table":
-            parts.append(_table(payload))
+        elif kind in ("table", "grid"):
+            parts.append(_table(payload, grouped=kind == "table"))
         elif kind == "figure":
             fig, caption = payload
             data = base64.b64encode(fig.preview).decode("ascii")

@@ -146,10 +146,12 @@ def _p(text: str, style: ParagraphStyle) -> Paragraph:
 
 
 def _table(payload: tuple[list[str], list[list[str]], str], st: dict[str, ParagraphStyle],
-           width: float) -> list[Any]:
+           width: float, grouped: bool = True) -> list[Any]:
     headers, rows, note = payload
     # the layout column gets the room its names need, up to a quarter of the width; the rest share
     share = [0.22, 0.11, 0.08, 0.09, 0.09, 0.13, 0.09, 0.10, 0.09]
+    if not grouped or len(headers) != len(share):  # a plain grid: the first column a little wider
+        share = [1.6] + [1.0] * (len(headers) - 1)
     widths = [width * s / sum(share) for s in share]
     data = [[_p(h, st["head"]) for h in headers]]
     data += [[_p(c, st["cell"]) for c in row] for row in rows]
@@ -159,11 +161,11 @@ def _table(payload: tuple[list[str], list[list[str]], str], st: dict[str, Paragr
              ("TOPPADDING", (0, 0), (-1, -1), 1.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
              ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3)]
     for i, row in enumerate(rows, 1):
-        if row[0] and i > 1:
+        if grouped and row[0] and i > 1:
             style.append(("LINEABOVE", (0, i), (-1, i), 0.6, colors.HexColor("#999999")))
     table = Table(data, colWidths=widths, repeatRows=1)
     table.setStyle(TableStyle(style))
-    return [table, Spacer(1, 3), _p(note, st["note"])]
+    return [table, Spacer(1, 3), *([_p(note, st["note"])] if note else [])]
 
 
 def _figure(fig: Any, caption: str, st: dict[str, ParagraphStyle], frame_w: float, frame_h: float
@@ -237,8 +239,8 @@ def render_pdf(blocks: Sequence[Block], path: Path, *, title: str, footer: str, 
                     story.append(Preformatted(line, st["code"], maxLineLength=118, newLineChars=""))
                 else:
                     story.append(_p(line, st["cell"]))
-        elif kind == "table":
-            story += _table(payload, st, text_w)
+        elif kind in ("table", "grid"):
+            story += _table(payload, st, text_w, grouped=kind == "table")
         else:
             raise ValueError(f"unknown block kind {kind!r}")
     if pending_heading is not None:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from sim.brief.content import brief_blocks, title_of
 from sim.brief.figures import MapData, build_figures, map_data
+from sim.brief.fit_section import fit_figures
 from sim.brief.html import render_html
 from sim.brief.pdf import render_pdf
 from sim.brief.results import ReportError, Results, load_results
@@ -81,9 +82,10 @@ def write_report(folder: Path | str, *, langs: Sequence[str] = ("en",), formats:
             progress(no_maps)
         figures = build_figures(results, lang, maps_from=data, goal=goal, formats=figure_formats,
                                 progress=progress)
-        written += [p for f in figures for p in f.files]
+        fitted = fit_figures(results, lang)
+        written += [p for f in [*figures, *fitted] for p in f.files]
         blocks = brief_blocks(results, lang, goal=goal, formats=[f for f in formats if f != "map"],
-                              figures=figures, no_maps=no_maps)
+                              figures=figures, no_maps=no_maps, fit_figures=fitted)
         title = title_of(results, lang)
         if "html" in formats:
             path = results.folder / f"report_{lang}.html"

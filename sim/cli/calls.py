@@ -1,5 +1,5 @@
 """Call-log commands (registered by ``sim.cli.main``): ``calls check``, ``calls synth``, ``fit`` and
-``backtest``; and the set-up of ``run --replay``.
+``backtest``; and the set-up of ``--replay`` for ``run``, ``compare`` and ``sweep``.
 
 - ``calls check CALLS.csv --scenario S [--mapping M] [--report bad_rows.csv]``: read and check every
   row; print the counts by reason and the first problems, write all of them with ``--report``.
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 from sim.cli.checks import _positive_int
 from sim.scenario import DEFAULT_SCENARIO, LoadedScenario, load_scenario
 
-__all__ = ["register", "setup_replay", "write_replay_note"]
+__all__ = ["add_replay_arguments", "register", "replay_for_verify", "setup_replay"]
 
 SHOWN = 20
 
@@ -85,6 +84,15 @@ def register(sub: Any) -> None:
     b.add_argument("--no-plots", action="store_true")
     common(b, scenario_flag=False)
     b.set_defaults(handler=_cmd_backtest)
+
+
+def add_replay_arguments(p: argparse.ArgumentParser) -> None:
+    """``--replay CALLS`` and ``--mapping M`` for ``run``, ``compare`` and ``sweep``."""
+    p.add_argument("--replay", type=Path, metavar="CALLS",
+                   help="replay a call log (CSV/Parquet) instead of generated demand: the same calls "
+                        "for every layout (see 'calls check')")
+    p.add_argument("--mapping", type=Path, help="column mapping for --replay (default: the scenario's "
+                                                "history: section)")
 
 
 def _read(args: argparse.Namespace, loaded: LoadedScenario, net: Any) -> Any:
@@ -188,30 +196,72 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 
 def setup_replay(args: argparse.Namespace, loaded: LoadedScenario
                  ) -> tuple[LoadedScenario, Any, dict[str, Any]]:
-    """For ``run --replay``: the scenario set to the log's length, the provider and its note."""
-    from sim.history.calls import history_spec, read_calls
-    from sim.history.replay import Replay, log_days
-    from sim.study.experiment import RunOptions, apply_overrides, load_net
+    """For ``run``, ``compare`` and ``sweep`` with ``--replay``: the scenario set to the log's
+    length, the incidents provider (the same trace for every layout and variant) and its note
+    for the manifest and the brief.
 
+    A sweep of ``demand_multiplier`` is refused: a replay's demand is the log, which cannot be
+    scaled up without inventing calls (a demand sweep belongs on the scenario fitted to the log,
+    ``run_sim.py fit``). Speed, unit and parameter sweeps replay the same trace in every variant.
+    """
+    from sim.history.calls import history_spec, read_calls
+    from sim.history.replay import Replay
+    from sim.study.experiment import RunOptions, apply_overrides, load_net
+    from sim.world.places import WARN_M
+
+    sweep = loaded.scenario.sweep
+    if getattr(args, "command_name", "") == "sweep" and sweep is not None and \
+            any(m != 1.0 for m in sweep.demand_multiplier):
+        raise loaded.error(("sweep", "demand_multiplier"),
+                           "a replay's demand is the call log, which cannot be scaled; drop "
+                           "demand_multiplier from the sweep to replay the log, or sweep demand on "
+                           "the scenario fitted to the log (run_sim.py fit) without --replay")
     net = load_net(loaded, args.cache_dir, progress=_say)
     log = read_calls(args.replay, history_spec(loaded, args.mapping), loaded.scenario, net)
+    if not len(log):
+        raise loaded.error(("history",), f"--replay {args.replay}: no call of the log is accepted "
+                                         f"(see: run_sim.py calls check {args.replay})")
     if log.problems:
         _say(f"replay: {log.rejected_rows} of {log.rows_read} rows rejected "
-             f"(see: run_sim.py calls check {args.replay} --scenario {args.scenario})")
+             f"(see: run_sim.py calls check {args.replay} --scenario {args.scenario}"
+             + (f" --mapping {args.mapping})" if args.mapping else ")"))
     if args.days:
         _say("replay: --days is ignored; the run covers the log")
-    loaded = apply_overrides(loaded, RunOptions(duration_s=log_days(log) * 86400.0))
     mapping = str(Path(args.mapping).resolve()) if args.mapping else None
-    replay = Replay(str(Path(args.replay).resolve()), mapping)
-    note = replay.describe(log)
+    replay = Replay(str(Path(args.replay).resolve()), mapping, log.checksum)
+    note = replay.describe(log, as_given=str(args.replay))
+    loaded = apply_overrides(loaded, RunOptions(duration_s=note["duration_s"]))
     _say(f"replay: {note['calls']} calls over {note['days']:g} days from {note['first_day']} "
          f"({note['timezone']}); on-scene times from the log for {note['on_scene_from_log_share']:.0%}")
+    snap = note["snap"]
+    far = snap.get(f"over_{WARN_M:g}_m", 0)
+    _say(f"replay: calls placed on the nearest drivable road: median {snap['median_m']:g} m, "
+         f"P90 {snap['p90_m']:g} m, max {snap['max_m']:g} m"
+         + (f"; {far} call(s) more than {WARN_M:g} m from a road" if far else ""))
+    drift = 0.0
+    for d in note["uneven_days"]:
+        drift += d["hours"] - 24.0
+        _say(f"replay: {d['day']} has {d['hours']:g} h in {note['timezone']} (daylight saving); "
+             "call times are elapsed seconds, so from then on the scenario's clock of day (shifts, "
+             f"congestion periods) is {drift:+g} h from local time")
     return loaded, replay, note
 
 
-def write_replay_note(folder: Path, note: dict[str, Any] | None) -> None:
-    """``replay.json`` in a results folder: the run was a replay, of which log and period."""
-    if note:
-        from sim.fileio import atomic_write_text
+def replay_for_verify(note: dict[str, Any]) -> Any:
+    """For ``verify`` of a replay: the provider of the manifest's log, if that log is unchanged."""
+    from sim.fileio import sha256_file
+    from sim.history.replay import Replay
+    from sim.study.verify import VerifyInputError
 
-        atomic_write_text(Path(folder) / "replay.json", json.dumps(note, indent=1))
+    path = Path(str(note.get("calls_file", "")))
+    if not path.is_file():
+        raise VerifyInputError(f"the replayed call log {path} is gone; a re-run needs it")
+    digest = sha256_file(path)
+    if digest != note.get("sha256"):
+        raise VerifyInputError(f"the replayed call log {path} changed since the run (it was "
+                               f"{str(note.get('sha256'))[:12]}..., now {digest[:12]}...): a re-run "
+                               "would not be the same experiment")
+    mapping = note.get("mapping_file")
+    if mapping and not Path(mapping).is_file():
+        raise VerifyInputError(f"the column mapping {mapping} of the replayed log is gone")
+    return Replay(str(path), mapping, digest)

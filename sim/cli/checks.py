@@ -175,8 +175,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from sim.study.verify import VerifyInputError, verify_run
 
     try:
+        from sim.cli.calls import replay_for_verify
+
         report = verify_run(args.results_dir, workers=args.workers, cache_dir=args.cache_dir,
-                            progress=_say)
+                            progress=_say, replay=replay_for_verify)
     except (ResultsFolderError, VerifyInputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT

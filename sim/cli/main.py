@@ -73,12 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--resume", type=Path, metavar="DIR",
                    help="finish an interrupted run in DIR (a <run-id>.partial folder): only the "
                         "missing pieces run")
-    r.add_argument("--replay", type=Path, metavar="CALLS",
-                   help="replay a call log (CSV/Parquet) instead of generated demand (see 'calls check')")
-    r.add_argument("--mapping", type=Path, help="column mapping for --replay (default: history: section)")
+    from sim.cli.calls import add_replay_arguments
+    from sim.cli.calls import register as register_calls
+
+    add_replay_arguments(r)
     r.set_defaults(handler=_cmd_run)
 
-    from sim.cli.calls import register as register_calls
     from sim.cli.checks import add_budget_arguments
     from sim.cli.checks import register as register_checks
     from sim.cli.study import register as register_study
@@ -233,11 +233,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     coverage = write_coverage_tables(partial, world, batch.layouts, batch.presence)
     timings = {"network_s": t_net, "simulate_s": batch.timings["simulate_s"],
                "plots_s": 0.0, "total_s": time.perf_counter() - t_start}
-    write_results(partial, loaded, net, batch, command=["run_sim.py", *sys.argv[1:]], timings=timings)
-    if replay_note:
-        from sim.cli.calls import write_replay_note
-
-        write_replay_note(partial, replay_note)
+    write_results(partial, loaded, net, batch, command=["run_sim.py", *sys.argv[1:]], timings=timings,
+                  replay=replay_note)
     # the results first, as soon as the simulation is done; the figures follow
     print(summary_table(batch.summary, s.zones.targets, s.zones.clock, s.run.replications))
     print()

@@ -71,13 +71,17 @@ def stopped(args: argparse.Namespace, command: str, partial: Path, exc: BaseExce
           ("".join(f" --layout {x}" for x in args.layout or [])) +
           (f" --days {args.days:g}" if args.days else "") +
           (f" --reps {args.reps}" if args.reps else "") +
-          (f" --seed {args.seed}" if args.seed is not None else ""), file=sys.stderr)
+          (f" --seed {args.seed}" if args.seed is not None else "") +
+          (f" --replay {shlex.quote(str(args.replay))}" if getattr(args, "replay", None) else "") +
+          (f" --mapping {shlex.quote(str(args.mapping))}" if getattr(args, "mapping", None) else ""),
+          file=sys.stderr)
     return 130 if isinstance(exc, KeyboardInterrupt) else 1
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
              common: argparse.ArgumentParser) -> None:
     """Add the ``compare`` and ``sweep`` subcommands; ``common`` holds the shared run options."""
+    from sim.cli.calls import add_replay_arguments
     from sim.study.experiment import default_workers
 
     for name, sweep, text in (
@@ -99,6 +103,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                             "at most PP percentage points for every layout")
         p.add_argument("--max-reps", type=_positive_int, default=None,
                        help="upper limit on replications with --ci-target (default 10x --reps)")
+        add_replay_arguments(p)
         p.set_defaults(handler=_handler(sweep), command_name=name)
 
 
@@ -124,11 +129,16 @@ def _study(args: argparse.Namespace, sweep: bool) -> int:
     loaded = apply_overrides(loaded, RunOptions(
         layouts=tuple(args.layout) if args.layout else None, replications=args.reps, seed=args.seed,
         duration_s=args.days * 86400.0 if args.days else None, cache_dir=args.cache_dir))
-    s = loaded.scenario
-    if sweep and s.sweep is None:
+    if sweep and loaded.scenario.sweep is None:
         raise ScenarioError("this scenario has no 'sweep' section; use 'compare', or add e.g.\n"
                             "  sweep: {demand_multiplier: [1.0, 1.2], speed_multiplier: [1.0, 0.85]}",
                             file=loaded.path)
+    replay, replay_note = None, None
+    if args.replay:  # the same calls for every layout and variant (sim.cli.calls.setup_replay)
+        from sim.cli.calls import setup_replay
+
+        loaded, replay, replay_note = setup_replay(args, loaded)
+    s = loaded.scenario
     variants = build_variants(loaded, sweep=sweep)
     check_budget(loaded, variants=len(variants),
                  demand_multiplier=max(v.demand_multiplier for v in variants), **budget_limits(args))
@@ -145,7 +155,7 @@ def _study(args: argparse.Namespace, sweep: bool) -> int:
         batch = run_study(loaded, sweep=sweep, workers=args.workers, scheduler=args.scheduler,
                           store_dir=partial, cache_dir=args.cache_dir,
                           ci_target=args.ci_target / 100 if args.ci_target else None,
-                          max_reps=max_reps, progress=Progress(args.command_name))
+                          max_reps=max_reps, progress=Progress(args.command_name), incidents=replay)
     except (KeyboardInterrupt, BrokenProcessPool) as exc:
         return stopped(args, args.command_name, partial, exc)
     baseline = s.baseline_layout()
@@ -156,7 +166,8 @@ def _study(args: argparse.Namespace, sweep: bool) -> int:
         (folder / "variant.txt").write_text(v.name + "\n", encoding="utf-8")
         batch.variant_records[vi].to_csv(folder / "records.csv")
     timings = {"simulate_s": batch.timings["simulate_s"], "total_s": time.perf_counter() - t_start}
-    write_results(partial, loaded, net, batch, command=["run_sim.py", *sys.argv[1:]], timings=timings)
+    write_results(partial, loaded, net, batch, command=["run_sim.py", *sys.argv[1:]], timings=timings,
+                  replay=replay_note)
     finish_run_dir(partial, final)
     print(comparison_table(tables["comparison"], tables["robustness"]))
     print(f"\n{len(batch.variants)} variant(s) x {len(batch.layouts)} layout(s) x {batch.replications} "

@@ -7,7 +7,18 @@ Reading never stops at the first bad row and never drops a row without saying so
 
 Times become seconds: ``*_epoch`` arrays are seconds since 1970 UTC; ``call_s`` etc. are seconds
 from ``start`` (local midnight of the first call's day in the mapping's time zone), which is the
-run clock of a replay. Rows are numbered from 1, the first data row (line 2 of a CSV file).
+run clock of a replay. A time with a zone offset (``+01:00``, ``Z``) is taken as written; a time
+without one is local time in ``history.timezone``. Elapsed seconds are therefore right across a
+daylight-saving change (a 23 h or 25 h local day); a local time that the change skips or repeats
+cannot be placed and its row is rejected, saying so. Rows are numbered from 1, the first data row
+(line 2 of a CSV file).
+
+Places: a logged ``lon, lat`` is put on the nearest drivable road (the nearest point of the
+nearest drivable edge, ``sim.network.snap.nearest_road``), like every other place of a scenario;
+its distance to that road is checked against ``network.snap_tolerance``. Incidents of the model
+sit on road nodes (generated ones too), so the call is placed on the nearer end of that street;
+``snap_m`` is the distance to the road and ``along_m`` the distance along the street from the
+nearest point to that node.
 """
 
 from __future__ import annotations
@@ -24,10 +35,10 @@ import numpy as np
 import pandas as pd
 import yaml
 from pydantic import ValidationError
-from scipy.spatial import cKDTree
 
 from sim.fileio import sha256_file
 from sim.network.graph import RoadNetwork
+from sim.network.snap import nearest_road
 from sim.quantities import format_distance
 from sim.scenario import PRIORITIES, HistorySpec, LoadedScenario, Scenario, ScenarioError, format_loc
 
@@ -60,7 +71,9 @@ class CallLog:
     call_epoch, dispatch_epoch, arrival_epoch, clear_epoch : times (s since 1970 UTC); NaN where
         the log has none.
     start_epoch : the run's time 0: local midnight of the first accepted call's day.
-    node, snap_m : road node of each call and the distance (m) from the logged place to it.
+    node : road node of each call: the nearer end of the drivable street nearest to its place.
+    snap_m : distance (m) from the logged place to that street (0 for a logged node).
+    along_m : distance (m) along the street from the nearest point to ``node``.
     type_index, priority : index into the scenario's incident types, and priority index.
     unit, platform : the responding unit and its platform as logged ("" when absent).
     hour_of_week : local hour of the week of the call (0 = Monday 00:00-01:00).
@@ -79,6 +92,7 @@ class CallLog:
     start_epoch: float
     node: np.ndarray
     snap_m: np.ndarray
+    along_m: np.ndarray
     type_index: np.ndarray
     priority: np.ndarray
     unit: np.ndarray
@@ -114,7 +128,7 @@ class CallLog:
         """The calls where ``keep`` is True (the same start and problems)."""
         arrays = {k: getattr(self, k)[keep] for k in (
             "row", "call_epoch", "dispatch_epoch", "arrival_epoch", "clear_epoch", "node", "snap_m",
-            "type_index", "priority", "unit", "platform", "hour_of_week", "dispatch_minute")}
+            "along_m", "type_index", "priority", "unit", "platform", "hour_of_week", "dispatch_minute")}
         return CallLog(path=self.path, checksum=self.checksum, timezone=self.timezone,
                        start_epoch=self.start_epoch, rows_read=self.rows_read, problems=self.problems,
                        **arrays)
@@ -190,17 +204,23 @@ def _epoch(ts: pd.Series) -> np.ndarray:
     return np.asarray(since / pd.Timedelta(1, "s"), dtype=float)
 
 
-def _parse_times(col: pd.Series, tz: str, fmt: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """Epoch seconds (NaN where empty or bad) and a mask of entries that were given but bad."""
+def _parse_times(col: pd.Series, tz: str, fmt: str | None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Epoch seconds (NaN where empty or bad), a mask of entries that were given but unreadable,
+    and a mask of readable local times that ``tz`` skips or repeats (a daylight-saving change)."""
     n = len(col)
     out = np.full(n, np.nan)
+    gap = np.zeros(n, dtype=bool)
     if pd.api.types.is_datetime64_any_dtype(col):
-        ts = col if col.dt.tz is not None else col.dt.tz_localize(tz, ambiguous="NaT",
-                                                                  nonexistent="NaT")
+        if col.dt.tz is not None:
+            ts = col
+        else:
+            ts = col.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+            gap = (ts.isna() & col.notna()).to_numpy()
         vals = ts.dt.tz_convert("UTC")
         ok = vals.notna().to_numpy()
         out[ok] = _epoch(vals[ok])
-        return out, ~ok & col.notna().to_numpy()
+        return out, ~ok & col.notna().to_numpy() & ~gap, gap
     text = col.astype(str).str.strip()
     given = (text != "") & (text.str.lower() != "nan") & col.notna()
     aware = given & text.str.contains(_TZ_SUFFIX)
@@ -209,11 +229,13 @@ def _parse_times(col: pd.Series, tz: str, fmt: str | None) -> tuple[np.ndarray, 
             continue
         parsed = pd.to_datetime(text[mask], errors="coerce", format=fmt or "mixed", utc=is_aware)
         if not is_aware:
+            readable = parsed.notna().to_numpy()
             parsed = parsed.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+            gap[np.flatnonzero(mask.to_numpy())[readable & parsed.isna().to_numpy()]] = True
         ok = parsed.notna()
         idx = np.flatnonzero(mask.to_numpy())[ok.to_numpy()]
         out[idx] = _epoch(parsed[ok])
-    return out, given.to_numpy() & np.isnan(out)
+    return out, given.to_numpy() & np.isnan(out) & ~gap, gap
 
 
 def read_calls(path: str | Path, spec: HistorySpec, scenario: Scenario,
@@ -242,10 +264,12 @@ def read_calls(path: str | Path, spec: HistorySpec, scenario: Scenario,
         if getattr(spec.columns, name) is None:
             times[name] = np.full(n, np.nan)
             continue
-        epoch, unreadable = _parse_times(table[name], spec.timezone, spec.time_format)
+        epoch, unreadable, gap = _parse_times(table[name], spec.timezone, spec.time_format)
         raw = table[name].astype(str).to_numpy()
-        reject(unreadable, name, lambda i, raw=raw: f"not a time (or not one in {spec.timezone}): "
-                                                    f"'{raw[i]}'")
+        reject(unreadable, name, lambda i, raw=raw: f"not a time: '{raw[i]}'")
+        reject(gap, name, lambda i, raw=raw: f"not a time in {spec.timezone}: '{raw[i]}' is skipped "
+                                             "or repeated by a daylight-saving change; write it "
+                                             "with its zone offset (e.g. +01:00)")
         times[name] = epoch
     reject(np.isnan(times["call_time"]) & ~bad, "call_time", "missing: no call time")
 
@@ -265,9 +289,9 @@ def read_calls(path: str | Path, spec: HistorySpec, scenario: Scenario,
         last_name = np.where(given, later, last_name)
 
     # place
-    tree = cKDTree(np.column_stack([net.x, net.y]))
     node = np.zeros(n, dtype=np.int64)
     snap = np.zeros(n)
+    along = np.zeros(n)
     if spec.columns.node is not None:
         ids = pd.to_numeric(table["node"], errors="coerce").to_numpy()
         index = {int(o): i for i, o in enumerate(net.osmid)}
@@ -289,12 +313,13 @@ def read_calls(path: str | Path, spec: HistorySpec, scenario: Scenario,
                                                                      f"'{table[name].iloc[i]}'")
             reject(np.isfinite(v) & (np.abs(v) > lim), name, f"not a coordinate: |{name}| > {lim:g}")
         ok = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
-        px, py = net.frame.to_local(np.where(ok, lon, net.frame.lon0), np.where(ok, lat, net.frame.lat0))
-        snap, near = tree.query(np.column_stack([px, py]))
-        node = near.astype(np.int64)
+        node, snap, along = _on_roads(net, lon, lat, ok)
         tol = scenario.network.snap_tolerance
-        reject(ok & (snap > tol), "lon", lambda i: f"off the map: {format_distance(round(snap[i]))} from "
-                                                   f"the nearest road (tolerance {format_distance(tol)})")
+        def off_map(i: int) -> str:
+            return (f"off the map: {format_distance(round(float(snap[i])))} from the nearest road "
+                    f"(tolerance {format_distance(tol)})")
+
+        reject(ok & (snap > tol), "lon", off_map)
 
     # type or priority
     names = [t.name for t in scenario.incident_types]
@@ -344,10 +369,28 @@ def read_calls(path: str | Path, spec: HistorySpec, scenario: Scenario,
         path=path, checksum=sha256_file(path), timezone=spec.timezone, row=order_idx + 1,
         call_epoch=call, dispatch_epoch=disp, arrival_epoch=times["arrival_time"][order_idx],
         clear_epoch=times["clear_time"][order_idx], start_epoch=float(start), node=node[order_idx],
-        snap_m=np.asarray(snap, dtype=float)[order_idx] if np.ndim(snap) else np.zeros(len(call)),
+        snap_m=snap[order_idx], along_m=along[order_idx],
         type_index=type_index[order_idx], priority=prio_of_type[type_index[order_idx]],
         unit=unit[order_idx], platform=platform[order_idx], hour_of_week=how,
         dispatch_minute=minute, rows_read=n, problems=problems)
+
+
+def _on_roads(net: RoadNetwork, lon: np.ndarray, lat: np.ndarray, ok: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Node, distance to the road (m) and distance along it (m) of each place (see the module
+    docstring); places not ``ok`` get node 0 and distance 0 (their rows are rejected anyway)."""
+    n = len(lon)
+    node, snap, along = np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n)
+    if not ok.any():
+        return node, snap, along
+    px, py = net.frame.to_local(lon[ok], lat[ok])
+    lo, hi, t, dist = nearest_road(net, np.asarray(px), np.asarray(py))
+    length = np.hypot(net.x[hi] - net.x[lo], net.y[hi] - net.y[lo])
+    first = t <= 0.5  # the nearer end; a tie goes to the lower node index
+    node[ok] = np.where(first, lo, hi)
+    snap[ok] = dist
+    along[ok] = np.where(first, t, 1.0 - t) * length
+    return node, snap, along
 
 
 def _local(epoch: np.ndarray, zone: ZoneInfo) -> pd.DatetimeIndex:

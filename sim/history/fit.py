@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import copy
-import math
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from sim.fileio import atomic_write_text
 from sim.history.calibrate import calibrate_travel
 from sim.history.calls import CallLog
 from sim.history.distributions import fit_duration
+from sim.history.replay import log_span_s
 from sim.network.graph import RoadNetwork
 from sim.quantities import format_duration, format_speed
 from sim.scenario import HistorySpec, LoadedScenario, ScenarioError
@@ -59,9 +59,8 @@ def _exposure(start_epoch: float, end_epoch: float, timezone: str) -> np.ndarray
 
 def fit_arrivals(log: CallLog, end_epoch: float | None = None) -> dict[str, Any]:
     """Rates by hour of week, the day-of-week test and the profiles to write (see the module doc)."""
-    last = float(log.call_epoch.max()) if len(log) else log.start_epoch
-    end = end_epoch if end_epoch is not None else log.start_epoch + 86400.0 * math.ceil(
-        (last - log.start_epoch + 1.0) / 86400.0)
+    # to the local midnight after the last call (a daylight-saving day has 23 or 25 hours)
+    end = end_epoch if end_epoch is not None else log.start_epoch + log_span_s(log)
     exposure = _exposure(log.start_epoch, end, log.timezone)
     counts = np.bincount(log.hour_of_week, minlength=168).astype(float)
     e7, n7 = exposure.reshape(7, 24), counts.reshape(7, 24)

@@ -500,7 +500,10 @@ def run_study(loaded: LoadedScenario, *, sweep: bool, workers: int = 1, schedule
     variants = state.variants
     for vi in range(len(variants)):  # validate every variant's platforms before simulating
         state.world(vi)
-    store = StudyStore(store_dir, study_fingerprint(loaded, sweep)) if store_dir else None
+    fingerprint = study_fingerprint(loaded, sweep)
+    if incidents is not None:  # a replayed log: resuming with another log is another study
+        fingerprint["incidents"] = getattr(incidents, "fingerprint", lambda: repr(incidents))()
+    store = StudyStore(store_dir, fingerprint) if store_dir else None
     layouts = loaded.scenario.layout_names()
     reps = loaded.scenario.run.replications
     step = reps

@@ -116,8 +116,12 @@ def _clean(v: Any) -> Any:
 
 
 def write_results(run_dir: Path, loaded: LoadedScenario, net: RoadNetwork, batch: BatchResult,
-                  *, command: list[str], timings: dict[str, float]) -> dict[str, Any]:
-    """Write scenario copies, records, tables and the manifest into ``run_dir``; return the manifest."""
+                  *, command: list[str], timings: dict[str, float],
+                  replay: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write scenario copies, records, tables and the manifest into ``run_dir``; return the manifest.
+
+    ``replay`` describes a replayed call log (file as given and resolved, checksum, period, snap
+    distances); it goes into the manifest as ``replay`` and into ``replay.json``."""
     run_dir = Path(run_dir)
     if not net.places:  # the network as loaded (compare, sweep): place the scenario's points on it
         net = place_on_roads(loaded, net, batch.layouts)
@@ -125,6 +129,8 @@ def write_results(run_dir: Path, loaded: LoadedScenario, net: RoadNetwork, batch
     shutil.rmtree(run_dir / "pieces", ignore_errors=True)
     (run_dir / "study.json").unlink(missing_ok=True)
     atomic_write_text(run_dir / "scenario.yaml", loaded.text)
+    if replay:
+        atomic_write_text(run_dir / "replay.json", json.dumps(replay, indent=1, ensure_ascii=False))
     resolved = batch.scenario.model_dump(mode="json")
     atomic_write_text(run_dir / "scenario.resolved.yaml",
                   "# The scenario as run: every default filled in, command-line overrides applied.\n"
@@ -165,6 +171,7 @@ def write_results(run_dir: Path, loaded: LoadedScenario, net: RoadNetwork, batch
                     "nodes": net.n_nodes, "edges": net.n_edges,  # places' nodes included
                     "simplify": loaded.scenario.network.simplify},
         "places": net.report.get("places", []),
+        **({"replay": replay} if replay else {}),
         "records_sha256": sha256_file(records_path),
         "files": file_checksums(run_dir),
         "versions": versions(),

@@ -113,8 +113,14 @@ def _first_difference(old: Path, new: Path) -> tuple[int, str, str] | None:
 
 
 def verify_run(run_dir: Path, *, workers: int = 1, cache_dir: Path | None = None,
-               progress: Callable[[str], None] | None = None) -> VerifyReport:
+               progress: Callable[[str], None] | None = None,
+               replay: Callable[[dict[str, Any]], Any] | None = None) -> VerifyReport:
     """Verify a finished results folder (see the module docstring).
+
+    A run that replayed a call log (``replay`` in its manifest) is re-run on the same log:
+    ``replay`` turns the manifest's note into the incidents provider, raising
+    :class:`VerifyInputError` when the log is gone or changed (``sim.cli`` passes
+    ``sim.cli.calls.replay_for_verify``; this layer cannot read call logs itself).
 
     Raises
     ------
@@ -178,6 +184,14 @@ def verify_run(run_dir: Path, *, workers: int = 1, cache_dir: Path | None = None
             f"{run_dir}: the road network input changed since this run (it was {expected_net[:12]}..., "
             f"now {net.checksum[:12]}...): a re-run would not be the same experiment")
 
+    incidents = None
+    note = manifest.get("replay")
+    if note:
+        if replay is None:
+            raise VerifyInputError(f"{run_dir}: this run replayed a call log; verify it with "
+                                   "run_sim.py verify, which re-reads the log")
+        incidents = replay(note)
+
     # 3. re-run and compare
     command = [str(c) for c in manifest.get("command") or []]
     kind = command[1] if len(command) > 1 and command[1] in ("run", "compare", "sweep") else "run"
@@ -185,9 +199,11 @@ def verify_run(run_dir: Path, *, workers: int = 1, cache_dir: Path | None = None
         f"replication(s), seed {manifest['seed']} ...")
     t0 = time.perf_counter()
     if kind == "run":
-        batch = run_batch(loaded, prepare_world(loaded, net), workers=workers, cache_dir=cache_dir)
+        batch = run_batch(loaded, prepare_world(loaded, net), workers=workers, cache_dir=cache_dir,
+                          incidents=incidents)
     else:
-        batch = run_study(loaded, sweep=kind == "sweep", workers=workers, cache_dir=cache_dir)
+        batch = run_study(loaded, sweep=kind == "sweep", workers=workers, cache_dir=cache_dir,
+                          incidents=incidents)
     report.seconds = time.perf_counter() - t0
     report.workers = workers
     report.incidents = int(batch.incidents_simulated)
