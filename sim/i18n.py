@@ -283,17 +283,22 @@ TEXT: dict[str, dict[str, str]] = {
     "m.reach": {"en": "Reached in {band} ({period})", "zh": "{band}可达（{period}）"},
     "m.free_flow": {"en": "free flow", "zh": "畅通"},
     "m.cells": {"en": "Within target, per cell", "zh": "各网格达标率"},
-    "m.diff": {"en": "Difference from {a} (pp)", "zh": "相对 {a} 的差异（百分点）"},
+    "m.pair": {"en": "{b} minus {a}", "zh": "{b} 减 {a}"},
+    "m.pair_menu": {"en": "Difference between two layouts (pp)", "zh": "两个布局方案之差（百分点）"},
+    "m.pair_none": {"en": "no difference layer", "zh": "不显示差异"},
+    "m.pp": {"en": "pp", "zh": "百分点"},
     "m.hover_node": {"en": "nearest post {post}<br>{time} from dispatch",
                      "zh": "最近点位 {post}<br>派警后 {time}"},
     "m.hover_cell": {"en": "{n} incidents, {share} within target<br>nearest post {post}, {time}",
                      "zh": "{n} 起警情，按时到达 {share}<br>最近点位 {post}，{time}"},
-    "m.hover_diff": {"en": "{diff} pp against {a}<br>{n} incidents",
-                     "zh": "与 {a} 相比 {diff} 个百分点<br>{n} 起警情"},
-    "m.help": {"en": "Choose a layout above the map; click legend entries to show or hide layers; hover "
-                     "a place for its nearest post, travel time, compliance and incidents.",
-               "zh": "在地图上方选择布局方案；点击图例显示或隐藏图层；鼠标悬停可查看最近点位、行车时间、"
-                     "达标率和警情数。"},
+    "m.hover_pair": {"en": "{b}: {diff} pp against {a}<br>{n} incidents in {a}",
+                     "zh": "{b} 与 {a} 相比 {diff} 个百分点<br>{a} 下 {n} 起警情"},
+    "m.help": {"en": "Choose a layout above the map, and any two layouts to compare cell by cell (blue: "
+                     "the second reaches more incidents within target); click legend entries to show or "
+                     "hide layers; hover a place for its nearest post, travel time, compliance and "
+                     "incidents.",
+               "zh": "在地图上方选择布局方案，并可任选两个方案逐格比较（蓝色：后者按时到达更多）；点击图例"
+                     "显示或隐藏图层；鼠标悬停可查看最近点位、行车时间、达标率和警情数。"},
 }
 
 

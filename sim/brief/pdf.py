@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+from reportlab import rl_config
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_LEFT
 from reportlab.lib.pagesizes import A4, landscape
@@ -243,6 +244,13 @@ def render_pdf(blocks: Sequence[Block], path: Path, *, title: str, footer: str, 
             raise ValueError(f"unknown block kind {kind!r}")
     if pending_heading is not None:
         story.append(pending_heading)
-    doc.build(story)
+    # binary streams: the ASCII85 text encoding (reportlab's default) is done in pure Python here
+    # and takes most of the PDF's time for figures a quarter larger
+    a85 = rl_config.useA85
+    rl_config.useA85 = 0
+    try:
+        doc.build(story)
+    finally:
+        rl_config.useA85 = a85
     return int(doc.page)
 

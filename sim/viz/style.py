@@ -2,7 +2,8 @@
 source line at the bottom) and a few small formatting helpers.
 
 Categories use the Okabe-Ito palette; the time bands of the coverage map put the 1-minute band,
-the one readers need most, in strong vermillion against blues for 1-3 and 3-5 minutes.
+the one readers need most, in strong vermillion against blues for 1-3 and 3-5 minutes; rivers
+are a pale grey-blue with darker banks, unlike any band.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "MARKERS",
     "OKABE_ITO",
     "RIVER_COLOUR",
+    "RIVER_EDGE",
     "ZONE_COLOURS",
     "add_footer",
     "join_notes",
@@ -40,7 +42,10 @@ __all__ = [
 
 OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 ZONE_COLOURS = {"key": "#CC79A7", "central": "#E69F00", "other": "#F0E442"}
-RIVER_COLOUR = "#56B4E9"
+RIVER_COLOUR = "#A7B8C8"
+"""Rivers: a pale grey-blue (desaturated water), apart from every time band and the road greys."""
+RIVER_EDGE = "#6E8296"
+"""The rivers' thin darker banks, so that a river never reads as a road of some band."""
 MARKERS = ("^", "s", "D", "o", "v", "P", "X", "*")
 BAND_EDGES_S = (60.0, 180.0, 300.0)
 BAND_COLOURS = ("#D55E00", "#0072B2", "#7FB8E0", "#C8C8C8")
