@@ -112,8 +112,8 @@ TEXT: dict[str, dict[str, str]] = {
     "hour_compliance": {"en": "within target (%)", "zh": "按时到达（%）"},
     "hour_util": {"en": "units committed (%)", "zh": "警力占用（%）"},
     "hour_patrol": {"en": "police presence at\nkey locations (%)", "zh": "重点部位\n见警率（%）"},
-    "hour_util_mean": {"en": "{layout}: day average {value} (summary.csv)",
-                       "zh": "{layout}：全天平均 {value}（summary.csv）"},
+    "hour_util_mean": {"en": "{layout}: units committed, day average {value}",
+                       "zh": "{layout}：全天平均警力占用 {value}"},
     "hour_note": {"en": "Incidents and compliance by the hour of the call. Utilisation: time from "
                         "assignment to clearing the scene of the first unit sent (records.csv), per "
                         "unit on duty, by clock hour; dotted: the day average over all units "

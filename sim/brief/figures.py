@@ -2,14 +2,20 @@
 written as PNG (SVG and PDF on request).
 
 Each figure is drawn once per language and closed as soon as its files are written; the HTML and
-the PDF brief embed the PNG file. What does not depend on the language (the reach of every
-layout's posts, the network's map geometry) is computed once and shared by both languages.
+the PDF brief embed a small palette PNG of it made from the same pixels. What does not depend on
+the language (the reach of every layout's posts, the network's map geometry) is computed once and
+shared by both languages. The figures are independent, so on Linux two forked processes draw
+them (:func:`figure_workers`).
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +28,14 @@ from sim.i18n import layout_name, tr
 from sim.network.graph import RoadNetwork
 from sim.scenario import Scenario
 from sim.viz import charts, maps
+from sim.viz.basemap import geometry
+from sim.viz.fonts import cjk_font
 from sim.viz.save import save_with_preview
 from sim.viz.style import source_line
 from sim.world.prepare import World
 
-__all__ = ["PREVIEW_PX", "Figure", "MapData", "build_figures", "cell_km", "figure_names", "map_data",
-           "on_duty"]
+__all__ = ["PREVIEW_PX", "Figure", "MapData", "build_figures", "cell_km", "figure_names", "figure_workers",
+           "map_data", "on_duty"]
 
 
 PREVIEW_PX = 1150
@@ -97,62 +105,120 @@ def figure_names(results: Results, have_maps: bool) -> list[str]:
     return [*names, "by_hour"]
 
 
+def figure_workers() -> int:
+    """How many processes draw the figures: two where workers can be forked warm (Linux) and
+    the machine has two cores or more, else one. Figures are independent, so two processes
+    take about half the time on the default run's 18 figures (``benchmarks/bench_report.py``)."""
+    if not sys.platform.startswith("linux"):
+        return 1
+    return max(1, min(2, os.cpu_count() or 1))
+
+
 def build_figures(results: Results, lang: str, *, maps_from: MapData | None, goal: float | None,
-                  formats: Sequence[str] = ("png",), dpi: int = 150,
+                  formats: Sequence[str] = ("png",), dpi: int = 150, workers: int | None = None,
                   progress: Callable[[str], None] | None = None) -> list[Figure]:
     """Draw every figure of the brief in ``lang``, write each in ``formats`` (PNG always) into the
-    results folder, close it, and return the list. ``progress`` hears one line per figure."""
+    results folder, close it, and return the list in the brief's order. ``workers`` processes
+    draw them (default :func:`figure_workers`); ``progress`` hears one line per figure."""
     s = results.scenario
     footer = source_line(s.name, results.run_id, results.replications_n, lang)
     formats = ("png", *[f for f in formats if f != "png"])
     layouts = results.layouts
-    names = figure_names(results, maps_from is not None)
-    figs: list[Figure] = []
+    jobs: list[_Job] = []
 
-    def keep(name: str, title: str, made: tuple[Any, Any]) -> None:
-        files, preview = save_with_preview(made[0], results.folder / _file_name(name, lang), formats,
-                                           dpi=dpi, preview_px=PREVIEW_PX)
-        figs.append(Figure(name, title, files, preview))
-        if progress:
-            progress(f"figures ({lang}): {len(figs)}/{len(names)} {files[0].name}")
+    def job(name: str, title: str, draw: Callable[[], tuple[Any, Any]]) -> None:
+        jobs.append(_Job(name, title, draw, results.folder / _file_name(name, lang), formats, dpi))
 
     def name(layout: str) -> str:
         return layout_name(s, layout, lang)
 
     if maps_from is not None:
         net, world, reach = maps_from.net, maps_from.world, maps_from.reach
+        geometry(net)  # once, before any worker is forked
         area_layout = results.others[0] if results.others else layouts[0]
-        keep("layout_map", tr("fig.layout_map", lang),
-             maps.plot_layout_map(net, s, [world.fleets[n] for n in layouts], areas=reach[area_layout][1],
-                                  areas_layout=area_layout, lang=lang, footer=footer))
-    keep("compliance_bars", tr("fig.bars", lang),
-         charts.plot_compliance_bars(results.summary, s, layouts, goal=goal, lang=lang, footer=footer))
-    keep("response_times", tr("fig.cdf", lang),
-         charts.plot_response_cdf(results.records, s, layouts, summary=results.summary, lang=lang,
-                                  footer=footer))
+        job("layout_map", tr("fig.layout_map", lang),
+            lambda: maps.plot_layout_map(net, s, [world.fleets[n] for n in layouts],
+                                         areas=reach[area_layout][1], areas_layout=area_layout,
+                                         lang=lang, footer=footer))
+    job("compliance_bars", tr("fig.bars", lang),
+        lambda: charts.plot_compliance_bars(results.summary, s, layouts, goal=goal, lang=lang,
+                                            footer=footer))
+    job("response_times", tr("fig.cdf", lang),
+        lambda: charts.plot_response_cdf(results.records, s, layouts, summary=results.summary, lang=lang,
+                                         footer=footer))
     if maps_from is not None:
         cell = cell_km(net)
         for b in results.others:
-            keep(f"difference_{b}", tr("fig.difference", lang, a=name(results.baseline), b=name(b)),
-                 maps.plot_difference_map(net, s, results.records, results.baseline, b, cell_km=cell,
-                                          lang=lang, footer=footer))
+            job(f"difference_{b}", tr("fig.difference", lang, a=name(results.baseline), b=name(b)),
+                lambda b=b: maps.plot_difference_map(net, s, results.records, results.baseline, b,
+                                                     cell_km=cell, lang=lang, footer=footer))
         for n in layouts:
-            keep(f"compliance_map_{n}", tr("fig.compliance_map", lang, layout=name(n)),
-                 maps.plot_compliance_map(net, s, results.records, n, summary=results.summary,
-                                          cell_km=cell, lang=lang, footer=footer))
+            job(f"compliance_map_{n}", tr("fig.compliance_map", lang, layout=name(n)),
+                lambda n=n: maps.plot_compliance_map(net, s, results.records, n, summary=results.summary,
+                                                     cell_km=cell, lang=lang, footer=footer))
         for n in layouts:
-            keep(f"coverage_{n}", tr("fig.coverage", lang, layout=name(n)),
-                 maps.plot_coverage_map(net, s, reach[n][0], layout=n, posts=world.fleets[n].platform_nodes,
-                                        node_zone=world.zones.zone, lang=lang, footer=footer))
+            job(f"coverage_{n}", tr("fig.coverage", lang, layout=name(n)),
+                lambda n=n: maps.plot_coverage_map(net, s, reach[n][0], layout=n,
+                                                   posts=world.fleets[n].platform_nodes,
+                                                   node_zone=world.zones.zone, lang=lang, footer=footer))
     world_or_none = maps_from.world if maps_from is not None else None
     profiles = {n: hourly_profile(results.records, n, n_units=on_duty(s, world_or_none, n),
                                   replications=results.replications_n,
                                   warmup_s=s.run.warmup, horizon_s=s.run.duration)
                 for n in layouts}
-    keep("by_hour", tr("fig.hours", lang),
-         charts.plot_by_hour(profiles, s, summary=results.summary, patrol=presence_by_hour(results),
-                             lang=lang, footer=footer))
-    return figs
+    job("by_hour", tr("fig.hours", lang),
+        lambda: charts.plot_by_hour(profiles, s, summary=results.summary, patrol=presence_by_hour(results),
+                                    lang=lang, footer=footer))
+    drawn = _draw_all(jobs, figure_workers() if workers is None else workers, lang, progress)
+    return [Figure(j.name, j.title, files, preview) for j, (files, preview) in zip(jobs, drawn, strict=True)]
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One figure to draw: ``draw()`` makes it, then it is written to ``path`` + each format."""
+
+    name: str
+    title: str
+    draw: Callable[[], tuple[Any, Any]]
+    path: Path
+    formats: Sequence[str]
+    dpi: int
+
+
+_PENDING: list[_Job] = []
+"""The jobs of the figures being drawn, inherited by forked workers (a closure cannot be sent)."""
+
+
+def _draw(i: int) -> tuple[list[Path], bytes]:
+    j = _PENDING[i]
+    fig, _ = j.draw()
+    return save_with_preview(fig, j.path, j.formats, dpi=j.dpi, preview_px=PREVIEW_PX)
+
+
+def _draw_all(jobs: list[_Job], workers: int, lang: str, progress: Callable[[str], None] | None
+              ) -> list[tuple[list[Path], bytes]]:
+    """Every job's files and preview, in the jobs' order; in ``workers`` forked processes."""
+    _PENDING[:] = jobs
+    out: dict[int, tuple[list[Path], bytes]] = {}
+
+    def done(i: int, result: tuple[list[Path], bytes]) -> None:
+        out[i] = result
+        if progress:
+            progress(f"figures ({lang}): {len(out)}/{len(jobs)} {result[0][0].name}")
+
+    try:
+        if workers <= 1 or len(jobs) < 4:
+            for i in range(len(jobs)):
+                done(i, _draw(i))
+        else:
+            cjk_font()  # found once, before the fork
+            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
+                futures = {pool.submit(_draw, i): i for i in range(len(jobs))}
+                for fut in as_completed(futures):
+                    done(futures[fut], fut.result())
+    finally:
+        _PENDING.clear()
+    return [out[i] for i in range(len(jobs))]
 
 
 def on_duty(s: Scenario, world: World | None, layout: str) -> float | np.ndarray:

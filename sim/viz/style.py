@@ -19,7 +19,7 @@ matplotlib.use("Agg")  # files only; no screen needed
 import matplotlib.pyplot as plt
 from matplotlib import patheffects
 
-from sim.i18n import tr
+from sim.i18n import tr, wrap
 from sim.scenario import Scenario
 from sim.viz.fonts import cjk_font
 
@@ -72,9 +72,13 @@ def new_ax(ax: Any, size: tuple[float, float]) -> tuple[Any, Any]:
 
 
 def add_footer(fig: Any, text: str) -> None:
-    """Small print at the bottom left; as a figure-level label, the layout engine makes room for it."""
+    """Small print at the bottom left, each line wrapped to the figure's width; as a figure-level
+    label, the layout engine makes room for it."""
     if text:
-        fig.supxlabel(text, x=0.01, ha="left", fontsize=7, color="0.3", linespacing=1.4)
+        # 7 pt text is about 3.9 pt per Latin character (a CJK character counts two)
+        width = max(40, int(fig.get_figwidth() * 0.97 * 72 / 3.9))
+        lines = [part for line in text.split("\n") for part in (wrap(line, width) or [""])]
+        fig.supxlabel("\n".join(lines), x=0.01, ha="left", fontsize=7, color="0.3", linespacing=1.4)
 
 
 def join_notes(*parts: str) -> str:
