@@ -5,17 +5,13 @@ Each figure is drawn once per language and closed as soon as its files are writt
 the PDF brief embed a small palette PNG of it made from the same pixels. What does not depend on
 the language (the reach of every layout's posts, the network's map geometry) is computed once and
 shared by both languages. The figures are independent, so on Linux two forked processes draw
-them (:func:`figure_workers`).
+them (:mod:`sim.brief.forked`).
 """
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +19,7 @@ import numpy as np
 
 from sim.analysis.hourly import hourly_profile
 from sim.analysis.reach import node_reach
+from sim.brief.forked import run_all, workers_here
 from sim.brief.results import Results, presence_by_hour
 from sim.i18n import layout_name, tr
 from sim.network.graph import RoadNetwork
@@ -34,8 +31,8 @@ from sim.viz.save import save_with_preview
 from sim.viz.style import source_line
 from sim.world.prepare import World
 
-__all__ = ["PREVIEW_PX", "Figure", "MapData", "build_figures", "cell_km", "figure_names", "figure_workers",
-           "map_data", "on_duty"]
+__all__ = ["PREVIEW_PX", "Figure", "MapData", "build_figures", "cell_km", "figure_names", "map_data",
+           "on_duty"]
 
 
 PREVIEW_PX = 1150
@@ -105,21 +102,12 @@ def figure_names(results: Results, have_maps: bool) -> list[str]:
     return [*names, "by_hour"]
 
 
-def figure_workers() -> int:
-    """How many processes draw the figures: two where workers can be forked warm (Linux) and
-    the machine has two cores or more, else one. Figures are independent, so two processes
-    take about half the time on the default run's 18 figures (``benchmarks/bench_report.py``)."""
-    if not sys.platform.startswith("linux"):
-        return 1
-    return max(1, min(2, os.cpu_count() or 1))
-
-
 def build_figures(results: Results, lang: str, *, maps_from: MapData | None, goal: float | None,
                   formats: Sequence[str] = ("png",), dpi: int = 150, workers: int | None = None,
                   progress: Callable[[str], None] | None = None) -> list[Figure]:
     """Draw every figure of the brief in ``lang``, write each in ``formats`` (PNG always) into the
     results folder, close it, and return the list in the brief's order. ``workers`` processes
-    draw them (default :func:`figure_workers`); ``progress`` hears one line per figure."""
+    draw them (default :func:`sim.brief.forked.workers_here`); ``progress`` hears one line per figure."""
     s = results.scenario
     footer = source_line(s.name, results.run_id, results.replications_n, lang)
     formats = ("png", *[f for f in formats if f != "png"])
@@ -169,7 +157,7 @@ def build_figures(results: Results, lang: str, *, maps_from: MapData | None, goa
     job("by_hour", tr("fig.hours", lang),
         lambda: charts.plot_by_hour(profiles, s, summary=results.summary, patrol=presence_by_hour(results),
                                     lang=lang, footer=footer))
-    drawn = _draw_all(jobs, figure_workers() if workers is None else workers, lang, progress)
+    drawn = _draw_all(jobs, workers_here() if workers is None else workers, lang, progress)
     return [Figure(j.name, j.title, files, preview) for j, (files, preview) in zip(jobs, drawn, strict=True)]
 
 
@@ -184,41 +172,25 @@ class _Job:
     formats: Sequence[str]
     dpi: int
 
-
-_PENDING: list[_Job] = []
-"""The jobs of the figures being drawn, inherited by forked workers (a closure cannot be sent)."""
-
-
-def _draw(i: int) -> tuple[list[Path], bytes]:
-    j = _PENDING[i]
-    fig, _ = j.draw()
-    return save_with_preview(fig, j.path, j.formats, dpi=j.dpi, preview_px=PREVIEW_PX)
+    def __call__(self) -> tuple[list[Path], bytes]:
+        fig, _ = self.draw()
+        return save_with_preview(fig, self.path, self.formats, dpi=self.dpi, preview_px=PREVIEW_PX)
 
 
 def _draw_all(jobs: list[_Job], workers: int, lang: str, progress: Callable[[str], None] | None
               ) -> list[tuple[list[Path], bytes]]:
-    """Every job's files and preview, in the jobs' order; in ``workers`` forked processes."""
-    _PENDING[:] = jobs
-    out: dict[int, tuple[list[Path], bytes]] = {}
+    """Every job's files and preview, in the jobs' order."""
+    finished = 0
 
-    def done(i: int, result: tuple[list[Path], bytes]) -> None:
-        out[i] = result
+    def done(_i: int, result: tuple[list[Path], bytes]) -> None:
+        nonlocal finished
+        finished += 1
         if progress:
-            progress(f"figures ({lang}): {len(out)}/{len(jobs)} {result[0][0].name}")
+            progress(f"figures ({lang}): {finished}/{len(jobs)} {result[0][0].name}")
 
-    try:
-        if workers <= 1 or len(jobs) < 4:
-            for i in range(len(jobs)):
-                done(i, _draw(i))
-        else:
-            cjk_font()  # found once, before the fork
-            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
-                futures = {pool.submit(_draw, i): i for i in range(len(jobs))}
-                for fut in as_completed(futures):
-                    done(futures[fut], fut.result())
-    finally:
-        _PENDING.clear()
-    return [out[i] for i in range(len(jobs))]
+    if workers > 1:
+        cjk_font()  # found once, before the fork
+    return run_all(jobs, workers, done)
 
 
 def on_duty(s: Scenario, world: World | None, layout: str) -> float | np.ndarray:

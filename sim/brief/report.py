@@ -23,6 +23,7 @@ from pathlib import Path
 
 from sim.brief.content import brief_blocks, title_of
 from sim.brief.figures import MapData, build_figures, map_data
+from sim.brief.forked import in_background, workers_here
 from sim.brief.html import render_html
 from sim.brief.pdf import render_pdf
 from sim.brief.results import ReportError, Results, load_results
@@ -56,11 +57,14 @@ def _maps(results: Results, net: RoadNetwork | None, world: World | None, cache_
 def write_report(folder: Path | str, *, langs: Sequence[str] = ("en",), formats: Sequence[str] = FORMATS,
                  figure_formats: Sequence[str] = ("png",), cache_dir: Path | None = None,
                  net: RoadNetwork | None = None, world: World | None = None, goal: float | None = 0.9,
-                 progress: Callable[[str], None] | None = None) -> list[Path]:
+                 workers: int | None = None, progress: Callable[[str], None] | None = None) -> list[Path]:
     """Write the figures and the brief (``formats``: html, pdf, map) of a results folder in each of
     ``langs``; return the files written, the briefs last. ``net`` and ``world`` may be passed when
     already loaded (as at the end of a run); otherwise they are loaded from the network cache, and
-    if that fails the maps are left out and the brief says why."""
+    if that fails the maps are left out and the brief says why.
+
+    ``workers`` processes (default :func:`sim.brief.forked.workers_here`) draw the figures, and
+    ``map.html`` is written by one more meanwhile."""
     bad_lang = [x for x in langs if x not in LANGS]
     if bad_lang or not langs:
         raise ReportError(f"unknown language {(bad_lang or [''])[0]!r}; choose from {', '.join(LANGS)}")
@@ -75,34 +79,44 @@ def write_report(folder: Path | str, *, langs: Sequence[str] = ("en",), formats:
     data, reason = _maps(results, net, world, cache_dir, progress)
     written: list[Path] = []
     briefs: list[Path] = []
-    for lang in langs:
-        no_maps = tr("no_maps", lang, reason=reason) if reason else ""
-        if no_maps and progress:
-            progress(no_maps)
-        figures = build_figures(results, lang, maps_from=data, goal=goal, formats=figure_formats,
-                                progress=progress)
-        written += [p for f in figures for p in f.files]
-        blocks = brief_blocks(results, lang, goal=goal, formats=[f for f in formats if f != "map"],
-                              figures=figures, no_maps=no_maps)
-        title = title_of(results, lang)
-        if "html" in formats:
-            path = results.folder / f"report_{lang}.html"
-            atomic_write_text(path, render_html(blocks, lang=lang, title=title))
-            briefs.append(path)
-        if "pdf" in formats:
-            path = results.folder / f"report_{lang}.pdf"
-            render_pdf(blocks, path, title=title, page_label=tr("page", lang, n="{n}"),
-                       footer=source_line(results.scenario.name, results.run_id, results.replications_n,
-                                          lang))
-            briefs.append(path)
-    if "map" in formats and data is not None:
-        from sim.brief.explorer import write_map
-
-        briefs.append(write_map(results, data, results.folder / "map.html"))
+    workers = workers_here() if workers is None else workers
+    background = workers > 1 and "map" in formats and data is not None
+    with in_background(lambda: _write_map(results, data, formats), enabled=background) as the_map:
+        for lang in langs:
+            no_maps = tr("no_maps", lang, reason=reason) if reason else ""
+            if no_maps and progress:
+                progress(no_maps)
+            figures = build_figures(results, lang, maps_from=data, goal=goal, formats=figure_formats,
+                                    workers=workers, progress=progress)
+            written += [p for f in figures for p in f.files]
+            blocks = brief_blocks(results, lang, goal=goal, formats=[f for f in formats if f != "map"],
+                                  figures=figures, no_maps=no_maps)
+            title = title_of(results, lang)
+            if "html" in formats:
+                path = results.folder / f"report_{lang}.html"
+                atomic_write_text(path, render_html(blocks, lang=lang, title=title))
+                briefs.append(path)
+            if "pdf" in formats:
+                path = results.folder / f"report_{lang}.pdf"
+                render_pdf(blocks, path, title=title, page_label=tr("page", lang, n="{n}"),
+                           footer=source_line(results.scenario.name, results.run_id,
+                                              results.replications_n, lang))
+                briefs.append(path)
+        map_path = the_map.result()
+    if map_path is not None:
+        briefs.append(map_path)
     if progress:
         progress(f"report: {len(written)} figure files, {len(briefs)} briefs in "
                  f"{time.perf_counter() - t0:.1f} s")
     return [*written, *briefs]
+
+
+def _write_map(results: Results, data: MapData | None, formats: Sequence[str]) -> Path | None:
+    if "map" not in formats or data is None:
+        return None
+    from sim.brief.explorer import write_map
+
+    return write_map(results, data, results.folder / "map.html")
 
 
 def report_after_run(folder: Path | str, *, net: RoadNetwork, world: World, langs: Sequence[str] = ("en",),
