@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -138,17 +139,17 @@ def build_figures(results: Results, lang: str, *, maps_from: MapData | None, goa
         cell = cell_km(net)
         for b in results.others:
             job(f"difference_{b}", tr("fig.difference", lang, a=name(results.baseline), b=name(b)),
-                lambda b=b: maps.plot_difference_map(net, s, results.records, results.baseline, b,
-                                                     cell_km=cell, lang=lang, footer=footer))
+                partial(maps.plot_difference_map, net, s, results.records, results.baseline, b,
+                        cell_km=cell, lang=lang, footer=footer))
         for n in layouts:
             job(f"compliance_map_{n}", tr("fig.compliance_map", lang, layout=name(n)),
-                lambda n=n: maps.plot_compliance_map(net, s, results.records, n, summary=results.summary,
-                                                     cell_km=cell, lang=lang, footer=footer))
+                partial(maps.plot_compliance_map, net, s, results.records, n, summary=results.summary,
+                        cell_km=cell, lang=lang, footer=footer))
         for n in layouts:
             job(f"coverage_{n}", tr("fig.coverage", lang, layout=name(n)),
-                lambda n=n: maps.plot_coverage_map(net, s, reach[n][0], layout=n,
-                                                   posts=world.fleets[n].platform_nodes,
-                                                   node_zone=world.zones.zone, lang=lang, footer=footer))
+                partial(maps.plot_coverage_map, net, s, reach[n][0], layout=n,
+                        posts=world.fleets[n].platform_nodes, node_zone=world.zones.zone, lang=lang,
+                        footer=footer))
     world_or_none = maps_from.world if maps_from is not None else None
     profiles = {n: hourly_profile(results.records, n, n_units=on_duty(s, world_or_none, n),
                                   replications=results.replications_n,
