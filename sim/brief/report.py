@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 from sim.brief.content import brief_blocks, title_of
@@ -92,16 +93,19 @@ def write_report(folder: Path | str, *, langs: Sequence[str] = ("en",), formats:
             blocks = brief_blocks(results, lang, goal=goal, formats=[f for f in formats if f != "map"],
                                   figures=figures, no_maps=no_maps)
             title = title_of(results, lang)
-            if "html" in formats:
-                path = results.folder / f"report_{lang}.html"
-                atomic_write_text(path, render_html(blocks, lang=lang, title=title))
-                briefs.append(path)
-            if "pdf" in formats:
-                path = results.folder / f"report_{lang}.pdf"
-                render_pdf(blocks, path, title=title, page_label=tr("page", lang, n="{n}"),
-                           footer=source_line(results.scenario.name, results.run_id,
-                                              results.replications_n, lang))
-                briefs.append(path)
+            pdf_path = results.folder / f"report_{lang}.pdf"
+            pdf = partial(render_pdf, blocks, pdf_path, title=title, page_label=tr("page", lang, n="{n}"),
+                          footer=source_line(results.scenario.name, results.run_id,
+                                             results.replications_n, lang))
+            # the PDF in a forked process while this one writes the HTML
+            with in_background(pdf, enabled=workers > 1 and "pdf" in formats) as the_pdf:
+                if "html" in formats:
+                    path = results.folder / f"report_{lang}.html"
+                    atomic_write_text(path, render_html(blocks, lang=lang, title=title))
+                    briefs.append(path)
+                if "pdf" in formats:
+                    the_pdf.result()
+                    briefs.append(pdf_path)
         map_path = the_map.result()
     if map_path is not None:
         briefs.append(map_path)
