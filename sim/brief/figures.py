@@ -115,8 +115,9 @@ def build_figures(results: Results, lang: str, *, maps_from: MapData | None, goa
     layouts = results.layouts
     jobs: list[_Job] = []
 
-    def job(name: str, title: str, draw: Callable[[], tuple[Any, Any]]) -> None:
-        jobs.append(_Job(name, title, draw, results.folder / _file_name(name, lang), formats, dpi))
+    def job(name: str, title: str, draw: Callable[[], tuple[Any, Any]], kind: str = "") -> None:
+        jobs.append(_Job(name, title, draw, results.folder / _file_name(name, lang), formats, dpi,
+                         (kind, lang) if kind else None))
 
     def name(layout: str) -> str:
         return layout_name(s, layout, lang)
@@ -140,16 +141,16 @@ def build_figures(results: Results, lang: str, *, maps_from: MapData | None, goa
         for b in results.others:
             job(f"difference_{b}", tr("fig.difference", lang, a=name(results.baseline), b=name(b)),
                 partial(maps.plot_difference_map, net, s, results.records, results.baseline, b,
-                        cell_km=cell, lang=lang, footer=footer))
+                        cell_km=cell, lang=lang, footer=footer), "difference")
         for n in layouts:
             job(f"compliance_map_{n}", tr("fig.compliance_map", lang, layout=name(n)),
                 partial(maps.plot_compliance_map, net, s, results.records, n, summary=results.summary,
-                        cell_km=cell, lang=lang, footer=footer))
+                        cell_km=cell, lang=lang, footer=footer), "compliance_map")
         for n in layouts:
             job(f"coverage_{n}", tr("fig.coverage", lang, layout=name(n)),
                 partial(maps.plot_coverage_map, net, s, reach[n][0], layout=n,
                         posts=world.fleets[n].platform_nodes, node_zone=world.zones.zone, lang=lang,
-                        footer=footer))
+                        footer=footer), "coverage")
     world_or_none = maps_from.world if maps_from is not None else None
     profiles = {n: hourly_profile(results.records, n, n_units=on_duty(s, world_or_none, n),
                                   replications=results.replications_n,
@@ -172,10 +173,13 @@ class _Job:
     path: Path
     formats: Sequence[str]
     dpi: int
+    layout_key: tuple[str, str] | None = None
+    """Figures with the same key and shape share one layout (:func:`sim.viz.save.save_with_preview`)."""
 
     def __call__(self) -> tuple[list[Path], bytes]:
         fig, _ = self.draw()
-        return save_with_preview(fig, self.path, self.formats, dpi=self.dpi, preview_px=PREVIEW_PX)
+        return save_with_preview(fig, self.path, self.formats, dpi=self.dpi, preview_px=PREVIEW_PX,
+                                 layout_key=self.layout_key)
 
 
 def _draw_all(jobs: list[_Job], workers: int, lang: str, progress: Callable[[str], None] | None
