@@ -287,7 +287,11 @@ def place_labels(ax: Any, points: Sequence[tuple[float, float]], texts: Sequence
                   colors: Sequence[str], fontsize: float = 7.5) -> None:
     """Put each label next to its point, trying eight positions, avoiding earlier labels and points."""
     fig = ax.figure
-    fig.draw_without_rendering()  # final layout, so that sizes in data units are right
+    # the final layout and aspect, so that sizes in data units are right (no drawing needed)
+    engine = fig.get_layout_engine()
+    if engine is not None and engine.__class__.__name__ != "PlaceHolderLayoutEngine":
+        engine.execute(fig)
+    ax.apply_aspect()
     inv = ax.transData.inverted()
     px_per_pt = fig.dpi / 72.0
     placed: list[Bbox] = []
