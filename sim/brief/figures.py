@@ -32,8 +32,8 @@ from sim.viz.save import save_with_preview
 from sim.viz.style import source_line
 from sim.world.prepare import World
 
-__all__ = ["PREVIEW_PX", "Figure", "MapData", "build_figures", "cell_km", "figure_names", "map_data",
-           "on_duty"]
+__all__ = ["PREVIEW_PX", "Figure", "FigureJob", "MapData", "build_figures", "cell_km", "draw_figures",
+           "figure_jobs", "figure_names", "map_data", "on_duty"]
 
 
 PREVIEW_PX = 1150
@@ -109,14 +109,28 @@ def build_figures(results: Results, lang: str, *, maps_from: MapData | None, goa
     """Draw every figure of the brief in ``lang``, write each in ``formats`` (PNG always) into the
     results folder, close it, and return the list in the brief's order. ``workers`` processes
     draw them (default :func:`sim.brief.forked.workers_here`); ``progress`` hears one line per figure."""
+    jobs = figure_jobs(results, lang, maps_from=maps_from, goal=goal, formats=formats, dpi=dpi)
+    return draw_figures(jobs, lang, workers=workers, progress=progress)
+
+
+def draw_figures(jobs: Sequence[FigureJob], lang: str, *, workers: int | None = None,
+                 progress: Callable[[str], None] | None = None) -> list[Figure]:
+    """Draw the figures of :func:`figure_jobs` (see :func:`build_figures`)."""
+    drawn = _draw_all(list(jobs), workers_here() if workers is None else workers, lang, progress)
+    return [Figure(j.name, j.title, files, preview) for j, (files, preview) in zip(jobs, drawn, strict=True)]
+
+
+def figure_jobs(results: Results, lang: str, *, maps_from: MapData | None, goal: float | None,
+                formats: Sequence[str] = ("png",), dpi: int = 150) -> list[FigureJob]:
+    """The figures of the brief in ``lang``, in its order, each with its title and how to draw it."""
     s = results.scenario
     footer = source_line(s.name, results.run_id, results.replications_n, lang)
     formats = ("png", *[f for f in formats if f != "png"])
     layouts = results.layouts
-    jobs: list[_Job] = []
+    jobs: list[FigureJob] = []
 
     def job(name: str, title: str, draw: Callable[[], tuple[Any, Any]], kind: str = "") -> None:
-        jobs.append(_Job(name, title, draw, results.folder / _file_name(name, lang), formats, dpi,
+        jobs.append(FigureJob(name, title, draw, results.folder / _file_name(name, lang), formats, dpi,
                          (kind, lang) if kind else None))
 
     def name(layout: str) -> str:
@@ -159,12 +173,11 @@ def build_figures(results: Results, lang: str, *, maps_from: MapData | None, goa
     job("by_hour", tr("fig.hours", lang),
         lambda: charts.plot_by_hour(profiles, s, summary=results.summary, patrol=presence_by_hour(results),
                                     lang=lang, footer=footer))
-    drawn = _draw_all(jobs, workers_here() if workers is None else workers, lang, progress)
-    return [Figure(j.name, j.title, files, preview) for j, (files, preview) in zip(jobs, drawn, strict=True)]
+    return jobs
 
 
 @dataclass(frozen=True)
-class _Job:
+class FigureJob:
     """One figure to draw: ``draw()`` makes it, then it is written to ``path`` + each format."""
 
     name: str
@@ -182,7 +195,7 @@ class _Job:
                                  layout_key=self.layout_key)
 
 
-def _draw_all(jobs: list[_Job], workers: int, lang: str, progress: Callable[[str], None] | None
+def _draw_all(jobs: list[FigureJob], workers: int, lang: str, progress: Callable[[str], None] | None
               ) -> list[tuple[list[Path], bytes]]:
     """Every job's files and preview, in the jobs' order."""
     finished = 0

@@ -22,11 +22,11 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
-from sim.brief.content import brief_blocks, title_of
-from sim.brief.figures import MapData, build_figures, map_data
+from sim.brief.content import Block, brief_blocks, title_of
+from sim.brief.figures import Figure, MapData, draw_figures, figure_jobs, map_data
 from sim.brief.forked import in_background, workers_here
-from sim.brief.html import render_html
-from sim.brief.pdf import render_pdf
+from sim.brief.html import font_face, html_text, keep_font_face, render_html
+from sim.brief.pdf import font_for, keep_font, pdf_text, render_pdf
 from sim.brief.results import ReportError, Results, load_results
 from sim.fileio import atomic_write_text
 from sim.i18n import LANGS, tr
@@ -87,16 +87,22 @@ def write_report(folder: Path | str, *, langs: Sequence[str] = ("en",), formats:
             no_maps = tr("no_maps", lang, reason=reason) if reason else ""
             if no_maps and progress:
                 progress(no_maps)
-            figures = build_figures(results, lang, maps_from=data, goal=goal, formats=figure_formats,
-                                    workers=workers, progress=progress)
-            written += [p for f in figures for p in f.files]
-            blocks = brief_blocks(results, lang, goal=goal, formats=[f for f in formats if f != "map"],
-                                  figures=figures, no_maps=no_maps)
+            jobs = figure_jobs(results, lang, maps_from=data, goal=goal, formats=figure_formats)
             title = title_of(results, lang)
+            text = partial(brief_blocks, results, lang, goal=goal, formats=[f for f in formats if f != "map"],
+                           no_maps=no_maps)
+            footer = source_line(results.scenario.name, results.run_id, results.replications_n, lang)
+            page = {"title": title, "page_label": tr("page", lang, n="{n}"), "footer": footer}
+            # the fonts' subsets need only the text, known before any figure is drawn: they are
+            # cut meanwhile (the figures' titles are the text they bring)
+            draft = text(figures=[Figure(j.name, j.title, []) for j in jobs])
+            with in_background(partial(_fonts, draft, page), enabled=workers > 1) as fonts:
+                figures = draw_figures(jobs, lang, workers=workers, progress=progress)
+                _keep_fonts(draft, page, fonts.result())
+            written += [p for f in figures for p in f.files]
+            blocks = text(figures=figures)
             pdf_path = results.folder / f"report_{lang}.pdf"
-            pdf = partial(render_pdf, blocks, pdf_path, title=title, page_label=tr("page", lang, n="{n}"),
-                          footer=source_line(results.scenario.name, results.run_id,
-                                             results.replications_n, lang))
+            pdf = partial(render_pdf, blocks, pdf_path, **page)
             # the PDF in a forked process while this one writes the HTML
             with in_background(pdf, enabled=workers > 1 and "pdf" in formats) as the_pdf:
                 if "html" in formats:
@@ -113,6 +119,16 @@ def write_report(folder: Path | str, *, langs: Sequence[str] = ("en",), formats:
         progress(f"report: {len(written)} figure files, {len(briefs)} briefs in "
                  f"{time.perf_counter() - t0:.1f} s")
     return [*written, *briefs]
+
+
+def _fonts(blocks: list[Block], page: dict[str, str]) -> tuple[str, tuple[str, bytes]]:
+    """The HTML's @font-face rule and the PDF's font subset for ``blocks``."""
+    return font_face(html_text(blocks, page["title"])), font_for(pdf_text(blocks, **page))
+
+
+def _keep_fonts(blocks: list[Block], page: dict[str, str], fonts: tuple[str, tuple[str, bytes]]) -> None:
+    keep_font_face(html_text(blocks, page["title"]), fonts[0])
+    keep_font(*fonts[1])
 
 
 def _write_map(results: Results, data: MapData | None, formats: Sequence[str]) -> Path | None:
