@@ -79,7 +79,7 @@ TEXT: dict[str, dict[str, str]] = {
     "too_few": {"en": "fewer than {n} incidents", "zh": "警情少于 {n} 起"},
     "hex_note": {"en": "Hexagons {d} km across; incidents of all replications pooled.",
                  "zh": "六边形宽 {d} 千米；合并所有重复的警情。"},
-    "overall_summary": {"en": "All zones (summary.csv): {value}", "zh": "全部区域（summary.csv）：{value}"},
+    "overall_summary": {"en": "All zones, within target: {value}", "zh": "全部区域按时到达：{value}"},
     "diff_title": {"en": "{b} minus {a}: change in the share within target",
                    "zh": "{b} 相对 {a}：目标时间内到达比例的变化"},
     "diff_cbar": {"en": "change (percentage points)", "zh": "变化（百分点）"},
@@ -95,8 +95,8 @@ TEXT: dict[str, dict[str, str]] = {
     "cdf_y": {"en": "incidents reached (%)", "zh": "已到达的警情（%）"},
     "cdf_line": {"en": "{layout}: {value} within {target}", "zh": "{layout}：{target}内 {value}"},
     "cdf_note": {"en": "Curves pool all replications; shares in the legends are means over "
-                       "replications (summary.csv).",
-                 "zh": "曲线合并所有重复；图例中的比例为各次重复的平均值（summary.csv）。"},
+                       "replications.",
+                 "zh": "曲线合并所有重复；图例中的比例为各次重复的平均值。"},
     # compliance bars
     "bars_title": {"en": "Share of incidents reached within their zone's target, with 95% confidence "
                          "intervals",
@@ -114,13 +114,11 @@ TEXT: dict[str, dict[str, str]] = {
     "hour_patrol": {"en": "police presence at\nkey locations (%)", "zh": "重点部位\n见警率（%）"},
     "hour_util_mean": {"en": "{layout}: units committed, day average {value}",
                        "zh": "{layout}：全天平均警力占用 {value}"},
-    "hour_note": {"en": "Incidents and compliance by the hour of the call. Utilisation: time from "
-                        "assignment to clearing the scene of the first unit sent (records.csv), per "
-                        "unit on duty, by clock hour; dotted: the day average over all units "
-                        "(summary.csv).",
-                  "zh": "警情数与达标率按报警时段统计。占用率：首个出警单元从指派到现场处置完毕的"
-                        "时间（records.csv）占在岗警力时间的比例，按钟点统计；虚线：全部警力的全天"
-                        "平均（summary.csv）。"},
+    "hour_note": {"en": "Incidents and compliance by the hour of the call. Units committed: time from "
+                        "assignment to clearing the scene of the first unit sent, as a share of the "
+                        "units on duty, by clock hour; dotted: the day average over all units.",
+                  "zh": "警情数与达标率按报警时段统计。警力占用：首个出警单元从指派到现场处置完毕的"
+                        "时间占在岗警力时间的比例，按钟点统计；虚线：全部警力的全天平均。"},
     # report
     "report_title": {"en": "Rapid-response police layouts: policy brief",
                      "zh": "城市快警布局方案：决策简报"},
