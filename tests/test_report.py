@@ -251,7 +251,7 @@ window.addEventListener('load', function () {
   var before = shownNames(gd);
   var menu = gd.layout.updatemenus[0], pairs = gd.layout.updatemenus[1];
   var pick = pairs.buttons[pairs.buttons.length - 1];  // the last pair: two layouts, no baseline
-  var after = '', pointsBefore = 0, pair = '', kept = '';
+  var after = '', pointsBefore = 0, pair = '', kept = '', top = '';
   Plotly.restyle(gd, menu.buttons[1].args[0], menu.buttons[1].args[1]).then(function () {
     after = shownNames(gd);
     pointsBefore = points();
@@ -260,6 +260,9 @@ window.addEventListener('load', function () {
     pair = gd.data.filter(function (t) { return t.visible === true && t.marker &&
       t.marker.colorscale === 'RdBu'; }).map(function (t) { return t.name + ':' + t.x.length; }).join('|');
     var morePoints = points() - pointsBefore;
+    var full = gd._fullData.filter(function (t) { return t.name === pick.label; })[0];
+    var scale = full.marker.colorscale;  // as plotly resolved it: the colour of the largest gain
+    top = (full.marker.reversescale ? scale[0] : scale[scale.length - 1])[1];
     return Plotly.restyle(gd, menu.buttons[0].args[0], menu.buttons[0].args[1]).then(function () {
       return morePoints; });
   }).then(function (morePoints) {
@@ -273,6 +276,7 @@ window.addEventListener('load', function () {
       '\\nSVG ' + document.querySelectorAll('#map-en .scatterlayer .trace').length +
       '\\nPAIRS ' + pairs.buttons.map(function (b) { return b.label; }).join('|') +
       '\\nPICKED ' + pick.label + '\\nSHOWN ' + pair + '\\nMORE ' + morePoints + '\\nKEPT ' + kept +
+      '\\nTOP ' + top +
       '\\nERRORS\\n' + window.__errors.join('\\n') + '\\nEND';
     document.body.appendChild(pre);
   }).catch(function (e) { window.__errors.push('probe ' + e); });
@@ -299,7 +303,7 @@ def test_map_html_works_offline_and_the_layout_switch_changes_the_map(run_dir, t
     probe.write_text(page.replace("</body>", _MAP_PROBE + "</body>"), encoding="utf-8")
     proc = _chromium(["--dump-dom", probe.as_uri()], tmp_path)
     m = re.search(r"TRACES (\d+)\nBEFORE (.*?)\nAFTER (.*?)\nSVG (\d+)\nPAIRS (.*?)\nPICKED (.*?)\n"
-                  r"SHOWN (.*?)\nMORE (-?\d+)\nKEPT (\d+)\nERRORS\n(.*?)\nEND", proc.stdout, re.S)
+                  r"SHOWN (.*?)\nMORE (-?\d+)\nKEPT (\d+)\nTOP (.*?)\nERRORS\n(.*?)\nEND", proc.stdout, re.S)
     assert m, f"the map did not finish loading: {proc.stderr[-2000:]}"
     assert int(m.group(1)) > 5 and int(m.group(4)) > 3
     assert m.group(2) != m.group(3)  # another layout's posts and reach are drawn
@@ -315,7 +319,9 @@ def test_map_html_works_offline_and_the_layout_switch_changes_the_map(run_dir, t
     assert shown == m.group(6) and int(n_cells) > 0  # exactly that pair's cells are drawn
     assert int(m.group(8)) > 0  # and they reach the page
     assert int(m.group(9)) == 1  # switching the layout keeps the chosen difference layer
-    assert m.group(10).strip() == "", m.group(10)
+    red, _, blue = (int(v) for v in re.findall(r"\d+", m.group(10))[:3])
+    assert blue > red, m.group(10)  # B better than A is blue, as on the PNG difference maps
+    assert m.group(11).strip() == "", m.group(11)
     shot = tmp_path / "map.png"
     _chromium(["--hide-scrollbars", "--window-size=1400,900", f"--screenshot={shot}",
                (run_dir / "map.html").as_uri()], tmp_path)

@@ -93,10 +93,10 @@ def _pairs(results: Results) -> list[tuple[str, str]]:
 
 def _hex_marker(x: Any, y: Any, values: list[float], *, name: str, colorscale: str, cbar: str,
                 hover: list[str], cmin: float, cmax: float, cx: float, opacity: float,
-                visible: bool | str) -> dict[str, Any]:
+                visible: bool | str, reverse: bool = False) -> dict[str, Any]:
     return {"type": "scatter", "x": _r(x), "y": _r(y), "mode": "markers", "name": name,
             "marker": {"symbol": "hexagon", "size": 16, "color": values, "colorscale": colorscale,
-                       "cmin": cmin, "cmax": cmax, "opacity": opacity,
+                       "reversescale": reverse, "cmin": cmin, "cmax": cmax, "opacity": opacity,
                        "colorbar": {"title": {"text": cbar}, "x": cx, "len": 0.5, "y": 0.25}},
             "hovertext": hover, "hoverinfo": "text", "visible": visible}
 
@@ -199,6 +199,7 @@ def map_figure(results: Results, data: MapData, lang: str, numbers: _Numbers | N
         add(_hex_marker(
             a_cells.cx[ok], a_cells.cy[ok], diff[ok].round(1).tolist(), name=label, colorscale="RdBu",
             cbar=tr("m.pp", lang), cmin=-lim, cmax=lim, cx=1.08, opacity=0.85, visible=False,
+            reverse=True,  # plotly's RdBu runs red to blue upwards; blue is better, as on the PNG maps
             hover=[tr("m.hover_pair", lang, diff=pp(float(d) / 100.0), a=name_a, b=name_b, n=int(n))
                    for d, n in zip(diff[ok], a_cells.n[ok], strict=True)]), f"pair:{i}")
     mine = [i for i, who in enumerate(owner) if who in results.layouts]
