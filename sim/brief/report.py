@@ -33,6 +33,7 @@ from sim.i18n import LANGS, tr
 from sim.network.graph import RoadNetwork
 from sim.network.load import NetworkSourceError
 from sim.scenario import ScenarioError
+from sim.types import RecordTable
 from sim.viz.save import FIGURE_FORMATS
 from sim.viz.style import source_line
 from sim.world.prepare import World
@@ -58,14 +59,16 @@ def _maps(results: Results, net: RoadNetwork | None, world: World | None, cache_
 def write_report(folder: Path | str, *, langs: Sequence[str] = ("en",), formats: Sequence[str] = FORMATS,
                  figure_formats: Sequence[str] = ("png",), cache_dir: Path | None = None,
                  net: RoadNetwork | None = None, world: World | None = None, goal: float | None = 0.9,
-                 workers: int | None = None, progress: Callable[[str], None] | None = None) -> list[Path]:
+                 workers: int | None = None, records: RecordTable | None = None,
+                 progress: Callable[[str], None] | None = None) -> list[Path]:
     """Write the figures and the brief (``formats``: html, pdf, map) of a results folder in each of
     ``langs``; return the files written, the briefs last. ``net`` and ``world`` may be passed when
     already loaded (as at the end of a run); otherwise they are loaded from the network cache, and
     if that fails the maps are left out and the brief says why.
 
     ``workers`` processes (default :func:`sim.brief.forked.workers_here`) draw the figures, and
-    ``map.html`` is written by one more meanwhile."""
+    ``map.html`` is written by one more meanwhile. ``records``: the run's records when still in
+    memory (else records.csv is read)."""
     bad_lang = [x for x in langs if x not in LANGS]
     if bad_lang or not langs:
         raise ReportError(f"unknown language {(bad_lang or [''])[0]!r}; choose from {', '.join(LANGS)}")
@@ -76,7 +79,7 @@ def write_report(folder: Path | str, *, langs: Sequence[str] = ("en",), formats:
     if bad:
         raise ReportError(f"unknown figure format {bad[0]!r}; choose from {', '.join(FIGURE_FORMATS)}")
     t0 = time.perf_counter()
-    results = load_results(folder)
+    results = load_results(folder, records)
     data, reason = _maps(results, net, world, cache_dir, progress)
     written: list[Path] = []
     briefs: list[Path] = []
@@ -140,11 +143,13 @@ def _write_map(results: Results, data: MapData | None, formats: Sequence[str]) -
 
 
 def report_after_run(folder: Path | str, *, net: RoadNetwork, world: World, langs: Sequence[str] = ("en",),
+                     records: RecordTable | None = None,
                      progress: Callable[[str], None] | None = None) -> list[Path]:
     """The end of ``run_sim.py run``: write the report into the (unfinished) results folder, then
-    add the time it took to the manifest (``runtime_s.plots_s``) and refresh its file checksums."""
+    add the time it took to the manifest (``runtime_s.plots_s``) and refresh its file checksums.
+    ``records``: the records the run has just written (spares reading them back)."""
     t0 = time.perf_counter()
-    written = write_report(folder, langs=langs, net=net, world=world, progress=progress)
+    written = write_report(folder, langs=langs, net=net, world=world, records=records, progress=progress)
     manifest_path = Path(folder) / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     runtime = manifest.setdefault("runtime_s", {})

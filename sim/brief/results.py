@@ -133,11 +133,13 @@ class Results:
         raise ReportError(f"summary.csv has no row for layout {layout!r}, zone {zone!r}")
 
 
-def load_results(folder: Path | str) -> Results:
+def load_results(folder: Path | str, records: RecordTable | None = None) -> Results:
     """Read a results folder and check records.csv against the manifest's checksum.
 
     The scenario is read from ``scenario.resolved.yaml`` (it holds the command-line overrides);
     relative paths in it are taken from the original scenario file's folder, as in the run.
+    ``records`` may be given when they are still in memory (the end of a run, which has just
+    written them to records.csv); else records.csv is read.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -155,7 +157,8 @@ def load_results(folder: Path | str) -> Results:
     original = Path(manifest.get("inputs", {}).get("scenario_file", ""))
     if original.name and original.parent.is_dir():
         loaded = dataclasses.replace(loaded, path=original)
-    records = read_records_csv(folder / "records.csv")
+    if records is None:
+        records = read_records_csv(folder / "records.csv")
     display = str(folder).removesuffix(".partial")
     return Results(folder=folder, manifest=manifest, summary=read_table_csv(folder / "summary.csv"),
                    replications=read_table_csv(folder / "replications.csv"), records=records,
