@@ -79,7 +79,7 @@ TEXT: dict[str, dict[str, str]] = {
     "too_few": {"en": "fewer than {n} incidents", "zh": "警情少于 {n} 起"},
     "hex_note": {"en": "Hexagons {d} km across; incidents of all replications pooled.",
                  "zh": "六边形宽 {d} 千米；合并所有重复的警情。"},
-    "overall_summary": {"en": "All zones (summary.csv): {value}", "zh": "全部区域（summary.csv）：{value}"},
+    "overall_summary": {"en": "All zones, within target: {value}", "zh": "全部区域按时到达：{value}"},
     "diff_title": {"en": "{b} minus {a}: change in the share within target",
                    "zh": "{b} 相对 {a}：目标时间内到达比例的变化"},
     "diff_cbar": {"en": "change (percentage points)", "zh": "变化（百分点）"},
@@ -95,8 +95,8 @@ TEXT: dict[str, dict[str, str]] = {
     "cdf_y": {"en": "incidents reached (%)", "zh": "已到达的警情（%）"},
     "cdf_line": {"en": "{layout}: {value} within {target}", "zh": "{layout}：{target}内 {value}"},
     "cdf_note": {"en": "Curves pool all replications; shares in the legends are means over "
-                       "replications (summary.csv).",
-                 "zh": "曲线合并所有重复；图例中的比例为各次重复的平均值（summary.csv）。"},
+                       "replications.",
+                 "zh": "曲线合并所有重复；图例中的比例为各次重复的平均值。"},
     # compliance bars
     "bars_title": {"en": "Share of incidents reached within their zone's target, with 95% confidence "
                          "intervals",
@@ -112,15 +112,13 @@ TEXT: dict[str, dict[str, str]] = {
     "hour_compliance": {"en": "within target (%)", "zh": "按时到达（%）"},
     "hour_util": {"en": "units committed (%)", "zh": "警力占用（%）"},
     "hour_patrol": {"en": "police presence at\nkey locations (%)", "zh": "重点部位\n见警率（%）"},
-    "hour_util_mean": {"en": "{layout}: day average {value} (summary.csv)",
-                       "zh": "{layout}：全天平均 {value}（summary.csv）"},
-    "hour_note": {"en": "Incidents and compliance by the hour of the call. Utilisation: time from "
-                        "assignment to clearing the scene of the first unit sent (records.csv), per "
-                        "unit on duty, by clock hour; dotted: the day average over all units "
-                        "(summary.csv).",
-                  "zh": "警情数与达标率按报警时段统计。占用率：首个出警单元从指派到现场处置完毕的"
-                        "时间（records.csv）占在岗警力时间的比例，按钟点统计；虚线：全部警力的全天"
-                        "平均（summary.csv）。"},
+    "hour_util_mean": {"en": "{layout}: units committed, day average {value}",
+                       "zh": "{layout}：全天平均警力占用 {value}"},
+    "hour_note": {"en": "Incidents and compliance by the hour of the call. Units committed: time from "
+                        "assignment to clearing the scene of the first unit sent, as a share of the "
+                        "units on duty, by clock hour; dotted: the day average over all units.",
+                  "zh": "警情数与达标率按报警时段统计。警力占用：首个出警单元从指派到现场处置完毕的"
+                        "时间占在岗警力时间的比例，按钟点统计；虚线：全部警力的全天平均。"},
     # report
     "report_title": {"en": "Rapid-response police layouts: policy brief",
                      "zh": "城市快警布局方案：决策简报"},
@@ -315,17 +313,22 @@ TEXT: dict[str, dict[str, str]] = {
     "m.reach": {"en": "Reached in {band} ({period})", "zh": "{band}可达（{period}）"},
     "m.free_flow": {"en": "free flow", "zh": "畅通"},
     "m.cells": {"en": "Within target, per cell", "zh": "各网格达标率"},
-    "m.diff": {"en": "Difference from {a} (pp)", "zh": "相对 {a} 的差异（百分点）"},
+    "m.pair": {"en": "{b} minus {a}", "zh": "{b} 减 {a}"},
+    "m.pair_menu": {"en": "Difference between two layouts (pp)", "zh": "两个布局方案之差（百分点）"},
+    "m.pair_none": {"en": "no difference layer", "zh": "不显示差异"},
+    "m.pp": {"en": "pp", "zh": "百分点"},
     "m.hover_node": {"en": "nearest post {post}<br>{time} from dispatch",
                      "zh": "最近点位 {post}<br>派警后 {time}"},
     "m.hover_cell": {"en": "{n} incidents, {share} within target<br>nearest post {post}, {time}",
                      "zh": "{n} 起警情，按时到达 {share}<br>最近点位 {post}，{time}"},
-    "m.hover_diff": {"en": "{diff} pp against {a}<br>{n} incidents",
-                     "zh": "与 {a} 相比 {diff} 个百分点<br>{n} 起警情"},
-    "m.help": {"en": "Choose a layout above the map; click legend entries to show or hide layers; hover "
-                     "a place for its nearest post, travel time, compliance and incidents.",
-               "zh": "在地图上方选择布局方案；点击图例显示或隐藏图层；鼠标悬停可查看最近点位、行车时间、"
-                     "达标率和警情数。"},
+    "m.hover_pair": {"en": "{b}: {diff} pp against {a}<br>{n} incidents in {a}",
+                     "zh": "{b} 与 {a} 相比 {diff} 个百分点<br>{a} 下 {n} 起警情"},
+    "m.help": {"en": "Choose a layout above the map, and any two layouts to compare cell by cell (blue: "
+                     "the second reaches more incidents within target); click legend entries to show or "
+                     "hide layers; hover a place for its nearest post, travel time, compliance and "
+                     "incidents.",
+               "zh": "在地图上方选择布局方案，并可任选两个方案逐格比较（蓝色：后者按时到达更多）；点击图例"
+                     "显示或隐藏图层；鼠标悬停可查看最近点位、行车时间、达标率和警情数。"},
 }
 
 

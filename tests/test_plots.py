@@ -337,3 +337,72 @@ def test_small_network_map_is_not_mostly_white_space(tiny):
     box = ax.get_window_extent()
     assert box.width * box.height / (w * h) > 0.3
     plots.close(fig)
+
+
+def test_a_kept_layout_is_the_one_the_layout_engine_gives(tiny, tmp_path):
+    """Coverage maps of two layouts: the second, given the first one's kept layout, has the axes
+    where the constrained layout puts them when it lays that figure out itself."""
+    from sim.viz import save
+
+    loaded, net, world = tiny
+    s = loaded.scenario
+
+    def coverage(layout: str, times_s: np.ndarray):
+        fleet = world.fleets[layout]
+        return plots.plot_coverage_map(net, s, times_s, layout=layout, posts=fleet.post,
+                                       node_zone=world.zones.zone, footer="run-x")[0]
+
+    t0 = np.asarray(world.oracles["car"].from_node(int(world.fleets["two_posts"].post[0]))) + 30.0
+    t1 = np.asarray(world.oracles["car"].from_node(int(world.fleets["one_post"].post[0]))) + 30.0
+    key = ("test-kind", str(tmp_path))
+    save.save_with_preview(coverage("two_posts", t0), tmp_path / "a", dpi=60, layout_key=key)
+    fresh = coverage("one_post", t1)
+    save.save_with_preview(fresh, tmp_path / "b", dpi=60, close_after=False)  # its own layout
+    kept = coverage("one_post", t1)
+    save.save_with_preview(kept, tmp_path / "c", dpi=60, close_after=False, layout_key=key)
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    assert isinstance(fresh.get_layout_engine(), ConstrainedLayoutEngine)
+    assert not isinstance(kept.get_layout_engine(), ConstrainedLayoutEngine)  # laid out from the kept one
+    for a, b in zip(fresh.axes, kept.axes, strict=True):
+        assert np.allclose(a.get_position().bounds, b.get_position().bounds, atol=2e-3)
+    assert np.allclose(fresh._supxlabel.get_position(), kept._supxlabel.get_position(), atol=2e-3)
+    save.close(fresh)
+    save.close(kept)
+
+
+def test_forked_jobs_come_back_in_order_and_raise_what_they_raised():
+    from sim.brief import forked
+
+    jobs = [(lambda i=i: i * i) for i in range(6)]
+    heard: list[int] = []
+    assert forked.run_all(jobs, 2, lambda i, r: heard.append(i)) == [i * i for i in range(6)]
+    assert sorted(heard) == list(range(6))
+
+    def boom() -> None:
+        raise ValueError("no figure")
+
+    with pytest.raises(ValueError, match="no figure"):
+        forked.run_all([*jobs[:4], boom], 2)
+    with forked.in_background(lambda: 7) as job:
+        assert job.result() == 7
+
+
+def test_rivers_differ_from_every_time_band_and_are_in_the_coverage_legend(tiny):
+    from matplotlib.colors import to_rgb
+
+    from sim.viz.style import BAND_COLOURS, RIVER_COLOUR
+
+    river = np.array(to_rgb(RIVER_COLOUR))
+    for band in BAND_COLOURS:
+        assert np.abs(river - np.array(to_rgb(band))).max() > 0.12, band
+    import dataclasses
+
+    loaded, net, world = tiny
+    river = [(LON0 - 0.01, LAT0 + 0.001), (LON0 + 0.01, LAT0 + 0.001)]
+    wet = dataclasses.replace(net, rivers={"River": river})
+    fig, ax = plots.plot_coverage_map(wet, loaded.scenario, np.full(net.n_nodes, 100.0), layout=LAYOUTS[0],
+                                      node_zone=world.zones.zone)
+    labels = [t.get_text() for leg in ax.findobj(lambda a: hasattr(a, "get_texts")) for t in leg.get_texts()]
+    assert i18n.tr("rivers", "en") in labels
+    plots.close(fig)

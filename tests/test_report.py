@@ -25,7 +25,11 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny results folder made by ``run`` (which writes the English report at its end)."""
     folder = tmp_path_factory.mktemp("tiny_report")
     write_grid_osm(folder / "grid.osm")
-    write_scenario(folder / "tiny.yaml", tiny_scenario("grid.osm", reps=3))
+    scenario = tiny_scenario("grid.osm", reps=3, per_day=150.0)  # cells of 20+ incidents
+    # a third layout, so that map.html has a pair of layouts without the baseline to compare
+    east = scenario["layouts"]["two_posts"]["platforms"][1]
+    scenario["layouts"]["east_post"] = {"label": "East post", "platforms": [{**east, "units": {"car": 2}}]}
+    write_scenario(folder / "tiny.yaml", scenario)
     out = folder / "results"
     assert main(["run", str(folder / "tiny.yaml"), "--out", str(out), "--days", "2",
                  "--cache-dir", str(folder / "cache")]) == 0
@@ -75,7 +79,7 @@ def test_findings_and_table_show_summary_values(run_dir):
         diff = row[(b, "central")]["compliance"] - row[(a, "central")]["compliance"]
         assert pp(diff) in central
         headers, rows, _ = fnd.compliance_table(results, lang)
-        assert len(rows) == 2 * 4 and len(headers) == len(rows[0])
+        assert len(rows) == len(results.layouts) * 4 and len(headers) == len(rows[0])
         shown = [r[4] for r in rows]
         assert shown == [pct(row[(lay, z)]["compliance"]) for lay in results.layouts
                          for z in ("key", "central", "other", "all")]
@@ -237,14 +241,32 @@ def test_pdf_brief_embeds_a_cjk_subset_and_wraps_long_lines(tmp_path):
 _MAP_PROBE = """<script>
 window.__errors = [];
 window.addEventListener('error', function (e) { window.__errors.push('error ' + e.message); }, true);
+function shownNames(gd) {
+  return gd.data.filter(function (t) { return t.visible !== false; }).map(function (t) {
+    return t.name; }).join('|');
+}
+function points() { return document.querySelectorAll('#map-en .scatterlayer .trace .point').length; }
 window.addEventListener('load', function () {
   var gd = document.getElementById('map-en');
-  var before = gd.data.filter(function (t) { return t.visible !== false; }).map(function (t) {
-    return t.name; }).join('|');
-  var menu = gd.layout.updatemenus[0];
-  Plotly.restyle(gd, menu.buttons[1].args[0]).then(function () {
-    var after = gd.data.filter(function (t) { return t.visible !== false; }).map(function (t) {
-      return t.name; }).join('|');
+  var before = shownNames(gd);
+  var menu = gd.layout.updatemenus[0], pairs = gd.layout.updatemenus[1];
+  var pick = pairs.buttons[pairs.buttons.length - 1];  // the last pair: two layouts, no baseline
+  var after = '', pointsBefore = 0, pair = '', kept = '', top = '';
+  Plotly.restyle(gd, menu.buttons[1].args[0], menu.buttons[1].args[1]).then(function () {
+    after = shownNames(gd);
+    pointsBefore = points();
+    return Plotly.restyle(gd, pick.args[0], pick.args[1]);
+  }).then(function () {
+    pair = gd.data.filter(function (t) { return t.visible === true && t.marker &&
+      t.marker.colorscale === 'RdBu'; }).map(function (t) { return t.name + ':' + t.x.length; }).join('|');
+    var morePoints = points() - pointsBefore;
+    var full = gd._fullData.filter(function (t) { return t.name === pick.label; })[0];
+    var scale = full.marker.colorscale;  // as plotly resolved it: the colour of the largest gain
+    top = (full.marker.reversescale ? scale[0] : scale[scale.length - 1])[1];
+    return Plotly.restyle(gd, menu.buttons[0].args[0], menu.buttons[0].args[1]).then(function () {
+      return morePoints; });
+  }).then(function (morePoints) {
+    kept = gd.data.filter(function (t) { return t.visible === true && t.name === pick.label; }).length;
     performance.getEntriesByType('resource').forEach(function (r) {
       if (r.name.indexOf('data:') !== 0) { window.__errors.push('request ' + r.name); }
     });
@@ -252,9 +274,12 @@ window.addEventListener('load', function () {
     pre.id = 'probe';
     pre.textContent = 'TRACES ' + gd.data.length + '\\nBEFORE ' + before + '\\nAFTER ' + after +
       '\\nSVG ' + document.querySelectorAll('#map-en .scatterlayer .trace').length +
+      '\\nPAIRS ' + pairs.buttons.map(function (b) { return b.label; }).join('|') +
+      '\\nPICKED ' + pick.label + '\\nSHOWN ' + pair + '\\nMORE ' + morePoints + '\\nKEPT ' + kept +
+      '\\nTOP ' + top +
       '\\nERRORS\\n' + window.__errors.join('\\n') + '\\nEND';
     document.body.appendChild(pre);
-  });
+  }).catch(function (e) { window.__errors.push('probe ' + e); });
 });
 </script>"""
 
@@ -277,14 +302,26 @@ def test_map_html_works_offline_and_the_layout_switch_changes_the_map(run_dir, t
     probe = tmp_path / "map.html"
     probe.write_text(page.replace("</body>", _MAP_PROBE + "</body>"), encoding="utf-8")
     proc = _chromium(["--dump-dom", probe.as_uri()], tmp_path)
-    m = re.search(r"TRACES (\d+)\nBEFORE (.*?)\nAFTER (.*?)\nSVG (\d+)\nERRORS\n(.*?)\nEND", proc.stdout,
-                  re.S)
+    m = re.search(r"TRACES (\d+)\nBEFORE (.*?)\nAFTER (.*?)\nSVG (\d+)\nPAIRS (.*?)\nPICKED (.*?)\n"
+                  r"SHOWN (.*?)\nMORE (-?\d+)\nKEPT (\d+)\nTOP (.*?)\nERRORS\n(.*?)\nEND", proc.stdout, re.S)
     assert m, f"the map did not finish loading: {proc.stderr[-2000:]}"
     assert int(m.group(1)) > 5 and int(m.group(4)) > 3
     assert m.group(2) != m.group(3)  # another layout's posts and reach are drawn
     assert "Posts: two_posts" in m.group(2) and "Posts: one_post" not in m.group(2)
     assert "Posts: one_post" in m.group(3) and "Posts: two_posts" not in m.group(3)
-    assert m.group(5).strip() == "", m.group(5)
+    # the difference menu: no layer, then every pair of the three layouts once (B minus A)
+    pairs = m.group(5).split("|")
+    assert len(pairs) == 1 + 3 and pairs[0] == "no difference layer"
+    assert set(pairs[1:]) == {"one_post minus two_posts", "East post minus two_posts",
+                              "East post minus one_post"}
+    assert m.group(6) == "East post minus one_post"  # a pair without the baseline
+    shown, _, n_cells = m.group(7).partition(":")
+    assert shown == m.group(6) and int(n_cells) > 0  # exactly that pair's cells are drawn
+    assert int(m.group(8)) > 0  # and they reach the page
+    assert int(m.group(9)) == 1  # switching the layout keeps the chosen difference layer
+    red, _, blue = (int(v) for v in re.findall(r"\d+", m.group(10))[:3])
+    assert blue > red, m.group(10)  # B better than A is blue, as on the PNG difference maps
+    assert m.group(11).strip() == "", m.group(11)
     shot = tmp_path / "map.png"
     _chromium(["--hide-scrollbars", "--window-size=1400,900", f"--screenshot={shot}",
                (run_dir / "map.html").as_uri()], tmp_path)

@@ -2,14 +2,17 @@
 written as PNG (SVG and PDF on request).
 
 Each figure is drawn once per language and closed as soon as its files are written; the HTML and
-the PDF brief embed the PNG file. What does not depend on the language (the reach of every
-layout's posts, the network's map geometry) is computed once and shared by both languages.
+the PDF brief embed a small palette PNG of it made from the same pixels. What does not depend on
+the language (the reach of every layout's posts, the network's map geometry) is computed once and
+shared by both languages. The figures are independent, so on Linux two forked processes draw
+them (:mod:`sim.brief.forked`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +20,20 @@ import numpy as np
 
 from sim.analysis.hourly import hourly_profile
 from sim.analysis.reach import node_reach
+from sim.brief.forked import run_all, workers_here
 from sim.brief.results import Results, presence_by_hour
 from sim.i18n import layout_name, tr
 from sim.network.graph import RoadNetwork
 from sim.scenario import Scenario
 from sim.viz import charts, maps
+from sim.viz.basemap import geometry
+from sim.viz.fonts import cjk_font
 from sim.viz.save import save_with_preview
 from sim.viz.style import source_line
 from sim.world.prepare import World
 
-__all__ = ["PREVIEW_PX", "Figure", "MapData", "build_figures", "cell_km", "figure_names", "map_data",
-           "on_duty"]
+__all__ = ["PREVIEW_PX", "Figure", "FigureJob", "MapData", "build_figures", "cell_km", "draw_figures",
+           "figure_jobs", "figure_names", "map_data", "on_duty"]
 
 
 PREVIEW_PX = 1150
@@ -98,61 +104,111 @@ def figure_names(results: Results, have_maps: bool) -> list[str]:
 
 
 def build_figures(results: Results, lang: str, *, maps_from: MapData | None, goal: float | None,
-                  formats: Sequence[str] = ("png",), dpi: int = 150,
+                  formats: Sequence[str] = ("png",), dpi: int = 150, workers: int | None = None,
                   progress: Callable[[str], None] | None = None) -> list[Figure]:
     """Draw every figure of the brief in ``lang``, write each in ``formats`` (PNG always) into the
-    results folder, close it, and return the list. ``progress`` hears one line per figure."""
+    results folder, close it, and return the list in the brief's order. ``workers`` processes
+    draw them (default :func:`sim.brief.forked.workers_here`); ``progress`` hears one line per figure."""
+    jobs = figure_jobs(results, lang, maps_from=maps_from, goal=goal, formats=formats, dpi=dpi)
+    return draw_figures(jobs, lang, workers=workers, progress=progress)
+
+
+def draw_figures(jobs: Sequence[FigureJob], lang: str, *, workers: int | None = None,
+                 progress: Callable[[str], None] | None = None) -> list[Figure]:
+    """Draw the figures of :func:`figure_jobs` (see :func:`build_figures`)."""
+    drawn = _draw_all(list(jobs), workers_here() if workers is None else workers, lang, progress)
+    return [Figure(j.name, j.title, files, preview) for j, (files, preview) in zip(jobs, drawn, strict=True)]
+
+
+def figure_jobs(results: Results, lang: str, *, maps_from: MapData | None, goal: float | None,
+                formats: Sequence[str] = ("png",), dpi: int = 150) -> list[FigureJob]:
+    """The figures of the brief in ``lang``, in its order, each with its title and how to draw it."""
     s = results.scenario
     footer = source_line(s.name, results.run_id, results.replications_n, lang)
     formats = ("png", *[f for f in formats if f != "png"])
     layouts = results.layouts
-    names = figure_names(results, maps_from is not None)
-    figs: list[Figure] = []
+    jobs: list[FigureJob] = []
 
-    def keep(name: str, title: str, made: tuple[Any, Any]) -> None:
-        files, preview = save_with_preview(made[0], results.folder / _file_name(name, lang), formats,
-                                           dpi=dpi, preview_px=PREVIEW_PX)
-        figs.append(Figure(name, title, files, preview))
-        if progress:
-            progress(f"figures ({lang}): {len(figs)}/{len(names)} {files[0].name}")
+    def job(name: str, title: str, draw: Callable[[], tuple[Any, Any]], kind: str = "") -> None:
+        jobs.append(FigureJob(name, title, draw, results.folder / _file_name(name, lang), formats, dpi,
+                         (kind, lang) if kind else None))
 
     def name(layout: str) -> str:
         return layout_name(s, layout, lang)
 
     if maps_from is not None:
         net, world, reach = maps_from.net, maps_from.world, maps_from.reach
+        geometry(net)  # once, before any worker is forked
         area_layout = results.others[0] if results.others else layouts[0]
-        keep("layout_map", tr("fig.layout_map", lang),
-             maps.plot_layout_map(net, s, [world.fleets[n] for n in layouts], areas=reach[area_layout][1],
-                                  areas_layout=area_layout, lang=lang, footer=footer))
-    keep("compliance_bars", tr("fig.bars", lang),
-         charts.plot_compliance_bars(results.summary, s, layouts, goal=goal, lang=lang, footer=footer))
-    keep("response_times", tr("fig.cdf", lang),
-         charts.plot_response_cdf(results.records, s, layouts, summary=results.summary, lang=lang,
-                                  footer=footer))
+        job("layout_map", tr("fig.layout_map", lang),
+            lambda: maps.plot_layout_map(net, s, [world.fleets[n] for n in layouts],
+                                         areas=reach[area_layout][1], areas_layout=area_layout,
+                                         lang=lang, footer=footer))
+    job("compliance_bars", tr("fig.bars", lang),
+        lambda: charts.plot_compliance_bars(results.summary, s, layouts, goal=goal, lang=lang,
+                                            footer=footer))
+    job("response_times", tr("fig.cdf", lang),
+        lambda: charts.plot_response_cdf(results.records, s, layouts, summary=results.summary, lang=lang,
+                                         footer=footer))
     if maps_from is not None:
         cell = cell_km(net)
         for b in results.others:
-            keep(f"difference_{b}", tr("fig.difference", lang, a=name(results.baseline), b=name(b)),
-                 maps.plot_difference_map(net, s, results.records, results.baseline, b, cell_km=cell,
-                                          lang=lang, footer=footer))
+            job(f"difference_{b}", tr("fig.difference", lang, a=name(results.baseline), b=name(b)),
+                partial(maps.plot_difference_map, net, s, results.records, results.baseline, b,
+                        cell_km=cell, lang=lang, footer=footer), "difference")
         for n in layouts:
-            keep(f"compliance_map_{n}", tr("fig.compliance_map", lang, layout=name(n)),
-                 maps.plot_compliance_map(net, s, results.records, n, summary=results.summary,
-                                          cell_km=cell, lang=lang, footer=footer))
+            job(f"compliance_map_{n}", tr("fig.compliance_map", lang, layout=name(n)),
+                partial(maps.plot_compliance_map, net, s, results.records, n, summary=results.summary,
+                        cell_km=cell, lang=lang, footer=footer), "compliance_map")
         for n in layouts:
-            keep(f"coverage_{n}", tr("fig.coverage", lang, layout=name(n)),
-                 maps.plot_coverage_map(net, s, reach[n][0], layout=n, posts=world.fleets[n].platform_nodes,
-                                        node_zone=world.zones.zone, lang=lang, footer=footer))
+            job(f"coverage_{n}", tr("fig.coverage", lang, layout=name(n)),
+                partial(maps.plot_coverage_map, net, s, reach[n][0], layout=n,
+                        posts=world.fleets[n].platform_nodes, node_zone=world.zones.zone, lang=lang,
+                        footer=footer), "coverage")
     world_or_none = maps_from.world if maps_from is not None else None
     profiles = {n: hourly_profile(results.records, n, n_units=on_duty(s, world_or_none, n),
                                   replications=results.replications_n,
                                   warmup_s=s.run.warmup, horizon_s=s.run.duration)
                 for n in layouts}
-    keep("by_hour", tr("fig.hours", lang),
-         charts.plot_by_hour(profiles, s, summary=results.summary, patrol=presence_by_hour(results),
-                             lang=lang, footer=footer))
-    return figs
+    job("by_hour", tr("fig.hours", lang),
+        lambda: charts.plot_by_hour(profiles, s, summary=results.summary, patrol=presence_by_hour(results),
+                                    lang=lang, footer=footer))
+    return jobs
+
+
+@dataclass(frozen=True)
+class FigureJob:
+    """One figure to draw: ``draw()`` makes it, then it is written to ``path`` + each format."""
+
+    name: str
+    title: str
+    draw: Callable[[], tuple[Any, Any]]
+    path: Path
+    formats: Sequence[str]
+    dpi: int
+    layout_key: tuple[str, str] | None = None
+    """Figures with the same key and shape share one layout (:func:`sim.viz.save.save_with_preview`)."""
+
+    def __call__(self) -> tuple[list[Path], bytes]:
+        fig, _ = self.draw()
+        return save_with_preview(fig, self.path, self.formats, dpi=self.dpi, preview_px=PREVIEW_PX,
+                                 layout_key=self.layout_key)
+
+
+def _draw_all(jobs: list[FigureJob], workers: int, lang: str, progress: Callable[[str], None] | None
+              ) -> list[tuple[list[Path], bytes]]:
+    """Every job's files and preview, in the jobs' order."""
+    finished = 0
+
+    def done(_i: int, result: tuple[list[Path], bytes]) -> None:
+        nonlocal finished
+        finished += 1
+        if progress:
+            progress(f"figures ({lang}): {finished}/{len(jobs)} {result[0][0].name}")
+
+    if workers > 1:
+        cjk_font()  # found once, before the fork
+    return run_all(jobs, workers, done)
 
 
 def on_duty(s: Scenario, world: World | None, layout: str) -> float | np.ndarray:

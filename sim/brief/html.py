@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from sim.brief.content import Block, block_text
 from sim.viz.fonts import cjk_font
 
-__all__ = ["CSP", "font_face", "render_html"]
+__all__ = ["CSP", "font_face", "html_text", "keep_font_face", "render_html"]
 
 CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; "
        "base-uri 'none'; form-action 'none'")
@@ -36,11 +36,29 @@ ul.findings li{margin-bottom:.4em}footer{margin-top:2em;color:#666;font-size:.8e
 """
 
 
+_FACES: dict[str, str] = {}
+"""@font-face rules made in this process, by the characters they hold."""
+
+
 def font_face(text: str) -> str:
-    """An @font-face rule with the CJK font cut down to the characters in ``text`` (WOFF, base64)."""
-    chars = {ch for ch in text if ord(ch) > 0x2E7F}
+    """An @font-face rule with the CJK font cut down to the characters in ``text`` (WOFF, base64);
+    made once per set of characters (:func:`keep_font_face` adds one made elsewhere)."""
+    chars = "".join(sorted({ch for ch in text if ord(ch) > 0x2E7F}))
     if not chars:
         return ""
+    if chars not in _FACES:
+        keep_font_face(text, _face(chars))
+    return _FACES[chars]
+
+
+def keep_font_face(text: str, rule: str) -> None:
+    """Keep ``rule``, the :func:`font_face` of ``text`` made in another process."""
+    if len(_FACES) >= 16:
+        _FACES.clear()
+    _FACES["".join(sorted({ch for ch in text if ord(ch) > 0x2E7F}))] = rule
+
+
+def _face(chars: str) -> str:
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
@@ -51,15 +69,22 @@ def font_face(text: str) -> str:
     options.name_IDs = ["*"]  # keep the licence and copyright notices
     options.notdef_outline = True
     buf = io.BytesIO()
-    with TTFont(font.path, fontNumber=font.index, lazy=False) as tt:
+    # the bounding boxes are the font's own (a subset's glyphs keep theirs); recomputing them
+    # runs every kept CFF outline and takes a third of the time
+    with TTFont(font.path, fontNumber=font.index, lazy=False, recalcBBoxes=False) as tt:
         sub = subset.Subsetter(options)
-        sub.populate(text="".join(sorted(chars)))
+        sub.populate(text=chars)
         sub.subset(tt)
         tt.flavor = "woff"
         tt.save(buf)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
     return ('@font-face{font-family:"ReportCJK";font-display:block;'
             f'src:url(data:font/woff;base64,{data}) format("woff")}}')
+
+
+def html_text(blocks: Sequence[Block], title: str) -> str:
+    """All the text :func:`render_html` shows (its font subset holds these characters)."""
+    return block_text(blocks) + title
 
 
 def _table(payload: tuple[list[str], list[list[str]], str], grouped: bool = True) -> str:
@@ -109,7 +134,7 @@ def render_html(blocks: Sequence[Block], *, lang: str, title: str) -> str:
         else:
             raise ValueError(f"unknown block kind {kind!r}")
     body = "\n".join(parts)
-    face = font_face(block_text(blocks) + title)
+    face = font_face(html_text(blocks, title))
     html_lang = "zh-CN" if lang == "zh" else "en"
     return (f'<!DOCTYPE html>\n<html lang="{html_lang}">\n<head>\n<meta charset="utf-8">\n'
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+from reportlab import rl_config
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_LEFT
 from reportlab.lib.pagesizes import A4, landscape
@@ -43,7 +44,7 @@ from reportlab.platypus import (
 from sim.brief.content import Block, block_text
 from sim.viz.fonts import cjk_font
 
-__all__ = ["render_pdf", "truetype_subset"]
+__all__ = ["font_for", "keep_font", "pdf_text", "render_pdf", "truetype_subset"]
 
 _MARGIN = 16 * mm
 
@@ -64,7 +65,8 @@ def truetype_subset(text: str, ps_name: str = "") -> bytes:
     options.name_IDs = ["*"]  # keep the licence and copyright notices
     options.notdef_outline = True
     options.layout_features = []
-    options.drop_tables += ["VORG", "vhea", "vmtx", "DSIG"]
+    # reportlab shapes no OpenType layout: dropping those tables spares decompiling them (half the time)
+    options.drop_tables += ["VORG", "vhea", "vmtx", "DSIG", "GSUB", "GPOS", "GDEF", "BASE", "JSTF"]
     with TTFont(font.path, fontNumber=font.index, lazy=False) as tt:
         sub = subset.Subsetter(options)
         sub.populate(text="".join(sorted(chars)))
@@ -103,11 +105,37 @@ def truetype_subset(text: str, ps_name: str = "") -> bytes:
     return buf.getvalue()
 
 
+_SUBSETS: dict[str, bytes] = {}
+"""Font subsets made in this process or kept from another (:func:`keep_font`), by font name."""
+
+
+def font_for(text: str) -> tuple[str, bytes]:
+    """The name and the TrueType subset of the CJK font the PDF of ``text`` is set in (one name
+    per set of characters)."""
+    chars = "".join(sorted(set(text)))
+    name = "BriefCJK-" + hashlib.sha1(chars.encode("utf-8")).hexdigest()[:10]
+    if name not in _SUBSETS:
+        keep_font(name, truetype_subset(chars, ps_name=name))
+    return name, _SUBSETS[name]
+
+
+def keep_font(name: str, data: bytes) -> None:
+    """Keep a subset from :func:`font_for` made in another process."""
+    if len(_SUBSETS) >= 16:
+        _SUBSETS.clear()
+    _SUBSETS[name] = data
+
+
+def pdf_text(blocks: Sequence[Block], *, title: str, footer: str, page_label: str) -> str:
+    """All the text :func:`render_pdf` sets (its font subset holds these characters)."""
+    return block_text(blocks) + title + footer + page_label
+
+
 def _register(text: str) -> str:
     """Register the subset of the CJK font for ``text`` with reportlab; return its font name."""
-    name = "BriefCJK-" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
+    name, data = font_for(text)
     if name not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(ReportlabTTFont(name, io.BytesIO(truetype_subset(text, ps_name=name))))
+        pdfmetrics.registerFont(ReportlabTTFont(name, io.BytesIO(data)))
     return name
 
 
@@ -180,7 +208,7 @@ def render_pdf(blocks: Sequence[Block], path: Path, *, title: str, footer: str, 
     """Write ``blocks`` as a PDF at ``path``; return the number of pages. ``page_label`` is a
     format string with ``{n}`` for the page number (e.g. ``"page {n}"``)."""
     text = block_text(blocks)
-    font = _register(text + title + footer + page_label)
+    font = _register(pdf_text(blocks, title=title, footer=footer, page_label=page_label))
     st = _styles(font, cjk=_mostly_cjk(text))
     portrait, wide = A4, landscape(A4)
 
@@ -245,6 +273,13 @@ def render_pdf(blocks: Sequence[Block], path: Path, *, title: str, footer: str, 
             raise ValueError(f"unknown block kind {kind!r}")
     if pending_heading is not None:
         story.append(pending_heading)
-    doc.build(story)
+    # binary streams: the ASCII85 text encoding (reportlab's default) is done in pure Python here
+    # and takes most of the PDF's time for figures a quarter larger
+    a85 = rl_config.useA85
+    rl_config.useA85 = 0
+    try:
+        doc.build(story)
+    finally:
+        rl_config.useA85 = a85
     return int(doc.page)
 

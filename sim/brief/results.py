@@ -46,47 +46,36 @@ def read_records_csv(path: Path | str) -> RecordTable:
     an empty string is code -1. Whole-number columns become integers, the rest floats (an empty
     time is NaN).
     """
+    import pandas as pd  # its C reader: the csv module takes seconds on a default run's records
+
     path = Path(path)
     with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if header is None:
-            raise ReportError(f"{path}: empty file; expected a header row")
-        raw = list(zip(*reader, strict=True)) or [() for _ in header]
+        header = next(csv.reader(fh), None)
+    if header is None:
+        raise ReportError(f"{path}: empty file; expected a header row")
     missing = [name for name in _NEEDED if name not in header]
     if missing:
         raise ReportError(f"{path}: missing column(s) {', '.join(missing)}")
+    frame = pd.read_csv(path, dtype={name: str for name in header if name in _CODED},
+                        keep_default_na=False, na_values=[""], encoding="utf-8")
     columns: dict[str, np.ndarray] = {}
     lookups: dict[str, tuple[str, ...]] = {}
-    for name, values in zip(header, raw, strict=True):
-        text = np.asarray(values, dtype=str)
-        kind = "coded" if name in _CODED else _column_kind(text)
-        if kind == "coded":
-            known = list(_FIXED_LOOKUPS.get(name, ()))
-            seen = dict.fromkeys(known)
-            seen.update(dict.fromkeys(v for v in values if v != ""))
-            known = list(seen)
+    for name in header:
+        col = frame[name]
+        kind = col.dtype.kind if name not in _CODED else "U"
+        if kind == "i":
+            columns[name] = col.to_numpy().astype(_INT_TYPES.get(name, np.int64))
+        elif kind == "f":
+            columns[name] = col.to_numpy(dtype=float)
+        else:  # text (or anything not a number): integer codes with a lookup
+            codes, uniques = pd.factorize(col.fillna("").astype(str), sort=False)  # first appearance
+            known = list(dict.fromkeys([*_FIXED_LOOKUPS.get(name, ()), *(u for u in uniques if u != "")]))
             index = {v: i for i, v in enumerate(known)}
             index[""] = -1
-            columns[name] = np.array([index[v] for v in values], dtype=np.int32)
+            remap = np.array([index[u] for u in uniques], dtype=np.int32)
+            columns[name] = remap[codes] if len(codes) else np.zeros(0, dtype=np.int32)
             lookups[name] = tuple(known)
-        elif kind == "int":
-            columns[name] = text.astype(np.int64).astype(_INT_TYPES.get(name, np.int64))
-        else:
-            columns[name] = np.where(text == "", "nan", text).astype(float)
     return RecordTable(columns=columns, lookups=lookups)
-
-
-def _column_kind(text: np.ndarray) -> str:
-    if text.size == 0:
-        return "float"
-    if np.all(np.char.isdigit(np.char.lstrip(text, "-"))):
-        return "int"
-    try:
-        np.where(text == "", "nan", text).astype(float)
-    except ValueError:
-        return "coded"
-    return "float"
 
 
 def read_table_csv(path: Path | str) -> list[dict[str, Any]]:
@@ -144,11 +133,13 @@ class Results:
         raise ReportError(f"summary.csv has no row for layout {layout!r}, zone {zone!r}")
 
 
-def load_results(folder: Path | str) -> Results:
+def load_results(folder: Path | str, records: RecordTable | None = None) -> Results:
     """Read a results folder and check records.csv against the manifest's checksum.
 
     The scenario is read from ``scenario.resolved.yaml`` (it holds the command-line overrides);
     relative paths in it are taken from the original scenario file's folder, as in the run.
+    ``records`` may be given when they are still in memory (the end of a run, which has just
+    written them to records.csv); else records.csv is read.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -166,7 +157,8 @@ def load_results(folder: Path | str) -> Results:
     original = Path(manifest.get("inputs", {}).get("scenario_file", ""))
     if original.name and original.parent.is_dir():
         loaded = dataclasses.replace(loaded, path=original)
-    records = read_records_csv(folder / "records.csv")
+    if records is None:
+        records = read_records_csv(folder / "records.csv")
     display = str(folder).removesuffix(".partial")
     return Results(folder=folder, manifest=manifest, summary=read_table_csv(folder / "summary.csv"),
                    replications=read_table_csv(folder / "replications.csv"), records=records,

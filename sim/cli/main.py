@@ -245,7 +245,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not args.no_plots:  # figures and the report, from the folder just written
         from sim.brief.report import report_after_run
 
-        written = report_after_run(partial, net=net, world=world, progress=_say)
+        written = report_after_run(partial, net=net, world=world, records=batch.records, progress=_say)
         briefs = [final / p.name for p in written if p.name.startswith("report_") or p.name == "map.html"]
     finish_run_dir(partial, final)
     print(f"Results: {final}")

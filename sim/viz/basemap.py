@@ -17,7 +17,9 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no screen needed
 
 import numpy as np
+from matplotlib import patheffects
 from matplotlib.font_manager import FontProperties
+from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, Patch, Polygon, Rectangle
 from matplotlib.transforms import Bbox
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
@@ -25,7 +27,7 @@ from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 from sim.i18n import minutes, tr, zone_name
 from sim.network.graph import RoadNetwork
 from sim.scenario import Scenario
-from sim.viz.style import HALO, RIVER_COLOUR, ZONE_COLOURS
+from sim.viz.style import HALO, RIVER_COLOUR, RIVER_EDGE, ZONE_COLOURS
 
 __all__ = [
     "MAJOR_ROADS",
@@ -40,6 +42,7 @@ __all__ = [
     "map_size",
     "place_labels",
     "river_crossings",
+    "river_handle",
     "road_width",
     "scale_bar_and_north",
     "segments",
@@ -156,12 +159,23 @@ def draw_roads(ax: Any, net: RoadNetwork, *, alpha: float = 1.0, zorder: float =
 
 
 def draw_rivers(ax: Any, net: RoadNetwork) -> bool:
-    """Rivers as wide blue lines; False if the network has none."""
+    """Rivers as wide grey-blue bands with darker banks; False if the network has none."""
     rivers = geometry(net).rivers
     for pts in rivers:
-        ax.plot(pts[:, 0], pts[:, 1], color=RIVER_COLOUR, lw=5, alpha=0.85, zorder=1,
-                solid_capstyle="round")
+        ax.plot(pts[:, 0], pts[:, 1], color=RIVER_COLOUR, lw=RIVER_WIDTH, zorder=1, solid_capstyle="round",
+                path_effects=_RIVER_BANKS)
     return bool(rivers)
+
+
+def river_handle(lang: str) -> Line2D:
+    """The legend entry of the rivers, drawn as they are on the map."""
+    return Line2D([], [], color=RIVER_COLOUR, lw=RIVER_WIDTH, path_effects=_RIVER_BANKS,
+                  label=tr("rivers", lang))
+
+
+RIVER_WIDTH = 5.0
+"""Line width (pt) of a river, wider than any road."""
+_RIVER_BANKS = [patheffects.Stroke(linewidth=RIVER_WIDTH + 1.4, foreground=RIVER_EDGE), patheffects.Normal()]
 
 
 def map_size(net: RoadNetwork, *, side_in: float, height_in: float = 7.4,
@@ -273,7 +287,11 @@ def place_labels(ax: Any, points: Sequence[tuple[float, float]], texts: Sequence
                   colors: Sequence[str], fontsize: float = 7.5) -> None:
     """Put each label next to its point, trying eight positions, avoiding earlier labels and points."""
     fig = ax.figure
-    fig.draw_without_rendering()  # final layout, so that sizes in data units are right
+    # the final layout and aspect, so that sizes in data units are right (no drawing needed)
+    engine = fig.get_layout_engine()
+    if engine is not None and engine.__class__.__name__ != "PlaceHolderLayoutEngine":
+        engine.execute(fig)
+    ax.apply_aspect()
     inv = ax.transData.inverted()
     px_per_pt = fig.dpi / 72.0
     placed: list[Bbox] = []

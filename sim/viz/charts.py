@@ -174,6 +174,7 @@ def plot_by_hour(profiles: dict[str, dict[str, np.ndarray]], scenario: Scenario,
         axes[0].bar(hours, first["incidents_per_day"], width=0.85, color="0.7", zorder=2)
     axes[0].set_ylabel(tr("hour_calls", lang))
     handles: list[Any] = []
+    averages: list[Any] = []
     for k, layout in enumerate(layouts):
         prof = profiles[layout]
         colour = OKABE_ITO[k % 8]
@@ -184,7 +185,7 @@ def plot_by_hour(profiles: dict[str, dict[str, np.ndarray]], scenario: Scenario,
         axes[2].plot(hours, prof["utilisation"] * 100, marker="o", ms=3.5, color=colour, lw=1.8)
         row = summary_row(summary, layout, "all")
         if row is not None and not math.isnan(row["utilisation"]):
-            handles.append(axes[2].axhline(
+            averages.append(axes[2].axhline(
                 row["utilisation"] * 100, color=colour, ls=":", lw=1.4,
                 label=tr("hour_util_mean", lang, layout=name, value=pct(row["utilisation"], lang))))
         if patrol and layout in patrol:
@@ -200,8 +201,11 @@ def plot_by_hour(profiles: dict[str, dict[str, np.ndarray]], scenario: Scenario,
         axes[3].set_ylabel(tr("hour_patrol", lang))
         axes[3].set_ylim(0, 105)
     if handles:
-        axes[0].legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.02), fontsize=8,
-                       ncols=2 if len(handles) > 1 else 1, frameon=False)
+        # one row per layout: its line, then its day average (the columns fill top to bottom)
+        paired = len(averages) == len(handles)
+        ncols = 2 if paired else (1 if averages else min(3, len(handles)))
+        axes[0].legend(handles=handles + averages, loc="lower center", bbox_to_anchor=(0.5, 1.02),
+                       fontsize=8, ncols=ncols, frameon=False)
     for a in axes:
         a.grid(alpha=0.3)
     axes[-1].set_xlim(0, 24)

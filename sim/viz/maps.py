@@ -44,6 +44,7 @@ from sim.viz.basemap import (
     map_frame,
     map_size,
     place_labels,
+    river_handle,
     road_width,
     scale_bar_and_north,
     segments,
@@ -55,7 +56,6 @@ from sim.viz.style import (
     BAND_EDGES_S,
     MARKERS,
     OKABE_ITO,
-    RIVER_COLOUR,
     ZONE_COLOURS,
     add_footer,
     join_notes,
@@ -93,7 +93,7 @@ def plot_layout_map(net: RoadNetwork, scenario: Scenario, fleets: Sequence[Fleet
         Line2D([], [], color="0.72", lw=0.8, label=tr("other_roads", lang)),
     ]
     if draw_rivers(ax, net):
-        handles.append(Line2D([], [], color=RIVER_COLOUR, lw=5, alpha=0.85, label=tr("rivers", lang)))
+        handles.append(river_handle(lang))
     if len(geom.bridges):
         draw_lines(ax, geom.bridges, color="black", lw=3.2, zorder=3, solid_capstyle="butt")
         handles.append(Line2D([], [], color="black", lw=3.2, label=tr("bridges", lang)))
@@ -207,13 +207,15 @@ def plot_coverage_map(net: RoadNetwork, scenario: Scenario, node_times_s: np.nda
                 extra = 1.1 if bi == 0 else 0.35
                 draw_lines(ax, segments(net, sel), lw=road_width(cls) + extra, color=BAND_COLOURS[bi],
                            zorder=2 + (n_bands - bi) * 0.01 + (0.1 if cls in MAJOR_ROADS else 0.0))
-    draw_rivers(ax, net)
+    rivers = draw_rivers(ax, net)
     handles = [Line2D([], [], color=BAND_COLOURS[i], lw=3.2 if i == 0 else 2.5, label=tr(k, lang))
                for i, k in enumerate(("band.1", "band.3", "band.5", "band.more"))]
     leg = ax.legend(handles=handles, loc="upper left", fontsize=8, title=tr("coverage_legend_title", lang),
                     title_fontsize=8, framealpha=0.95)
     ax.add_artist(leg)
     zone_handles = zone_shapes(ax, net, scenario, filled=False, lang=lang, zorder=5)
+    if rivers:
+        zone_handles.append(river_handle(lang))
     if posts is not None and len(posts):
         ax.scatter(net.x[posts] / 1000.0, net.y[posts] / 1000.0, marker="o", s=36, color="white",
                    edgecolor="black", linewidth=1.2, zorder=12)
@@ -275,7 +277,7 @@ def plot_compliance_map(net: RoadNetwork, scenario: Scenario, records: RecordTab
     """
     fig, ax = new_ax(ax, map_size(net, side_in=1.2))
     draw_roads(ax, net, alpha=0.6)
-    draw_rivers(ax, net)
+    rivers = draw_rivers(ax, net)
     cells = layout_cells(net, records, layout, cell_km)
     polys = cells.polygons()
     enough = cells.n >= min_incidents
@@ -288,6 +290,8 @@ def plot_compliance_map(net: RoadNetwork, scenario: Scenario, records: RecordTab
     map_frame(ax, net, lang)
     cb = fig.colorbar(pc, ax=ax, shrink=0.8, pad=0.02)
     cb.set_label(tr("compliance_cbar", lang))
+    if rivers:
+        zone_handles.append(river_handle(lang))
     ax.legend(handles=[hatch, *zone_handles], loc="upper left", fontsize=7.5, framealpha=0.95)
     ax.set_title(tr("compliance_map_title", lang, layout=layout_name(scenario, layout, lang)), fontsize=12)
     scale_bar_and_north(ax, lang)
@@ -309,7 +313,7 @@ def plot_difference_map(net: RoadNetwork, scenario: Scenario, records: RecordTab
     """
     fig, ax = new_ax(ax, map_size(net, side_in=1.2))
     draw_roads(ax, net, alpha=0.6)
-    draw_rivers(ax, net)
+    rivers = draw_rivers(ax, net)
     cells, diff, ok = difference_cells(net, records, layout_a, layout_b, cell_km, min_incidents)
     polys = cells.polygons()
     lim = float(np.nanmax(np.abs(diff[ok]))) if ok.any() else 5.0
@@ -327,6 +331,8 @@ def plot_difference_map(net: RoadNetwork, scenario: Scenario, records: RecordTab
     name_a, name_b = layout_name(scenario, layout_a, lang), layout_name(scenario, layout_b, lang)
     direction = [Patch(facecolor=cmap(0.85), edgecolor="0.5", label=tr("diff_better", lang, b=name_b)),
                  Patch(facecolor=cmap(0.15), edgecolor="0.5", label=tr("diff_worse", lang, b=name_b))]
+    if rivers:
+        zone_handles.append(river_handle(lang))
     ax.legend(handles=[*direction, hatch, *zone_handles], loc="upper left", fontsize=7.5,
               framealpha=0.95)
     ax.set_title("\n".join(wrap(tr("diff_title", lang, a=name_a, b=name_b), 90)), fontsize=12)

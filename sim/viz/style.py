@@ -2,7 +2,8 @@
 source line at the bottom) and a few small formatting helpers.
 
 Categories use the Okabe-Ito palette; the time bands of the coverage map put the 1-minute band,
-the one readers need most, in strong vermillion against blues for 1-3 and 3-5 minutes.
+the one readers need most, in strong vermillion against blues for 1-3 and 3-5 minutes; rivers
+are a pale grey-blue with darker banks, unlike any band.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ matplotlib.use("Agg")  # files only; no screen needed
 import matplotlib.pyplot as plt
 from matplotlib import patheffects
 
-from sim.i18n import tr
+from sim.i18n import tr, wrap
 from sim.scenario import Scenario
 from sim.viz.fonts import cjk_font
 
@@ -29,6 +30,7 @@ __all__ = [
     "MARKERS",
     "OKABE_ITO",
     "RIVER_COLOUR",
+    "RIVER_EDGE",
     "ZONE_COLOURS",
     "add_footer",
     "join_notes",
@@ -40,7 +42,10 @@ __all__ = [
 
 OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 ZONE_COLOURS = {"key": "#CC79A7", "central": "#E69F00", "other": "#F0E442"}
-RIVER_COLOUR = "#56B4E9"
+RIVER_COLOUR = "#A7B8C8"
+"""Rivers: a pale grey-blue (desaturated water), apart from every time band and the road greys."""
+RIVER_EDGE = "#6E8296"
+"""The rivers' thin darker banks, so that a river never reads as a road of some band."""
 MARKERS = ("^", "s", "D", "o", "v", "P", "X", "*")
 BAND_EDGES_S = (60.0, 180.0, 300.0)
 BAND_COLOURS = ("#D55E00", "#0072B2", "#7FB8E0", "#C8C8C8")
@@ -67,9 +72,13 @@ def new_ax(ax: Any, size: tuple[float, float]) -> tuple[Any, Any]:
 
 
 def add_footer(fig: Any, text: str) -> None:
-    """Small print at the bottom left; as a figure-level label, the layout engine makes room for it."""
+    """Small print at the bottom left, each line wrapped to the figure's width; as a figure-level
+    label, the layout engine makes room for it."""
     if text:
-        fig.supxlabel(text, x=0.01, ha="left", fontsize=7, color="0.3", linespacing=1.4)
+        # 7 pt text is about 3.9 pt per Latin character (a CJK character counts two)
+        width = max(40, int(fig.get_figwidth() * 0.97 * 72 / 3.9))
+        lines = [part for line in text.split("\n") for part in (wrap(line, width) or [""])]
+        fig.supxlabel("\n".join(lines), x=0.01, ha="left", fontsize=7, color="0.3", linespacing=1.4)
 
 
 def join_notes(*parts: str) -> str:
