@@ -5,7 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sim.brief.fit_report import fit_summary
+from sim.brief.fit_report import fitted_report_path, summary_lines
+
+
+def fit_summary(scenario_file: Path, lang: str) -> list[str]:
+    """The bullets the brief's call-log section shows (sim.brief.fit_section): the fit report
+    found beside the scenario, summarised."""
+    path = fitted_report_path(scenario_file)
+    if path is None:
+        return []
+    return summary_lines(json.loads(path.read_text(encoding="utf-8")), path.with_suffix(".html"), lang)
 
 
 def _fitted(tmp_path: Path) -> Path:

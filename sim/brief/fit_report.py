@@ -20,7 +20,7 @@ from typing import Any
 from sim.fileio import atomic_write_text
 from sim.quantities import format_speed
 
-__all__ = ["fit_summary", "fitted_report_path", "history_notes", "json_ready", "summary_lines",
+__all__ = ["fitted_report_path", "history_notes", "json_ready", "summary_lines",
            "write_backtest_report", "write_fit_report"]
 
 
@@ -54,16 +54,6 @@ def history_notes(folder: Path, scenario_file: Path, lang: str = "en") -> list[s
     return out
 
 
-def fit_summary(scenario_file: Path, lang: str = "en") -> list[str]:
-    """The brief's bullets on a scenario fitted to a call log, from the ``fit_report.json`` that
-    ``fit`` wrote beside it (none for a scenario that was not fitted): the log, the arrival test,
-    the on-scene families, and the travel-time error before and after calibration."""
-    path = fitted_report_path(scenario_file)
-    if path is None:
-        return []
-    return summary_lines(json.loads(path.read_text(encoding="utf-8")), path.with_suffix(".html"), lang)
-
-
 def fitted_report_path(scenario_file: Path) -> Path | None:
     """``fit_report.json`` beside a scenario that ``fit`` wrote (its points file is there too),
     else None."""
@@ -75,7 +65,9 @@ def fitted_report_path(scenario_file: Path) -> Path | None:
 
 
 def summary_lines(r: dict[str, Any], html_path: Path | str, lang: str = "en") -> list[str]:
-    """The bullets of :func:`fit_summary` from a fit report's JSON."""
+    """The brief's bullets on a scenario fitted to a call log, from its fit report's JSON: the
+    log, the arrival test, the on-scene families, and the travel-time error before and after
+    calibration."""
     zh = lang == "zh"
     c, arr = r.get("calls", {}), r.get("arrivals", {})
     out = [(f"接警记录 {c.get('file')}：{c.get('rows')} 行，采用 {c.get('accepted')} 起，剔除 "
