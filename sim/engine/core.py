@@ -284,7 +284,7 @@ class Engine:
                 bound = self._kth(best, k)
         oracles = self.oracles_p[period]
         if transit:  # driving back after a job: sent from where they are
-            self._refine(best, kind, 2, transit, traj.position, node, now, k, oracles)
+            self._refine_transit(best, kind, transit, node, now, k, oracles)
         if urgent and self.divert:
             divertable = [u for u in sorted(self._on_minor) if cand[u] and u not in exclude]
             if divertable:  # only a strictly earlier arrival justifies a diversion
@@ -319,6 +319,42 @@ class Engine:
             if t < bound or not strict:
                 best.append((t, u))
                 kind[u] = label
+
+    def _refine_transit(self, best: list[tuple[float, int]], kind: dict[int, int], units: list[int],
+                        node: int, now: float, k: int, oracles: list[TravelTimeOracle]) -> None:
+        """Exact arrival times, into ``best``, for units driving back that might be among the k
+        best (as :meth:`_refine`, with a tighter bound).
+
+        A unit on its way to ``target`` arrives at ``node`` no later than by way of ``target``:
+        ``offset + T(next, target) + T(target, node)``, two lookups in rows kept for the posts and
+        waypoints. The k-th smallest of these upper bounds and the exact times so far is the
+        bound: units whose straight-line lower bound exceeds it cannot be among the k best, and
+        the one reverse search from ``node`` stops at it (a smaller ball than the best parked
+        unit's time).
+        """
+        bound = self._kth(best, k)
+        position, trans_to = self.traj.position, self.traj.trans_to
+        todo: list[tuple[float, int, int, float]] = []  # (lower bound, unit, next node, offset)
+        uppers: list[tuple[float, int]] = []
+        for u in units:
+            nxt, offset = position(u, now)
+            low = offset + self.oracle[u].lower_bound(nxt, node)
+            if low > bound:
+                continue
+            oracle, target = oracles[u], trans_to[u]
+            uppers.append((offset + float(oracle.to_node(target)[0][nxt])
+                           + float(oracle.from_node(target)[node]), u))
+            todo.append((low, u, nxt, offset))
+        if not todo:
+            return
+        # (a hair of slack: a sum of two shortest times may round below the direct one)
+        limit = self._kth(best + uppers, k)
+        limit += 1e-9 * limit + 1e-6
+        for low, u, nxt, offset in todo:
+            if low > limit:
+                continue
+            best.append((offset + float(oracles[u].times_to(node, limit)[nxt]), u))
+            kind[u] = 2
 
     @staticmethod
     def _kth(best: list[tuple[float, int]], k: int) -> float:

@@ -83,21 +83,25 @@ def _cover(rev: np.ndarray, targets: np.ndarray, node: np.ndarray, offset: np.nd
 
     Each node carries a bit per point that it reaches within target (``rev <= target``, a
     necessary condition as offsets are never negative, and exact where the offset is 0): one
-    gather per unit and sample instead of one per point, unit and sample; only positions with
-    a bit set and a positive offset are checked again with their offset.
+    gather per unit and sample instead of one per point, unit and sample. Positions with a
+    positive offset are checked again, with their offset, only for the points whose bit is set
+    (a node near a point is within target of one or two of them, seldom more).
     """
     n_pts = rev.shape[0]
     for lo in range(0, n_pts, 62):  # 62 points per int64 bit field
-        pts = slice(lo, min(n_pts, lo + 62))
-        within = rev[pts] <= targets[pts, None]  # [point, node]
-        weights = np.left_shift(1, np.arange(within.shape[0], dtype=np.int64))
-        bits = (within.astype(np.int64) * weights[:, None]).sum(axis=0)  # per node
+        hi = min(n_pts, lo + 62)
+        sub, tgt = rev[lo:hi], targets[lo:hi]
+        weights = np.left_shift(1, np.arange(hi - lo, dtype=np.int64))
+        bits = ((sub <= tgt[:, None]).astype(np.int64) * weights[:, None]).sum(axis=0)  # per node
         b = np.where(known, bits[node], 0)  # [unit, sample]
-        check = np.nonzero((b != 0) & (offset > 0.0))
-        if check[0].size:  # moving units near a point: with their offset
-            n_at, off = node[check], offset[check]
-            ok = (rev[pts][:, n_at] + off[None, :]) <= targets[pts, None]
-            b[check] = (ok.astype(np.int64) * weights[:, None]).sum(axis=0)
-        any_bits = np.bitwise_or.reduce(b, axis=0)  # [sample]
-        for j in range(within.shape[0]):
-            covered[lo + j] |= ((any_bits >> j) & 1).astype(bool)
+        moving = (b != 0) & (offset > 0.0)
+        any_bits = np.bitwise_or.reduce(np.where(moving, 0, b), axis=0)  # exact ones, [sample]
+        mu, mt = np.nonzero(moving)  # moving units near a point: checked with their offset
+        at, off, mb = node[mu, mt], offset[mu, mt], b[mu, mt]
+        for j in range(hi - lo):
+            row = covered[lo + j]
+            row |= ((any_bits >> j) & 1).astype(bool)
+            sel = np.flatnonzero((mb >> j) & 1)
+            if sel.size:
+                ok = sub[j, at[sel]] + off[sel] <= tgt[j]
+                row[mt[sel[ok]]] = True
