@@ -171,6 +171,9 @@ class Engine:
         # units with a kept assignment to each multi-unit job: never sent to it twice
         self._on_job: dict[int, set[int]] = {}
         self._job_logs: dict[int, list[int]] = {}  # and their assignment-log entries
+        # where the current dispatch found the moving units it timed: (next node, time to it);
+        # cleared at every dispatch moment, so that a unit sent is sent from there
+        self._seen: dict[int, tuple[int, float]] = {}
 
     # -- views kept for tests and benchmarks ----------------------------------------------------
 
@@ -269,16 +272,17 @@ class Engine:
                     break
         if self.any_loop:
             bound = self._kth(best, k)
-            lower = traj.loop_min(period)[:, node].tolist()
             rows = None
-            for lp in sorted(range(len(lower)), key=lower.__getitem__):
-                if lower[lp] > bound + 1e-6:  # (a hair of slack for rounding)
+            seen = self._seen
+            for low, lp in zip(*traj.loop_rank(period, node), strict=True):
+                if low > bound + 1e-6:  # (a hair of slack for rounding)
                     break
                 for u in self._loop_units[lp]:
                     if cand[u] and not busy[u] and trans_end[u] <= now and u not in exclude:
                         if rows is None:
                             rows = traj.flat_rows(period)
                         kflat, offset = traj.loop_position(u, now)
+                        seen[u] = (traj.flat_node_list[kflat], offset)
                         best.append((offset + float(rows[kflat, node]), u))
                         kind[u] = 1
                 bound = self._kth(best, k)
@@ -336,8 +340,9 @@ class Engine:
         position, trans_to = self.traj.position, self.traj.trans_to
         todo: list[tuple[float, int, int, float]] = []  # (lower bound, unit, next node, offset)
         uppers: list[tuple[float, int]] = []
+        seen = self._seen
         for u in units:
-            nxt, offset = position(u, now)
+            nxt, offset = seen[u] = position(u, now)
             low = offset + self.oracle[u].lower_bound(nxt, node)
             if low > bound:
                 continue
@@ -367,7 +372,11 @@ class Engine:
 
     def _here(self, u: int, now: float) -> tuple[int, float]:
         """The node a unit being sent leaves from, and when it gets there (s since the start)."""
-        nxt, offset = self.job_position(u, now) if self.busy[u] else self.traj.position(u, now)
+        if self.busy[u]:
+            nxt, offset = self.job_position(u, now)
+        else:  # where the dispatch found it, if it looked
+            hit = self._seen.get(u)
+            nxt, offset = hit if hit is not None else self.traj.position(u, now)
         return nxt, now + offset
 
     def job_position(self, u: int, t: float) -> tuple[int, float]:
@@ -486,6 +495,7 @@ class Engine:
     def _send(self, i: int, now: float) -> bool:
         """Send the units the policy chooses for job ``i``; True if none remain to be sent."""
         self._at = (self._node[i], now, self._prio[i] == 0, self._on_job.get(i, frozenset()))
+        self._seen.clear()
         for o in self.policy.choose(Job(i, self._node[i], self._prio[i], self.remaining[i]), self):
             if o.divert:
                 self._divert(o.unit, now)

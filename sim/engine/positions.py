@@ -64,6 +64,7 @@ class Trajectories:
         self._nearest_wp: dict[tuple[int, int], list[int]] = {}
         self._flat_rows: dict[int, np.ndarray] = {}
         self._loop_min: dict[int, np.ndarray] = {}
+        self._loop_rank: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._flat_loops()
 
     def _flat_loops(self) -> None:
@@ -75,6 +76,7 @@ class Trajectories:
         if not loops:
             self.flat_cum = np.zeros(0)
             self.flat_cum_list: list[float] = []
+            self.flat_node_list: list[int] = []
             return
         cums, base = [], 0.0
         for k, lp in enumerate(loops):
@@ -83,26 +85,30 @@ class Trajectories:
             base += lp.cycle + 1.0  # a gap keeps segments apart
         self.flat_cum = np.concatenate(cums)
         self.flat_cum_list = self.flat_cum.tolist()
+        self.flat_node_list = self.flat_nodes().tolist()
 
     def flat_rows(self, period: int = 0) -> np.ndarray:
         """``[flat loop index, node]``: driving time (s) from each loop node in congestion period
-        ``period`` (float32, lazy)."""
+        ``period`` (float32, held by the world for every run of the layout)."""
         rows = self._flat_rows.get(period)
         if rows is None:
-            rows = np.concatenate([self.world.loop_rows(self.layout, k, period)[0]
-                                   for k in range(len(self.fleet.loops))])
-            self._flat_rows[period] = rows
+            rows = self._flat_rows[period] = self.world.flat_loop_rows(self.layout, period)
         return rows
 
     def loop_min(self, period: int = 0) -> np.ndarray:
         """``[loop, node]``: the shortest drive (s) from any node of each loop to each node in
-        ``period``: a lower bound on the arrival of any unit on that loop (float32, lazy)."""
+        ``period``: a lower bound on the arrival of any unit on that loop (float32)."""
         table = self._loop_min.get(period)
         if table is None:
-            table = np.stack([self.world.loop_rows(self.layout, k, period)[0].min(axis=0)
-                              for k in range(len(self.fleet.loops))])
-            self._loop_min[period] = table
+            table = self._loop_min[period] = self.world.loop_min(self.layout, period)
         return table
+
+    def loop_rank(self, period: int, node: int) -> tuple[list[float], list[int]]:
+        """The loops in order of their lower bound on the drive to ``node``, with the bounds."""
+        hit = self._loop_rank.get(period)
+        if hit is None:
+            hit = self._loop_rank[period] = self.world.loop_rank(self.layout, period)
+        return hit[0][node].tolist(), hit[1][node].tolist()
 
     def flat_nodes(self) -> np.ndarray:
         """All loops' nodes end to end (index with the positions of :meth:`loop_position`)."""
@@ -144,7 +150,7 @@ class Trajectories:
             return path[k], cum[k] - elapsed
         if self.loop[u] >= 0:
             k, offset = self.loop_position(u, t)
-            return int(self.flat_nodes()[k]), offset
+            return self.flat_node_list[k], offset
         return self.trans_to[u], 0.0
 
     def waypoint_times(self, k: int, oracle: TravelTimeOracle) -> np.ndarray:
@@ -220,11 +226,14 @@ class Trajectories:
         if trans.size:
             tw = w[trans]
             drive = np.empty(tw.size)
-            # few targets (the post and the loop's waypoints) and few periods
-            for target, period in np.unique(np.stack([b[tw], d[tw]]), axis=1).T:
-                same = (b[tw] == target) & (d[tw] == period)
-                oracle = self.oracles_p[int(period)][u]
-                drive[same] = oracle.to_node(int(target))[0][a[tw][same].astype(np.int64)]
+            # few targets (the post and the loop's waypoints) and few periods: one key each
+            n_periods = len(self.oracles_p)
+            pair = b[tw].astype(np.int64) * n_periods + d[tw].astype(np.int64)
+            origin_all = a[tw].astype(np.int64)
+            for key in np.unique(pair).tolist():
+                same = pair == key
+                oracle = self.oracles_p[key % n_periods][u]
+                drive[same] = oracle.to_node(key // n_periods)[0][origin_all[same]]
             ended = times[trans] >= start[tw] + drive
             after = trans[ended]
             if self.loop[u] >= 0:

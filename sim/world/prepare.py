@@ -75,6 +75,10 @@ class World:
     _post_order: dict[tuple[str, bytes, int], np.ndarray] = field(default_factory=dict, repr=False)
     _loop_rows: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]] = field(
         default_factory=dict, repr=False)
+    _flat_rows: dict[tuple[str, int], np.ndarray] = field(default_factory=dict, repr=False)
+    _loop_min: dict[tuple[str, int], np.ndarray] = field(default_factory=dict, repr=False)
+    _loop_rank: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = field(
+        default_factory=dict, repr=False)
     tables_dir: Path | None = None
     """Where one-time tables (loop rows) are stored between processes; None: not stored."""
     _oracle_sig: dict[int, str] = field(default_factory=dict, repr=False)
@@ -158,6 +162,44 @@ class World:
             rows.setflags(write=False)
             hit = (rows, loop.nodes)
             self._loop_rows[key] = hit
+        return hit
+
+    def flat_loop_rows(self, layout: str, period: int = 0) -> np.ndarray:
+        """``[flat loop index, node]``: :meth:`loop_rows` of all of ``layout``'s loops end to end
+        (float32, built once per layout and period; every run of the layout reads it)."""
+        key = (layout, period)
+        rows = self._flat_rows.get(key)
+        if rows is None:
+            rows = np.concatenate([self.loop_rows(layout, k, period)[0]
+                                   for k in range(len(self.fleets[layout].loops))])
+            rows.setflags(write=False)
+            self._flat_rows[key] = rows
+        return rows
+
+    def loop_min(self, layout: str, period: int = 0) -> np.ndarray:
+        """``[loop, node]``: the shortest drive (s) from any node of each of ``layout``'s loops to
+        each node in ``period``: a lower bound on the arrival of any unit on that loop."""
+        key = (layout, period)
+        table = self._loop_min.get(key)
+        if table is None:
+            table = np.stack([self.loop_rows(layout, k, period)[0].min(axis=0)
+                              for k in range(len(self.fleets[layout].loops))])
+            table.setflags(write=False)
+            self._loop_min[key] = table
+        return table
+
+    def loop_rank(self, layout: str, period: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """``(low, loop)``, both ``[node, rank]``: for each node, ``layout``'s loops in order of
+        :meth:`loop_min` (ties to the lower loop) and those lower bounds, so that a dispatch
+        reads its node's row instead of sorting the loops."""
+        key = (layout, period)
+        hit = self._loop_rank.get(key)
+        if hit is None:
+            table = self.loop_min(layout, period)
+            order = np.argsort(table, axis=0, kind="stable")
+            hit = (np.ascontiguousarray(np.take_along_axis(table, order, axis=0).T),
+                   np.ascontiguousarray(order.T))
+            self._loop_rank[key] = hit
         return hit
 
     def _stored_rows(self, oracle: TravelTimeOracle, nodes: np.ndarray) -> np.ndarray:
