@@ -34,6 +34,7 @@ time; they become arrays once, at the end. simpy is imported here and nowhere el
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_left
 from collections.abc import Callable, Generator
 from collections.abc import Set as AbstractSet
 from typing import Any
@@ -273,16 +274,20 @@ class Engine:
         if self.any_loop:
             bound = self._kth(best, k)
             rows = None
-            seen = self._seen
+            seen, anchor, cum, flat_node = self._seen, traj.anchor, traj.flat_cum_list, traj.flat_node_list
             for low, lp in zip(*traj.loop_rank(period, node), strict=True):
                 if low > bound + 1e-6:  # (a hair of slack for rounding)
                     break
+                cycle, base = traj.cycle[lp], traj.loop_base[lp]
                 for u in self._loop_units[lp]:
                     if cand[u] and not busy[u] and trans_end[u] <= now and u not in exclude:
                         if rows is None:
                             rows = traj.flat_rows(period)
-                        kflat, offset = traj.loop_position(u, now)
-                        seen[u] = (traj.flat_node_list[kflat], offset)
+                        # traj.loop_position, inlined: the next loop node and the time to it
+                        phase = (now - anchor[u]) % cycle
+                        kflat = bisect_left(cum, base + phase)
+                        offset = cum[kflat] - base - phase
+                        seen[u] = (flat_node[kflat], offset)
                         best.append((offset + float(rows[kflat, node]), u))
                         kind[u] = 1
                 bound = self._kth(best, k)

@@ -92,14 +92,16 @@ class World:
             self.period_oracles = [self.oracles]
 
     def pinned_nodes(self) -> frozenset[int]:
-        """Nodes units drive to in every run, in any layout: posts (at every hour) and patrol
-        loop nodes. The oracles keep their reverse rows from one run to the next."""
+        """Nodes every run asks about, in any layout: posts (at every hour) and patrol loop nodes,
+        where units drive to, and the presence points (key locations, grid posts), which are
+        timed from everywhere. The oracles keep their reverse rows from one run to the next."""
         if self._pinned is None:
             nodes: set[int] = set()
-            for fleet in self.fleets.values():
+            for layout, fleet in self.fleets.items():
                 nodes.update(np.unique(fleet.post_table).tolist())
                 for lp in fleet.loops:
                     nodes.update(np.asarray(lp.nodes).tolist())
+                nodes.update(int(p[2]) for p in presence_points(self, layout))
             self._pinned = frozenset(nodes)
         return self._pinned
 
