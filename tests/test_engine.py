@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy.sparse.csgraph import dijkstra
 
 from sim.analysis.metrics import mean_ci
 from sim.engine.core import Engine, simulate
@@ -266,7 +267,12 @@ def test_a_run_leaves_only_post_and_loop_rows_cached_and_records_do_not_depend_o
     assert posts <= keep
     for period in world.period_oracles:
         for oracle in period.values():
-            assert not oracle._limited and set(oracle._to) <= keep and set(oracle._pred) <= keep
+            assert not oracle._limited and not oracle._to and not oracle._pred
+            assert set(oracle._kept) <= keep and set(oracle._kept_pred) <= keep
+    # rows of posts are kept from one run to the next, and they are the exact reverse rows
+    some = next(o for period in world.period_oracles for o in period.values() if o._kept)
+    for target, (times, _) in some._kept.items():
+        np.testing.assert_array_equal(times, dijkstra(some.reverse, directed=True, indices=target))
     for layout in world.fleets:  # other runs fill and empty the caches in between
         simulate(world, layout, inc, 0)
     assert simulate(world, "two_posts", inc, 0).records.to_csv() == first

@@ -93,6 +93,10 @@ class TravelTimeOracle:
         # limited searches of incident nodes: at most lru_size, and at most about 50 MB of them
         self._lru_size = min(lru_size, max(32, 6_500_000 // max(self.n, 1)))
         self._pred: OrderedDict[int, tuple[array[int], array[float]]] = OrderedDict()
+        # rows of the targets every run asks for (posts, loop waypoints, presence points), moved
+        # out of the LRUs at the end of a run (:meth:`end_run`): plain lookups, never evicted
+        self._kept: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._kept_pred: dict[int, tuple[array[int], array[float]]] = {}
         self.searches = 0  # number of Dijkstra runs, for benchmarks
 
     def from_node(self, source: int) -> np.ndarray:
@@ -107,6 +111,9 @@ class TravelTimeOracle:
 
     def to_node(self, target: int) -> tuple[np.ndarray, np.ndarray]:
         """Times (s) from every node to ``target``, and each node's next hop towards it (cached)."""
+        hit = self._kept.get(target)
+        if hit is not None:
+            return hit
         hit = self._to.get(target)
         if hit is None:
             times, nxt = dijkstra(self.reverse, directed=True, indices=target, return_predecessors=True)
@@ -126,8 +133,9 @@ class TravelTimeOracle:
 
         Beyond ``limit`` a time is ``inf``, or exact if a wider search is cached and reused.
         """
-        if target in self._to:
-            return self._to[target][0]
+        full = self._kept.get(target) or self._to.get(target)
+        if full is not None:
+            return full[0]
         hit = self._limited.get(target)
         if hit is not None and hit[0] >= limit:
             self._limited.move_to_end(target)
@@ -143,16 +151,19 @@ class TravelTimeOracle:
 
     def end_run(self, keep: AbstractSet[int]) -> None:
         """Drop what one engine run cached for its incident scenes: the limited searches, and the
-        full reverse rows and next hops of targets not in ``keep`` (the posts and loop nodes that
-        every run drives to).
+        full reverse rows and next hops of targets not in ``keep``. Those of targets in ``keep``
+        (posts, loop nodes and presence points, which every run asks for) move to a store that
+        is never evicted.
 
-        No result depends on these caches. Kept across runs, they would fill their LRUs over many
-        replications, and memory would keep growing long after the first.
+        No result depends on these caches. Kept across runs, the scenes' rows would fill their
+        LRUs over many replications, and memory would keep growing long after the first; the
+        kept store is bounded by ``keep``.
         """
         self._limited.clear()
-        for cache in (self._to, self._pred):
-            for target in [t for t in cache if t not in keep]:
-                del cache[target]
+        self._kept.update((t, row) for t, row in self._to.items() if t in keep)
+        self._kept_pred.update((t, row) for t, row in self._pred.items() if t in keep)
+        self._to.clear()
+        self._pred.clear()
 
     def time(self, source: int, target: int) -> float:
         """Shortest travel time (s) from ``source`` to ``target``."""
@@ -163,6 +174,9 @@ class TravelTimeOracle:
     def _next_hops(self, target: int) -> tuple[array[int], array[float]]:
         """Next hops towards ``target`` and times to it, as flat arrays a Python walk reads fast
         (kept for the targets used most recently, about 16 MB)."""
+        hit = self._kept_pred.get(target)
+        if hit is not None:
+            return hit
         hit = self._pred.get(target)
         if hit is None:
             times, nxt = self.to_node(target)
