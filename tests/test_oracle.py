@@ -104,6 +104,37 @@ def test_lower_bound_never_exceeds_the_true_time():
                 assert oracle.lower_bound(s, t) <= row[t] + 1e-9
 
 
+@settings(max_examples=60, deadline=None)
+@given(graphs(), st.integers(1, 4))
+def test_landmark_bound_never_exceeds_the_networkx_time(graph, k):
+    n, edges = graph  # one-way edges and unreachable pairs included
+    net = make_net(n, edges)
+    oracle = TravelTimeOracle(net, net.edge_length / 10.0)
+    oracle._landmarks = oracle._build_landmarks(k)
+    G = nx.DiGraph()
+    G.add_nodes_from(range(n))
+    for u, v, length in edges:
+        if not G.has_edge(u, v) or G[u][v]["t"] > length / 10.0:
+            G.add_edge(u, v, t=length / 10.0)
+    for s in range(n):
+        expected = nx.single_source_dijkstra_path_length(G, s, weight="t")
+        for t in range(n):
+            bound = oracle.landmark_bound(s, t)
+            assert not math.isnan(bound)
+            if t in expected:
+                assert bound <= expected[t] + 1e-9
+
+
+def test_landmark_bound_is_tight_where_a_landmark_lies_behind_the_source():
+    # a one-way line 0 -> 1 -> ... -> 9: the landmark is the far end from node 0 (node 9), and
+    # the times back to it give the exact time between any two nodes of the line
+    edges = [(i, i + 1, 100.0) for i in range(9)]
+    oracle = TravelTimeOracle(make_net(10, edges), np.full(9, 10.0))
+    oracle._landmarks = oracle._build_landmarks(1)
+    assert oracle.landmark_bound(2, 7) == pytest.approx(50.0, abs=1e-5)
+    assert oracle.lower_bound(2, 7) == 0.0  # (all nodes at one point: no straight-line help)
+
+
 def test_rejects_bad_edge_times():
     net = make_net(2, [(0, 1, 100.0)])
     with pytest.raises(ValueError, match="positive"):

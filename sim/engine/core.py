@@ -339,7 +339,8 @@ class Engine:
         waypoints. The k-th smallest of these upper bounds and the exact times so far is the
         bound: units whose straight-line lower bound exceeds it cannot be among the k best, and
         the one reverse search from ``node`` stops at it (a smaller ball than the best parked
-        unit's time).
+        unit's time). Units whose landmark bound (:meth:`TravelTimeOracle.landmark_bound`)
+        exceeds it need no search at all.
         """
         bound = self._kth(best, k)
         position, trans_to = self.traj.position, self.traj.trans_to
@@ -361,8 +362,8 @@ class Engine:
         limit = self._kth(best + uppers, k)
         limit += 1e-9 * limit + 1e-6
         for low, u, nxt, offset in todo:
-            if low > limit:
-                continue
+            if low > limit or offset + oracles[u].landmark_bound(nxt, node) > limit:
+                continue  # cannot be among the k best: no search needed for it
             best.append((offset + float(oracles[u].times_to(node, limit)[nxt]), u))
             kind[u] = 2
 
