@@ -96,12 +96,14 @@ def _cover(rev: np.ndarray, targets: np.ndarray, node: np.ndarray, offset: np.nd
         b = np.where(known, bits[node], 0)  # [unit, sample]
         moving = (b != 0) & (offset > 0.0)
         any_bits = np.bitwise_or.reduce(np.where(moving, 0, b), axis=0)  # exact ones, [sample]
+        for j in range(hi - lo):
+            covered[lo + j] |= ((any_bits >> j) & 1).astype(bool)
         mu, mt = np.nonzero(moving)  # moving units near a point: checked with their offset
         at, off, mb = node[mu, mt], offset[mu, mt], b[mu, mt]
-        for j in range(hi - lo):
-            row = covered[lo + j]
-            row |= ((any_bits >> j) & 1).astype(bool)
-            sel = np.flatnonzero((mb >> j) & 1)
-            if sel.size:
-                ok = sub[j, at[sel]] + off[sel] <= tgt[j]
-                row[mt[sel[ok]]] = True
+        while mb.size:  # one set bit of each position at a time (seldom more than a few)
+            low = mb & -mb
+            j = np.frexp(low.astype(float))[1] - 1  # the bit's point (exact: a power of two)
+            ok = sub[j, at] + off <= tgt[j]
+            covered[lo + j[ok], mt[ok]] = True
+            left = np.flatnonzero(mb != low)
+            at, off, mt, mb = at[left], off[left], mt[left], (mb ^ low)[left]
