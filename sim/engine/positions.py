@@ -3,8 +3,9 @@
 There is no event per road edge. A patrolling unit's position follows from its loop, the time it
 was (or would be) at the loop's start (its anchor) and the time; a unit driving back after a job,
 or to a mobile post, holds the start of its drive, its target and the congestion period it
-started in, and its route with cumulative times is rebuilt only when asked. Every change is also
-logged as a trajectory segment, so that presence can be computed after the run.
+started in; where it is on its route is walked from the start along the next hops towards the
+target, only as far as it has got, when asked. Every change is also logged as a trajectory
+segment, so that presence can be computed after the run.
 
 Per-unit state is held in plain Python lists: the event loop reads and writes one value at a time.
 """
@@ -54,7 +55,6 @@ class Trajectories:
         self.trans_to = list(start_posts)
         self.trans_period = [0] * n_units  # congestion period of each unit's transit
         self.anchor: list[float] = (-fleet.loop_phase_s.astype(float)).tolist()
-        self._route: list[tuple[list[int], list[float]] | None] = [None] * n_units
         self.driving: set[int] = set()  # units whose last drive may not have ended
         self.segs: list[list[tuple[float, int, float, float, float, float]]] = [
             [(0.0, LOOP, self.anchor[u], 0.0, 0.0, 0.0) if lp >= 0 else
@@ -116,19 +116,6 @@ class Trajectories:
             self._flat_nodes = np.concatenate([lp.nodes for lp in self.fleet.loops])
         return self._flat_nodes
 
-    def route(self, u: int) -> tuple[list[int], list[float]]:
-        """Unit ``u``'s current transit route: node indices and cumulative times (s) from its start,
-        in the congestion period the transit started in."""
-        r = self._route[u]
-        if r is None:
-            oracle, target = self.oracles_p[self.trans_period[u]][u], self.trans_to[u]
-            path = oracle.path_to(self.trans_from[u], target)
-            to_target = oracle.to_node(target)[0]
-            cum = to_target[path[0]] - to_target[path]  # exact along a shortest-path tree
-            r = (path.tolist(), cum.tolist())
-            self._route[u] = r
-        return r
-
     def loop_position(self, u: int, t: float) -> tuple[int, float]:
         """Flat loop index of the next node of looping unit ``u`` at ``t``, and the time (s) to
         reach it."""
@@ -141,13 +128,9 @@ class Trajectories:
     def position(self, u: int, t: float) -> tuple[int, float]:
         """Where unit ``u`` is at time ``t`` (when not on a job): the next node it reaches, and in
         how long (s). A parked unit is at its post with 0."""
-        if t < self.trans_end[u]:  # along its route (built once per drive, then bisected)
-            path, cum = self.route(u)
-            elapsed = t - self.trans_t0[u]
-            k = bisect_left(cum, elapsed)
-            if k >= len(path):
-                return path[-1], 0.0
-            return path[k], cum[k] - elapsed
+        if t < self.trans_end[u]:  # along its route, walked only as far as it has got
+            oracle = self.oracles_p[self.trans_period[u]][u]
+            return oracle.along_route(self.trans_from[u], self.trans_to[u], t - self.trans_t0[u])
         if self.loop[u] >= 0:
             k, offset = self.loop_position(u, t)
             return self.flat_node_list[k], offset
@@ -183,7 +166,6 @@ class Trajectories:
         self.trans_t0[u] = t0
         self.trans_end[u] = end
         self.trans_period[u] = period
-        self._route[u] = None
         self.driving.add(u)
         self.segs[u].append((t0, TRANSIT, float(origin), float(target), self.anchor[u],
                              float(period)))
