@@ -103,7 +103,7 @@ class TravelTimeOracle:
         self._kept_pred: dict[int, tuple[array[int], array[float]]] = {}
         self.searches = 0  # number of Dijkstra runs, for benchmarks
         # landmark rows (times from and to a few far-apart nodes, per node), built when first asked
-        self._landmarks: tuple[list[list[float]], list[list[float]]] | None = None
+        self._landmarks: tuple[array[float], array[float], int] | None = None
         self.landmark_searches = 0  # the part of ``searches`` that built the landmark rows
 
     def from_node(self, source: int) -> np.ndarray:
@@ -245,13 +245,16 @@ class TravelTimeOracle:
         lm = self._landmarks
         if lm is None:
             lm = self._landmarks = self._build_landmarks()
-        fwd, rev = lm
-        bound = max(max(map(sub, fwd[target], fwd[source])), max(map(sub, rev[source], rev[target])))
+        fwd, rev, k = lm
+        s, t = source * k, target * k
+        bound = max(max(map(sub, fwd[t:t + k], fwd[s:s + k])),
+                    max(map(sub, rev[s:s + k], rev[t:t + k])))
         return bound - 1e-9 * abs(bound) - 1e-6  # (a hair of slack: the rows are rounded sums)
 
-    def _build_landmarks(self, k: int = LANDMARKS) -> tuple[list[list[float]], list[list[float]]]:
-        """Rows of times from and to ``k`` landmarks picked far apart (each the node farthest
-        from those picked so far, by driving time; ties to the lower node), per node."""
+    def _build_landmarks(self, k: int = LANDMARKS) -> tuple[array[float], array[float], int]:
+        """Times from and to ``k`` landmarks picked far apart (each the node farthest from those
+        picked so far, by driving time; ties to the lower node), node by node in flat arrays
+        (16 bytes a node and landmark), and the number of landmarks."""
         picked: list[int] = []
         rows: list[np.ndarray] = []
         nearest = dijkstra(self.forward, directed=True, indices=0)
@@ -270,4 +273,5 @@ class TravelTimeOracle:
         big = 1e30  # unreachable: a finite stand-in keeps the differences free of NaN
         fwd = np.where(np.isfinite(np.stack(rows)), np.stack(rows), big).T
         rev = np.where(np.isfinite(back), back, big).reshape(len(picked), -1).T
-        return fwd.tolist(), rev.tolist()
+        return (array("d", np.ascontiguousarray(fwd).tobytes()),
+                array("d", np.ascontiguousarray(rev).tobytes()), len(picked))
