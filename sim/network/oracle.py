@@ -21,6 +21,7 @@ from array import array
 from collections import OrderedDict
 from collections.abc import Set as AbstractSet
 from operator import sub
+from typing import TypeVar
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -58,6 +59,21 @@ def _csr_min(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray) -> csr_matrix:
     m = csr_matrix((w[keep], (u[keep], v[keep])), shape=(n, n))
     m.sort_indices()
     return m
+
+
+_Row = TypeVar("_Row")
+
+
+def _move_kept(cache: OrderedDict[int, _Row], kept: dict[int, _Row], keep: AbstractSet[int],
+               size: int) -> None:
+    """Move the rows of targets in ``keep`` from an LRU ``cache`` to ``kept`` (the most recently
+    used first, while ``kept`` holds fewer than ``size``), and empty the cache."""
+    for target in reversed(cache):
+        if len(kept) >= size:
+            break
+        if target in keep:
+            kept[target] = cache[target]
+    cache.clear()
 
 
 class TravelTimeOracle:
@@ -101,6 +117,7 @@ class TravelTimeOracle:
         # out of the LRUs at the end of a run (:meth:`end_run`): plain lookups, never evicted
         self._kept: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._kept_pred: dict[int, tuple[array[int], array[float]]] = {}
+        self._kept_size = max(64, 3_000_000 // max(self.n, 1))  # rows each: ~50 MB a store at most
         self.searches = 0  # number of Dijkstra runs, for benchmarks
         # landmark rows (times from and to a few far-apart nodes, per node), built when first asked
         self._landmarks: tuple[array[float], array[float], int] | None = None
@@ -160,17 +177,15 @@ class TravelTimeOracle:
         """Drop what one engine run cached for its incident scenes: the limited searches, and the
         full reverse rows and next hops of targets not in ``keep``. Those of targets in ``keep``
         (posts, loop nodes and presence points, which every run asks for) move to a store that
-        is never evicted.
+        is never evicted (up to about 50 MB of rows; the rest are searched again when asked).
 
         No result depends on these caches. Kept across runs, the scenes' rows would fill their
         LRUs over many replications, and memory would keep growing long after the first; the
         kept store is bounded by ``keep``.
         """
         self._limited.clear()
-        self._kept.update((t, row) for t, row in self._to.items() if t in keep)
-        self._kept_pred.update((t, row) for t, row in self._pred.items() if t in keep)
-        self._to.clear()
-        self._pred.clear()
+        _move_kept(self._to, self._kept, keep, self._kept_size)
+        _move_kept(self._pred, self._kept_pred, keep, self._kept_size)
 
     def time(self, source: int, target: int) -> float:
         """Shortest travel time (s) from ``source`` to ``target``."""

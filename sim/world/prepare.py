@@ -172,10 +172,19 @@ class World:
         key = (layout, period)
         rows = self._flat_rows.get(key)
         if rows is None:
-            rows = np.concatenate([self.loop_rows(layout, k, period)[0]
-                                   for k in range(len(self.fleets[layout].loops))])
+            n_loops = len(self.fleets[layout].loops)
+            parts = [self.loop_rows(layout, k, period) for k in range(n_loops)]
+            rows = np.concatenate([part[0] for part in parts])
             rows.setflags(write=False)
             self._flat_rows[key] = rows
+            # the loops' own rows become views of the flat table (the same numbers, stored once)
+            start = 0
+            for k, (part, nodes) in enumerate(parts):
+                stop = start + part.shape[0]
+                for rkey in [(layout, k, p) for p in (period, 0)]:
+                    if self._loop_rows.get(rkey, (None,))[0] is part:
+                        self._loop_rows[rkey] = (rows[start:stop], nodes)
+                start = stop
         return rows
 
     def loop_min(self, layout: str, period: int = 0) -> np.ndarray:
