@@ -297,8 +297,7 @@ class Engine:
         if urgent and self.divert:
             divertable = [u for u in sorted(self._on_minor) if cand[u] and u not in exclude]
             if divertable:  # only a strictly earlier arrival justifies a diversion
-                self._refine(best, kind, 3, divertable, self.job_position, node, now, k, oracles,
-                             strict=True)
+                self._refine_diverted(best, kind, divertable, node, now, k, oracles)
         best.sort()
         out = []
         for eta, u in best[:k]:
@@ -309,63 +308,66 @@ class Engine:
             out.append(Offer(u, turn, eta - turn, c != 0, c == 3))
         return out
 
-    def _refine(self, best: list[tuple[float, int]], kind: dict[int, int], label: int,
-                units: list[int], where: Callable[[int, float], tuple[int, float]], node: int,
-                now: float, k: int, oracles: list[TravelTimeOracle], *, strict: bool = False) -> None:
-        """Exact arrival times, into ``best``, for moving ``units`` that might be among the k best.
-
-        ``where(u, now)`` gives a unit's next node and the time to reach it. A straight-line
-        bound at the free-flow top speed (valid in every congestion period) skips units that
-        cannot beat the k-th best so far; the others get one bounded, cached reverse search.
-        With ``strict``, a unit only enters when it is strictly earlier than that k-th best.
+    def _refine_diverted(self, best: list[tuple[float, int]], kind: dict[int, int],
+                         units: list[int], node: int, now: float, k: int,
+                         oracles: list[TravelTimeOracle]) -> None:
+        """Exact arrival times, into ``best``, for units on minor jobs that a diversion would
+        bring strictly earlier than the k-th best so far (from where they are on their way, or
+        from the scene). Units the lower bounds rule out (:meth:`_may_beat`) need no search; the
+        others share one bounded, cached reverse search from ``node``.
         """
         bound = self._kth(best, k)
         for u in units:
-            nxt, offset = where(u, now)
-            if offset + self.oracle[u].lower_bound(nxt, node) > bound:
+            nxt, offset = self.job_position(u, now)
+            if not self._may_beat(u, nxt, offset, node, bound, oracles[u]):
                 continue
             t = offset + float(oracles[u].times_to(node, bound)[nxt])
-            if t < bound or not strict:
+            if t < bound:
                 best.append((t, u))
-                kind[u] = label
+                kind[u] = 3
+
+    def _may_beat(self, u: int, nxt: int, offset: float, node: int, limit: float,
+                  oracle: TravelTimeOracle) -> bool:
+        """Whether unit ``u``, ``offset`` seconds from ``nxt``, might reach ``node`` within
+        ``limit``: the straight-line bound at the free-flow top speed (valid in every congestion
+        period) first, then the landmark bound of the period's ``oracle``."""
+        return (offset + self.oracle[u].lower_bound(nxt, node) <= limit
+                and offset + oracle.landmark_bound(nxt, node) <= limit)
 
     def _refine_transit(self, best: list[tuple[float, int]], kind: dict[int, int], units: list[int],
                         node: int, now: float, k: int, oracles: list[TravelTimeOracle]) -> None:
         """Exact arrival times, into ``best``, for units driving back that might be among the k
-        best (as :meth:`_refine`, with a tighter bound).
+        best (as :meth:`_refine_diverted`, with a tighter bound).
 
         A unit on its way to ``target`` arrives at ``node`` no later than by way of ``target``:
         ``offset + T(next, target) + T(target, node)``, two lookups in rows kept for the posts and
         waypoints. The k-th smallest of these upper bounds and the exact times so far is the
-        bound: units whose straight-line lower bound exceeds it cannot be among the k best, and
-        the one reverse search from ``node`` stops at it (a smaller ball than the best parked
-        unit's time). Units whose landmark bound (:meth:`TravelTimeOracle.landmark_bound`)
-        exceeds it need no search at all.
+        bound: units whose lower bounds (:meth:`_may_beat`) exceed it cannot be among the k best
+        and need no search, and the one reverse search from ``node`` stops at it (a smaller ball
+        than the best parked unit's time).
         """
         bound = self._kth(best, k)
         position, trans_to = self.traj.position, self.traj.trans_to
-        todo: list[tuple[float, int, int, float]] = []  # (lower bound, unit, next node, offset)
+        todo: list[tuple[int, int, float]] = []  # (unit, next node, offset)
         uppers: list[tuple[float, int]] = []
         seen = self._seen
         for u in units:
             nxt, offset = seen[u] = position(u, now)
-            low = offset + self.oracle[u].lower_bound(nxt, node)
-            if low > bound:
+            if offset + self.oracle[u].lower_bound(nxt, node) > bound:
                 continue
             oracle, target = oracles[u], trans_to[u]
             uppers.append((offset + float(oracle.to_node(target)[0][nxt])
                            + float(oracle.from_node(target)[node]), u))
-            todo.append((low, u, nxt, offset))
+            todo.append((u, nxt, offset))
         if not todo:
             return
         # (a hair of slack: a sum of two shortest times may round below the direct one)
         limit = self._kth(best + uppers, k)
         limit += 1e-9 * limit + 1e-6
-        for low, u, nxt, offset in todo:
-            if low > limit or offset + oracles[u].landmark_bound(nxt, node) > limit:
-                continue  # cannot be among the k best: no search needed for it
-            best.append((offset + float(oracles[u].times_to(node, limit)[nxt]), u))
-            kind[u] = 2
+        for u, nxt, offset in todo:
+            if self._may_beat(u, nxt, offset, node, limit, oracles[u]):
+                best.append((offset + float(oracles[u].times_to(node, limit)[nxt]), u))
+                kind[u] = 2
 
     @staticmethod
     def _kth(best: list[tuple[float, int]], k: int) -> float:

@@ -59,11 +59,9 @@ class Trajectories:
         self.segs: list[list[tuple[float, int, float, float, float, float]]] = [
             [(0.0, LOOP, self.anchor[u], 0.0, 0.0, 0.0) if lp >= 0 else
              (0.0, PARK, float(self.trans_to[u]), 0.0, 0.0, 0.0)] for u, lp in enumerate(self.loop)]
-        self._flat_nodes: np.ndarray | None = None
         self._wp_times: dict[tuple[int, int], np.ndarray] = {}
         self._nearest_wp: dict[tuple[int, int], list[int]] = {}
         self._flat_rows: dict[int, np.ndarray] = {}
-        self._loop_min: dict[int, np.ndarray] = {}
         self._loop_rank: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._flat_loops()
 
@@ -85,7 +83,8 @@ class Trajectories:
             base += lp.cycle + 1.0  # a gap keeps segments apart
         self.flat_cum = np.concatenate(cums)
         self.flat_cum_list = self.flat_cum.tolist()
-        self.flat_node_list = self.flat_nodes().tolist()
+        # all loops' nodes end to end (index with the positions of loop_position)
+        self.flat_node_list = np.concatenate([lp.nodes for lp in loops]).tolist()
 
     def flat_rows(self, period: int = 0) -> np.ndarray:
         """``[flat loop index, node]``: driving time (s) from each loop node in congestion period
@@ -95,26 +94,12 @@ class Trajectories:
             rows = self._flat_rows[period] = self.world.flat_loop_rows(self.layout, period)
         return rows
 
-    def loop_min(self, period: int = 0) -> np.ndarray:
-        """``[loop, node]``: the shortest drive (s) from any node of each loop to each node in
-        ``period``: a lower bound on the arrival of any unit on that loop (float32)."""
-        table = self._loop_min.get(period)
-        if table is None:
-            table = self._loop_min[period] = self.world.loop_min(self.layout, period)
-        return table
-
     def loop_rank(self, period: int, node: int) -> tuple[list[float], list[int]]:
         """The loops in order of their lower bound on the drive to ``node``, with the bounds."""
         hit = self._loop_rank.get(period)
         if hit is None:
             hit = self._loop_rank[period] = self.world.loop_rank(self.layout, period)
         return hit[0][node].tolist(), hit[1][node].tolist()
-
-    def flat_nodes(self) -> np.ndarray:
-        """All loops' nodes end to end (index with the positions of :meth:`loop_position`)."""
-        if self._flat_nodes is None:
-            self._flat_nodes = np.concatenate([lp.nodes for lp in self.fleet.loops])
-        return self._flat_nodes
 
     def loop_position(self, u: int, t: float) -> tuple[int, float]:
         """Flat loop index of the next node of looping unit ``u`` at ``t``, and the time (s) to
