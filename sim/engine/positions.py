@@ -61,8 +61,6 @@ class Trajectories:
              (0.0, PARK, float(self.trans_to[u]), 0.0, 0.0, 0.0)] for u, lp in enumerate(self.loop)]
         self._wp_times: dict[tuple[int, int], np.ndarray] = {}
         self._nearest_wp: dict[tuple[int, int], list[int]] = {}
-        self._flat_rows: dict[int, np.ndarray] = {}
-        self._loop_rank: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._flat_loops()
 
     def _flat_loops(self) -> None:
@@ -89,17 +87,13 @@ class Trajectories:
     def flat_rows(self, period: int = 0) -> np.ndarray:
         """``[flat loop index, node]``: driving time (s) from each loop node in congestion period
         ``period`` (float32, held by the world for every run of the layout)."""
-        rows = self._flat_rows.get(period)
-        if rows is None:
-            rows = self._flat_rows[period] = self.world.flat_loop_rows(self.layout, period)
-        return rows
+        return self.world.flat_loop_rows(self.layout, period)
 
     def loop_rank(self, period: int, node: int) -> tuple[list[float], list[int]]:
-        """The loops in order of their lower bound on the drive to ``node``, with the bounds."""
-        hit = self._loop_rank.get(period)
-        if hit is None:
-            hit = self._loop_rank[period] = self.world.loop_rank(self.layout, period)
-        return hit[0][node].tolist(), hit[1][node].tolist()
+        """The loops in order of their lower bound on the drive to ``node``, with the bounds
+        (:meth:`World.loop_rank`)."""
+        low, loop = self.world.loop_rank(self.layout, period)
+        return low[node].tolist(), loop[node].tolist()
 
     def loop_position(self, u: int, t: float) -> tuple[int, float]:
         """Flat loop index of the next node of looping unit ``u`` at ``t``, and the time (s) to
