@@ -86,7 +86,7 @@ def _records(res) -> str:
     return fh.getvalue()
 
 
-def test_pruning_by_the_straight_line_bound_never_changes_a_record(tmp_path, monkeypatch):
+def test_pruning_by_the_bounds_and_goal_directed_search_never_change_a_record(tmp_path, monkeypatch):
     data = tiny_scenario("grid.osm", days="2 d", per_day=150.0)
     data["unit_types"]["car"]["patrols"] = True
     data["unit_types"]["moto"]["patrols"] = True
@@ -104,6 +104,7 @@ def test_pruning_by_the_straight_line_bound_never_changes_a_record(tmp_path, mon
     _, _, world2 = world_for(tmp_path, data, name="again.yaml")
     monkeypatch.setattr(TravelTimeOracle, "lower_bound", lambda self, a, b: 0.0)  # prune nothing
     monkeypatch.setattr(TravelTimeOracle, "landmark_bound", lambda self, a, b: 0.0)
+    monkeypatch.setattr(TravelTimeOracle, "goal_directed", False)  # limited Dijkstra, not A*
     unpruned = simulate(world2, "two_posts", inc, 0, presence=False)
     searches_unpruned = sum(o.searches for o in world2.oracles.values())
     assert _records(pruned) == _records(unpruned)

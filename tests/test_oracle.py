@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.sparse.csgraph import dijkstra
 
 from sim.network.graph import LocalFrame, RoadNetwork
 from sim.network.oracle import TravelTimeOracle
@@ -133,6 +134,90 @@ def test_landmark_bound_is_tight_where_a_landmark_lies_behind_the_source():
     oracle._landmarks = oracle._build_landmarks(1)
     assert oracle.landmark_bound(2, 7) == pytest.approx(50.0, abs=1e-5)
     assert oracle.lower_bound(2, 7) == 0.0  # (all nodes at one point: no straight-line help)
+
+
+@st.composite
+def tied_graphs(draw):
+    """Graphs whose edge times come from a few thirds, so that many routes tie and sums added
+    in another order would differ in their last bits."""
+    n = draw(st.integers(2, 14))
+    m = draw(st.integers(1, 50))
+    edges = [(draw(st.integers(0, n - 1)), draw(st.integers(0, n - 1)),
+              draw(st.sampled_from([10.0, 20.0, 30.0, 70.0, 110.0])) / 3.0) for _ in range(m)]
+    return n, [e for e in edges if e[0] != e[1]] or [(0, 1, 10.0)]
+
+
+@settings(max_examples=80, deadline=None)
+@given(tied_graphs(), st.integers(1, 4), st.floats(0.5, 40.0))
+def test_goal_directed_time_is_bit_for_bit_the_dijkstra_time(graph, k, limit):
+    n, edges = graph
+    net = make_net(n, edges)
+    oracle = TravelTimeOracle(net, net.edge_length)
+    oracle._landmarks = oracle._build_landmarks(k)
+    for t in range(n):
+        exact = dijkstra(oracle.reverse, directed=True, indices=t)  # independent: scipy, unlimited
+        for s in range(n):
+            got = oracle.time_within(s, t, limit)
+            if exact[s] <= limit:
+                assert got == exact[s]  # the same float, not merely close
+            else:
+                assert got == math.inf
+            assert oracle.time_within(s, t, math.inf) == exact[s]
+
+
+def test_goal_directed_time_on_a_city_sized_grid_matches_dijkstra():
+    rng = np.random.default_rng(11)
+    side = 25  # 625 nodes, two-way streets with random speeds and a few one-way ones
+    xy = np.array([(i * 100.0, j * 100.0) for i in range(side) for j in range(side)])
+    edges = []
+    for i in range(side):
+        for j in range(side):
+            a = i * side + j
+            for b in ((a + 1) if j + 1 < side else None, (a + side) if i + 1 < side else None):
+                if b is not None:
+                    edges.append((a, b, 100.0))
+                    if rng.random() > 0.1:
+                        edges.append((b, a, 100.0))
+    net = make_net(side * side, edges, xy)
+    oracle = TravelTimeOracle(net, net.edge_length / rng.uniform(4.0, 15.0, len(edges)))
+    for t in rng.choice(side * side, 15, replace=False).tolist():
+        exact = dijkstra(oracle.reverse, directed=True, indices=t)
+        for s in rng.choice(side * side, 40, replace=False).tolist():
+            limit = float(rng.uniform(0.5, 1.5) * exact[s])
+            got = oracle.time_within(s, t, limit)
+            assert got == (exact[s] if exact[s] <= limit else math.inf)
+    assert oracle.goal_searches > 0 and oracle.searches == 1 + 2 * oracle._landmarks[2]
+
+
+def test_goal_directed_search_falls_back_to_dijkstra_when_its_heap_is_too_small():
+    # a star: five roads into node 0, so that its first step pushes five entries
+    edges = [(i, 0, 100.0 * i) for i in range(1, 6)] + [(0, i, 100.0) for i in range(1, 6)]
+    net = make_net(6, edges)
+    oracle = TravelTimeOracle(net, net.edge_length / 10.0)
+    g = oracle._goal = oracle._goal_inputs()
+    g.heap_key, g.heap_node, g.heap_time = np.empty(1), np.empty(1, dtype=np.int64), np.empty(1)
+    before = oracle.searches
+    assert oracle.time_within(4, 0, math.inf) == pytest.approx(40.0)
+    assert oracle.searches == before + 1 and oracle.goal_searches == 0  # answered by Dijkstra
+
+
+def test_along_route_follows_the_path_and_its_times():
+    rng = np.random.default_rng(4)
+    n = 40
+    edges = [(i, int(j), float(rng.uniform(50, 400))) for i in range(n)
+             for j in rng.choice(n, 3, replace=False) if i != j]
+    net = make_net(n, edges)
+    oracle = TravelTimeOracle(net, net.edge_length / 10.0)
+    for s, t in [(0, 7), (3, 29), (11, 11), (39, 1)]:
+        if not math.isfinite(oracle.time(s, t)):
+            continue
+        path = oracle.path_to(s, t)
+        cum = oracle.cumulative_times(path)
+        for elapsed in np.linspace(0.0, cum[-1] + 5.0, 23):
+            k = min(int(np.searchsorted(cum, elapsed - 1e-9)), len(path) - 1)
+            node, left = oracle.along_route(s, t, float(elapsed))
+            assert node == path[k]
+            assert left == pytest.approx(max(0.0, cum[k] - elapsed), abs=1e-6)
 
 
 def test_rejects_bad_edge_times():

@@ -318,10 +318,19 @@ class Engine:
         """
         bound = self._kth(best, k)
         for u in units:
+            # on its way, timed by this period's oracle: its route from where the drive started
+            # reaches the next node ``offset`` after ``now``, so (triangle inequality) it cannot
+            # reach ``node`` sooner than the bound from the start less ``now - start``. A unit
+            # this rules out needs no search for its route.
+            start = self.job_start[u]
+            if start <= now < self.job_arrival[u] \
+                    and self.oracles_p[self.job_period[u]][u] is oracles[u] \
+                    and not self._may_beat(u, self.job_from[u], start - now, node, bound, oracles[u]):
+                continue
             nxt, offset = self.job_position(u, now)
             if not self._may_beat(u, nxt, offset, node, bound, oracles[u]):
                 continue
-            t = offset + float(oracles[u].times_to(node, bound)[nxt])
+            t = offset + oracles[u].time_within(nxt, node, bound)
             if t < bound:
                 best.append((t, u))
                 kind[u] = 3
@@ -366,7 +375,7 @@ class Engine:
         limit += 1e-9 * limit + 1e-6
         for u, nxt, offset in todo:
             if self._may_beat(u, nxt, offset, node, limit, oracles[u]):
-                best.append((offset + float(oracles[u].times_to(node, limit)[nxt]), u))
+                best.append((offset + oracles[u].time_within(nxt, node, limit), u))
                 kind[u] = 2
 
     @staticmethod

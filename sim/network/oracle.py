@@ -8,8 +8,10 @@ of edge travel times (seconds) and its transpose, and answers three questions:
 - ``to_node(t)``: times from every node to ``t`` and the next hop towards ``t`` (a reverse
   Dijkstra, cached). Used for routes back to a post.
 - ``times_to(t, limit)``: times from every node to ``t`` within ``limit`` seconds (a limited
-  reverse Dijkstra, LRU-cached). Used for units on the move, only when a cheap lower bound says
-  they might beat the best idle unit.
+  reverse Dijkstra, LRU-cached).
+- ``time_within(s, t, limit)``: the one time from ``s`` to ``t``, if within ``limit`` (a
+  goal-directed search, :mod:`sim.network.kernels`, with the same result as the Dijkstra). Used
+  for units on the move, only when a cheap lower bound says they might beat the best idle unit.
 
 Parallel edges keep the fastest one (not the sum, which is what a plain CSR build would do).
 networkx is never used here.
@@ -20,6 +22,7 @@ from __future__ import annotations
 from array import array
 from collections import OrderedDict
 from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 from operator import sub
 from typing import TypeVar
 
@@ -28,6 +31,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from sim.network.graph import RoadNetwork
+from sim.network.kernels import OVERFLOW, goal_time, walk_route
 
 __all__ = ["LANDMARKS", "TravelTimeOracle", "edge_times"]
 
@@ -76,6 +80,23 @@ def _move_kept(cache: OrderedDict[int, _Row], kept: dict[int, _Row], keep: Abstr
     cache.clear()
 
 
+@dataclass
+class _GoalInputs:
+    """What :func:`sim.network.kernels.goal_time` reads: the reversed graph in CSR, the landmark
+    rows as (node, landmark) matrices, and its workspaces (reused by every search)."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    weights: np.ndarray
+    fwd: np.ndarray
+    rev: np.ndarray
+    dist: np.ndarray  # all inf between searches
+    touched: np.ndarray
+    heap_key: np.ndarray
+    heap_node: np.ndarray
+    heap_time: np.ndarray
+
+
 class TravelTimeOracle:
     """Shortest travel times (seconds) for one speed profile.
 
@@ -122,6 +143,9 @@ class TravelTimeOracle:
         # landmark rows (times from and to a few far-apart nodes, per node), built when first asked
         self._landmarks: tuple[array[float], array[float], int] | None = None
         self.landmark_searches = 0  # the part of ``searches`` that built the landmark rows
+        # the goal-directed search's inputs and workspaces, built when first asked
+        self._goal: _GoalInputs | None = None
+        self.goal_searches = 0  # time_within() answered by the goal-directed search
 
     def from_node(self, source: int) -> np.ndarray:
         """Times (s) from ``source`` to every node (read-only, cached)."""
@@ -172,6 +196,49 @@ class TravelTimeOracle:
         if len(self._limited) > self._lru_size:
             self._limited.popitem(last=False)
         return np.asarray(times)
+
+    goal_directed = True
+    """Whether :meth:`time_within` uses the goal-directed search (else a limited Dijkstra; the
+    two give the same times, which the tests check by switching this off)."""
+
+    def time_within(self, source: int, target: int, limit: float) -> float:
+        """The shortest time (s) from ``source`` to ``target`` if at most ``limit``; beyond it
+        ``inf`` (or the exact time, when a full row of ``target`` is cached).
+
+        One A* search on the reversed graph from ``target``, guided by the landmark bound
+        (:func:`sim.network.kernels.goal_time`): tens of microseconds where a limited Dijkstra
+        costs hundreds, and the same floating-point time.
+        """
+        full = self._kept.get(target) or self._to.get(target)
+        if full is not None:
+            return float(full[0][source])
+        if not self.goal_directed:
+            return float(self.times_to(target, limit)[source])
+        g = self._goal
+        if g is None:
+            g = self._goal = self._goal_inputs()
+        t: float = goal_time(g.indptr, g.indices, g.weights, target, source, limit, g.fwd, g.rev,
+                             g.dist, g.touched, g.heap_key, g.heap_node, g.heap_time)
+        if t == OVERFLOW:  # (a heap too small for a pathological search: never seen so far)
+            return float(self.times_to(target, limit)[source])
+        self.goal_searches += 1
+        return t
+
+    def _goal_inputs(self) -> _GoalInputs:
+        """The inputs and workspaces of the goal-directed search (about 24 bytes per edge and
+        per node)."""
+        lm = self._landmarks
+        if lm is None:
+            lm = self._landmarks = self._build_landmarks()
+        fwd, rev, k = lm
+        r = self.reverse
+        cap = 2 * r.nnz + 16  # heap entries: one per time improved (nodes may be reopened)
+        return _GoalInputs(r.indptr.astype(np.int64), r.indices.astype(np.int64),
+                           r.data.astype(np.float64),
+                           np.frombuffer(fwd, dtype=np.float64).reshape(self.n, k),
+                           np.frombuffer(rev, dtype=np.float64).reshape(self.n, k),
+                           np.full(self.n, np.inf), np.empty(self.n, dtype=np.int64),
+                           np.empty(cap), np.empty(cap, dtype=np.int64), np.empty(cap))
 
     def end_run(self, keep: AbstractSet[int]) -> None:
         """Drop what one engine run cached for its incident scenes: the limited searches, and the
@@ -227,18 +294,12 @@ class TravelTimeOracle:
         """Where a trip on the fastest route from ``source`` to ``target`` is ``elapsed`` seconds
         after it left: the next node it reaches (the first whose time from the start is at least
         ``elapsed``), and in how long (s); ``(target, 0.0)`` once there. Walks only as far as
-        needed."""
-        pred, to_target = self._next_hops(target)
-        start = to_target[source]
-        node, cum = source, 0.0
-        while cum < elapsed:
-            if node == target:
-                return target, 0.0
-            node = pred[node]
-            if node < 0:
-                raise ValueError(f"node {target} cannot be reached from node {source}")
-            cum = start - to_target[node]
-        return node, cum - elapsed
+        needed (compiled: :func:`sim.network.kernels.walk_route`)."""
+        times, pred = self.to_node(target)
+        node, left = walk_route(pred, times, source, target, elapsed)
+        if node < 0:
+            raise ValueError(f"node {target} cannot be reached from node {source}")
+        return node, left
 
     def cumulative_times(self, path: np.ndarray) -> np.ndarray:
         """Arrival time offsets (s) at each node of ``path``, starting at 0."""
