@@ -96,12 +96,10 @@ class Engine:
         self.period_of_minute = world.period_of_minute
         self._period_list: list[int] = world.period_of_minute.tolist()  # fast scalar lookups
         # where units wait, by time of day: a few distinct sets of posts ("slots")
-        slot_posts, slot_of_minute = np.unique(fleet.post_table, axis=0, return_inverse=True)
+        slot_posts, self.slot_of_minute, used = world.slots(layout)
         self.slot_posts = slot_posts
-        self.slot_of_minute = slot_of_minute.reshape(-1)
         self._slot_list: list[int] = self.slot_of_minute.tolist()
         self._slot_posts_list: list[list[int]] = slot_posts.tolist()
-        used = np.unique(np.stack([self.period_of_minute, self.slot_of_minute]), axis=1)
         # post_tables[period][slot], for the (period, slot) pairs that occur in a day, with each
         # node's units in order of arrival from their posts (turnout included, ties to the lower)
         n_periods = len(world.period_oracles)

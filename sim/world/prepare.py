@@ -72,6 +72,8 @@ class World:
     demand: DemandModel = field(default_factory=DemandModel)
     """Hour- and node-dependent demand from the demand points' optional columns."""
     _post_times: dict[tuple[str, bytes, int], np.ndarray] = field(default_factory=dict, repr=False)
+    _slots: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict,
+                                                                         repr=False)
     _post_order: dict[tuple[str, bytes, int], np.ndarray] = field(default_factory=dict, repr=False)
     _loop_rows: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]] = field(
         default_factory=dict, repr=False)
@@ -109,6 +111,22 @@ class World:
     def n_periods(self) -> int:
         """Congestion periods, free flow (period 0) included."""
         return len(self.period_oracles)
+
+    def slots(self, layout: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Where ``layout``'s units wait, by time of day, as a few distinct sets of posts
+        ("slots"): ``slot_posts[slot, unit]`` (sorted rows), the slot of each minute of the day,
+        and the (period, slot) pairs that occur in a day (``[2, pairs]``, sorted). Computed once
+        per layout; every run reads them."""
+        hit = self._slots.get(layout)
+        if hit is None:
+            slot_posts, slot_of_minute = np.unique(self.fleets[layout].post_table, axis=0,
+                                                   return_inverse=True)
+            slot_of_minute = slot_of_minute.reshape(-1)
+            used = np.unique(np.stack([self.period_of_minute, slot_of_minute]), axis=1)
+            for a in (slot_posts, slot_of_minute, used):
+                a.setflags(write=False)
+            hit = self._slots[layout] = (slot_posts, slot_of_minute, used)
+        return hit
 
     def post_times(self, layout: str, posts: np.ndarray | None = None, period: int = 0) -> np.ndarray:
         """Driving time (s) from each unit's post to every node: ``[node, unit]``, read-only.
