@@ -231,7 +231,8 @@ class Engine:
             return Offer(unit, 0.0, travel, True)
         if self.has_loop[unit]:
             kflat, offset = traj.loop_position(unit, now)
-            return Offer(unit, 0.0, offset + float(traj.flat_rows(period)[kflat, node]), True)
+            rows, row_of = traj.flat_rows(period)
+            return Offer(unit, 0.0, offset + float(rows[row_of[kflat], node]), True)
         table = self.post_tables[period][self._slot_list[minute]]
         assert table is not None
         return Offer(unit, self._turnout[unit], float(table[node, unit]), False)
@@ -271,7 +272,8 @@ class Engine:
                     break
         if self.any_loop:
             bound = self._kth(best, k)
-            rows = None
+            rows: np.ndarray | None = None
+            row_of: list[int] = []
             seen, anchor, cum, flat_node = self._seen, traj.anchor, traj.flat_cum_list, traj.flat_node_list
             for low, lp in zip(*traj.loop_rank(period, node), strict=True):
                 if low > bound + 1e-6:  # (a hair of slack for rounding)
@@ -280,13 +282,13 @@ class Engine:
                 for u in self._loop_units[lp]:
                     if cand[u] and not busy[u] and trans_end[u] <= now and u not in exclude:
                         if rows is None:
-                            rows = traj.flat_rows(period)
+                            rows, row_of = traj.flat_rows(period)
                         # traj.loop_position, inlined: the next loop node and the time to it
                         phase = (now - anchor[u]) % cycle
                         kflat = bisect_left(cum, base + phase)
                         offset = cum[kflat] - base - phase
                         seen[u] = (flat_node[kflat], offset)
-                        best.append((offset + float(rows[kflat, node]), u))
+                        best.append((offset + float(rows[row_of[kflat], node]), u))
                         kind[u] = 1
                 bound = self._kth(best, k)
         oracles = self.oracles_p[period]
@@ -626,11 +628,11 @@ class Engine:
         units = [u for u in self._vol_units if on[u]]
         if units:
             traj, node = self.traj, self._node[i]
-            rows = traj.flat_rows(self._period_list[minute])
+            rows, row_of = traj.flat_rows(self._period_list[minute])
             eta = _INF
             for u in units:
                 kflat, offset = traj.loop_position(u, now)
-                eta = min(eta, offset + float(rows[kflat, node]))
+                eta = min(eta, offset + float(rows[row_of[kflat], node]))
             self.jobs.volunteer_s[i] = now + eta
 
     # -- processes ----------------------------------------------------------------------------

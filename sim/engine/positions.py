@@ -84,10 +84,11 @@ class Trajectories:
         # all loops' nodes end to end (index with the positions of loop_position)
         self.flat_node_list = np.concatenate([lp.nodes for lp in loops]).tolist()
 
-    def flat_rows(self, period: int = 0) -> np.ndarray:
-        """``[flat loop index, node]``: driving time (s) from each loop node in congestion period
-        ``period`` (float32, held by the world for every run of the layout)."""
-        return self.world.flat_loop_rows(self.layout, period)
+    def flat_rows(self, period: int = 0) -> tuple[np.ndarray, list[int]]:
+        """``(rows, row_of)``: ``rows[row_of[k], node]`` is the driving time (s) from flat loop
+        position ``k`` to ``node`` in congestion period ``period`` (float32, held by the world
+        for every run of the layout: :meth:`World.loop_table`)."""
+        return self.world.loop_table(self.layout, period)
 
     def loop_rank(self, period: int, node: int) -> tuple[list[float], list[int]]:
         """The loops in order of their lower bound on the drive to ``node``, with the bounds

@@ -19,8 +19,10 @@ networkx is never used here.
 
 from __future__ import annotations
 
+import hashlib
 from array import array
 from collections import OrderedDict
+from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from operator import sub
@@ -146,6 +148,7 @@ class TravelTimeOracle:
         # the goal-directed search's inputs and workspaces, built when first asked
         self._goal: _GoalInputs | None = None
         self.goal_searches = 0  # time_within() answered by the goal-directed search
+        self._signature: str | None = None
 
     def from_node(self, source: int) -> np.ndarray:
         """Times (s) from ``source`` to every node (read-only, cached)."""
@@ -253,6 +256,70 @@ class TravelTimeOracle:
         self._limited.clear()
         _move_kept(self._to, self._kept, keep, self._kept_size)
         _move_kept(self._pred, self._kept_pred, keep, self._kept_size)
+
+    @property
+    def signature(self) -> str:
+        """A checksum (sha256) of the graph and its edge times: what stored rows depend on."""
+        if self._signature is None:
+            h = hashlib.sha256()
+            for part in (self.forward.indptr, self.forward.indices, self.forward.data):
+                h.update(np.ascontiguousarray(part).tobytes())
+            self._signature = h.hexdigest()
+        return self._signature
+
+    def export_rows(self, keep: AbstractSet[int]) -> dict[str, np.ndarray]:
+        """The rows worth keeping between processes, as arrays to store: forward rows of sources
+        in ``keep`` (posts), the kept reverse rows and next hops, and the landmark rows."""
+        src = sorted(s for s in self._from if s in keep)
+        dst = sorted(self._kept)
+        empty = np.empty((0, self.n))
+        out = {"from_nodes": np.array(src, dtype=np.int64),
+               "from_rows": np.stack([self._from[s] for s in src]) if src else empty,
+               "to_nodes": np.array(dst, dtype=np.int64),
+               "to_times": np.stack([self._kept[t][0] for t in dst]) if dst else empty,
+               "to_pred": (np.stack([self._kept[t][1] for t in dst]) if dst else empty).astype(np.int32)}
+        if self._landmarks is not None:
+            fwd, rev, k = self._landmarks
+            out["landmarks_fwd"] = np.frombuffer(fwd, dtype=np.float64).reshape(self.n, k)
+            out["landmarks_rev"] = np.frombuffer(rev, dtype=np.float64).reshape(self.n, k)
+        return out
+
+    def export_count(self, keep: AbstractSet[int]) -> int:
+        """How many rows :meth:`export_rows` would store (landmarks count as one)."""
+        return (sum(1 for s in self._from if s in keep) + len(self._kept)
+                + (self._landmarks is not None))
+
+    def import_rows(self, arrays: Mapping[str, np.ndarray]) -> int:
+        """Take rows that :meth:`export_rows` stored (for this same graph and edge times: the
+        caller's check) where none are cached yet; arrays of the wrong shape are ignored.
+        Returns how many rows were taken."""
+        n, taken = self.n, 0
+        src, rows = arrays.get("from_nodes"), arrays.get("from_rows")
+        if src is not None and rows is not None and rows.shape == (len(src), n) \
+                and rows.dtype == np.float64:
+            rows.setflags(write=False)
+            for i, s in enumerate(src.tolist()):
+                if s not in self._from:
+                    self._from[s] = rows[i]
+                    taken += 1
+        dst, times, pred = arrays.get("to_nodes"), arrays.get("to_times"), arrays.get("to_pred")
+        if dst is not None and times is not None and pred is not None \
+                and times.shape == pred.shape == (len(dst), n) and times.dtype == np.float64 \
+                and pred.dtype == np.int32:
+            times.setflags(write=False)
+            pred.setflags(write=False)
+            for i, t in enumerate(dst.tolist()):
+                if t not in self._kept and len(self._kept) < self._kept_size:
+                    self._kept[t] = (times[i], pred[i])
+                    taken += 1
+        fwd, rev = arrays.get("landmarks_fwd"), arrays.get("landmarks_rev")
+        if self._landmarks is None and fwd is not None and rev is not None \
+                and fwd.shape == rev.shape and fwd.ndim == 2 and fwd.shape[0] == n \
+                and fwd.dtype == rev.dtype == np.float64:
+            self._landmarks = (array("d", np.ascontiguousarray(fwd).tobytes()),
+                               array("d", np.ascontiguousarray(rev).tobytes()), fwd.shape[1])
+            taken += 1
+        return taken
 
     def time(self, source: int, target: int) -> float:
         """Shortest travel time (s) from ``source`` to ``target``."""

@@ -129,18 +129,17 @@ def load_world(loaded: LoadedScenario, cache_dir: Path | None = None,
     """
     net = load_net(loaded, cache_dir, progress)
     check_against_network(loaded, net)
-    world = _stored(prepare_world(loaded, net), cache_dir)
+    world = prepare_world(loaded, net, tables_dir=_tables_dir(cache_dir))
     if progress is not None:
         for line in network_notes(world.net):
             progress(line)
     return world.net, world
 
 
-def _stored(world: World, cache_dir: Path | None) -> World:
-    """The world, with its one-time tables stored beside the network cache (shared by every
+def _tables_dir(cache_dir: Path | None) -> Path:
+    """Where a world's one-time tables are stored beside the network cache (shared by every
     process and sweep worker on the machine)."""
-    world.tables_dir = (Path(cache_dir) if cache_dir is not None else default_cache_dir()) / "tables"
-    return world
+    return (Path(cache_dir) if cache_dir is not None else default_cache_dir()) / "tables"
 
 
 def load_net(loaded: LoadedScenario, cache_dir: Path | None,
@@ -263,7 +262,8 @@ class PieceRunner:
         if vi not in self.worlds:
             v = self.variants[vi]
             vloaded = dataclasses.replace(self.loaded, scenario=v.scenario)
-            self.worlds[vi] = _stored(prepare_world(vloaded, self.net), self.spec.options.cache_dir)
+            self.worlds[vi] = prepare_world(vloaded, self.net,
+                                            tables_dir=_tables_dir(self.spec.options.cache_dir))
         return self.worlds[vi]
 
     def run(self, vi: int, layout: str, rep: int) -> Piece:
@@ -281,6 +281,7 @@ class PieceRunner:
                 self.incidents = ((vi, rep), inc)
             incidents = self.incidents[1]
             result = simulate(world, layout, incidents, rep)
+            world.store_rows()  # rows this run searched first, for the next processes
         check_result(result, world.fleets[layout], expected_incidents=len(incidents),
                      horizon_s=incidents.horizon_s, warmup_s=s.run.warmup,
                      work_conserving=work_conserving(world, layout))

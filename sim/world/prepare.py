@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,15 +77,14 @@ class World:
     _slots: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict,
                                                                          repr=False)
     _post_order: dict[tuple[str, bytes, int], np.ndarray] = field(default_factory=dict, repr=False)
-    _loop_rows: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]] = field(
+    _loop_table: dict[tuple[str, object], tuple[np.ndarray, list[int]]] = field(
         default_factory=dict, repr=False)
-    _flat_rows: dict[tuple[str, int], np.ndarray] = field(default_factory=dict, repr=False)
     _loop_min: dict[tuple[str, int], np.ndarray] = field(default_factory=dict, repr=False)
     _loop_rank: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = field(
         default_factory=dict, repr=False)
     tables_dir: Path | None = None
     """Where one-time tables (loop rows) are stored between processes; None: not stored."""
-    _oracle_sig: dict[int, str] = field(default_factory=dict, repr=False)
+    _rows_stored: dict[int, int] = field(default_factory=dict, repr=False)  # oracle -> rows on disk
     _pinned: frozenset[int] | None = field(default=None, repr=False)
     rural: RuralWorld | None = None
     """Villages, their officers, rural targets and counties (:mod:`sim.world.rural_world`);
@@ -142,11 +143,17 @@ class World:
         table = self._post_times.get(key)
         if table is None:
             oracles = self.period_oracles[period]
-            table = np.empty((self.net.n_nodes, len(fleet)))
-            for u, (utype, post) in enumerate(zip(fleet.unit_type, posts, strict=True)):
-                table[:, u] = oracles[utype].from_node(int(post))
-            table.setflags(write=False)
-            self._post_times[key] = table
+            stored = b"".join(oracles[t].signature.encode() for t in fleet.unit_type) \
+                + posts.astype(np.int64).tobytes()
+
+            def build() -> np.ndarray:
+                out = np.empty((self.net.n_nodes, len(fleet)))
+                for u, (utype, post) in enumerate(zip(fleet.unit_type, posts, strict=True)):
+                    out[:, u] = oracles[utype].from_node(int(post))
+                return out
+
+            table = self._post_times[key] = self._stored_table(
+                "post-times", stored, build, (self.net.n_nodes, len(fleet)), np.float64)
         return table
 
     def post_order(self, layout: str, posts: np.ndarray | None = None, period: int = 0) -> np.ndarray:
@@ -158,52 +165,60 @@ class World:
         key = (layout, posts.tobytes(), period)
         order = self._post_order.get(key)
         if order is None:
-            eta = self.post_times(layout, posts, period) + fleet.turnout_s.astype(float)
+            oracles = self.period_oracles[period]
+            stored = b"".join(oracles[t].signature.encode() for t in fleet.unit_type) \
+                + posts.astype(np.int64).tobytes() + fleet.turnout_s.astype(float).tobytes()
+
             dtype = np.int16 if len(fleet) < 2**15 else np.int32
-            order = np.argsort(eta, axis=1, kind="stable").astype(dtype)
-            order.setflags(write=False)
-            self._post_order[key] = order
+
+            def build() -> np.ndarray:
+                eta = self.post_times(layout, posts, period) + fleet.turnout_s.astype(float)
+                return np.argsort(eta, axis=1, kind="stable").astype(dtype)
+
+            order = self._post_order[key] = self._stored_table(
+                "post-order", stored, build, (self.net.n_nodes, len(fleet)), dtype)
         return order
+
+    def loop_table(self, layout: str, period: int = 0) -> tuple[np.ndarray, list[int]]:
+        """The driving times from every node of ``layout``'s loops in congestion period
+        ``period``: ``rows[r, node]`` (float32, s) with one row per distinct loop node and
+        oracle (a loop passes most nodes twice, out and back), and ``row_of``, the row of each
+        position of the loops laid end to end (as :class:`sim.engine.positions.Trajectories`
+        lays them). One multi-source Dijkstra per oracle, computed when first asked, or read
+        from ``tables_dir`` (memory-mapped: processes on the machine share the pages)."""
+        hit = self._loop_table.get((layout, period))
+        if hit is not None:
+            return hit
+        loops = self.fleets[layout].loops
+        oracles = [self.period_oracles[period][lp.unit_type] for lp in loops]
+        key = (layout, tuple(id(o) for o in oracles))  # periods that drive alike share a table
+        hit = self._loop_table.get(key)
+        if hit is None:
+            blocks: list[np.ndarray] = []
+            row_of = np.zeros(sum(len(lp.nodes) for lp in loops), dtype=np.int64)
+            base = 0
+            for oracle in {id(o): o for o in oracles}.values():
+                mine = [k for k, o in enumerate(oracles) if o is oracle]
+                nodes, back = np.unique(np.concatenate([loops[k].nodes for k in mine]),
+                                        return_inverse=True)
+                blocks.append(self._stored_rows(oracle, nodes))
+                starts = np.cumsum([0] + [len(lp.nodes) for lp in loops])
+                pos = np.concatenate([np.arange(starts[k], starts[k + 1]) for k in mine])
+                row_of[pos] = back.reshape(-1) + base
+                base += len(nodes)
+            rows = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+            hit = self._loop_table[key] = (rows, row_of.tolist())
+        self._loop_table[(layout, period)] = hit
+        return hit
 
     def loop_rows(self, layout: str, k: int, period: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """For loop ``k`` of ``layout``: ``rows[j, node]``, the time (s) from the loop's j-th node to
-        every node in congestion period ``period`` (float32; one multi-source Dijkstra per loop
-        and period over its distinct nodes, computed when first asked), and the loop's nodes."""
-        loop = self.fleets[layout].loops[k]
-        oracle = self.period_oracles[period][loop.unit_type]
-        if period and oracle is self.oracles[loop.unit_type]:
-            period = 0  # not affected by congestion: share the free-flow rows
-        key = (layout, k, period)
-        hit = self._loop_rows.get(key)
-        if hit is None:
-            # a loop passes most nodes twice (out and back): one search per distinct node
-            nodes, back = np.unique(loop.nodes, return_inverse=True)
-            rows = self._stored_rows(oracle, nodes)[back]
-            rows.setflags(write=False)
-            hit = (rows, loop.nodes)
-            self._loop_rows[key] = hit
-        return hit
-
-    def flat_loop_rows(self, layout: str, period: int = 0) -> np.ndarray:
-        """``[flat loop index, node]``: :meth:`loop_rows` of all of ``layout``'s loops end to end
-        (float32, built once per layout and period; every run of the layout reads it)."""
-        key = (layout, period)
-        rows = self._flat_rows.get(key)
-        if rows is None:
-            n_loops = len(self.fleets[layout].loops)
-            parts = [self.loop_rows(layout, k, period) for k in range(n_loops)]
-            rows = np.concatenate([part[0] for part in parts])
-            rows.setflags(write=False)
-            self._flat_rows[key] = rows
-            # the loops' own rows become views of the flat table (the same numbers, stored once)
-            start = 0
-            for k, (part, nodes) in enumerate(parts):
-                stop = start + part.shape[0]
-                for rkey in [(layout, k, p) for p in (period, 0)]:
-                    if self._loop_rows.get(rkey, (None,))[0] is part:
-                        self._loop_rows[rkey] = (rows[start:stop], nodes)
-                start = stop
-        return rows
+        every node in congestion period ``period`` (float32, from :meth:`loop_table`; a copy),
+        and the loop's nodes."""
+        loops = self.fleets[layout].loops
+        rows, row_of = self.loop_table(layout, period)
+        start = sum(len(lp.nodes) for lp in loops[:k])
+        return rows[row_of[start:start + len(loops[k].nodes)]], loops[k].nodes
 
     def loop_min(self, layout: str, period: int = 0) -> np.ndarray:
         """``[loop, node]``: the shortest drive (s) from any node of each of ``layout``'s loops to
@@ -211,8 +226,13 @@ class World:
         key = (layout, period)
         table = self._loop_min.get(key)
         if table is None:
-            table = np.stack([self.loop_rows(layout, k, period)[0].min(axis=0)
-                              for k in range(len(self.fleets[layout].loops))])
+            rows, row_of = self.loop_table(layout, period)
+            mins, start = [], 0
+            for lp in self.fleets[layout].loops:
+                mine = np.unique(row_of[start:start + len(lp.nodes)])
+                mins.append(rows[mine].min(axis=0))
+                start += len(lp.nodes)
+            table = np.stack(mins)
             table.setflags(write=False)
             self._loop_min[key] = table
         return table
@@ -224,44 +244,104 @@ class World:
         key = (layout, period)
         hit = self._loop_rank.get(key)
         if hit is None:
-            table = self.loop_min(layout, period)
-            order = np.argsort(table, axis=0, kind="stable")
-            hit = (np.ascontiguousarray(np.take_along_axis(table, order, axis=0).T),
-                   np.ascontiguousarray(order.T))
-            self._loop_rank[key] = hit
+            loops = self.fleets[layout].loops
+            stored = b"".join(self.period_oracles[period][lp.unit_type].signature.encode()
+                              + np.asarray(lp.nodes, dtype=np.int64).tobytes() + b";"
+                              for lp in loops)
+            shape = (self.net.n_nodes, len(loops))
+            order = self._stored_table(
+                "loop-rank", stored, lambda: np.ascontiguousarray(
+                    np.argsort(self.loop_min(layout, period), axis=0, kind="stable").T),
+                shape, np.int64)
+            low = self._stored_table(
+                "loop-low", stored, lambda: np.ascontiguousarray(
+                    np.take_along_axis(self.loop_min(layout, period), order.T, axis=0).T),
+                shape, np.float32)
+            hit = self._loop_rank[key] = (low, order)
         return hit
 
+    def _distinct_oracles(self) -> list[TravelTimeOracle]:
+        return _distinct(self.period_oracles)
+
+    def store_rows(self) -> None:
+        """Store each oracle's rows of pinned nodes (:meth:`pinned_nodes`) and its landmarks
+        beside the network, when it holds more than were stored; rows another process stored
+        meanwhile are kept (read, merged, written back atomically). Run between runs, never
+        inside one; a file that cannot be written is skipped."""
+        if self.tables_dir is None:
+            return
+        keep = self.pinned_nodes()
+        for oracle in self._distinct_oracles():
+            if oracle.export_count(keep) <= self._rows_stored.get(id(oracle), 0):
+                continue
+            _load_rows(oracle, self.tables_dir)  # what another process stored meanwhile
+            path = _rows_path(oracle, self.tables_dir)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with atomic_open(path, "wb") as fh:
+                    np.savez(fh, allow_pickle=False, **oracle.export_rows(keep))
+            except OSError:
+                continue
+            self._rows_stored[id(oracle)] = oracle.export_count(keep)
+
     def _stored_rows(self, oracle: TravelTimeOracle, nodes: np.ndarray) -> np.ndarray:
-        """``[j, node]``: float32 driving times from each of ``nodes`` to every node, read from
-        ``tables_dir`` when an earlier process stored them for the same road times and nodes
-        (the file name is a checksum of both), else computed and stored. A file that cannot be
-        read or written only costs the computation."""
+        """``[j, node]``: float32 driving times from each of ``nodes`` to every node (one
+        multi-source Dijkstra), stored between processes (:meth:`_stored_table`)."""
+        key = (oracle.signature + ":").encode() + nodes.astype(np.int64).tobytes()
+        return self._stored_table(
+            "loop-rows", key,
+            lambda: dijkstra(oracle.forward, directed=True, indices=nodes).astype(np.float32),
+            (len(nodes), self.net.n_nodes), np.float32)
+
+    def _stored_table(self, name: str, key: bytes, build: Callable[[], np.ndarray],
+                      shape: tuple[int, ...], dtype: type) -> np.ndarray:
+        """A one-time table of ``shape`` and ``dtype``, read-only: read from ``tables_dir`` when
+        an earlier process stored it under the same ``key`` (a checksum of everything it is
+        computed from names the file), else built and stored. Stored tables are memory-mapped,
+        so processes on the machine share their pages. A file that cannot be read or written,
+        or holds another shape or type, costs only the build."""
         path = None
         if self.tables_dir is not None:
-            sig = self._oracle_sig.get(id(oracle))
-            if sig is None:
-                h = hashlib.sha256()
-                for part in (oracle.forward.indptr, oracle.forward.indices, oracle.forward.data):
-                    h.update(np.ascontiguousarray(part).tobytes())
-                sig = h.hexdigest()
-                self._oracle_sig[id(oracle)] = sig
-            key = hashlib.sha256((sig + ":").encode() + nodes.astype(np.int64).tobytes()).hexdigest()
-            path = self.tables_dir / f"loop-rows-{key[:32]}.npy"
+            path = self.tables_dir / f"{name}-{hashlib.sha256(key).hexdigest()[:32]}.npy"
             try:
-                stored = np.load(path, allow_pickle=False)
-                if stored.shape == (len(nodes), self.net.n_nodes) and stored.dtype == np.float32:
+                stored = np.asarray(np.load(path, mmap_mode="r", allow_pickle=False))
+                if stored.shape == shape and stored.dtype == dtype:
                     return stored
-            except (OSError, ValueError):
+            except (OSError, ValueError, EOFError):
                 pass
-        rows = dijkstra(oracle.forward, directed=True, indices=nodes).astype(np.float32)
+        table = build()
+        assert table.shape == shape and table.dtype == dtype, (name, table.shape, table.dtype)
+        table.setflags(write=False)
         if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 with atomic_open(path, "wb") as fh:
-                    np.save(fh, rows, allow_pickle=False)
+                    np.save(fh, table, allow_pickle=False)
             except OSError:
                 pass
-        return rows
+        return table
+
+
+def _distinct(period_oracles: list[dict[str, TravelTimeOracle]]) -> list[TravelTimeOracle]:
+    """Each oracle once (unit types and periods that drive alike share one)."""
+    return list({id(o): o for po in period_oracles for o in po.values()}.values())
+
+
+def _rows_path(oracle: TravelTimeOracle, tables_dir: Path) -> Path:
+    return tables_dir / f"oracle-rows-{oracle.signature[:32]}.npz"
+
+
+def _load_rows(oracle: TravelTimeOracle, tables_dir: Path) -> int:
+    """Import the rows stored for ``oracle`` (:meth:`World.store_rows`): how many it took (0 if
+    there are none or the file cannot be read)."""
+    path = _rows_path(oracle, tables_dir)
+    if not path.exists():
+        return 0
+    try:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as stored:
+            return oracle.import_rows({k: stored[k] for k in stored.files})
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return 0
 
 
 def congested_edge_factors(net: RoadNetwork, speed_factor: dict[str, float],
@@ -501,8 +581,12 @@ def _grid_of_nodes(net: RoadNetwork, oracles: dict[str, TravelTimeOracle], layou
     return grid
 
 
-def prepare_world(loaded: LoadedScenario, net: RoadNetwork, layouts: list[str] | None = None) -> World:
+def prepare_world(loaded: LoadedScenario, net: RoadNetwork, layouts: list[str] | None = None,
+                  *, tables_dir: Path | None = None) -> World:
     """Zones, demand weights, oracles and fleets for ``layouts`` (default: the scenario's run list).
+
+    ``tables_dir``: where one-time tables are stored between processes (loop rows, and the
+    oracles' rows of posts, loop nodes and presence points, read here before any search).
 
     Raises
     ------
@@ -527,6 +611,8 @@ def prepare_world(loaded: LoadedScenario, net: RoadNetwork, layouts: list[str] |
     rural = prepare_rural(loaded, net, zones) if s.rural is not None else None  # sim.world.rural_world
     period_oracles = _period_oracles(s, net, None if rural is None else rural.edge_speed_mps)
     oracles = period_oracles[0]
+    stored = {} if tables_dir is None else {id(o): _load_rows(o, tables_dir)
+                                            for o in _distinct(period_oracles)}
     fleets = {name: _fleet(loaded, net, name, zones, weights, oracles) for name in names}
     # the free-flow rows from and to the posts were computed for the grids and loops; the same
     # for each congestion period, so that post tables and drives back are cheap in every run
@@ -537,11 +623,16 @@ def prepare_world(loaded: LoadedScenario, net: RoadNetwork, layouts: list[str] |
             for t, n in sorted(pairs):
                 po[t].from_node(n)
                 po[t].to_node(n)
-    return World(
+    world = World(
         scenario=s, net=net, zones=zones, weights=weights, oracles=oracles, fleets=fleets,
         period_oracles=period_oracles, period_of_minute=s.congestion.period_of_minute(),
-        demand=demand, rural=rural,
+        demand=demand, rural=rural, tables_dir=tables_dir,
     )
+    if stored:  # what is on disk now, so that store_rows writes only when there is more
+        keep = world.pinned_nodes()
+        world._rows_stored = {id(o): o.export_count(keep) for o in world._distinct_oracles()
+                              if stored.get(id(o))}
+    return world
 
 
 def presence_points(world: World, layout: str) -> list[tuple[str, str, int, float]]:

@@ -1,0 +1,107 @@
+"""One-time tables stored beside the network: a second process reads them instead of searching,
+gets the same records, and never trusts a damaged file."""
+
+from __future__ import annotations
+
+import copy
+import io
+
+import numpy as np
+from scipy.sparse.csgraph import dijkstra
+
+from sim.engine.core import simulate
+from sim.world.demand import generate_incidents
+
+from .conftest import tiny_scenario, world_for
+
+PEAK = {"name": "peak", "hours": ["07:00", "10:00"],
+        "speed_factor": {"residential": 0.5, "default": 0.8}}
+
+
+def _data() -> dict:
+    data = tiny_scenario("grid.osm", days="2 d", per_day=150.0)
+    data["unit_types"]["car"]["patrols"] = True
+    data["layouts"]["two_posts"]["patrol"] = True
+    data["congestion"] = {"periods": [copy.deepcopy(PEAK)]}
+    return data
+
+
+def _records(result) -> str:
+    fh = io.StringIO()
+    result.records.write_csv(fh)
+    return fh.getvalue()
+
+
+def _oracles(world):
+    return list({id(o): o for po in world.period_oracles for o in po.values()}.values())
+
+
+def _run(world, layout="two_posts"):
+    s = world.scenario
+    inc = generate_incidents(s, world.net, world.zones, seed=3, replication=0, weights=world.weights)
+    before = sum(o.searches for o in _oracles(world))
+    result = simulate(world, layout, inc, 0)
+    return result, sum(o.searches for o in _oracles(world)) - before
+
+
+def test_a_second_world_reads_the_stored_tables_and_finds_the_same_records(tmp_path):
+    _, _, first = world_for(tmp_path, _data())
+    assert first.tables_dir == tmp_path / "cache" / "tables"
+    built, searched = _run(first)
+    first.store_rows()
+    names = {p.name.split("-")[0] + "-" + p.name.split("-")[1] for p in first.tables_dir.iterdir()}
+    assert {"oracle-rows", "post-times", "post-order", "loop-rank", "loop-low", "loop-rows"} <= names
+
+    _, _, second = world_for(tmp_path, _data(), name="again.yaml")
+    kept = sum(len(o._kept) for o in _oracles(second))
+    assert kept > 0  # reverse rows of posts and loop nodes came from the store, before any run
+    again, searched_again = _run(second)
+    assert _records(again) == _records(built)
+    assert searched_again < searched
+
+    # the stored tables are the tables: checked against searches made here
+    fleet = second.fleets["two_posts"]
+    for period, oracles in enumerate(second.period_oracles):
+        times = second.post_times("two_posts", fleet.post, period)
+        for u, (utype, post) in enumerate(zip(fleet.unit_type, fleet.post, strict=True)):
+            want = dijkstra(oracles[utype].forward, directed=True, indices=int(post))
+            np.testing.assert_array_equal(times[:, u], want)
+        eta = times + fleet.turnout_s
+        order = second.post_order("two_posts", fleet.post, period)
+        np.testing.assert_array_equal(order, np.argsort(eta, axis=1, kind="stable"))
+        low, loop = second.loop_rank("two_posts", period)
+        for k, lp in enumerate(fleet.loops):
+            rows = dijkstra(oracles[lp.unit_type].forward, directed=True,
+                            indices=np.unique(lp.nodes)).astype(np.float32)
+            np.testing.assert_array_equal(low[np.arange(len(low)), np.argmax(loop == k, axis=1)],
+                                          rows.min(axis=0))
+        assert np.all(np.diff(low, axis=1) >= 0)  # loops in order of their bound at every node
+
+
+def test_rows_another_process_stored_meanwhile_are_kept(tmp_path):
+    _, _, a = world_for(tmp_path, _data())
+    _, _, b = world_for(tmp_path, _data(), name="b.yaml")  # both started before anything was stored
+    _run(a, "two_posts")
+    a.store_rows()
+    _run(b, "one_post")
+    b.store_rows()  # merges what a stored
+    _, _, c = world_for(tmp_path, _data(), name="c.yaml")
+    for layout in ("two_posts", "one_post"):
+        posts = {int(n) for n in np.unique(c.fleets[layout].post_table)}
+        for oracle in _oracles(c):
+            assert posts <= set(oracle._kept) | set(oracle._to), layout
+
+
+def test_damaged_stored_tables_are_rebuilt_not_trusted(tmp_path):
+    _, _, first = world_for(tmp_path, _data())
+    built, _ = _run(first)
+    first.store_rows()
+    files = sorted(first.tables_dir.iterdir())
+    for i, path in enumerate(files):  # garbage, a cut-off file, an empty file, in turn
+        raw = path.read_bytes()
+        path.write_bytes([b"not a table at all", raw[: len(raw) // 2], b""][i % 3])
+    _, _, second = world_for(tmp_path, _data(), name="again.yaml")
+    assert sum(len(o._kept) for o in _oracles(second)) == 0
+    again, searched = _run(second)
+    assert _records(again) == _records(built)
+    assert searched > 0
