@@ -7,10 +7,13 @@ import copy
 import io
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.sparse.csgraph import dijkstra
 
 from sim.engine.core import simulate
 from sim.world.demand import generate_incidents
+from sim.world.prepare import slots_of
 
 from .conftest import tiny_scenario, world_for
 
@@ -105,3 +108,21 @@ def test_damaged_stored_tables_are_rebuilt_not_trusted(tmp_path):
     again, searched = _run(second)
     assert _records(again) == _records(built)
     assert searched > 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 5), st.lists(st.tuples(st.integers(0, 1439), st.integers(0, 3),
+                                             st.integers(0, 4)), max_size=12),
+       st.lists(st.integers(0, 1439), max_size=4))
+def test_slots_are_what_unique_over_every_minute_gives(units, changes, peaks):
+    table = np.zeros((1440, units), dtype=np.int64)
+    for minute, unit, post in changes:  # a post from this minute on, for one unit
+        table[minute:, unit % units] = post
+    period = np.zeros(1440, dtype=np.int64)
+    for i, minute in enumerate(peaks):
+        period[minute:minute + 90] = i % 2 + 1
+    slot_posts, slot_of_minute, used = slots_of(table, period)
+    want_posts, want_slot = np.unique(table, axis=0, return_inverse=True)
+    np.testing.assert_array_equal(slot_posts, want_posts)
+    np.testing.assert_array_equal(slot_of_minute, want_slot.reshape(-1))
+    np.testing.assert_array_equal(used, np.unique(np.stack([period, want_slot.reshape(-1)]), axis=1))

@@ -120,13 +120,8 @@ class World:
         per layout; every run reads them."""
         hit = self._slots.get(layout)
         if hit is None:
-            slot_posts, slot_of_minute = np.unique(self.fleets[layout].post_table, axis=0,
-                                                   return_inverse=True)
-            slot_of_minute = slot_of_minute.reshape(-1)
-            used = np.unique(np.stack([self.period_of_minute, slot_of_minute]), axis=1)
-            for a in (slot_posts, slot_of_minute, used):
-                a.setflags(write=False)
-            hit = self._slots[layout] = (slot_posts, slot_of_minute, used)
+            hit = self._slots[layout] = slots_of(self.fleets[layout].post_table,
+                                                 self.period_of_minute)
         return hit
 
     def post_times(self, layout: str, posts: np.ndarray | None = None, period: int = 0) -> np.ndarray:
@@ -320,6 +315,22 @@ class World:
             except OSError:
                 pass
         return table
+
+
+def slots_of(post_table: np.ndarray, period_of_minute: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct rows of ``post_table`` (``[minute, unit]``), sorted; each minute's row among
+    them; and the (period, row) pairs that occur, sorted (``[2, pairs]``): what
+    ``np.unique(axis=...)`` gives, from the few minutes where the table changes."""
+    starts = np.flatnonzero(np.r_[True, np.any(post_table[1:] != post_table[:-1], axis=1)])
+    slot_posts, first = np.unique(post_table[starts], axis=0, return_inverse=True)
+    slot_of_minute = np.repeat(first.reshape(-1), np.diff(np.r_[starts, len(post_table)]))
+    n = len(slot_posts)
+    pairs = np.unique(period_of_minute * n + slot_of_minute)
+    used = np.stack([pairs // n, pairs % n])
+    for a in (slot_posts, slot_of_minute, used):
+        a.setflags(write=False)
+    return slot_posts, slot_of_minute, used
 
 
 def _distinct(period_oracles: list[dict[str, TravelTimeOracle]]) -> list[TravelTimeOracle]:
