@@ -16,6 +16,7 @@ from bisect import bisect_left
 from itertools import chain
 
 import numpy as np
+from numba import njit
 
 from sim.network.oracle import TravelTimeOracle
 from sim.types import Fleet
@@ -169,59 +170,86 @@ class Trajectories:
 
     def trajectory(self, u: int, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Unit ``u``'s position at each of ``times`` (sorted, within the run) from its logged
-        segments: next node, time (s) to reach it, and whether the position is known."""
+        segments: next node, time (s) to reach it, and whether the position is known.
+
+        The samples are matched to segments in one compiled pass (:func:`_positions`); the few
+        caught mid-drive are then walked along their routes, one compiled walk per target."""
         segs = self.segs[u]
         seg = np.fromiter(chain.from_iterable(segs), dtype=float, count=6 * len(segs)).reshape(-1, 6)
         start, kind, a, b, c, d = seg.T
-        w = np.searchsorted(start, times, side="right") - 1
-        k = kind[w].astype(np.int64)
-        node = np.full(times.size, self.trans_to[u], dtype=np.int64)
+        # each drive's length: few targets (the post and the loop's waypoints) and few periods
+        drive = np.zeros(len(seg))
+        trans = np.flatnonzero(kind == TRANSIT)
+        n_periods = len(self.oracles_p)
+        pair = b[trans].astype(np.int64) * n_periods + d[trans].astype(np.int64)
+        for key in np.unique(pair).tolist():
+            same = trans[pair == key]
+            oracle = self.oracles_p[key % n_periods][u]
+            drive[same] = oracle.to_node(key // n_periods)[0][a[same].astype(np.int64)]
+        lp = self.fleet.loops[self.loop[u]] if self.loop[u] >= 0 else None
+        node = np.empty(times.size, dtype=np.int64)
         offset = np.zeros(times.size)
         known = np.ones(times.size, dtype=bool)
-        anchor = np.where(k == LOOP, a[w], np.nan)
-        park = k == PARK
-        node[park] = a[w[park]].astype(np.int64)
-        job = k == JOB
-        node[job] = a[w[job]].astype(np.int64)
-        known[job] = times[job] >= b[w[job]]
-        trans = np.flatnonzero(k == TRANSIT)
-        if trans.size:
-            tw = w[trans]
-            drive = np.empty(tw.size)
-            # few targets (the post and the loop's waypoints) and few periods: one key each
-            n_periods = len(self.oracles_p)
-            pair = b[tw].astype(np.int64) * n_periods + d[tw].astype(np.int64)
-            origin_all = a[tw].astype(np.int64)
-            for key in np.unique(pair).tolist():
-                same = pair == key
+        mid = np.empty(times.size, dtype=np.int64)
+        n_mid = _positions(np.ascontiguousarray(times, dtype=np.float64), start, kind, a, b, c,
+                           drive, lp is not None,
+                           lp.nodes if lp is not None else np.zeros(1, dtype=np.int64),
+                           lp.cum if lp is not None else np.zeros(1),
+                           float(lp.cycle) if lp is not None else 1.0,
+                           node, offset, known, mid)
+        if n_mid:  # samples caught mid-drive: walk those routes
+            at = mid[:n_mid]
+            sg = np.searchsorted(start, times[at], side="right") - 1
+            key_mid = b[sg].astype(np.int64) * n_periods + d[sg].astype(np.int64)
+            for key in np.unique(key_mid).tolist():
+                same = key_mid == key
                 oracle = self.oracles_p[key % n_periods][u]
-                drive[same] = oracle.to_node(key // n_periods)[0][origin_all[same]]
-            ended = times[trans] >= start[tw] + drive
-            after = trans[ended]
-            if self.loop[u] >= 0:
-                anchor[after] = c[w[after]]
-            else:
-                node[after] = b[w[after]].astype(np.int64)
-            mid = np.flatnonzero(~ended)  # samples caught mid-drive: walk that route
-            if mid.size:
-                at, sg = trans[mid], tw[mid]
-                elapsed = (times[at] - start[sg]).tolist()
-                origin = a[sg].astype(np.int64).tolist()
-                target_l = b[sg].astype(np.int64).tolist()
-                period_l = d[sg].astype(np.int64).tolist()
-                oracles = self.oracles_p
-                walked = [oracles[period_l[j]][u].along_route(origin[j], target_l[j], elapsed[j])
-                          for j in range(mid.size)]
-                node[at] = [w_[0] for w_ in walked]
-                offset[at] = [w_[1] for w_ in walked]
-        on_loop = ~np.isnan(anchor)
-        if on_loop.any():
-            lp = self.fleet.loops[self.loop[u]]
-            phase = np.mod(times[on_loop] - anchor[on_loop], lp.cycle)
-            j = np.searchsorted(lp.cum, phase, side="left")
-            node[on_loop] = lp.nodes[j]
-            offset[on_loop] = lp.cum[j] - phase
+                node[at[same]], offset[at[same]] = oracle.along_routes(
+                    a[sg[same]].astype(np.int64), key // n_periods,
+                    times[at[same]] - start[sg[same]])
         return node, offset, known
+
+
+@njit(cache=True, nogil=True)
+def _positions(times: np.ndarray, start: np.ndarray, kind: np.ndarray, a: np.ndarray,
+               b: np.ndarray, c: np.ndarray, drive: np.ndarray, looping: bool,
+               loop_nodes: np.ndarray, loop_cum: np.ndarray, cycle: float, node: np.ndarray,
+               offset: np.ndarray, known: np.ndarray, mid: np.ndarray
+               ) -> int:  # pragma: no cover (compiled; tested through Trajectories.trajectory)
+    """Positions at sorted ``times`` from segments ``(start, kind, a, b, c)`` (and each drive's
+    length), into ``node``, ``offset`` and ``known``; the indices of samples caught mid-drive
+    go to ``mid`` (their positions are walked by the caller). Returns how many there are."""
+    n_mid = 0
+    w = 0
+    n_seg = start.shape[0]
+    for i in range(times.shape[0]):
+        t = times[i]
+        while w + 1 < n_seg and start[w + 1] <= t:
+            w += 1
+        k = kind[w]
+        anchor = np.nan
+        if k == PARK:
+            node[i] = np.int64(a[w])
+        elif k == JOB:
+            node[i] = np.int64(a[w])
+            known[i] = t >= b[w]
+        elif k == TRANSIT:
+            if t >= start[w] + drive[w]:  # the drive is over
+                if looping:
+                    anchor = c[w]
+                else:
+                    node[i] = np.int64(b[w])
+            else:
+                mid[n_mid] = i
+                n_mid += 1
+        else:  # LOOP
+            anchor = a[w]
+        if looping and anchor == anchor:  # on the loop
+            phase = np.mod(t - anchor, cycle)
+            j = np.searchsorted(loop_cum, phase, side="left")
+            node[i] = loop_nodes[j]
+            offset[i] = loop_cum[j] - phase
+    return n_mid
 
 
 def minute_of(t: float) -> int:

@@ -11,6 +11,7 @@ position to a point is timed in the congestion period of the sample.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from sim.engine.positions import Trajectories
 from sim.types import Presence
@@ -83,27 +84,44 @@ def _cover(rev: np.ndarray, targets: np.ndarray, node: np.ndarray, offset: np.nd
 
     Each node carries a bit per point that it reaches within target (``rev <= target``, a
     necessary condition as offsets are never negative, and exact where the offset is 0): one
-    gather per unit and sample instead of one per point, unit and sample. Positions with a
+    lookup per unit and sample instead of one per point, unit and sample. Positions with a
     positive offset are checked again, with their offset, only for the points whose bit is set
-    (a node near a point is within target of one or two of them, seldom more).
+    (a node near a point is within target of one or two of them, seldom more). The loop over
+    units and samples is compiled (:func:`_cover_bits`).
     """
     n_pts = rev.shape[0]
     for lo in range(0, n_pts, 62):  # 62 points per int64 bit field
         hi = min(n_pts, lo + 62)
-        sub, tgt = rev[lo:hi], targets[lo:hi]
+        sub, tgt = np.ascontiguousarray(rev[lo:hi]), np.ascontiguousarray(targets[lo:hi])
         weights = np.left_shift(1, np.arange(hi - lo, dtype=np.int64))
         bits = ((sub <= tgt[:, None]).astype(np.int64) * weights[:, None]).sum(axis=0)  # per node
-        b = np.where(known, bits[node], 0)  # [unit, sample]
-        moving = (b != 0) & (offset > 0.0)
-        any_bits = np.bitwise_or.reduce(np.where(moving, 0, b), axis=0)  # exact ones, [sample]
+        out = np.zeros(node.shape[1], dtype=np.int64)  # per sample: the points covered
+        _cover_bits(bits, sub, tgt, np.ascontiguousarray(node, dtype=np.int64),
+                    np.ascontiguousarray(offset, dtype=np.float64), np.ascontiguousarray(known),
+                    out)
         for j in range(hi - lo):
-            covered[lo + j] |= ((any_bits >> j) & 1).astype(bool)
-        mu, mt = np.nonzero(moving)  # moving units near a point: checked with their offset
-        at, off, mb = node[mu, mt], offset[mu, mt], b[mu, mt]
-        while mb.size:  # one set bit of each position at a time (seldom more than a few)
-            low = mb & -mb
-            j = np.frexp(low.astype(float))[1] - 1  # the bit's point (exact: a power of two)
-            ok = sub[j, at] + off <= tgt[j]
-            covered[lo + j[ok], mt[ok]] = True
-            left = np.flatnonzero(mb != low)
-            at, off, mt, mb = at[left], off[left], mt[left], (mb ^ low)[left]
+            covered[lo + j] |= ((out >> j) & 1).astype(bool)
+
+
+@njit(cache=True, nogil=True)
+def _cover_bits(bits: np.ndarray, sub: np.ndarray, tgt: np.ndarray, node: np.ndarray,
+                offset: np.ndarray, known: np.ndarray, out: np.ndarray
+                ) -> None:  # pragma: no cover (compiled; tested through sample_presence)
+    """``out[sample] |=`` the bits of the points some known position reaches within target."""
+    n_units, n_samples = node.shape
+    for u in range(n_units):
+        for t in range(n_samples):
+            if not known[u, t]:
+                continue
+            at = node[u, t]
+            b = bits[at]
+            if b == 0:
+                continue
+            off = offset[u, t]
+            if off > 0.0:  # on the move: each candidate point again, with the offset
+                keep = 0
+                for j in range(sub.shape[0]):
+                    if (b >> j) & 1 and sub[j, at] + off <= tgt[j]:
+                        keep |= 1 << j
+                b = keep
+            out[t] |= b

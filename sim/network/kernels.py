@@ -2,7 +2,8 @@
 thousands of times a year, where a Python loop or a full scipy call costs too much.
 
 - :func:`goal_time`: one shortest time between two nodes, by a goal-directed search.
-- :func:`walk_route`: where a trip along a fastest route is after some seconds.
+- :func:`walk_route`: where a trip along a fastest route is after some seconds (and
+  :func:`walk_routes`, for many trips to one target at once).
 
 **goal_time.** The engine asks "how long from where this moving unit is to the scene, if under ``limit``?"
 thousands of times a year. A bounded Dijkstra from the scene answers it for every node, and on
@@ -25,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["OVERFLOW", "goal_time", "walk_route"]
+__all__ = ["OVERFLOW", "goal_time", "walk_route", "walk_routes"]
 
 OVERFLOW = -1.0
 """What :func:`goal_time` returns when its heap was too small (the caller searches otherwise)."""
@@ -156,3 +157,19 @@ def walk_route(pred: np.ndarray, to_target: np.ndarray, source: int, target: int
             return -1, 0.0
         cum = start - to_target[node]
     return node, cum - elapsed
+
+
+@njit(cache=True, nogil=True)
+def walk_routes(pred: np.ndarray, to_target: np.ndarray, sources: np.ndarray, target: int,
+                elapsed: np.ndarray, node_out: np.ndarray, left_out: np.ndarray
+                ) -> int:  # pragma: no cover (tested through the oracle)
+    """:func:`walk_route` for trips from each of ``sources`` to one ``target``, ``elapsed[i]``
+    seconds after trip i left, into ``node_out`` and ``left_out``. Returns -1, or the index of
+    the first trip whose target cannot be reached."""
+    for i in range(sources.shape[0]):
+        node, left = walk_route(pred, to_target, sources[i], target, elapsed[i])
+        if node < 0:
+            return i
+        node_out[i] = node
+        left_out[i] = left
+    return -1

@@ -33,7 +33,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from sim.network.graph import RoadNetwork
-from sim.network.kernels import OVERFLOW, goal_time, walk_route
+from sim.network.kernels import OVERFLOW, goal_time, walk_route, walk_routes
 
 __all__ = ["LANDMARKS", "TravelTimeOracle", "edge_times"]
 
@@ -366,6 +366,20 @@ class TravelTimeOracle:
         node, left = walk_route(pred, times, source, target, elapsed)
         if node < 0:
             raise ValueError(f"node {target} cannot be reached from node {source}")
+        return node, left
+
+    def along_routes(self, sources: np.ndarray, target: int, elapsed: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`along_route` for many trips to one ``target``: the next node of each and the
+        time (s) to it, as arrays."""
+        times, pred = self.to_node(target)
+        sources = np.ascontiguousarray(sources, dtype=np.int64)
+        node = np.empty(sources.size, dtype=np.int64)
+        left = np.empty(sources.size)
+        bad = walk_routes(pred, times, sources, target,
+                          np.ascontiguousarray(elapsed, dtype=np.float64), node, left)
+        if bad >= 0:
+            raise ValueError(f"node {target} cannot be reached from node {sources[bad]}")
         return node, left
 
     def cumulative_times(self, path: np.ndarray) -> np.ndarray:
