@@ -202,6 +202,7 @@ class World:
                 row_of[pos] = back.reshape(-1) + base
                 base += len(nodes)
             rows = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+            rows.setflags(write=False)
             hit = self._loop_table[key] = (rows, row_of.tolist())
         self._loop_table[(layout, period)] = hit
         return hit
