@@ -34,6 +34,7 @@ time; they become arrays once, at the end. simpy is imported here and nowhere el
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_left
 from collections.abc import Callable, Generator
 from collections.abc import Set as AbstractSet
 from typing import Any
@@ -43,7 +44,7 @@ import simpy
 
 from sim.engine.dispatch import DispatchPolicy, Job, Offer
 from sim.engine.policies import build_policy
-from sim.engine.positions import JOB, LOOP, PARK, TRANSIT, Trajectories, loop_offers
+from sim.engine.positions import JOB, LOOP, PARK, TRANSIT, Trajectories
 from sim.engine.presence import sample_presence
 from sim.engine.results import JobResults, assemble
 from sim.engine.village import rural_records, village_desk
@@ -164,24 +165,6 @@ class Engine:
         for u, lp in enumerate(self.traj.loop):
             if lp >= 0 and self.dispatchable[u]:
                 self._loop_units[lp].append(u)
-        # the same as arrays for loop_offers: units per loop (CSR), each loop's cycle and start
-        # in the flat loop times, its tables per period, and room for its answers
-        self._busy_np = np.zeros(n_units, dtype=np.bool_)
-        self._cand_np = candidates
-        self._no_units = np.zeros(n_units, dtype=np.bool_)
-        self._loop_csr = (np.cumsum([0] + [len(us) for us in self._loop_units], dtype=np.int64),
-                          np.array([u for us in self._loop_units for u in us], dtype=np.int64),
-                          np.array(self.traj.cycle, dtype=np.float64),
-                          np.array(self.traj.loop_base, dtype=np.float64))
-        self._loop_tables: list[tuple[np.ndarray, np.ndarray]] = []
-        self._loop_rank: list[tuple[np.ndarray, np.ndarray]] = []
-        self._loop_out = (np.empty(n_units, dtype=np.int64), np.empty(n_units),
-                          np.empty(n_units, dtype=np.int64), np.empty(n_units))
-        if self.any_loop:
-            for p in range(n_periods):
-                table, row_of = self.traj.flat_rows(p)
-                self._loop_tables.append((table, np.asarray(row_of, dtype=np.int64)))
-                self._loop_rank.append(world.loop_rank(layout, p))
         # the dispatch moment the Units view answers for (set by _send)
         self._at: tuple[int, float, bool, AbstractSet[int]] = (0, 0.0, False, frozenset())
         # units with a kept assignment to each multi-unit job: never sent to it twice
@@ -287,25 +270,27 @@ class Engine:
                 found += 1
                 if found == k:
                     break
-        if self.any_loop:  # patrolling units, timed by a compiled loop (loop_offers)
-            rows, row_of = self._loop_tables[period]
-            low, loops = self._loop_rank[period]
-            if exclude:
-                excl = np.zeros(self.n_units, dtype=np.bool_)
-                excl[list(exclude)] = True
-            else:
-                excl = self._no_units
-            n = loop_offers(node, now, k, np.array(sorted(e for e, _ in best)), low[node],
-                            loops[node], *self._loop_csr, traj.flat_cum, rows, row_of,
-                            self._cand_np[minute], self._busy_np, traj.trans_end_np,
-                            traj.anchor_np, excl, *self._loop_out)
-            if n:
-                seen, flat_node = self._seen, traj.flat_node_list
-                out_u, out_eta, out_k, out_off = (a[:n].tolist() for a in self._loop_out)
-                for u, eta, kflat, offset in zip(out_u, out_eta, out_k, out_off, strict=True):
-                    seen[u] = (flat_node[kflat], offset)
-                    best.append((eta, u))
-                    kind[u] = 1
+        if self.any_loop:
+            bound = self._kth(best, k)
+            rows: np.ndarray | None = None
+            row_of: list[int] = []
+            seen, anchor, cum, flat_node = self._seen, traj.anchor, traj.flat_cum_list, traj.flat_node_list
+            for low, lp in zip(*traj.loop_rank(period, node), strict=True):
+                if low > bound + 1e-6:  # (a hair of slack for rounding)
+                    break
+                cycle, base = traj.cycle[lp], traj.loop_base[lp]
+                for u in self._loop_units[lp]:
+                    if cand[u] and not busy[u] and trans_end[u] <= now and u not in exclude:
+                        if rows is None:
+                            rows, row_of = traj.flat_rows(period)
+                        # traj.loop_position, inlined: the next loop node and the time to it
+                        phase = (now - anchor[u]) % cycle
+                        kflat = bisect_left(cum, base + phase)
+                        offset = cum[kflat] - base - phase
+                        seen[u] = (flat_node[kflat], offset)
+                        best.append((offset + float(rows[row_of[kflat], node]), u))
+                        kind[u] = 1
+                bound = self._kth(best, k)
         oracles = self.oracles_p[period]
         if transit:  # driving back after a job: sent from where they are
             self._refine_transit(best, kind, transit, node, now, k, oracles)
@@ -485,7 +470,6 @@ class Engine:
         arrival = now + turnout + travel
         clear = arrival + self._scene[i]
         self.busy[u] = True
-        self._busy_np[u] = True
         if self._prio[i] == self.minor:
             self._on_minor.add(u)
         if jobs.unit_of[i] < 0 or arrival < jobs.arrival_s[i]:  # the first unit on scene
@@ -615,7 +599,6 @@ class Engine:
         now = self.env.now
         node = self._node[i]
         self.busy[u] = False
-        self._busy_np[u] = False
         self._on_minor.discard(u)
         traj = self.traj
         # the drive after a job: back to the post, or to the loop
@@ -630,7 +613,7 @@ class Engine:
                 join = traj.nearest_waypoint(traj.loop[u], oracle)[node]
             target = int(lp.nodes[join])
             arrive = now + float(oracle.to_node(target)[0][node])
-            traj.anchor[u] = traj.anchor_np[u] = arrive - float(lp.cum[join])
+            traj.anchor[u] = arrive - float(lp.cum[join])
             end = arrive
         else:
             end = now + float(oracle.to_node(target)[0][node])

@@ -22,7 +22,7 @@ from sim.network.oracle import TravelTimeOracle
 from sim.types import Fleet
 from sim.world.prepare import MINUTES_PER_DAY, World
 
-__all__ = ["JOB", "LOOP", "PARK", "TRANSIT", "Trajectories", "loop_offers"]
+__all__ = ["JOB", "LOOP", "PARK", "TRANSIT", "Trajectories"]
 
 _INF = float("inf")
 PARK, LOOP, TRANSIT, JOB = 0, 1, 2, 3
@@ -56,9 +56,6 @@ class Trajectories:
         self.trans_to = list(start_posts)
         self.trans_period = [0] * n_units  # congestion period of each unit's transit
         self.anchor: list[float] = (-fleet.loop_phase_s.astype(float)).tolist()
-        # the same state as arrays, for the compiled loop_offers (written alongside the lists)
-        self.anchor_np = np.array(self.anchor, dtype=np.float64)
-        self.trans_end_np = np.full(n_units, -_INF)
         self.driving: list[int] = []  # units whose last drive may not have ended, ascending
         self.segs: list[list[tuple[float, int, float, float, float, float]]] = [
             [(0.0, LOOP, self.anchor[u], 0.0, 0.0, 0.0) if lp >= 0 else
@@ -149,7 +146,6 @@ class Trajectories:
         self.trans_to[u] = target
         self.trans_t0[u] = t0
         self.trans_end[u] = end
-        self.trans_end_np[u] = end
         self.trans_period[u] = period
         if u not in self.driving:
             insort(self.driving, u)
@@ -253,54 +249,6 @@ def _positions(times: np.ndarray, start: np.ndarray, kind: np.ndarray, a: np.nda
             node[i] = loop_nodes[j]
             offset[i] = loop_cum[j] - phase
     return n_mid
-
-
-@njit(cache=True, nogil=True)
-def loop_offers(node: int, now: float, k: int, top_in: np.ndarray, low_row: np.ndarray,
-                loop_row: np.ndarray, lu_ptr: np.ndarray, lu_units: np.ndarray,
-                cycle: np.ndarray, base: np.ndarray, cum: np.ndarray, rows: np.ndarray,
-                row_of: np.ndarray, cand: np.ndarray, busy: np.ndarray, trans_end: np.ndarray,
-                anchor: np.ndarray, excl: np.ndarray, out_u: np.ndarray, out_eta: np.ndarray,
-                out_k: np.ndarray, out_off: np.ndarray
-                ) -> int:  # pragma: no cover (compiled; tested through the engine)
-    """Patrolling units' arrivals at ``node`` for a dispatch at ``now``, as the engine's
-    ``_best_units`` times them: loops in order of their lower bound (``low_row``, ``loop_row``:
-    the node's row of :meth:`World.loop_rank`) while the bound could beat the k-th best arrival
-    so far (``top_in``: the best so far, ascending), and each loop's available units
-    (``lu_ptr``, ``lu_units``: units per loop) at the next node of their loop (a bisection of
-    the flat loop times ``cum``). Writes each timed unit, its arrival, flat loop index and time
-    to that node into the ``out_`` arrays; returns how many."""
-    top = np.full(k, np.inf)
-    n_top = min(k, top_in.shape[0])
-    top[:n_top] = top_in[:n_top]
-    bound = top[k - 1]
-    n_out = 0
-    for r in range(loop_row.shape[0]):
-        if low_row[r] > bound + 1e-6:  # (a hair of slack for rounding)
-            break
-        lp = loop_row[r]
-        cyc = cycle[lp]
-        b = base[lp]
-        for e in range(lu_ptr[lp], lu_ptr[lp + 1]):
-            u = lu_units[e]
-            if cand[u] and not busy[u] and trans_end[u] <= now and not excl[u]:
-                phase = (now - anchor[u]) % cyc
-                kf = np.searchsorted(cum, b + phase)
-                off = cum[kf] - b - phase
-                eta = off + np.float64(rows[row_of[kf], node])
-                out_u[n_out] = u
-                out_eta[n_out] = eta
-                out_k[n_out] = kf
-                out_off[n_out] = off
-                n_out += 1
-                if eta < top[k - 1]:  # keep the k best arrivals, ascending
-                    i = k - 1
-                    while i > 0 and top[i - 1] > eta:
-                        top[i] = top[i - 1]
-                        i -= 1
-                    top[i] = eta
-        bound = top[k - 1]
-    return n_out
 
 
 def minute_of(t: float) -> int:
