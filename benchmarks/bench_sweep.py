@@ -4,21 +4,24 @@
 Prints, all measured in this run:
 
 - runs (pieces) per minute with 1 worker (in this process) and with 2 local worker processes,
-  both end to end (world preparation and pool start-up included; the two take turns, and the
-  best of ``--repeat`` runs of each counts) and warm (workers already holding the world);
+  both end to end (world preparation and pool start-up included; the best of ``--repeat``
+  runs of each is shown) and warm (workers already holding the world);
 - the speed-up of 2 workers over 1 (target at least 1.8x on 2 cores, end to end: each worker's
-  start-up counted; on Linux local workers are forked from the prepared study, elsewhere they
-  are spawned and read the one-time tables from the disk cache);
+  start-up counted). Each round times 1 and 2 workers back to back, in alternating order, so
+  that a slow spell of a shared machine hits both; the speed-up is the median of the rounds'
+  ratios. On Linux local workers are forked from the prepared study, elsewhere they are spawned;
+  either way they read the one-time tables from the disk cache;
 - the same tasks on a Dask LocalCluster with 2 worker processes, and its overhead over the pool;
 - peak memory (RSS) per worker.
 
-Usage: python benchmarks/bench_sweep.py [--reps 8] [--days 30] [--repeat 2] [--no-dask]
+Usage: python benchmarks/bench_sweep.py [--reps 8] [--days 30] [--repeat 3] [--no-dask]
 """
 
 from __future__ import annotations
 
 import argparse
 import resource
+import statistics
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -52,8 +55,9 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=8)
     ap.add_argument("--days", type=float, default=30.0)
     ap.add_argument("--no-dask", action="store_true")
-    ap.add_argument("--repeat", type=int, default=2,
-                    help="end-to-end timings of each worker count, taken in turns; the best counts")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="rounds of end-to-end timings (1 and 2 workers back to back); the median "
+                         "ratio counts")
     args = ap.parse_args()
 
     opts = RunOptions(replications=args.reps, duration_s=args.days * 86400.0)
@@ -67,13 +71,14 @@ def main() -> int:
                                                   seed=loaded.scenario.run.seed,
                                                   duration_s=loaded.scenario.run.duration), sweep=False)
 
-    # end to end, 1 and 2 workers taking turns, best of --repeat each: a shared machine's
-    # slow spells then hit both alike (each run_study prepares its world and, with 2 workers,
-    # starts its pool: start-up is in every timing)
+    # end to end, 1 and 2 workers taking turns (each run_study prepares its world and, with 2
+    # workers, starts its pool: start-up is in every timing). A shared machine has slow spells
+    # of a few seconds: each round times the two back to back, in alternating order, and the
+    # speed-up is the median over the rounds of each round's ratio; the best of each is shown too
     ends: dict[int, list[float]] = {1: [], 2: []}
     serial = two = None
-    for _ in range(args.repeat):
-        for w in (1, 2):
+    for r in range(args.repeat):
+        for w in ((1, 2) if r % 2 == 0 else (2, 1)):
             t0 = time.perf_counter()
             res = run_study(loaded, sweep=False, workers=w)
             ends[w].append(time.perf_counter() - t0)
@@ -105,8 +110,10 @@ def main() -> int:
         t2 = time.perf_counter() - t0
         peaks = list(pool.map(_worker_peak, range(2)))
     print(f"2 workers, warm:             {n / t2 * 60:8.1f} runs/min  ({t2:.2f} s)")
-    print(f"speed-up 2 vs 1 workers: {t1 / t2:.2f}x warm, {t1_cold / t2_cold:.2f}x end to end   "
-          "[target >= 1.8x end to end]")
+    rounds = sorted(a / b for a, b in zip(ends[1], ends[2], strict=True))
+    print(f"speed-up 2 vs 1 workers, end to end: {statistics.median(rounds):.2f}x, the median of "
+          f"{len(rounds)} rounds ({', '.join(f'{x:.2f}' for x in rounds)}; best of each: "
+          f"{t1_cold / t2_cold:.2f}x)   [target >= 1.8x]; warm: {t1 / t2:.2f}x")
     print(f"peak memory per worker: {', '.join(f'{p:.0f} MB' for p in peaks)}; "
           f"this process {_peak_rss_mb():.0f} MB")
 
