@@ -220,6 +220,35 @@ def test_along_route_follows_the_path_and_its_times():
             assert left == pytest.approx(max(0.0, cum[k] - elapsed), abs=1e-6)
 
 
+@settings(max_examples=60, deadline=None)
+@given(graphs(), st.integers(1, 4), st.floats(0.0, 200.0))
+def test_might_reach_never_rules_out_a_trip_within_the_limit(graph, k, limit):
+    n, edges = graph
+    xy = np.random.default_rng(len(edges)).uniform(0, 300, size=(n, 2))
+    # a road is never shorter than the straight line between its ends
+    edges = [(u, v, max(length, float(np.hypot(*(xy[u] - xy[v]))))) for u, v, length in edges]
+    net = make_net(n, edges, xy)
+    oracle = TravelTimeOracle(net, net.edge_length / 10.0)
+    oracle._landmarks = oracle._build_landmarks(k)
+    top = 10.0 * 1.5  # faster than any edge: a valid straight-line speed
+    for s in range(n):
+        row = dijkstra(oracle.forward, directed=True, indices=s)  # independent of the bounds
+        for t in range(n):
+            if row[t] <= limit:
+                assert oracle.might_reach(s, t, limit, top)
+
+
+def test_might_reach_rules_out_what_a_landmark_shows_too_far():
+    edges = [(i, i + 1, 100.0) for i in range(9)]  # one way, 10 s an edge, all at one point
+    oracle = TravelTimeOracle(make_net(10, edges), np.full(9, 10.0))
+    oracle._landmarks = oracle._build_landmarks(1)
+    assert oracle.might_reach(2, 7, 50.0, 20.0)
+    assert not oracle.might_reach(2, 7, 49.0, 20.0)  # the landmark bound alone: 50 s
+    far = make_net(2, [(0, 1, 1000.0)], xy=[(0.0, 0.0), (1000.0, 0.0)])
+    straight = TravelTimeOracle(far, np.full(1, 100.0))
+    assert not straight.might_reach(0, 1, 40.0, 20.0)  # 1 km at 20 m/s: 49 s at least
+
+
 def test_rejects_bad_edge_times():
     net = make_net(2, [(0, 1, 100.0)])
     with pytest.raises(ValueError, match="positive"):

@@ -92,6 +92,7 @@ class Engine:
         n_units = len(fleet)
         self.n_units = n_units
         self.oracle: list[TravelTimeOracle] = [world.oracles[t] for t in fleet.unit_type]
+        self._top_speed = [o.max_speed_mps for o in self.oracle]  # free flow: valid in any period
         # congestion: the period of each minute of the day, and each unit's oracle per period
         self.period_of_minute = world.period_of_minute
         self._period_list: list[int] = world.period_of_minute.tolist()  # fast scalar lookups
@@ -339,9 +340,9 @@ class Engine:
                   oracle: TravelTimeOracle) -> bool:
         """Whether unit ``u``, ``offset`` seconds from ``nxt``, might reach ``node`` within
         ``limit``: the straight-line bound at the free-flow top speed (valid in every congestion
-        period) first, then the landmark bound of the period's ``oracle``."""
-        return (offset + self.oracle[u].lower_bound(nxt, node) <= limit
-                and offset + oracle.landmark_bound(nxt, node) <= limit)
+        period) and the landmark bound of the period's ``oracle``
+        (:meth:`TravelTimeOracle.might_reach`)."""
+        return oracle.might_reach(nxt, node, limit - offset, self._top_speed[u])
 
     def _refine_transit(self, best: list[tuple[float, int]], kind: dict[int, int], units: list[int],
                         node: int, now: float, k: int, oracles: list[TravelTimeOracle]) -> None:
@@ -362,7 +363,7 @@ class Engine:
         seen = self._seen
         for u in units:
             nxt, offset = seen[u] = position(u, now)
-            if offset + self.oracle[u].lower_bound(nxt, node) > bound:
+            if not self._may_beat(u, nxt, offset, node, bound, oracles[u]):
                 continue
             oracle, target = oracles[u], trans_to[u]
             uppers.append((offset + float(oracle.to_node(target)[0][nxt])

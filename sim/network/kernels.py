@@ -2,6 +2,8 @@
 thousands of times a year, where a Python loop or a full scipy call costs too much.
 
 - :func:`goal_time`: one shortest time between two nodes, by a goal-directed search.
+- :func:`might_reach`: whether two lower bounds (straight line, landmarks) leave a trip
+  within a time limit: the check that decides whether a search is needed at all.
 - :func:`walk_route`: where a trip along a fastest route is after some seconds (and
   :func:`walk_routes`, for many trips to one target at once).
 
@@ -26,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["OVERFLOW", "goal_time", "walk_route", "walk_routes"]
+__all__ = ["OVERFLOW", "goal_time", "might_reach", "walk_route", "walk_routes"]
 
 OVERFLOW = -1.0
 """What :func:`goal_time` returns when its heap was too small (the caller searches otherwise)."""
@@ -173,3 +175,24 @@ def walk_routes(pred: np.ndarray, to_target: np.ndarray, sources: np.ndarray, ta
         node_out[i] = node
         left_out[i] = left
     return -1
+
+
+@njit(cache=True, nogil=True)
+def might_reach(x: np.ndarray, y: np.ndarray, top_speed: float, fwd: np.ndarray,
+                rev: np.ndarray, source: int, target: int, limit: float
+                ) -> bool:  # pragma: no cover (compiled; tested through the oracle)
+    """Whether the trip from ``source`` to ``target`` might take at most ``limit`` seconds: no
+    lower bound exceeds it. The bounds are the straight line at ``top_speed`` (m/s, with a 2%
+    margin for projection error) and the landmark bound (:func:`_bound`, without its floor)."""
+    d = np.hypot(x[source] - x[target], y[source] - y[target])
+    if 0.98 * d / top_speed > limit:
+        return False
+    best = -np.inf
+    for j in range(fwd.shape[1]):
+        a = fwd[target, j] - fwd[source, j]
+        if a > best:
+            best = a
+        b = rev[source, j] - rev[target, j]
+        if b > best:
+            best = b
+    return best - 1e-9 * abs(best) - 1e-6 <= limit
