@@ -199,6 +199,8 @@ def test_goal_directed_search_falls_back_to_dijkstra_when_its_heap_is_too_small(
     before = oracle.searches
     assert oracle.time_within(4, 0, math.inf) == pytest.approx(40.0)
     assert oracle.searches == before + 1 and oracle.goal_searches == 0  # answered by Dijkstra
+    path, times = oracle.route(4, 0)  # the route search falls back to the Dijkstra's route
+    assert path.tolist() == [4, 0] and times.tolist() == [40.0, 0.0]
 
 
 def test_along_route_follows_the_path_and_its_times():
@@ -247,6 +249,32 @@ def test_might_reach_rules_out_what_a_landmark_shows_too_far():
     far = make_net(2, [(0, 1, 1000.0)], xy=[(0.0, 0.0), (1000.0, 0.0)])
     straight = TravelTimeOracle(far, np.full(1, 100.0))
     assert not straight.might_reach(0, 1, 40.0, 20.0)  # 1 km at 20 m/s: 49 s at least
+
+
+@settings(max_examples=60, deadline=None)
+@given(tied_graphs(), st.integers(1, 4))
+def test_goal_directed_route_is_a_fastest_route_with_the_dijkstra_times(graph, k):
+    n, edges = graph
+    net = make_net(n, edges)
+    oracle = TravelTimeOracle(net, net.edge_length)
+    oracle._landmarks = oracle._build_landmarks(k)
+    fastest: dict[tuple[int, int], float] = {}
+    for u, v, t in edges:
+        fastest[(u, v)] = min(t, fastest.get((u, v), math.inf))
+    for t in range(n):
+        exact = dijkstra(oracle.reverse, directed=True, indices=t)  # independent: scipy
+        for s in range(n):
+            if not math.isfinite(exact[s]):
+                with pytest.raises(ValueError, match="cannot be reached"):
+                    oracle.route(s, t)
+                continue
+            path, times = oracle.route(s, t)
+            assert path[0] == s and path[-1] == t
+            np.testing.assert_array_equal(times, exact[path])  # the same floats
+            legs = [fastest[(a, b)] for a, b in zip(path[:-1], path[1:], strict=True)]
+            assert sum(legs) == pytest.approx(exact[s])  # real roads, as fast as the fastest
+            again = oracle.route(s, t)
+            np.testing.assert_array_equal(again[0], path)  # ties always go the same way
 
 
 def test_rejects_bad_edge_times():

@@ -145,6 +145,8 @@ class Engine:
         self.job_token = [0] * n_units
         self.job_period = [0] * n_units  # congestion period of each unit's drive to its job
         self.job_offer: list[tuple[float, float, bool]] = [(0.0, 0.0, False)] * n_units
+        # each busy unit's route to its job and the times along it, when a diversion asked
+        self._job_route: list[tuple[np.ndarray, np.ndarray] | None] = [None] * n_units
         self._on_minor: set[int] = set()  # units on minor jobs (that a diversion may take)
         self.divert = self.scenario.dispatch.divert_from_minor
         # a job finding no unit to send is handed to a backup force (a loss system)
@@ -406,10 +408,11 @@ class Engine:
         start, origin = self.job_start[u], self.job_from[u]
         if t < start:
             return origin, start - t
-        oracle = self.oracles_p[self.job_period[u]][u]
-        path = oracle.path_to(origin, scene)
-        to_scene = oracle.to_node(scene)[0]
-        cum = to_scene[path[0]] - to_scene[path]
+        hit = self._job_route[u]
+        if hit is None:  # its route, searched once per job (a goal-directed search)
+            path, to_scene = self.oracles_p[self.job_period[u]][u].route(origin, scene)
+            hit = self._job_route[u] = (path, to_scene[0] - to_scene)
+        path, cum = hit
         k = int(np.searchsorted(cum, t - start, side="left"))
         k = min(k, len(path) - 1)
         return int(path[k]), float(max(0.0, cum[k] - (t - start)))
@@ -489,6 +492,7 @@ class Engine:
             self._on_job.setdefault(i, set()).add(u)
             self._job_logs.setdefault(i, []).append(len(jobs.log))
         self.job_of[u] = i
+        self._job_route[u] = None
         self.job_log[u] = len(jobs.log)
         self.job_arrival[u] = arrival
         self.job_offer[u] = (turnout, travel, moving)

@@ -1,7 +1,8 @@
 """Compiled (numba) kernels of the travel-time oracle: the walks and searches the engine runs
 thousands of times a year, where a Python loop or a full scipy call costs too much.
 
-- :func:`goal_time`: one shortest time between two nodes, by a goal-directed search.
+- :func:`goal_time`: one shortest time between two nodes, by a goal-directed search; and
+  :func:`goal_route`, the same search keeping the route.
 - :func:`might_reach`: whether two lower bounds (straight line, landmarks) leave a trip
   within a time limit: the check that decides whether a search is needed at all.
 - :func:`walk_route`: where a trip along a fastest route is after some seconds (and
@@ -28,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["OVERFLOW", "goal_time", "might_reach", "walk_route", "walk_routes"]
+__all__ = ["OVERFLOW", "goal_route", "goal_time", "might_reach", "walk_route", "walk_routes"]
 
 OVERFLOW = -1.0
 """What :func:`goal_time` returns when its heap was too small (the caller searches otherwise)."""
@@ -53,8 +54,42 @@ def _bound(fwd: np.ndarray, rev: np.ndarray, source: int, node: int) -> float:  
 def goal_time(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, target: int,
               source: int, limit: float, fwd: np.ndarray, rev: np.ndarray, dist: np.ndarray,
               touched: np.ndarray, heap_key: np.ndarray, heap_node: np.ndarray,
-              heap_time: np.ndarray) -> float:  # pragma: no cover (compiled; tested through the oracle)
+              heap_time: np.ndarray) -> float:  # pragma: no cover (compiled)
+    """Shortest time (s) from ``source`` to ``target`` if at most ``limit``, else ``inf``; see
+    :func:`_search`. Returns :data:`OVERFLOW` if the heap arrays were too small."""
+    none = np.empty(0, dtype=np.int64)
+    return _search(indptr, indices, weights, target, source, limit, fwd, rev, dist, touched,
+                   heap_key, heap_node, heap_time, False, none, none, np.empty(0), none)
+
+
+@njit(cache=True, nogil=True)
+def goal_route(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, target: int,
+               source: int, fwd: np.ndarray, rev: np.ndarray, dist: np.ndarray,
+               touched: np.ndarray, heap_key: np.ndarray, heap_node: np.ndarray,
+               heap_time: np.ndarray, pred: np.ndarray, path: np.ndarray,
+               times: np.ndarray) -> int:  # pragma: no cover (compiled)
+    """A fastest route from ``source`` to ``target`` (:func:`_search`, keeping each node's next
+    hop towards ``target`` in ``pred``): its nodes into ``path`` and each one's time to
+    ``target`` into ``times``. Returns the number of nodes, 0 if ``target`` cannot be reached,
+    -1 if the heap arrays were too small."""
+    count = np.zeros(1, dtype=np.int64)
+    t = _search(indptr, indices, weights, target, source, np.inf, fwd, rev, dist, touched,
+                heap_key, heap_node, heap_time, True, pred, path, times, count)
+    if t == OVERFLOW:
+        return -1
+    return int(count[0])
+
+
+@njit(cache=True, nogil=True)
+def _search(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, target: int,
+            source: int, limit: float, fwd: np.ndarray, rev: np.ndarray, dist: np.ndarray,
+            touched: np.ndarray, heap_key: np.ndarray, heap_node: np.ndarray,
+            heap_time: np.ndarray, keep_route: bool, pred: np.ndarray, path: np.ndarray,
+            times: np.ndarray, count: np.ndarray
+            ) -> float:  # pragma: no cover (compiled; tested through the oracle)
     """Shortest time (s) from ``source`` to ``target`` if at most ``limit``, else ``inf``.
+    With ``keep_route``, the route's nodes and their times to ``target`` go to ``path`` and
+    ``times`` (``count[0]`` of them; none if unreachable), from the next hops kept in ``pred``.
 
     ``indptr, indices, weights``: the reversed graph in CSR (row v: the edges into v).
     ``fwd, rev``: landmark rows, one row per node. ``dist`` (all ``inf``), ``touched`` (one int
@@ -62,6 +97,10 @@ def goal_time(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, targ
     on return. Returns :data:`OVERFLOW` if the heap arrays were too small.
     """
     if source == target:
+        if keep_route:
+            path[0] = target
+            times[0] = 0.0
+            count[0] = 1
         return 0.0
     n_touched = 0
     size = 0
@@ -116,6 +155,8 @@ def goal_time(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, targ
                     touched[n_touched] = w
                     n_touched += 1
                 dist[w] = nd
+                if keep_route:
+                    pred[w] = v
                 if size >= cap:
                     result = OVERFLOW
                     size = 0
@@ -136,6 +177,16 @@ def goal_time(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, targ
                 heap_key[i] = nk
                 heap_node[i] = w
                 heap_time[i] = nd
+    if keep_route and result != OVERFLOW and result < np.inf:
+        node, k = source, 0
+        while node != target:  # each node on the route was settled before the source
+            path[k] = node
+            times[k] = dist[node]
+            k += 1
+            node = pred[node]
+        path[k] = target
+        times[k] = 0.0
+        count[0] = k + 1
     for t in range(n_touched):
         dist[touched[t]] = np.inf
     return result

@@ -33,7 +33,14 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from sim.network.graph import RoadNetwork
-from sim.network.kernels import OVERFLOW, goal_time, might_reach, walk_route, walk_routes
+from sim.network.kernels import (
+    OVERFLOW,
+    goal_route,
+    goal_time,
+    might_reach,
+    walk_route,
+    walk_routes,
+)
 
 __all__ = ["LANDMARKS", "TravelTimeOracle", "edge_times"]
 
@@ -97,6 +104,9 @@ class _GoalInputs:
     heap_key: np.ndarray
     heap_node: np.ndarray
     heap_time: np.ndarray
+    pred: np.ndarray  # next hops of the route search, and its route
+    path: np.ndarray
+    times: np.ndarray
 
 
 class TravelTimeOracle:
@@ -227,6 +237,24 @@ class TravelTimeOracle:
         self.goal_searches += 1
         return t
 
+    def route(self, source: int, target: int) -> tuple[np.ndarray, np.ndarray]:
+        """A fastest route from ``source`` to ``target`` (node indices, both included) and each
+        node's time (s) to ``target``, by the goal-directed search (never cached). Of several
+        equally fast routes it takes the one its search finds first, always the same one."""
+        g = self._goal
+        if g is None:
+            g = self._goal = self._goal_inputs()
+        n: int = goal_route(g.indptr, g.indices, g.weights, target, source, g.fwd, g.rev, g.dist,
+                            g.touched, g.heap_key, g.heap_node, g.heap_time, g.pred, g.path,
+                            g.times)
+        if n == 0:
+            raise ValueError(f"node {target} cannot be reached from node {source}")
+        self.goal_searches += 1
+        if n < 0:  # (a heap too small for a pathological search: never seen so far)
+            path = self.path_to(source, target)
+            return path, np.asarray(self.to_node(target)[0][path])
+        return g.path[:n].copy(), g.times[:n].copy()
+
     def _goal_inputs(self) -> _GoalInputs:
         """The inputs and workspaces of the goal-directed search (about 24 bytes per edge and
         per node)."""
@@ -241,7 +269,9 @@ class TravelTimeOracle:
                            np.frombuffer(fwd, dtype=np.float64).reshape(self.n, k),
                            np.frombuffer(rev, dtype=np.float64).reshape(self.n, k),
                            np.full(self.n, np.inf), np.empty(self.n, dtype=np.int64),
-                           np.empty(cap), np.empty(cap, dtype=np.int64), np.empty(cap))
+                           np.empty(cap), np.empty(cap, dtype=np.int64), np.empty(cap),
+                           np.empty(self.n, dtype=np.int64), np.empty(self.n, dtype=np.int64),
+                           np.empty(self.n))
 
     def end_run(self, keep: AbstractSet[int]) -> None:
         """Drop what one engine run cached for its incident scenes: the limited searches, and the
