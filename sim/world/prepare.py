@@ -83,7 +83,8 @@ class World:
     _loop_rank: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = field(
         default_factory=dict, repr=False)
     tables_dir: Path | None = None
-    """Where one-time tables (loop rows) are stored between processes; None: not stored."""
+    """Where one-time tables (loop rows, post times and orders, loop ranks, the oracles' rows of
+    pinned nodes) are stored between processes; None: not stored."""
     _rows_stored: dict[int, int] = field(default_factory=dict, repr=False)  # oracle -> rows on disk
     _pinned: frozenset[int] | None = field(default=None, repr=False)
     rural: RuralWorld | None = None
@@ -188,6 +189,10 @@ class World:
         oracles = [self.period_oracles[period][lp.unit_type] for lp in loops]
         key = (layout, tuple(id(o) for o in oracles))  # periods that drive alike share a table
         hit = self._loop_table.get(key)
+        if hit is None and not loops:
+            empty = np.zeros((0, self.net.n_nodes), dtype=np.float32)
+            empty.setflags(write=False)
+            hit = (empty, [])
         if hit is None:
             blocks: list[np.ndarray] = []
             row_of = np.zeros(sum(len(lp.nodes) for lp in loops), dtype=np.int64)
