@@ -267,8 +267,8 @@ def test_a_run_leaves_only_post_and_loop_rows_cached_and_records_do_not_depend_o
     assert posts <= keep
     for period in world.period_oracles:
         for oracle in period.values():
-            assert not oracle._limited and not oracle._to and not oracle._pred
-            assert set(oracle._kept) <= keep and set(oracle._kept_pred) <= keep
+            assert not oracle._limited and not oracle._to
+            assert set(oracle._kept) <= keep
     # rows of posts are kept from one run to the next, and they are the exact reverse rows
     some = next(o for period in world.period_oracles for o in period.values() if o._kept)
     for target, (times, _) in some._kept.items():

@@ -102,8 +102,8 @@ def test_pruning_by_the_bounds_and_goal_directed_search_never_change_a_record(tm
     searches_pruned = sum(o.searches - o.landmark_searches for o in world.oracles.values())
 
     _, _, world2 = world_for(tmp_path, data, name="again.yaml")
-    monkeypatch.setattr(TravelTimeOracle, "lower_bound", lambda self, a, b: 0.0)  # prune nothing
-    monkeypatch.setattr(TravelTimeOracle, "landmark_bound", lambda self, a, b: 0.0)
+    # prune nothing: no bound rules a unit out
+    monkeypatch.setattr(TravelTimeOracle, "might_reach", lambda self, a, b, limit, speed: True)
     monkeypatch.setattr(TravelTimeOracle, "goal_directed", False)  # limited Dijkstra, not A*
     unpruned = simulate(world2, "two_posts", inc, 0, presence=False)
     searches_unpruned = sum(o.searches for o in world2.oracles.values())

@@ -29,14 +29,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["OVERFLOW", "goal_route", "goal_time", "might_reach", "walk_route", "walk_routes"]
+__all__ = ["OVERFLOW", "goal_route", "goal_time", "landmark_bound", "might_reach", "walk_route",
+           "walk_routes"]
 
 OVERFLOW = -1.0
 """What :func:`goal_time` returns when its heap was too small (the caller searches otherwise)."""
 
 
 @njit(cache=True, nogil=True)
-def _bound(fwd: np.ndarray, rev: np.ndarray, source: int, node: int) -> float:  # pragma: no cover
+def landmark_bound(fwd: np.ndarray, rev: np.ndarray, source: int,
+                   node: int) -> float:  # pragma: no cover (compiled)
     """Landmark lower bound on the time from ``source`` to ``node`` (fwd[v, j] = T(L_j, v),
     rev[v, j] = T(v, L_j)), minus a hair of slack; never negative."""
     best = 0.0
@@ -108,7 +110,7 @@ def _search(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, target
     dist[target] = 0.0
     touched[n_touched] = target
     n_touched += 1
-    heap_key[0] = _bound(fwd, rev, source, target)
+    heap_key[0] = landmark_bound(fwd, rev, source, target)
     heap_node[0] = target
     heap_time[0] = 0.0
     size = 1
@@ -162,7 +164,7 @@ def _search(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, target
                     size = 0
                     break
                 # push (nd + bound, w): sift up
-                nk = nd + _bound(fwd, rev, source, w)
+                nk = nd + landmark_bound(fwd, rev, source, w)
                 i = size
                 size += 1
                 while i > 0:
@@ -234,16 +236,8 @@ def might_reach(x: np.ndarray, y: np.ndarray, top_speed: float, fwd: np.ndarray,
                 ) -> bool:  # pragma: no cover (compiled; tested through the oracle)
     """Whether the trip from ``source`` to ``target`` might take at most ``limit`` seconds: no
     lower bound exceeds it. The bounds are the straight line at ``top_speed`` (m/s, with a 2%
-    margin for projection error) and the landmark bound (:func:`_bound`, without its floor)."""
+    margin for projection error) and the landmark bound (:func:`landmark_bound`)."""
     d = np.hypot(x[source] - x[target], y[source] - y[target])
     if 0.98 * d / top_speed > limit:
         return False
-    best = -np.inf
-    for j in range(fwd.shape[1]):
-        a = fwd[target, j] - fwd[source, j]
-        if a > best:
-            best = a
-        b = rev[source, j] - rev[target, j]
-        if b > best:
-            best = b
-    return best - 1e-9 * abs(best) - 1e-6 <= limit
+    return landmark_bound(fwd, rev, source, target) <= limit

@@ -20,12 +20,10 @@ networkx is never used here.
 from __future__ import annotations
 
 import hashlib
-from array import array
 from collections import OrderedDict
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from operator import sub
 from typing import TypeVar
 
 import numpy as np
@@ -37,6 +35,7 @@ from sim.network.kernels import (
     OVERFLOW,
     goal_route,
     goal_time,
+    landmark_bound,
     might_reach,
     walk_route,
     walk_routes,
@@ -45,7 +44,7 @@ from sim.network.kernels import (
 __all__ = ["LANDMARKS", "TravelTimeOracle", "edge_times"]
 
 LANDMARKS = 8
-"""Landmarks per oracle for :meth:`TravelTimeOracle.landmark_bound`."""
+"""Landmarks per oracle (:meth:`TravelTimeOracle.landmark_bound`)."""
 
 
 def edge_times(net: RoadNetwork, speeds: dict[str, float], *, factor: float = 1.0,
@@ -145,15 +144,13 @@ class TravelTimeOracle:
         self._limited: OrderedDict[int, tuple[float, np.ndarray]] = OrderedDict()
         # limited searches of incident nodes: at most lru_size, and at most about 50 MB of them
         self._lru_size = min(lru_size, max(32, 6_500_000 // max(self.n, 1)))
-        self._pred: OrderedDict[int, tuple[array[int], array[float]]] = OrderedDict()
         # rows of the targets every run asks for (posts, loop waypoints, presence points), moved
         # out of the LRUs at the end of a run (:meth:`end_run`): plain lookups, never evicted
         self._kept: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        self._kept_pred: dict[int, tuple[array[int], array[float]]] = {}
         self._kept_size = max(64, 3_000_000 // max(self.n, 1))  # rows each: ~50 MB a store at most
         self.searches = 0  # number of Dijkstra runs, for benchmarks
         # landmark rows (times from and to a few far-apart nodes, per node), built when first asked
-        self._landmarks: tuple[array[float], array[float], int] | None = None
+        self._landmarks: tuple[np.ndarray, np.ndarray] | None = None  # [node, landmark] from, to
         self.landmark_searches = 0  # the part of ``searches`` that built the landmark rows
         # the goal-directed search's inputs and workspaces, built when first asked
         self._goal: _GoalInputs | None = None
@@ -258,16 +255,11 @@ class TravelTimeOracle:
     def _goal_inputs(self) -> _GoalInputs:
         """The inputs and workspaces of the goal-directed search (about 24 bytes per edge and
         per node)."""
-        lm = self._landmarks
-        if lm is None:
-            lm = self._landmarks = self._build_landmarks()
-        fwd, rev, k = lm
+        fwd, rev = self._landmark_rows()
         r = self.reverse
         cap = 2 * r.nnz + 16  # heap entries: one per time improved (nodes may be reopened)
         return _GoalInputs(r.indptr.astype(np.int64), r.indices.astype(np.int64),
-                           r.data.astype(np.float64),
-                           np.frombuffer(fwd, dtype=np.float64).reshape(self.n, k),
-                           np.frombuffer(rev, dtype=np.float64).reshape(self.n, k),
+                           r.data.astype(np.float64), fwd, rev,
                            np.full(self.n, np.inf), np.empty(self.n, dtype=np.int64),
                            np.empty(cap), np.empty(cap, dtype=np.int64), np.empty(cap),
                            np.empty(self.n, dtype=np.int64), np.empty(self.n, dtype=np.int64),
@@ -285,7 +277,6 @@ class TravelTimeOracle:
         """
         self._limited.clear()
         _move_kept(self._to, self._kept, keep, self._kept_size)
-        _move_kept(self._pred, self._kept_pred, keep, self._kept_size)
 
     @property
     def signature(self) -> str:
@@ -309,9 +300,7 @@ class TravelTimeOracle:
                "to_times": np.stack([self._kept[t][0] for t in dst]) if dst else empty,
                "to_pred": (np.stack([self._kept[t][1] for t in dst]) if dst else empty).astype(np.int32)}
         if self._landmarks is not None:
-            fwd, rev, k = self._landmarks
-            out["landmarks_fwd"] = np.frombuffer(fwd, dtype=np.float64).reshape(self.n, k)
-            out["landmarks_rev"] = np.frombuffer(rev, dtype=np.float64).reshape(self.n, k)
+            out["landmarks_fwd"], out["landmarks_rev"] = self._landmarks
         return out
 
     def export_count(self, keep: AbstractSet[int]) -> int:
@@ -346,8 +335,9 @@ class TravelTimeOracle:
         if self._landmarks is None and fwd is not None and rev is not None \
                 and fwd.shape == rev.shape and fwd.ndim == 2 and fwd.shape[0] == n \
                 and fwd.dtype == rev.dtype == np.float64:
-            self._landmarks = (array("d", np.ascontiguousarray(fwd).tobytes()),
-                               array("d", np.ascontiguousarray(rev).tobytes()), fwd.shape[1])
+            fwd.setflags(write=False)
+            rev.setflags(write=False)
+            self._landmarks = (np.ascontiguousarray(fwd), np.ascontiguousarray(rev))
             taken += 1
         return taken
 
@@ -357,35 +347,18 @@ class TravelTimeOracle:
             return float(self._from[source][target])
         return float(self.to_node(target)[0][source])
 
-    def _next_hops(self, target: int) -> tuple[array[int], array[float]]:
-        """Next hops towards ``target`` and times to it, as flat arrays a Python walk reads fast
-        (kept for the targets used most recently, about 16 MB)."""
-        hit = self._kept_pred.get(target)
-        if hit is not None:
-            return hit
-        hit = self._pred.get(target)
-        if hit is None:
-            times, nxt = self.to_node(target)
-            hit = (array("q", np.ascontiguousarray(nxt, dtype=np.int64).tobytes()),
-                   array("d", np.ascontiguousarray(times, dtype=np.float64).tobytes()))
-            self._pred[target] = hit
-            if len(self._pred) * self.n > 1_000_000:
-                self._pred.popitem(last=False)
-        else:
-            self._pred.move_to_end(target)
-        return hit
-
     def path_to(self, source: int, target: int) -> np.ndarray:
-        """Node indices of a fastest route from ``source`` to ``target`` (both included)."""
-        pred = self._next_hops(target)[0]
-        path = array("q", [source])
+        """Node indices of a fastest route from ``source`` to ``target`` (both included), along
+        the next hops of :meth:`to_node`."""
+        pred = self.to_node(target)[1]
+        path = [source]
         node = source
         while node != target:
-            node = pred[node]
+            node = int(pred[node])
             if node < 0:
                 raise ValueError(f"node {target} cannot be reached from node {source}")
             path.append(node)
-        return np.frombuffer(path, dtype=np.int64)
+        return np.array(path, dtype=np.int64)
 
     def along_route(self, source: int, target: int, elapsed: float) -> tuple[int, float]:
         """Where a trip on the fastest route from ``source`` to ``target`` is ``elapsed`` seconds
@@ -438,21 +411,22 @@ class TravelTimeOracle:
     def landmark_bound(self, source: int, target: int) -> float:
         """A lower bound (s) on the travel time from ``source`` to ``target`` by the triangle
         inequality over a few landmarks L (the ALT bound): ``T(L, target) - T(L, source)`` and
-        ``T(source, L) - T(target, L)``. Much tighter than :meth:`lower_bound` on a road
-        network; two list lookups per landmark once the landmark rows exist."""
-        lm = self._landmarks
-        if lm is None:
-            lm = self._landmarks = self._build_landmarks()
-        fwd, rev, k = lm
-        s, t = source * k, target * k
-        bound = max(max(map(sub, fwd[t:t + k], fwd[s:s + k])),
-                    max(map(sub, rev[s:s + k], rev[t:t + k])))
-        return bound - 1e-9 * abs(bound) - 1e-6  # (a hair of slack: the rows are rounded sums)
+        ``T(source, L) - T(target, L)``, less a hair of slack, never negative. Much tighter than
+        :meth:`lower_bound` on a road network; the same bound :meth:`might_reach` and the
+        goal-directed search use (:func:`sim.network.kernels.landmark_bound`)."""
+        fwd, rev = self._landmark_rows()
+        bound: float = landmark_bound(fwd, rev, source, target)
+        return bound
 
-    def _build_landmarks(self, k: int = LANDMARKS) -> tuple[array[float], array[float], int]:
+    def _landmark_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._landmarks is None:
+            self._landmarks = self._build_landmarks()
+        return self._landmarks
+
+    def _build_landmarks(self, k: int = LANDMARKS) -> tuple[np.ndarray, np.ndarray]:
         """Times from and to ``k`` landmarks picked far apart (each the node farthest from those
-        picked so far, by driving time; ties to the lower node), node by node in flat arrays
-        (16 bytes a node and landmark), and the number of landmarks."""
+        picked so far, by driving time; ties to the lower node), as read-only ``[node,
+        landmark]`` matrices (16 bytes a node and landmark)."""
         picked: list[int] = []
         rows: list[np.ndarray] = []
         nearest = dijkstra(self.forward, directed=True, indices=0)
@@ -469,7 +443,8 @@ class TravelTimeOracle:
         self.searches += 2 * len(picked)
         self.landmark_searches += 1 + 2 * len(picked)
         big = 1e30  # unreachable: a finite stand-in keeps the differences free of NaN
-        fwd = np.where(np.isfinite(np.stack(rows)), np.stack(rows), big).T
-        rev = np.where(np.isfinite(back), back, big).reshape(len(picked), -1).T
-        return (array("d", np.ascontiguousarray(fwd).tobytes()),
-                array("d", np.ascontiguousarray(rev).tobytes()), len(picked))
+        fwd = np.ascontiguousarray(np.where(np.isfinite(np.stack(rows)), np.stack(rows), big).T)
+        rev = np.ascontiguousarray(np.where(np.isfinite(back), back, big).reshape(len(picked), -1).T)
+        fwd.setflags(write=False)
+        rev.setflags(write=False)
+        return fwd, rev

@@ -125,6 +125,13 @@ class World:
                                                  self.period_of_minute)
         return hit
 
+    def _posts_key(self, layout: str, posts: np.ndarray, period: int) -> bytes:
+        """What a table from ``layout``'s units at ``posts`` in ``period`` is computed from: each
+        unit's oracle (by checksum) and post; the key of its stored file."""
+        oracles = self.period_oracles[period]
+        return (b"".join(oracles[t].signature.encode() for t in self.fleets[layout].unit_type)
+                + posts.astype(np.int64).tobytes())
+
     def post_times(self, layout: str, posts: np.ndarray | None = None, period: int = 0) -> np.ndarray:
         """Driving time (s) from each unit's post to every node: ``[node, unit]``, read-only.
 
@@ -139,8 +146,7 @@ class World:
         table = self._post_times.get(key)
         if table is None:
             oracles = self.period_oracles[period]
-            stored = b"".join(oracles[t].signature.encode() for t in fleet.unit_type) \
-                + posts.astype(np.int64).tobytes()
+            stored = self._posts_key(layout, posts, period)
 
             def build() -> np.ndarray:
                 out = np.empty((self.net.n_nodes, len(fleet)))
@@ -161,10 +167,7 @@ class World:
         key = (layout, posts.tobytes(), period)
         order = self._post_order.get(key)
         if order is None:
-            oracles = self.period_oracles[period]
-            stored = b"".join(oracles[t].signature.encode() for t in fleet.unit_type) \
-                + posts.astype(np.int64).tobytes() + fleet.turnout_s.astype(float).tobytes()
-
+            stored = self._posts_key(layout, posts, period) + fleet.turnout_s.astype(float).tobytes()
             dtype = np.int16 if len(fleet) < 2**15 else np.int32
 
             def build() -> np.ndarray:
@@ -195,14 +198,14 @@ class World:
             hit = (empty, [])
         if hit is None:
             blocks: list[np.ndarray] = []
-            row_of = np.zeros(sum(len(lp.nodes) for lp in loops), dtype=np.int64)
+            starts = np.cumsum([0] + [len(lp.nodes) for lp in loops])  # of each loop, end to end
+            row_of = np.zeros(starts[-1], dtype=np.int64)
             base = 0
             for oracle in {id(o): o for o in oracles}.values():
                 mine = [k for k, o in enumerate(oracles) if o is oracle]
                 nodes, back = np.unique(np.concatenate([loops[k].nodes for k in mine]),
                                         return_inverse=True)
                 blocks.append(self._stored_rows(oracle, nodes))
-                starts = np.cumsum([0] + [len(lp.nodes) for lp in loops])
                 pos = np.concatenate([np.arange(starts[k], starts[k + 1]) for k in mine])
                 row_of[pos] = back.reshape(-1) + base
                 base += len(nodes)
