@@ -251,8 +251,8 @@ class Engine:
         (computed once per layout, posts and period): the first k available ones are the only
         parked candidates. Patrolling units are timed exactly only when their loop's lower bound
         (the shortest drive from any of its nodes) could beat the k-th best so far. Units driving
-        back, and units on minor jobs that could be diverted, need a (bounded, cached) search
-        only when a straight-line bound says they might win.
+        back, and units on minor jobs that could be diverted, need a search (one goal-directed
+        search each) only when neither the straight-line nor the landmark bound rules them out.
         """
         minute = int(now // 60.0) % MINUTES_PER_DAY
         period = self._period_list[minute]
@@ -316,8 +316,9 @@ class Engine:
                          oracles: list[TravelTimeOracle]) -> None:
         """Exact arrival times, into ``best``, for units on minor jobs that a diversion would
         bring strictly earlier than the k-th best so far (from where they are on their way, or
-        from the scene). Units the lower bounds rule out (:meth:`_may_beat`) need no search; the
-        others share one bounded, cached reverse search from ``node``.
+        from the scene). Units the lower bounds rule out (:meth:`_may_beat`) need no search; each
+        of the others gets one goal-directed search, stopped at that k-th best
+        (:meth:`TravelTimeOracle.time_within`).
         """
         bound = self._kth(best, k)
         for u in units:
@@ -355,8 +356,7 @@ class Engine:
         ``offset + T(next, target) + T(target, node)``, two lookups in rows kept for the posts and
         waypoints. The k-th smallest of these upper bounds and the exact times so far is the
         bound: units whose lower bounds (:meth:`_may_beat`) exceed it cannot be among the k best
-        and need no search, and the one reverse search from ``node`` stops at it (a smaller ball
-        than the best parked unit's time).
+        and need no search, and the goal-directed search of each of the others stops at it.
         """
         bound = self._kth(best, k)
         position, trans_to = self.traj.position, self.traj.trans_to

@@ -66,12 +66,12 @@ class Trajectories:
 
     def _flat_loops(self) -> None:
         """All loops of the layout end to end, so that a patrolling unit's position is one
-        bisection; rows of driving times from every loop node come with them."""
+        bisection (the rows of driving times from the loop nodes are the world's:
+        :meth:`flat_rows`)."""
         loops = self.fleet.loops
         self.loop_base: list[float] = [0.0] * len(loops)
         self.cycle: list[float] = [float(lp.cycle) for lp in loops]
         if not loops:
-            self.flat_cum = np.zeros(0)
             self.flat_cum_list: list[float] = []
             self.flat_node_list: list[int] = []
             return
@@ -80,8 +80,7 @@ class Trajectories:
             self.loop_base[k] = base
             cums.append(lp.cum + base)
             base += lp.cycle + 1.0  # a gap keeps segments apart
-        self.flat_cum = np.concatenate(cums)
-        self.flat_cum_list = self.flat_cum.tolist()
+        self.flat_cum_list = np.concatenate(cums).tolist()
         # all loops' nodes end to end (index with the positions of loop_position)
         self.flat_node_list = np.concatenate([lp.nodes for lp in loops]).tolist()
 

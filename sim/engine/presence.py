@@ -90,15 +90,16 @@ def _cover(rev: np.ndarray, targets: np.ndarray, node: np.ndarray, offset: np.nd
     units and samples is compiled (:func:`_cover_bits`).
     """
     n_pts = rev.shape[0]
+    node = np.ascontiguousarray(node, dtype=np.int64)
+    offset = np.ascontiguousarray(offset, dtype=np.float64)
+    known = np.ascontiguousarray(known)
     for lo in range(0, n_pts, 62):  # 62 points per int64 bit field
         hi = min(n_pts, lo + 62)
         sub, tgt = np.ascontiguousarray(rev[lo:hi]), np.ascontiguousarray(targets[lo:hi])
         weights = np.left_shift(1, np.arange(hi - lo, dtype=np.int64))
         bits = ((sub <= tgt[:, None]).astype(np.int64) * weights[:, None]).sum(axis=0)  # per node
         out = np.zeros(node.shape[1], dtype=np.int64)  # per sample: the points covered
-        _cover_bits(bits, sub, tgt, np.ascontiguousarray(node, dtype=np.int64),
-                    np.ascontiguousarray(offset, dtype=np.float64), np.ascontiguousarray(known),
-                    out)
+        _cover_bits(bits, sub, tgt, node, offset, known, out)
         for j in range(hi - lo):
             covered[lo + j] |= ((out >> j) & 1).astype(bool)
 
