@@ -414,3 +414,95 @@ def test_a_backup_on_its_way_becomes_the_first_unit_when_the_first_is_diverted(t
     assert again.sum() == 1
     assert c["full_arrival_s"][0] == pytest.approx(float(asg["arrival_s"][again][0]))
     assert c["units_sent"][0] == 2
+
+
+@st.composite
+def _loop_scenes(draw):
+    """Loops laid end to end, units on them in any state, driving-time rows and parked seeds."""
+    n_nodes = draw(st.integers(2, 6))
+    n_loops = draw(st.integers(1, 4))
+    cums, bases, cycles, nodes, base = [], [], [], [], 0.0
+    for _ in range(n_loops):
+        steps = draw(st.lists(st.floats(1.0, 30.0), min_size=1, max_size=5))
+        cum = np.concatenate([[0.0], np.cumsum(steps)])  # back at the start after a cycle
+        bases.append(base)
+        cums.append(cum + base)
+        cycles.append(float(cum[-1]))
+        stops = draw(st.lists(st.integers(0, n_nodes - 1), min_size=len(steps),
+                              max_size=len(steps)))
+        nodes += stops + stops[:1]
+        base += cycles[-1] + 1.0
+    flat_cum = np.concatenate(cums)
+    n_rows = draw(st.integers(1, len(flat_cum)))
+    row_of = np.array(draw(st.lists(st.integers(0, n_rows - 1), min_size=len(flat_cum),
+                                    max_size=len(flat_cum))), dtype=np.int64)
+    # whole seconds (and a few ties) make equal arrivals likely
+    rows = np.array(draw(st.lists(st.integers(0, 300), min_size=n_rows * n_nodes,
+                                  max_size=n_rows * n_nodes)), dtype=np.float32).reshape(n_rows, -1)
+    n_units = draw(st.integers(1, 12))
+    loop_of = draw(st.lists(st.integers(0, n_loops - 1), min_size=n_units, max_size=n_units))
+    anchor = draw(st.lists(st.floats(-5000.0, 5000.0), min_size=n_units, max_size=n_units))
+    trans_end = draw(st.lists(st.sampled_from([-math.inf, 0.0, 900.0, 1000.0, 1100.0]),
+                              min_size=n_units, max_size=n_units))
+    blocked = draw(st.lists(st.sampled_from([0, 0, 1, 2]), min_size=n_units, max_size=n_units))
+    on_air = draw(st.lists(st.booleans(), min_size=n_units, max_size=n_units))
+    seeds = draw(st.lists(st.integers(0, 400).map(float), max_size=3))
+    k = draw(st.sampled_from([1, 1, 2, 3, 5]))
+    node = draw(st.integers(0, n_nodes - 1))
+    now = draw(st.sampled_from([1000.0, 1000.5, 12345.25]))
+    return (n_nodes, bases, cycles, flat_cum, np.array(nodes, dtype=np.int64), rows, row_of,
+            loop_of, anchor, trans_end, blocked, on_air, seeds, k, node, now)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_loop_scenes())
+def test_compiled_loop_dispatch_finds_the_k_earliest_with_the_python_floats(scene):
+    """positions.loop_offers against a brute force in plain Python: every available looping
+    unit timed (Python's ``%`` and ``bisect``), no pruning; the k earliest of those and the seeds
+    (ties to the lower unit) must be the k earliest the kernel leaves, with the same floats."""
+    from bisect import bisect_left
+
+    from sim.engine.positions import loop_offers
+
+    (n_nodes, bases, cycles, flat_cum, flat_node, rows, row_of, loop_of, anchor, trans_end,
+     blocked, on_air, seeds, k, node, now) = scene
+    n_units, n_loops = len(loop_of), len(bases)
+    cum_list = flat_cum.tolist()
+    # brute force: every available unit of every loop
+    expected = [(eta, n_units + j) for j, eta in enumerate(seeds)]  # parked: other unit numbers
+    for u in range(n_units):
+        if on_air[u] and blocked[u] == 0 and trans_end[u] <= now:
+            lp = loop_of[u]
+            phase = (now - anchor[u]) % cycles[lp]
+            kf = bisect_left(cum_list, bases[lp] + phase)
+            offset = cum_list[kf] - bases[lp] - phase
+            expected.append((offset + float(rows[row_of[kf], node]), u))
+    expected.sort()
+    # the kernel's inputs: each loop's lower bound is its least row entry for the node
+    bound = np.array([min(rows[row_of[kf], node] for kf in range(len(flat_cum))
+                          if bases[lp] <= flat_cum[kf] <= bases[lp] + cycles[lp])
+                      for lp in range(n_loops)], dtype=np.float32)
+    order = np.argsort(bound, kind="stable")
+    low = np.tile(bound[order], (n_nodes, 1))
+    order2 = np.tile(order.astype(np.int64), (n_nodes, 1))
+    units_of = [[u for u in range(n_units) if loop_of[u] == lp] for lp in range(n_loops)]
+    ptr = np.cumsum([0] + [len(us) for us in units_of]).astype(np.int64)
+    flat_units = np.array([u for us in units_of for u in us], dtype=np.int64)
+    cand = np.tile(np.array(on_air, dtype=bool), (1440, 1))
+    top = np.empty(n_units + len(seeds) + 1)  # room for every arrival
+    top[:len(seeds)] = seeds
+    out = np.empty((n_units, 4))
+    n = loop_offers(node, now, min(k, len(top)), 7, len(seeds), cand,
+                    np.array(blocked, dtype=np.uint8), np.array(trans_end), np.array(anchor),
+                    low, order2, rows, row_of, flat_node, flat_cum, np.array(bases),
+                    np.array(cycles), ptr, flat_units, top, out)
+    got = sorted([(eta, n_units + j) for j, eta in enumerate(seeds)]
+                 + [(float(r[0]), int(r[1])) for r in out[:n]])
+    assert got[:k] == expected[:k]
+    exact = {u: eta for eta, u in expected}
+    for eta, u, nxt, offset in out[:n].tolist():  # each one's float, and where it was found
+        assert eta == exact[int(u)]
+        lp = loop_of[int(u)]
+        phase = (now - anchor[int(u)]) % cycles[lp]
+        kf = bisect_left(cum_list, bases[lp] + phase)
+        assert (nxt, offset) == (flat_node[kf], cum_list[kf] - bases[lp] - phase)

@@ -34,7 +34,6 @@ time; they become arrays once, at the end. simpy is imported here and nowhere el
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_left
 from collections.abc import Callable, Generator
 from collections.abc import Set as AbstractSet
 from typing import Any
@@ -44,7 +43,7 @@ import simpy
 
 from sim.engine.dispatch import DispatchPolicy, Job, Offer
 from sim.engine.policies import build_policy
-from sim.engine.positions import JOB, LOOP, PARK, TRANSIT, Trajectories
+from sim.engine.positions import JOB, LOOP, PARK, TRANSIT, Trajectories, loop_offers
 from sim.engine.presence import sample_presence
 from sim.engine.results import JobResults, assemble
 from sim.engine.village import rural_records, village_desk
@@ -168,6 +167,17 @@ class Engine:
         for u, lp in enumerate(self.traj.loop):
             if lp >= 0 and self.dispatchable[u]:
                 self._loop_units[lp].append(u)
+        # what the compiled dispatch of looping units reads (positions.loop_offers): the same
+        # state as arrays (busy or excluded units are "blocked"), and buffers
+        self._cand_a = np.ascontiguousarray(candidates)
+        self._blocked = np.zeros(n_units, dtype=np.uint8)
+        self._loop_ptr = np.cumsum([0] + [len(us) for us in self._loop_units]).astype(np.int64)
+        self._loop_units_a = np.array([u for us in self._loop_units for u in us], dtype=np.int64)
+        self._loop_base_a = np.array(self.traj.loop_base, dtype=np.float64)
+        self._cycle_a = np.array(self.traj.cycle, dtype=np.float64)
+        self._loop_tables: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._top = np.empty(n_units + 1)
+        self._offers = np.empty((max(n_units, 1), 4))
         # the dispatch moment the Units view answers for (set by _send)
         self._at: tuple[int, float, bool, AbstractSet[int]] = (0, 0.0, False, frozenset())
         # units with a kept assignment to each multi-unit job: never sent to it twice
@@ -274,26 +284,7 @@ class Engine:
                 if found == k:
                     break
         if self.any_loop:
-            bound = self._kth(best, k)
-            rows: np.ndarray | None = None
-            row_of: list[int] = []
-            seen, anchor, cum, flat_node = self._seen, traj.anchor, traj.flat_cum_list, traj.flat_node_list
-            for low, lp in zip(*traj.loop_rank(period, node), strict=True):
-                if low > bound + 1e-6:  # (a hair of slack for rounding)
-                    break
-                cycle, base = traj.cycle[lp], traj.loop_base[lp]
-                for u in self._loop_units[lp]:
-                    if cand[u] and not busy[u] and trans_end[u] <= now and u not in exclude:
-                        if rows is None:
-                            rows, row_of = traj.flat_rows(period)
-                        # traj.loop_position, inlined: the next loop node and the time to it
-                        phase = (now - anchor[u]) % cycle
-                        kflat = bisect_left(cum, base + phase)
-                        offset = cum[kflat] - base - phase
-                        seen[u] = (flat_node[kflat], offset)
-                        best.append((offset + float(rows[row_of[kflat], node]), u))
-                        kind[u] = 1
-                bound = self._kth(best, k)
+            self._loop_units_at(best, kind, node, now, k, minute, period, exclude)
         oracles = self.oracles_p[period]
         if transit:  # driving back after a job: sent from where they are
             self._refine_transit(best, kind, transit, node, now, k, oracles)
@@ -310,6 +301,40 @@ class Engine:
             turn = 0.0 if c else turnout[u]
             out.append(Offer(u, turn, eta - turn, c != 0, c == 3))
         return out
+
+    def _loop_units_at(self, best: list[tuple[float, int]], kind: dict[int, int], node: int,
+                       now: float, k: int, minute: int, period: int,
+                       exclude: AbstractSet[int]) -> None:
+        """Add to ``best`` the looping units that may be among the k earliest at ``node``: the
+        loops in order of their lower bound, each timed only while that bound could beat the
+        k-th best so far (one compiled call: :func:`sim.engine.positions.loop_offers`). Where
+        each was found goes to ``_seen``, so that a unit sent is sent from there."""
+        traj = self.traj
+        tables = self._loop_tables.get(period)
+        if tables is None:  # the period's driving times from the loop nodes, and loop ranks
+            rows, row_of = traj.flat_rows(period)
+            low, order = self.world.loop_rank(self.layout, period)
+            tables = self._loop_tables[period] = (rows, np.array(row_of, dtype=np.int64), low,
+                                                  order)
+        rows, row_of_a, low, order = tables
+        top, blocked = self._top, self._blocked
+        for j, (eta, _) in enumerate(best):
+            top[j] = eta
+        for u in exclude:
+            blocked[u] |= 2
+        n = loop_offers(node, now, min(k, len(top)), minute, len(best), self._cand_a, blocked,
+                        traj.trans_end_a, traj.anchor_a, low, order, rows, row_of_a,
+                        traj.flat_node, traj.flat_cum, self._loop_base_a, self._cycle_a,
+                        self._loop_ptr, self._loop_units_a, top, self._offers)
+        for u in exclude:
+            blocked[u] &= 1
+        if n:
+            seen = self._seen
+            for eta, unit, nxt, offset in self._offers[:n].tolist():
+                u = int(unit)
+                best.append((eta, u))
+                kind[u] = 1
+                seen[u] = (int(nxt), offset)
 
     def _refine_diverted(self, best: list[tuple[float, int]], kind: dict[int, int],
                          units: list[int], node: int, now: float, k: int,
@@ -474,6 +499,7 @@ class Engine:
         arrival = now + turnout + travel
         clear = arrival + self._scene[i]
         self.busy[u] = True
+        self._blocked[u] = 1
         if self._prio[i] == self.minor:
             self._on_minor.add(u)
         if jobs.unit_of[i] < 0 or arrival < jobs.arrival_s[i]:  # the first unit on scene
@@ -604,6 +630,7 @@ class Engine:
         now = self.env.now
         node = self._node[i]
         self.busy[u] = False
+        self._blocked[u] = 0
         self._on_minor.discard(u)
         traj = self.traj
         # the drive after a job: back to the post, or to the loop
@@ -618,7 +645,7 @@ class Engine:
                 join = traj.nearest_waypoint(traj.loop[u], oracle)[node]
             target = int(lp.nodes[join])
             arrive = now + float(oracle.to_node(target)[0][node])
-            traj.anchor[u] = arrive - float(lp.cum[join])
+            traj.rejoin_at(u, arrive - float(lp.cum[join]))
             end = arrive
         else:
             end = now + float(oracle.to_node(target)[0][node])

@@ -22,7 +22,7 @@ from sim.network.oracle import TravelTimeOracle
 from sim.types import Fleet
 from sim.world.prepare import MINUTES_PER_DAY, World
 
-__all__ = ["JOB", "LOOP", "PARK", "TRANSIT", "Trajectories"]
+__all__ = ["JOB", "LOOP", "PARK", "TRANSIT", "Trajectories", "loop_offers"]
 
 _INF = float("inf")
 PARK, LOOP, TRANSIT, JOB = 0, 1, 2, 3
@@ -56,6 +56,10 @@ class Trajectories:
         self.trans_to = list(start_posts)
         self.trans_period = [0] * n_units  # congestion period of each unit's transit
         self.anchor: list[float] = (-fleet.loop_phase_s.astype(float)).tolist()
+        # the same two lists as arrays, for the compiled dispatch of looping units
+        # (:func:`loop_offers`): written together, read only by the kernel
+        self.trans_end_a = np.full(n_units, -_INF)
+        self.anchor_a = np.array(self.anchor, dtype=np.float64)
         self.driving: list[int] = []  # units whose last drive may not have ended, ascending
         self.segs: list[list[tuple[float, int, float, float, float, float]]] = [
             [(0.0, LOOP, self.anchor[u], 0.0, 0.0, 0.0) if lp >= 0 else
@@ -72,6 +76,8 @@ class Trajectories:
         self.loop_base: list[float] = [0.0] * len(loops)
         self.cycle: list[float] = [float(lp.cycle) for lp in loops]
         if not loops:
+            self.flat_cum = np.zeros(0)
+            self.flat_node = np.zeros(0, dtype=np.int64)
             self.flat_cum_list: list[float] = []
             self.flat_node_list: list[int] = []
             return
@@ -80,9 +86,17 @@ class Trajectories:
             self.loop_base[k] = base
             cums.append(lp.cum + base)
             base += lp.cycle + 1.0  # a gap keeps segments apart
-        self.flat_cum_list = np.concatenate(cums).tolist()
+        self.flat_cum = np.concatenate(cums).astype(np.float64)
+        self.flat_cum_list = self.flat_cum.tolist()
         # all loops' nodes end to end (index with the positions of loop_position)
-        self.flat_node_list = np.concatenate([lp.nodes for lp in loops]).tolist()
+        self.flat_node = np.concatenate([lp.nodes for lp in loops]).astype(np.int64)
+        self.flat_node_list = self.flat_node.tolist()
+
+    def rejoin_at(self, u: int, anchor: float) -> None:
+        """Looping unit ``u`` is (back) on its loop as if it had been at the loop's start at
+        ``anchor`` (s since the start)."""
+        self.anchor[u] = anchor
+        self.anchor_a[u] = anchor
 
     def flat_rows(self, period: int = 0) -> tuple[np.ndarray, list[int]]:
         """``(rows, row_of)``: ``rows[row_of[k], node]`` is the driving time (s) from flat loop
@@ -145,6 +159,7 @@ class Trajectories:
         self.trans_to[u] = target
         self.trans_t0[u] = t0
         self.trans_end[u] = end
+        self.trans_end_a[u] = end
         self.trans_period[u] = period
         if u not in self.driving:
             insort(self.driving, u)
@@ -248,6 +263,81 @@ def _positions(times: np.ndarray, start: np.ndarray, kind: np.ndarray, a: np.nda
             node[i] = loop_nodes[j]
             offset[i] = loop_cum[j] - phase
     return n_mid
+
+
+@njit(cache=True, nogil=True)
+def loop_offers(node: int, now: float, k: int, minute: int, n_seed: int, cand: np.ndarray,
+                blocked: np.ndarray, trans_end: np.ndarray, anchor: np.ndarray, low: np.ndarray,
+                order: np.ndarray, rows: np.ndarray, row_of: np.ndarray, flat_node: np.ndarray,
+                flat_cum: np.ndarray, loop_base: np.ndarray, cycle: np.ndarray,
+                loop_ptr: np.ndarray, loop_units: np.ndarray, top: np.ndarray, out: np.ndarray
+                ) -> int:  # pragma: no cover (compiled; tested against the Python rule)
+    """The dispatch of looping units at one moment: their exact arrivals at ``node`` at ``now``,
+    for the loops whose lower bound could beat the k-th best so far.
+
+    The loops are taken in order of their lower bound on the drive to ``node`` (``low`` and
+    ``order``, ``[node, rank]``); a loop is timed only while its bound is within the k-th best
+    arrival so far (a hair of slack for rounding), and then each unit of it that is available:
+    on the air (``cand[minute, u]``), not ``blocked`` (busy or excluded) and not still driving
+    back (``trans_end[u] <= now``). A unit's next loop node is one bisection of the loops laid
+    end to end (``flat_cum``, ``loop_base``, ``cycle``, ``anchor``), and its arrival is the time
+    to that node plus the row of driving times from it (``rows[row_of[k], node]``).
+
+    ``top[:n_seed]`` holds the arrivals found so far (parked units), in any order; ``top`` must
+    have room for ``k`` (with ``k`` at most ``len(top)``, ``len(top) > len(out)`` meaning
+    "every unit"). Writes ``(arrival, unit, next node, time to it)`` rows into ``out`` for
+    every unit timed whose arrival is within the final k-th best (none later can be among the k
+    earliest) and returns how many. The arithmetic is the Python rule's, operation for
+    operation, so the floats are the same.
+    """
+    m = 0  # arrivals so far; top[:min(m, k)] holds the smallest, ascending
+    for i in range(n_seed):
+        m = _keep_smallest(top, m, k, top[i])
+    bound = top[k - 1] if m >= k else np.inf
+    n_out = 0
+    for r in range(order.shape[1]):
+        if low[node, r] > bound + 1e-6:
+            break
+        lp = order[node, r]
+        cyc, base = cycle[lp], loop_base[lp]
+        for j in range(loop_ptr[lp], loop_ptr[lp + 1]):
+            u = loop_units[j]
+            if cand[minute, u] and blocked[u] == 0 and trans_end[u] <= now:
+                phase = (now - anchor[u]) % cyc
+                kf = np.searchsorted(flat_cum, base + phase)
+                offset = flat_cum[kf] - base - phase
+                eta = offset + np.float64(rows[row_of[kf], node])
+                out[n_out, 0] = eta
+                out[n_out, 1] = u
+                out[n_out, 2] = flat_node[kf]
+                out[n_out, 3] = offset
+                n_out += 1
+                m = _keep_smallest(top, m, k, eta)
+        bound = top[k - 1] if m >= k else np.inf
+    kept = 0
+    for i in range(n_out):
+        if out[i, 0] <= bound:
+            out[kept, :] = out[i, :]
+            kept += 1
+    return kept
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _keep_smallest(top: np.ndarray, m: int, k: int,
+                   value: float) -> int:  # pragma: no cover (compiled)
+    """Insert ``value`` into ``top[:min(m, k)]`` (ascending, the k smallest of the ``m`` values
+    so far); returns ``m + 1``."""
+    n = m if m < k else k
+    if n == k:
+        if value >= top[k - 1]:
+            return m + 1
+        n -= 1  # the largest drops out
+    i = n
+    while i > 0 and top[i - 1] > value:
+        top[i] = top[i - 1]
+        i -= 1
+    top[i] = value
+    return m + 1
 
 
 def minute_of(t: float) -> int:
