@@ -159,7 +159,7 @@ class Engine:
         self._searches0 = sum(o.searches for o in self._all_oracles)
         self.sample_presence = presence
         self.volunteers = np.array([r == "volunteer" for r in fleet.role], dtype=bool)
-        self._vol_units = [u for u in range(n_units) if self.volunteers[u] and self.has_loop[u]]
+        vol_units = [u for u in range(n_units) if self.volunteers[u] and self.has_loop[u]]
         self.any_volunteer = bool(self.volunteers.any())
         self.minor = PRIORITIES.index("minor")
         # units of each loop, for pruning patrolling units by their loop's lower bound
@@ -177,6 +177,13 @@ class Engine:
         self._cycle_a = np.array(self.traj.cycle, dtype=np.float64)
         self._loop_tables: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
         self._top = np.empty(n_units + 1)
+        # and for volunteers (never blocked, never driving back): the units of each loop
+        by_loop = [[u for u in vol_units if self.traj.loop[u] == lp] for lp in range(len(fleet.loops))]
+        self._vol_ptr = np.cumsum([0] + [len(us) for us in by_loop]).astype(np.int64)
+        self._vol_units_a = np.array([u for us in by_loop for u in us], dtype=np.int64)
+        self._on_a = np.ascontiguousarray(self.on_table)
+        self._never_blocked = np.zeros(n_units, dtype=np.uint8)
+        self._never_driving = np.full(n_units, -_INF)
         self._offers = np.empty((max(n_units, 1), 4))
         # the dispatch moment the Units view answers for (set by _send)
         self._at: tuple[int, float, bool, AbstractSet[int]] = (0, 0.0, False, frozenset())
@@ -309,23 +316,13 @@ class Engine:
         loops in order of their lower bound, each timed only while that bound could beat the
         k-th best so far (one compiled call: :func:`sim.engine.positions.loop_offers`). Where
         each was found goes to ``_seen``, so that a unit sent is sent from there."""
-        traj = self.traj
-        tables = self._loop_tables.get(period)
-        if tables is None:  # the period's driving times from the loop nodes, and loop ranks
-            rows, row_of = traj.flat_rows(period)
-            low, order = self.world.loop_rank(self.layout, period)
-            tables = self._loop_tables[period] = (rows, np.array(row_of, dtype=np.int64), low,
-                                                  order)
-        rows, row_of_a, low, order = tables
         top, blocked = self._top, self._blocked
         for j, (eta, _) in enumerate(best):
             top[j] = eta
         for u in exclude:
             blocked[u] |= 2
-        n = loop_offers(node, now, min(k, len(top)), minute, len(best), self._cand_a, blocked,
-                        traj.trans_end_a, traj.anchor_a, low, order, rows, row_of_a,
-                        traj.flat_node, traj.flat_cum, self._loop_base_a, self._cycle_a,
-                        self._loop_ptr, self._loop_units_a, top, self._offers)
+        n = self._time_loops(node, now, k, minute, period, len(best), self._cand_a, blocked,
+                             self.traj.trans_end_a, self._loop_ptr, self._loop_units_a)
         for u in exclude:
             blocked[u] &= 1
         if n:
@@ -335,6 +332,25 @@ class Engine:
                 best.append((eta, u))
                 kind[u] = 1
                 seen[u] = (int(nxt), offset)
+
+    def _time_loops(self, node: int, now: float, k: int, minute: int, period: int, n_seed: int,
+                    cand: np.ndarray, blocked: np.ndarray, trans_end: np.ndarray,
+                    loop_ptr: np.ndarray, loop_units: np.ndarray) -> int:
+        """:func:`sim.engine.positions.loop_offers` for these units of each loop (``loop_ptr``,
+        ``loop_units``) in congestion period ``period``; the offers are in ``self._offers``."""
+        traj = self.traj
+        tables = self._loop_tables.get(period)
+        if tables is None:  # the period's driving times from the loop nodes, and loop ranks
+            rows, row_of = traj.flat_rows(period)
+            low, order = self.world.loop_rank(self.layout, period)
+            tables = self._loop_tables[period] = (rows, np.array(row_of, dtype=np.int64), low,
+                                                  order)
+        rows, row_of_a, low, order = tables
+        n: int = loop_offers(node, now, min(k, len(self._top)), minute, n_seed, cand, blocked,
+                             trans_end, traj.anchor_a, low, order, rows, row_of_a, traj.flat_node,
+                             traj.flat_cum, self._loop_base_a, self._cycle_a, loop_ptr,
+                             loop_units, self._top, self._offers)
+        return n
 
     def _refine_diverted(self, best: list[tuple[float, int]], kind: dict[int, int],
                          units: list[int], node: int, now: float, k: int,
@@ -655,17 +671,14 @@ class Engine:
             self._maybe_stop()
 
     def _volunteer_eta(self, i: int, now: float) -> None:
+        """When the first volunteer on the air could be at job ``i`` (none: NaN): the earliest
+        arrival of the patrolling volunteers, busy or not, found as for police units
+        (:meth:`_time_loops`)."""
         minute = int(now // 60.0) % MINUTES_PER_DAY
-        on = self.on_table[minute]
-        units = [u for u in self._vol_units if on[u]]
-        if units:
-            traj, node = self.traj, self._node[i]
-            rows, row_of = traj.flat_rows(self._period_list[minute])
-            eta = _INF
-            for u in units:
-                kflat, offset = traj.loop_position(u, now)
-                eta = min(eta, offset + float(rows[row_of[kflat], node]))
-            self.jobs.volunteer_s[i] = now + eta
+        if self._time_loops(self._node[i], now, 1, minute, self._period_list[minute], 0,
+                            self._on_a, self._never_blocked, self._never_driving, self._vol_ptr,
+                            self._vol_units_a):
+            self.jobs.volunteer_s[i] = now + float(self._offers[0, 0])
 
     # -- processes ----------------------------------------------------------------------------
 
