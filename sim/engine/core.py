@@ -177,6 +177,12 @@ class Engine:
         self._cycle_a = np.array(self.traj.cycle, dtype=np.float64)
         self._loop_tables: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
         self._top = np.empty(n_units + 1)
+        # each loop's nodes and times along it, and (per loop and oracle, when first asked) each
+        # node's nearest waypoint, as plain lists for the drive back to the loop
+        self._loop_nodes: list[list[int]] = [lp.nodes.tolist() for lp in fleet.loops]
+        self._loop_cums: list[list[float]] = [np.asarray(lp.cum, dtype=float).tolist()
+                                              for lp in fleet.loops]
+        self._nearest_wp: dict[tuple[int, int], list[int]] = {}
         # and for volunteers (never blocked, never driving back): the units of each loop
         by_loop = [[u for u in vol_units if self.traj.loop[u] == lp] for lp in range(len(fleet.loops))]
         self._vol_ptr = np.cumsum([0] + [len(us) for us in by_loop]).astype(np.int64)
@@ -654,14 +660,17 @@ class Engine:
         target = self._slot_posts_list[self._slot_list[minute]][u]
         period = self._period_list[minute]
         oracle = self.oracles_p[period][u]
-        if traj.loop[u] >= 0:
-            lp = self.fleet.loops[traj.loop[u]]
+        k = traj.loop[u]
+        if k >= 0:
             join = 0
             if self._resume:  # the nearest waypoint, by time
-                join = traj.nearest_waypoint(traj.loop[u], oracle)[node]
-            target = int(lp.nodes[join])
+                nearest = self._nearest_wp.get((k, id(oracle)))
+                if nearest is None:
+                    nearest = self._nearest_wp[(k, id(oracle))] = traj.nearest_waypoint(k, oracle)
+                join = nearest[node]
+            target = self._loop_nodes[k][join]
             arrive = now + float(oracle.to_node(target)[0][node])
-            traj.rejoin_at(u, arrive - float(lp.cum[join]))
+            traj.rejoin_at(u, arrive - self._loop_cums[k][join])
             end = arrive
         else:
             end = now + float(oracle.to_node(target)[0][node])
