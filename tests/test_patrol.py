@@ -506,3 +506,34 @@ def test_compiled_loop_dispatch_finds_the_k_earliest_with_the_python_floats(scen
         phase = (now - anchor[int(u)]) % cycles[lp]
         kf = bisect_left(cum_list, bases[lp] + phase)
         assert (nxt, offset) == (flat_node[kf], cum_list[kf] - bases[lp] - phase)
+
+
+def test_the_array_mirrors_of_unit_state_match_the_lists_at_every_dispatch(tmp_path, monkeypatch):
+    """The compiled dispatch reads busy units, drive ends and loop anchors from arrays kept
+    beside the engine's lists; a write that reaches one and not the other would make it time
+    units from a stale state. Checked at every dispatch of a busy patrolling run."""
+    from sim.world.demand import generate_incidents
+
+    data = tiny_scenario("grid.osm", days="2 d", per_day=240.0)
+    for unit_type in data["unit_types"].values():
+        unit_type["patrols"] = True
+    data["layouts"]["two_posts"]["patrol"] = True
+    _, _, world = world_for(tmp_path, data)
+    s = world.scenario
+    inc = generate_incidents(s, world.net, world.zones, seed=5, replication=0,
+                             weights=world.weights)
+    checked = []
+    send = Engine._send
+
+    def spy(self, i, now):
+        traj = self.traj
+        assert self._blocked.tolist() == [int(b) for b in self.busy]
+        assert traj.trans_end_a.tolist() == traj.trans_end
+        assert traj.anchor_a.tolist() == traj.anchor
+        checked.append(any(self.busy))
+        return send(self, i, now)
+
+    monkeypatch.setattr(Engine, "_send", spy)
+    assert world.fleets["two_posts"].loops  # the units patrol
+    simulate(world, "two_posts", inc, 0)
+    assert len(checked) > 300 and any(checked)  # (some dispatches with units busy)

@@ -104,12 +104,6 @@ class Trajectories:
         for every run of the layout: :meth:`World.loop_table`)."""
         return self.world.loop_table(self.layout, period)
 
-    def loop_rank(self, period: int, node: int) -> tuple[list[float], list[int]]:
-        """The loops in order of their lower bound on the drive to ``node``, with the bounds
-        (:meth:`World.loop_rank`)."""
-        low, loop = self.world.loop_rank(self.layout, period)
-        return low[node].tolist(), loop[node].tolist()
-
     def loop_position(self, u: int, t: float) -> tuple[int, float]:
         """Flat loop index of the next node of looping unit ``u`` at ``t``, and the time (s) to
         reach it."""
