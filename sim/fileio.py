@@ -14,7 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_open", "atomic_write_text", "format_cell", "fsync_dir", "sha256_file", "write_csv"]
+__all__ = ["atomic_open", "atomic_write_text", "format_cell", "fsync_dir", "sha256_file", "trim_folder",
+           "write_csv"]
 
 
 def fsync_dir(folder: Path) -> None:
@@ -100,3 +101,40 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
             w = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
             w.writeheader()
             w.writerows({k: format_cell(v) for k, v in r.items()} for r in rows)
+
+
+def trim_folder(folder: Path, limit: int, keep: Path | None = None) -> list[Path]:
+    """Delete the least recently used files of ``folder`` (oldest modification time first, ties
+    by name) until its files take at most ``limit`` bytes; ``keep`` and temporary files (names
+    starting with ".") are never deleted. Files another process deletes meanwhile, or that
+    cannot be deleted, are skipped. Returns the files deleted."""
+    entries = []
+    try:
+        with os.scandir(folder) as it:
+            for e in it:
+                if e.name.startswith(".") or not e.is_file(follow_symlinks=False):
+                    continue
+                try:
+                    st = e.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                entries.append((st.st_mtime_ns, e.name, st.st_size))
+    except OSError:
+        return []
+    total = sum(size for _, _, size in entries)
+    gone: list[Path] = []
+    for _, name, size in sorted(entries):
+        if total <= limit:
+            break
+        path = Path(folder) / name
+        if keep is not None and path == Path(keep):
+            continue
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError:
+            continue
+        total -= size
+        gone.append(path)
+    return gone

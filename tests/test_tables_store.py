@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import io
+import os
 
 import numpy as np
 from hypothesis import given, settings
@@ -126,3 +127,57 @@ def test_slots_are_what_unique_over_every_minute_gives(units, changes, peaks):
     np.testing.assert_array_equal(slot_posts, want_posts)
     np.testing.assert_array_equal(slot_of_minute, want_slot.reshape(-1))
     np.testing.assert_array_equal(used, np.unique(np.stack([period, want_slot.reshape(-1)]), axis=1))
+
+
+def test_trim_folder_deletes_the_least_recently_used_first_and_keeps_the_new_one(tmp_path):
+    from sim.fileio import trim_folder
+
+    folder = tmp_path / "tables"
+    folder.mkdir()
+    # (name, bytes, modification time in s): by hand, oldest first: c (10), a (20), d (30), b (40)
+    for name, size, mtime in [("a.npy", 300, 20), ("b.npy", 200, 40), ("c.npy", 100, 10),
+                              ("d.npy", 400, 30), (".d.npy.123.tmp", 5000, 1)]:
+        path = folder / name
+        path.write_bytes(b"x" * size)
+        os.utime(path, ns=(mtime * 10**9, mtime * 10**9))
+    # 1,000 bytes of tables (the temporary file of a write in progress does not count) against
+    # a limit of 600: c, then a go (600 left); d is the newest write and is kept whatever its age
+    gone = trim_folder(folder, 600, keep=folder / "d.npy")
+    assert [p.name for p in gone] == ["c.npy", "a.npy"]
+    assert sorted(p.name for p in folder.iterdir()) == [".d.npy.123.tmp", "b.npy", "d.npy"]
+    # a limit below the kept file alone: everything else goes, the kept file stays
+    assert [p.name for p in trim_folder(folder, 10, keep=folder / "d.npy")] == ["b.npy"]
+    assert trim_folder(folder, 10, keep=folder / "d.npy") == []
+    assert trim_folder(tmp_path / "missing", 10) == []
+
+
+def test_the_stored_tables_stay_within_their_limit_and_a_trimmed_table_is_rebuilt(tmp_path,
+                                                                                   monkeypatch):
+    _, _, free = world_for(tmp_path, _data())  # no limit to speak of: the reference records
+    reference = {layout: _records(_run(free, layout)[0]) for layout in free.fleets}
+    free.store_rows()
+    sizes = sorted(p.stat().st_size for p in free.tables_dir.iterdir())
+    assert len(sizes) > 4
+    limit = sum(sizes) // 3  # room for a third of them
+    monkeypatch.setenv("POLICE_SIM_TABLES_MAX", f"{limit} B")
+    for name in ("b.yaml", "c.yaml"):  # later processes, each storing what it lacks
+        _, _, world = world_for(tmp_path, _data(), name=name)
+        assert world.tables_limit == limit
+        files = [p for p in world.tables_dir.iterdir() if not p.name.startswith(".")]
+        assert sum(p.stat().st_size for p in files) <= limit  # trimmed as the world was prepared
+        for layout in world.fleets:
+            assert _records(_run(world, layout)[0]) == reference[layout]
+        world.store_rows()
+        files = [p for p in world.tables_dir.iterdir() if not p.name.startswith(".")]
+        total = sum(p.stat().st_size for p in files)
+        assert total <= limit or len(files) == 1
+
+
+def test_a_malformed_tables_limit_is_reported_by_name(tmp_path, monkeypatch):
+    import pytest
+
+    from sim.scenario import ScenarioError
+
+    monkeypatch.setenv("POLICE_SIM_TABLES_MAX", "lots")
+    with pytest.raises(ScenarioError, match="POLICE_SIM_TABLES_MAX='lots'"):
+        world_for(tmp_path, _data())

@@ -25,8 +25,10 @@ period's congestion (:meth:`World.loop_rows`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
+import os
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,10 +37,10 @@ from pathlib import Path
 import numpy as np
 from scipy.sparse.csgraph import dijkstra
 
-from sim.fileio import atomic_open
+from sim.fileio import atomic_open, trim_folder
 from sim.network.graph import RoadNetwork
 from sim.network.oracle import TravelTimeOracle, edge_times
-from sim.quantities import format_distance
+from sim.quantities import format_distance, parse_memory
 from sim.scenario import ZONE_CLASSES, LoadedScenario, Scenario, ScenarioError, minute_of_day
 from sim.types import Fleet, Loop
 from sim.world.demand import DemandModel, demand_model, node_weights, read_demand_points
@@ -85,6 +87,9 @@ class World:
     tables_dir: Path | None = None
     """Where one-time tables (loop rows, post times and orders, loop ranks, the oracles' rows of
     pinned nodes) are stored between processes; None: not stored."""
+    tables_limit: int = 0
+    """The most bytes the stored tables may take (:func:`stored_tables_limit`); the least recently used
+    go first when a new one is stored."""
     _rows_stored: dict[int, int] = field(default_factory=dict, repr=False)  # oracle -> rows on disk
     _pinned: frozenset[int] | None = field(default=None, repr=False)
     rural: RuralWorld | None = None
@@ -287,6 +292,12 @@ class World:
             except OSError:
                 continue
             self._rows_stored[id(oracle)] = oracle.export_count(keep)
+            self._trim(path)
+
+    def _trim(self, stored: Path) -> None:
+        """Keep the stored tables within :attr:`tables_limit`, the one just ``stored`` included."""
+        if self.tables_dir is not None and self.tables_limit > 0:
+            trim_folder(self.tables_dir, self.tables_limit, keep=stored)
 
     def _stored_rows(self, oracle: TravelTimeOracle, nodes: np.ndarray) -> np.ndarray:
         """``[j, node]``: float32 driving times from each of ``nodes`` to every node (one
@@ -310,6 +321,7 @@ class World:
             try:
                 stored = np.asarray(np.load(path, mmap_mode="r", allow_pickle=False))
                 if stored.shape == shape and stored.dtype == dtype:
+                    _used(path)
                     return stored
             except (OSError, ValueError, EOFError):
                 pass
@@ -321,6 +333,7 @@ class World:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 with atomic_open(path, "wb") as fh:
                     np.save(fh, table, allow_pickle=False)
+                self._trim(path)
             except OSError:
                 pass
         return table
@@ -347,6 +360,32 @@ def _distinct(period_oracles: list[dict[str, TravelTimeOracle]]) -> list[TravelT
     return list({id(o): o for po in period_oracles for o in po.values()}.values())
 
 
+TABLES_LIMIT = 10 * 1024**3
+"""The most bytes of one-time tables kept in a ``tables/`` folder (10 GiB; the default scenario's
+take about 100 MB, a 100,000-node city's a few GB). Set ``POLICE_SIM_TABLES_MAX`` (e.g.
+``"2 GB"``) to change it."""
+
+
+def stored_tables_limit(file: str | Path | None = None) -> int:
+    """The size limit of the stored tables: ``$POLICE_SIM_TABLES_MAX`` or :data:`TABLES_LIMIT`
+    (a malformed value is reported against ``file``, the scenario being run)."""
+    text = os.environ.get("POLICE_SIM_TABLES_MAX")
+    if not text:
+        return TABLES_LIMIT
+    try:
+        return max(1, int(parse_memory(text)))
+    except ValueError as err:
+        raise ScenarioError(f"environment variable POLICE_SIM_TABLES_MAX={text!r}: {err}",
+                            file=file) from None
+
+
+def _used(path: Path) -> None:
+    """Mark a stored table as just used (its modification time), so that it is the last to go
+    when the folder is trimmed."""
+    with contextlib.suppress(OSError):
+        os.utime(path)
+
+
 def _rows_path(oracle: TravelTimeOracle, tables_dir: Path) -> Path:
     return tables_dir / f"oracle-rows-{oracle.signature[:32]}.npz"
 
@@ -359,7 +398,9 @@ def _load_rows(oracle: TravelTimeOracle, tables_dir: Path) -> int:
         return 0
     try:
         with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as stored:
-            return oracle.import_rows({k: stored[k] for k in stored.files})
+            taken = oracle.import_rows({k: stored[k] for k in stored.files})
+        _used(path)
+        return taken
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return 0
 
@@ -606,14 +647,18 @@ def prepare_world(loaded: LoadedScenario, net: RoadNetwork, layouts: list[str] |
     """Zones, demand weights, oracles and fleets for ``layouts`` (default: the scenario's run list).
 
     ``tables_dir``: where one-time tables are stored between processes (loop rows, and the
-    oracles' rows of posts, loop nodes and presence points, read here before any search).
+    oracles' rows of posts, loop nodes and presence points, read here before any search), within
+    :func:`stored_tables_limit` bytes.
 
     Raises
     ------
     ScenarioError
-        For a layout name the scenario does not define, or a platform too far from the network.
+        For a layout name the scenario does not define, a platform too far from the network, or
+        a malformed ``$POLICE_SIM_TABLES_MAX``.
     """
     s = loaded.scenario
+    # the size limit of the stored tables (a malformed one fails here, before any work)
+    limit = stored_tables_limit(loaded.path) if tables_dir is not None else 0
     names = layouts or s.layout_names()
     for name in names:
         if name not in s.layouts:
@@ -646,12 +691,14 @@ def prepare_world(loaded: LoadedScenario, net: RoadNetwork, layouts: list[str] |
     world = World(
         scenario=s, net=net, zones=zones, weights=weights, oracles=oracles, fleets=fleets,
         period_oracles=period_oracles, period_of_minute=s.congestion.period_of_minute(),
-        demand=demand, rural=rural, tables_dir=tables_dir,
+        demand=demand, rural=rural, tables_dir=tables_dir, tables_limit=limit,
     )
     if stored:  # what is on disk now, so that store_rows writes only when there is more
         keep = world.pinned_nodes()
         world._rows_stored = {id(o): o.export_count(keep) for o in world._distinct_oracles()
                               if stored.get(id(o))}
+    if tables_dir is not None:  # (a lowered limit holds from now on; the rows just read stay)
+        trim_folder(tables_dir, limit)
     return world
 
 
