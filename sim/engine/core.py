@@ -159,35 +159,27 @@ class Engine:
         self._searches0 = sum(o.searches for o in self._all_oracles)
         self.sample_presence = presence
         self.volunteers = np.array([r == "volunteer" for r in fleet.role], dtype=bool)
-        vol_units = [u for u in range(n_units) if self.volunteers[u] and self.has_loop[u]]
+        vol_units = [u for u in range(n_units) if self.volunteers[u]]
         self.any_volunteer = bool(self.volunteers.any())
         self.minor = PRIORITIES.index("minor")
-        # units of each loop, for pruning patrolling units by their loop's lower bound
-        self._loop_units: list[list[int]] = [[] for _ in fleet.loops]
-        for u, lp in enumerate(self.traj.loop):
-            if lp >= 0 and self.dispatchable[u]:
-                self._loop_units[lp].append(u)
-        # what the compiled dispatch of looping units reads (positions.loop_offers): the same
-        # state as arrays (busy or excluded units are "blocked"), and buffers
+        # what the compiled dispatch of looping units reads (positions.loop_offers): the units
+        # of each loop (dispatchable ones; and volunteers, who are never blocked nor driving
+        # back), the unit state as arrays (busy or excluded units are "blocked"), and buffers
+        self._loop_ptr, self._loop_units_a = _by_loop(
+            [u for u in range(n_units) if self.dispatchable[u]], self.traj.loop, len(fleet.loops))
+        self._vol_ptr, self._vol_units_a = _by_loop(vol_units, self.traj.loop, len(fleet.loops))
         self._cand_a = np.ascontiguousarray(candidates)
+        self._on_a = np.ascontiguousarray(self.on_table)
         self._blocked = np.zeros(n_units, dtype=np.uint8)
-        self._loop_ptr = np.cumsum([0] + [len(us) for us in self._loop_units]).astype(np.int64)
-        self._loop_units_a = np.array([u for us in self._loop_units for u in us], dtype=np.int64)
         self._loop_base_a = np.array(self.traj.loop_base, dtype=np.float64)
         self._cycle_a = np.array(self.traj.cycle, dtype=np.float64)
+        # per period: the world's loop rows and ranks, gathered once (references, not copies)
         self._loop_tables: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
         self._top = np.empty(n_units + 1)
-        # each loop's nodes and times along it, and (per loop and oracle, when first asked) each
-        # node's nearest waypoint, as plain lists for the drive back to the loop
+        # each loop's nodes and times along it as plain lists, for the drive back to the loop
         self._loop_nodes: list[list[int]] = [lp.nodes.tolist() for lp in fleet.loops]
         self._loop_cums: list[list[float]] = [np.asarray(lp.cum, dtype=float).tolist()
                                               for lp in fleet.loops]
-        self._nearest_wp: dict[tuple[int, int], list[int]] = {}
-        # and for volunteers (never blocked, never driving back): the units of each loop
-        by_loop = [[u for u in vol_units if self.traj.loop[u] == lp] for lp in range(len(fleet.loops))]
-        self._vol_ptr = np.cumsum([0] + [len(us) for us in by_loop]).astype(np.int64)
-        self._vol_units_a = np.array([u for us in by_loop for u in us], dtype=np.int64)
-        self._on_a = np.ascontiguousarray(self.on_table)
         self._never_blocked = np.zeros(n_units, dtype=np.uint8)
         self._never_driving = np.full(n_units, -_INF)
         self._offers = np.empty((max(n_units, 1), 4))
@@ -347,13 +339,11 @@ class Engine:
         traj = self.traj
         tables = self._loop_tables.get(period)
         if tables is None:  # the period's driving times from the loop nodes, and loop ranks
-            rows, row_of = traj.flat_rows(period)
-            low, order = self.world.loop_rank(self.layout, period)
-            tables = self._loop_tables[period] = (rows, np.array(row_of, dtype=np.int64), low,
-                                                  order)
-        rows, row_of_a, low, order = tables
+            tables = self._loop_tables[period] = (*traj.flat_rows(period),
+                                                  *self.world.loop_rank(self.layout, period))
+        rows, row_of, low, order = tables
         n: int = loop_offers(node, now, min(k, len(self._top)), minute, n_seed, cand, blocked,
-                             trans_end, traj.anchor_a, low, order, rows, row_of_a, traj.flat_node,
+                             trans_end, traj.anchor_a, low, order, rows, row_of, traj.flat_node,
                              traj.flat_cum, self._loop_base_a, self._cycle_a, loop_ptr,
                              loop_units, self._top, self._offers)
         return n
@@ -664,10 +654,7 @@ class Engine:
         if k >= 0:
             join = 0
             if self._resume:  # the nearest waypoint, by time
-                nearest = self._nearest_wp.get((k, id(oracle)))
-                if nearest is None:
-                    nearest = self._nearest_wp[(k, id(oracle))] = traj.nearest_waypoint(k, oracle)
-                join = nearest[node]
+                join = traj.nearest_waypoint(k, oracle)[node]
             target = self._loop_nodes[k][join]
             arrive = now + float(oracle.to_node(target)[0][node])
             traj.rejoin_at(u, arrive - self._loop_cums[k][join])
@@ -780,6 +767,14 @@ class Engine:
         result = rural_records(self.world, self.inc, result, self.village)  # rural record fields
         self.env._queue.clear()  # drop pending events: their callbacks hold this engine in a cycle
         return result
+
+
+def _by_loop(units: list[int], loop_of: list[int], n_loops: int) -> tuple[np.ndarray, np.ndarray]:
+    """``units`` grouped by their loop, ascending within each (units on no loop left out), as a
+    pointer array and the units: loop ``k``'s are ``units[ptr[k]:ptr[k + 1]]``."""
+    by_loop = [[u for u in units if loop_of[u] == k] for k in range(n_loops)]
+    ptr = np.cumsum([0] + [len(us) for us in by_loop]).astype(np.int64)
+    return ptr, np.array([u for us in by_loop for u in us], dtype=np.int64)
 
 
 def simulate(world: World, layout: str, incidents: IncidentSet, replication: int = 0,

@@ -98,7 +98,7 @@ class Trajectories:
         self.anchor[u] = anchor
         self.anchor_a[u] = anchor
 
-    def flat_rows(self, period: int = 0) -> tuple[np.ndarray, list[int]]:
+    def flat_rows(self, period: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """``(rows, row_of)``: ``rows[row_of[k], node]`` is the driving time (s) from flat loop
         position ``k`` to ``node`` in congestion period ``period`` (float32, held by the world
         for every run of the layout: :meth:`World.loop_table`)."""

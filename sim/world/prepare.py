@@ -79,7 +79,7 @@ class World:
     _slots: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict,
                                                                          repr=False)
     _post_order: dict[tuple[str, bytes, int], np.ndarray] = field(default_factory=dict, repr=False)
-    _loop_table: dict[tuple[str, object], tuple[np.ndarray, list[int]]] = field(
+    _loop_table: dict[tuple[str, object], tuple[np.ndarray, np.ndarray]] = field(
         default_factory=dict, repr=False)
     _loop_min: dict[tuple[str, int], np.ndarray] = field(default_factory=dict, repr=False)
     _loop_rank: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = field(
@@ -183,13 +183,14 @@ class World:
                 "post-order", stored, build, (self.net.n_nodes, len(fleet)), dtype)
         return order
 
-    def loop_table(self, layout: str, period: int = 0) -> tuple[np.ndarray, list[int]]:
+    def loop_table(self, layout: str, period: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """The driving times from every node of ``layout``'s loops in congestion period
         ``period``: ``rows[r, node]`` (float32, s) with one row per distinct loop node and
-        oracle (a loop passes most nodes twice, out and back), and ``row_of``, the row of each
-        position of the loops laid end to end (as :class:`sim.engine.positions.Trajectories`
-        lays them). One multi-source Dijkstra per oracle, computed when first asked, or read
-        from ``tables_dir`` (memory-mapped: processes on the machine share the pages)."""
+        oracle (a loop passes most nodes twice, out and back), and ``row_of`` (int64,
+        read-only), the row of each position of the loops laid end to end (as
+        :class:`sim.engine.positions.Trajectories` lays them). One multi-source Dijkstra per
+        oracle, computed when first asked, or read from ``tables_dir`` (memory-mapped:
+        processes on the machine share the pages)."""
         hit = self._loop_table.get((layout, period))
         if hit is not None:
             return hit
@@ -200,7 +201,9 @@ class World:
         if hit is None and not loops:
             empty = np.zeros((0, self.net.n_nodes), dtype=np.float32)
             empty.setflags(write=False)
-            hit = (empty, [])
+            none = np.zeros(0, dtype=np.int64)
+            none.setflags(write=False)
+            hit = (empty, none)
         if hit is None:
             blocks: list[np.ndarray] = []
             starts = np.cumsum([0] + [len(lp.nodes) for lp in loops])  # of each loop, end to end
@@ -216,7 +219,8 @@ class World:
                 base += len(nodes)
             rows = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
             rows.setflags(write=False)
-            hit = self._loop_table[key] = (rows, row_of.tolist())
+            row_of.setflags(write=False)
+            hit = self._loop_table[key] = (rows, row_of)
         self._loop_table[(layout, period)] = hit
         return hit
 
