@@ -508,6 +508,89 @@ def test_compiled_loop_dispatch_finds_the_k_earliest_with_the_python_floats(scen
         assert (nxt, offset) == (flat_node[kf], cum_list[kf] - bases[lp] - phase)
 
 
+@st.composite
+def _dispatch_scenes(draw):
+    """A loop scene (:func:`_loop_scenes`) plus parked units after the looping ones: their
+    driving times from their posts (whole seconds, ties and unreachable nodes), turnouts and
+    states; any unit may still be driving back."""
+    scene = draw(_loop_scenes())
+    n_nodes, n_loop_units = scene[0], len(scene[7])
+    n_parked = draw(st.integers(0, 6))
+    times = draw(st.lists(st.sampled_from([0.0, 30.0, 30.0, 60.0, 95.0, math.inf]),
+                          min_size=n_parked * n_nodes, max_size=n_parked * n_nodes))
+    post_time = np.zeros((n_nodes, n_loop_units + n_parked))
+    post_time[:, n_loop_units:] = np.array(times).reshape(n_nodes, n_parked)
+    turnout = [0.0] * n_loop_units + draw(st.lists(st.sampled_from([0.0, 30.0, 60.0]),
+                                                   min_size=n_parked, max_size=n_parked))
+    states = draw(st.lists(st.tuples(st.sampled_from([-math.inf, 0.0, 1000.0, 1100.0]),
+                                     st.sampled_from([0, 0, 1, 2]), st.booleans()),
+                           min_size=n_parked, max_size=n_parked))
+    return scene, post_time, np.array(turnout), states
+
+
+@settings(max_examples=300, deadline=None)
+@given(_dispatch_scenes())
+def test_compiled_dispatch_of_parked_and_looping_units_matches_a_brute_force(scenes):
+    """positions.unit_offers against plain Python: every available unit, parked (turnout plus
+    the drive from its post) or looping, timed with no pruning; the k earliest (ties to the
+    lower unit) must be the kernel's, with the same floats, and the units it lists as driving
+    back must be exactly the available ones whose drive has not ended."""
+    from bisect import bisect_left
+
+    from sim.engine.positions import unit_offers
+
+    scene, post_time, turnout, states = scenes
+    (n_nodes, bases, cycles, flat_cum, flat_node, rows, row_of, loop_of, anchor, trans_end,
+     blocked, on_air, _seeds, k, node, now) = scene
+    n_loop_units, n_loops = len(loop_of), len(bases)
+    n_units = n_loop_units + len(states)
+    trans_end = list(trans_end) + [s[0] for s in states]
+    blocked = list(blocked) + [s[1] for s in states]
+    on_air = list(on_air) + [s[2] for s in states]
+    cum_list = flat_cum.tolist()
+    expected = []
+    for u in range(n_units):
+        if not (on_air[u] and blocked[u] == 0 and trans_end[u] <= now):
+            continue
+        if u >= n_loop_units:  # parked
+            expected.append((float(post_time[node, u]) + float(turnout[u]), u))
+            continue
+        lp = loop_of[u]
+        phase = (now - anchor[u]) % cycles[lp]
+        kf = bisect_left(cum_list, bases[lp] + phase)
+        expected.append((cum_list[kf] - bases[lp] - phase + float(rows[row_of[kf], node]), u))
+    expected.sort()
+    driving = [u for u in range(n_units) if trans_end[u] > now and on_air[u] and blocked[u] == 0]
+    # the kernel's inputs: parked units by arrival from their posts, loops by lower bound
+    parked = np.arange(n_loop_units, n_units)
+    eta = post_time[:, parked] + turnout[parked]
+    post_order = parked[np.argsort(eta, axis=1, kind="stable")].astype(np.int16)
+    bound = np.array([min(rows[row_of[kf], node] for kf in range(len(flat_cum))
+                          if bases[lp] <= flat_cum[kf] <= bases[lp] + cycles[lp])
+                      for lp in range(n_loops)], dtype=np.float32)
+    order = np.argsort(bound, kind="stable")
+    units_of = [[u for u in range(n_loop_units) if loop_of[u] == lp] for lp in range(n_loops)]
+    ptr = np.cumsum([0] + [len(us) for us in units_of]).astype(np.int64)
+    top = np.empty(n_units + 1)
+    out = np.empty((max(n_units, 1), 4))
+    transit = np.empty(max(n_units, 1), dtype=np.int64)
+    n, n_transit = unit_offers(
+        node, now, min(k, len(top)), 7, np.tile(np.array(on_air, dtype=bool), (1440, 1)),
+        np.array(blocked, dtype=np.uint8), np.array(trans_end), post_order, post_time, turnout,
+        np.array(list(anchor) + [0.0] * len(states)), np.tile(bound[order], (n_nodes, 1)),
+        np.tile(order.astype(np.int64), (n_nodes, 1)), rows, row_of, flat_node, flat_cum,
+        np.array(bases), np.array(cycles), ptr,
+        np.array([u for us in units_of for u in us], dtype=np.int64), top, out, transit)
+    got = sorted((float(r[0]), int(r[1])) for r in out[:n])
+    assert got[:k] == expected[:k]
+    assert transit[:n_transit].tolist() == driving
+    exact = {u: e for e, u in expected}
+    for e, u, nxt, offset in out[:n].tolist():
+        assert e == exact[int(u)]
+        if u >= n_loop_units:  # parked: found at its post, no time to a next node
+            assert (nxt, offset) == (-1.0, 0.0)
+
+
 def test_the_array_mirrors_of_unit_state_match_the_lists_at_every_dispatch(tmp_path, monkeypatch):
     """The compiled dispatch reads busy units, drive ends and loop anchors from arrays kept
     beside the engine's lists; a write that reaches one and not the other would make it time

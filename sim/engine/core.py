@@ -43,7 +43,7 @@ import simpy
 
 from sim.engine.dispatch import DispatchPolicy, Job, Offer
 from sim.engine.policies import build_policy
-from sim.engine.positions import JOB, LOOP, PARK, TRANSIT, Trajectories, loop_offers
+from sim.engine.positions import JOB, LOOP, PARK, TRANSIT, Trajectories, loop_offers, unit_offers
 from sim.engine.presence import sample_presence
 from sim.engine.results import JobResults, assemble
 from sim.engine.village import rural_records, village_desk
@@ -183,6 +183,7 @@ class Engine:
         self._never_blocked = np.zeros(n_units, dtype=np.uint8)
         self._never_driving = np.full(n_units, -_INF)
         self._offers = np.empty((max(n_units, 1), 4))
+        self._transit = np.empty(max(n_units, 1), dtype=np.int64)  # units driving back
         # the dispatch moment the Units view answers for (set by _send)
         self._at: tuple[int, float, bool, AbstractSet[int]] = (0, 0.0, False, frozenset())
         # units with a kept assignment to each multi-unit job: never sent to it twice
@@ -271,28 +272,38 @@ class Engine:
         """
         minute = int(now // 60.0) % MINUTES_PER_DAY
         period = self._period_list[minute]
-        cand, busy, traj = self._cand[minute], self.busy, self.traj
-        trans_end = traj.trans_end
+        slot = self._slot_list[minute]
+        traj, blocked = self.traj, self._blocked
+        rows, row_of, low, loop_order = self._loop_tables_of(period)
+        order, table = self._post_order[period][slot], self.post_tables[period][slot]
+        assert order is not None and table is not None
+        for u in exclude:
+            blocked[u] |= 2
+        n, n_transit = unit_offers(
+            node, now, min(k, len(self._top)), minute, self._cand_a, blocked, traj.trans_end_a,
+            order, table, self.turnout,
+            traj.anchor_a, low, loop_order, rows, row_of, traj.flat_node, traj.flat_cum,
+            self._loop_base_a, self._cycle_a, self._loop_ptr, self._loop_units_a, self._top,
+            self._offers, self._transit)
+        for u in exclude:
+            blocked[u] &= 1
         best: list[tuple[float, int]] = []  # (arrival, unit) of candidates
         kind: dict[int, int] = {}  # unit -> 0 parked, 1 looping, 2 driving back, 3 diverted
-        transit = [u for u in traj.driving_at(now) if cand[u] and not busy[u] and u not in exclude]
-        order = self._post_order[period][self._slot_list[minute]]
-        table = self.post_tables[period][self._slot_list[minute]]
-        assert order is not None and table is not None
-        turnout = self._turnout
-        found = 0
-        for u in order[node].tolist() if self._any_parkable else ():
-            if cand[u] and not busy[u] and trans_end[u] <= now and u not in exclude:
-                best.append((float(table[node, u]) + turnout[u], u))
-                kind[u] = 0
-                found += 1
-                if found == k:
-                    break
-        if self.any_loop:
-            self._loop_units_at(best, kind, node, now, k, minute, period, exclude)
+        if n:
+            seen = self._seen  # where the looping units were found: a unit sent leaves there
+            for eta, unit, nxt, offset in self._offers[:n].tolist():
+                u = int(unit)
+                best.append((eta, u))
+                if nxt < 0:
+                    kind[u] = 0
+                else:
+                    kind[u] = 1
+                    seen[u] = (int(nxt), offset)
+        cand, turnout = self._cand[minute], self._turnout
         oracles = self.oracles_p[period]
-        if transit:  # driving back after a job: sent from where they are
-            self._refine_transit(best, kind, transit, node, now, k, oracles)
+        if n_transit:  # driving back after a job: sent from where they are
+            self._refine_transit(best, kind, self._transit[:n_transit].tolist(), node, now, k,
+                                 oracles)
         if urgent and self.divert:
             divertable = [u for u in sorted(self._on_minor) if cand[u] and u not in exclude]
             if divertable:  # only a strictly earlier arrival justifies a diversion
@@ -307,46 +318,15 @@ class Engine:
             out.append(Offer(u, turn, eta - turn, c != 0, c == 3))
         return out
 
-    def _loop_units_at(self, best: list[tuple[float, int]], kind: dict[int, int], node: int,
-                       now: float, k: int, minute: int, period: int,
-                       exclude: AbstractSet[int]) -> None:
-        """Add to ``best`` the looping units that may be among the k earliest at ``node``: the
-        loops in order of their lower bound, each timed only while that bound could beat the
-        k-th best so far (one compiled call: :func:`sim.engine.positions.loop_offers`). Where
-        each was found goes to ``_seen``, so that a unit sent is sent from there."""
-        top, blocked = self._top, self._blocked
-        for j, (eta, _) in enumerate(best):
-            top[j] = eta
-        for u in exclude:
-            blocked[u] |= 2
-        n = self._time_loops(node, now, k, minute, period, len(best), self._cand_a, blocked,
-                             self.traj.trans_end_a, self._loop_ptr, self._loop_units_a)
-        for u in exclude:
-            blocked[u] &= 1
-        if n:
-            seen = self._seen
-            for eta, unit, nxt, offset in self._offers[:n].tolist():
-                u = int(unit)
-                best.append((eta, u))
-                kind[u] = 1
-                seen[u] = (int(nxt), offset)
-
-    def _time_loops(self, node: int, now: float, k: int, minute: int, period: int, n_seed: int,
-                    cand: np.ndarray, blocked: np.ndarray, trans_end: np.ndarray,
-                    loop_ptr: np.ndarray, loop_units: np.ndarray) -> int:
-        """:func:`sim.engine.positions.loop_offers` for these units of each loop (``loop_ptr``,
-        ``loop_units``) in congestion period ``period``; the offers are in ``self._offers``."""
-        traj = self.traj
+    def _loop_tables_of(self, period: int) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                     np.ndarray]:
+        """The world's loop rows and ranks for congestion period ``period`` (references, gathered
+        once per run): ``(rows, row_of, low, order)``."""
         tables = self._loop_tables.get(period)
-        if tables is None:  # the period's driving times from the loop nodes, and loop ranks
-            tables = self._loop_tables[period] = (*traj.flat_rows(period),
+        if tables is None:
+            tables = self._loop_tables[period] = (*self.traj.flat_rows(period),
                                                   *self.world.loop_rank(self.layout, period))
-        rows, row_of, low, order = tables
-        n: int = loop_offers(node, now, min(k, len(self._top)), minute, n_seed, cand, blocked,
-                             trans_end, traj.anchor_a, low, order, rows, row_of, traj.flat_node,
-                             traj.flat_cum, self._loop_base_a, self._cycle_a, loop_ptr,
-                             loop_units, self._top, self._offers)
-        return n
+        return tables
 
     def _refine_diverted(self, best: list[tuple[float, int]], kind: dict[int, int],
                          units: list[int], node: int, now: float, k: int,
@@ -669,11 +649,13 @@ class Engine:
     def _volunteer_eta(self, i: int, now: float) -> None:
         """When the first volunteer on the air could be at job ``i`` (none: NaN): the earliest
         arrival of the patrolling volunteers, busy or not, found as for police units
-        (:meth:`_time_loops`)."""
+        (:func:`sim.engine.positions.loop_offers`)."""
         minute = int(now // 60.0) % MINUTES_PER_DAY
-        if self._time_loops(self._node[i], now, 1, minute, self._period_list[minute], 0,
-                            self._on_a, self._never_blocked, self._never_driving, self._vol_ptr,
-                            self._vol_units_a):
+        rows, row_of, low, order = self._loop_tables_of(self._period_list[minute])
+        if loop_offers(self._node[i], now, 1, minute, 0, self._on_a, self._never_blocked,
+                       self._never_driving, self.traj.anchor_a, low, order, rows, row_of,
+                       self.traj.flat_node, self.traj.flat_cum, self._loop_base_a, self._cycle_a,
+                       self._vol_ptr, self._vol_units_a, self._top, self._offers):
             self.jobs.volunteer_s[i] = now + float(self._offers[0, 0])
 
     # -- processes ----------------------------------------------------------------------------

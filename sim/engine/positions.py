@@ -12,7 +12,7 @@ Per-unit state is held in plain Python lists: the event loop reads and writes on
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
+from bisect import bisect_left
 from itertools import chain
 
 import numpy as np
@@ -22,7 +22,7 @@ from sim.network.oracle import TravelTimeOracle
 from sim.types import Fleet
 from sim.world.prepare import MINUTES_PER_DAY, World
 
-__all__ = ["JOB", "LOOP", "PARK", "TRANSIT", "Trajectories", "loop_offers"]
+__all__ = ["JOB", "LOOP", "PARK", "TRANSIT", "Trajectories", "loop_offers", "unit_offers"]
 
 _INF = float("inf")
 PARK, LOOP, TRANSIT, JOB = 0, 1, 2, 3
@@ -60,7 +60,6 @@ class Trajectories:
         # (:func:`loop_offers`): written together, read only by the kernel
         self.trans_end_a = np.full(n_units, -_INF)
         self.anchor_a = np.array(self.anchor, dtype=np.float64)
-        self.driving: list[int] = []  # units whose last drive may not have ended, ascending
         self.segs: list[list[tuple[float, int, float, float, float, float]]] = [
             [(0.0, LOOP, self.anchor[u], 0.0, 0.0, 0.0) if lp >= 0 else
              (0.0, PARK, float(self.trans_to[u]), 0.0, 0.0, 0.0)] for u, lp in enumerate(self.loop)]
@@ -155,16 +154,8 @@ class Trajectories:
         self.trans_end[u] = end
         self.trans_end_a[u] = end
         self.trans_period[u] = period
-        if u not in self.driving:
-            insort(self.driving, u)
         self.segs[u].append((t0, TRANSIT, float(origin), float(target), self.anchor[u],
                              float(period)))
-
-    def driving_at(self, now: float) -> list[int]:
-        """The units still on a drive at ``now`` (ascending; busy units included)."""
-        trans_end = self.trans_end
-        self.driving = [u for u in self.driving if trans_end[u] > now]  # (times only go on)
-        return self.driving
 
     def close_transit(self, u: int, now: float) -> None:
         """If unit ``u``'s drive ended before ``now``, log what it did next."""
@@ -287,8 +278,72 @@ def loop_offers(node: int, now: float, k: int, minute: int, n_seed: int, cand: n
     m = 0  # arrivals so far; top[:min(m, k)] holds the smallest, ascending
     for i in range(n_seed):
         m = _keep_smallest(top, m, k, top[i])
+    n_out, m = _scan_loops(node, now, k, minute, cand, blocked, trans_end, anchor, low, order,
+                           rows, row_of, flat_node, flat_cum, loop_base, cycle, loop_ptr,
+                           loop_units, top, m, out, 0)
+    return _within_kth(top, m, k, out, n_out)
+
+
+@njit(cache=True, nogil=True)
+def unit_offers(node: int, now: float, k: int, minute: int, cand: np.ndarray,
+                blocked: np.ndarray, trans_end: np.ndarray, post_order: np.ndarray,
+                post_time: np.ndarray, turnout: np.ndarray, anchor: np.ndarray, low: np.ndarray,
+                order: np.ndarray, rows: np.ndarray, row_of: np.ndarray, flat_node: np.ndarray,
+                flat_cum: np.ndarray, loop_base: np.ndarray, cycle: np.ndarray,
+                loop_ptr: np.ndarray, loop_units: np.ndarray, top: np.ndarray, out: np.ndarray,
+                transit: np.ndarray
+                ) -> tuple[int, int]:  # pragma: no cover (compiled; tested against Python)
+    """One dispatch moment of the earliest-arrival rule, for the units whose arrival is a
+    lookup: parked units, then looping units (as :func:`loop_offers`); and the list of units
+    driving back, whose arrivals need a search (the caller's).
+
+    Parked units: the first ``k`` available ones in ``post_order[node]`` (the parkable units
+    in order of arrival from their posts, turnout included, ties to the lower unit) that are
+    on the air, not ``blocked`` and not driving (``trans_end[u] <= now``); each arrives after
+    ``turnout[u] + post_time[node, u]``. Their rows in ``out`` have next node -1 and time 0.
+    Looping units follow, with the parked arrivals as the seed of the k-th best. Rows of
+    either kind later than the final k-th best are dropped.
+
+    Units still driving at ``now`` (``trans_end[u] > now``), on the air and not blocked, are
+    written to ``transit`` in ascending order. Returns ``(rows in out, units in transit)``.
+    """
+    m = 0
+    found = 0
+    if post_order.shape[1]:
+        for r in range(post_order.shape[1]):
+            u = post_order[node, r]
+            if cand[minute, u] and blocked[u] == 0 and trans_end[u] <= now:
+                eta = np.float64(post_time[node, u]) + turnout[u]
+                out[found, 0] = eta
+                out[found, 1] = u
+                out[found, 2] = -1.0
+                out[found, 3] = 0.0
+                m = _keep_smallest(top, m, k, eta)
+                found += 1
+                if found == k:
+                    break
+    n_out, m = _scan_loops(node, now, k, minute, cand, blocked, trans_end, anchor, low, order,
+                           rows, row_of, flat_node, flat_cum, loop_base, cycle, loop_ptr,
+                           loop_units, top, m, out, found)
+    n_transit = 0
+    for u in range(trans_end.shape[0]):
+        if trans_end[u] > now and cand[minute, u] and blocked[u] == 0:
+            transit[n_transit] = u
+            n_transit += 1
+    return _within_kth(top, m, k, out, n_out), n_transit
+
+
+@njit(cache=True, nogil=True)
+def _scan_loops(node: int, now: float, k: int, minute: int, cand: np.ndarray,
+                blocked: np.ndarray, trans_end: np.ndarray, anchor: np.ndarray, low: np.ndarray,
+                order: np.ndarray, rows: np.ndarray, row_of: np.ndarray, flat_node: np.ndarray,
+                flat_cum: np.ndarray, loop_base: np.ndarray, cycle: np.ndarray,
+                loop_ptr: np.ndarray, loop_units: np.ndarray, top: np.ndarray, m: int,
+                out: np.ndarray, n_out: int
+                ) -> tuple[int, int]:  # pragma: no cover (compiled)
+    """The loop scan of :func:`loop_offers`, appending to ``out[n_out:]`` and to the ``m``
+    arrivals so far in ``top``; returns the new ``(n_out, m)``."""
     bound = top[k - 1] if m >= k else np.inf
-    n_out = 0
     for r in range(order.shape[1]):
         if low[node, r] > bound + 1e-6:
             break
@@ -308,6 +363,14 @@ def loop_offers(node: int, now: float, k: int, minute: int, n_seed: int, cand: n
                 n_out += 1
                 m = _keep_smallest(top, m, k, eta)
         bound = top[k - 1] if m >= k else np.inf
+    return n_out, m
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _within_kth(top: np.ndarray, m: int, k: int, out: np.ndarray,
+                n_out: int) -> int:  # pragma: no cover (compiled)
+    """Keep the rows of ``out[:n_out]`` within the k-th best arrival (in place); how many."""
+    bound = top[k - 1] if m >= k else np.inf
     kept = 0
     for i in range(n_out):
         if out[i, 0] <= bound:

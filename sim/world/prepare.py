@@ -256,8 +256,14 @@ class World:
         reads its node's row instead of sorting the loops."""
         key = (layout, period)
         hit = self._loop_rank.get(key)
+        loops = self.fleets[layout].loops
+        if hit is None and not loops:  # (empty, in the types of a layout with loops)
+            low = np.zeros((self.net.n_nodes, 0), np.float32)
+            order = np.zeros((self.net.n_nodes, 0), np.int64)
+            low.setflags(write=False)
+            order.setflags(write=False)
+            hit = self._loop_rank[key] = (low, order)
         if hit is None:
-            loops = self.fleets[layout].loops
             stored = b"".join(self.period_oracles[period][lp.unit_type].signature.encode()
                               + np.asarray(lp.nodes, dtype=np.int64).tobytes() + b";"
                               for lp in loops)
