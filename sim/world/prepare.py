@@ -205,20 +205,19 @@ class World:
             none.setflags(write=False)
             hit = (empty, none)
         if hit is None:
-            blocks: list[np.ndarray] = []
             starts = np.cumsum([0] + [len(lp.nodes) for lp in loops])  # of each loop, end to end
             row_of = np.zeros(starts[-1], dtype=np.int64)
+            blocks: list[tuple[TravelTimeOracle, np.ndarray]] = []
             base = 0
             for oracle in {id(o): o for o in oracles}.values():
                 mine = [k for k, o in enumerate(oracles) if o is oracle]
                 nodes, back = np.unique(np.concatenate([loops[k].nodes for k in mine]),
                                         return_inverse=True)
-                blocks.append(self._stored_rows(oracle, nodes))
+                blocks.append((oracle, nodes))
                 pos = np.concatenate([np.arange(starts[k], starts[k + 1]) for k in mine])
                 row_of[pos] = back.reshape(-1) + base
                 base += len(nodes)
-            rows = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
-            rows.setflags(write=False)
+            rows = self._stored_rows(blocks)
             row_of.setflags(write=False)
             hit = self._loop_table[key] = (rows, row_of)
         self._loop_table[(layout, period)] = hit
@@ -309,14 +308,21 @@ class World:
         if self.tables_dir is not None and self.tables_limit > 0:
             trim_folder(self.tables_dir, self.tables_limit, keep=stored)
 
-    def _stored_rows(self, oracle: TravelTimeOracle, nodes: np.ndarray) -> np.ndarray:
-        """``[j, node]``: float32 driving times from each of ``nodes`` to every node (one
-        multi-source Dijkstra), stored between processes (:meth:`_stored_table`)."""
-        key = (oracle.signature + ":").encode() + nodes.astype(np.int64).tobytes()
-        return self._stored_table(
-            "loop-rows", key,
-            lambda: dijkstra(oracle.forward, directed=True, indices=nodes).astype(np.float32),
-            (len(nodes), self.net.n_nodes), np.float32)
+    def _stored_rows(self, blocks: list[tuple[TravelTimeOracle, np.ndarray]]) -> np.ndarray:
+        """``[j, node]``: float32 driving times from each of the nodes of every ``(oracle,
+        nodes)`` block to every node, the blocks one after the other (one multi-source Dijkstra
+        each), stored between processes as one table (:meth:`_stored_table`: memory-mapped, so
+        that the processes of a sweep share its pages rather than each holding a copy)."""
+        key = b"".join((oracle.signature + ":").encode() + nodes.astype(np.int64).tobytes()
+                       + b";" for oracle, nodes in blocks)
+
+        def build() -> np.ndarray:
+            return np.concatenate([dijkstra(oracle.forward, directed=True, indices=nodes)
+                                   .astype(np.float32) for oracle, nodes in blocks])
+
+        return self._stored_table("loop-rows", key, build,
+                                  (sum(len(nodes) for _, nodes in blocks), self.net.n_nodes),
+                                  np.float32)
 
     def _stored_table(self, name: str, key: bytes, build: Callable[[], np.ndarray],
                       shape: tuple[int, ...], dtype: type) -> np.ndarray:
