@@ -111,7 +111,6 @@ class Engine:
         self.dispatchable = fleet.dispatchable
         # units that can be sent from a post: dispatchable and not patrolling
         parkable = self.dispatchable & (fleet.loop < 0)
-        self._any_parkable = bool(parkable.any())
         for p, slot in used.T:
             table = world.post_times(layout, slot_posts[slot], int(p))
             self.post_tables[int(p)][int(slot)] = table
@@ -126,7 +125,6 @@ class Engine:
         rows = {row.tobytes(): row.tolist() for row in candidates}
         self._cand: list[list[bool]] = [rows[row.tobytes()] for row in candidates]
         self.has_loop: list[bool] = (fleet.loop >= 0).tolist()
-        self.any_loop = any(self.has_loop)
         self.traj = Trajectories(world, layout, self._slot_posts_list[self._slot_list[0]])
         self.oracles_p = self.traj.oracles_p
         self.busy = [False] * n_units
