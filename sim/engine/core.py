@@ -36,12 +36,12 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Generator
 from collections.abc import Set as AbstractSet
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import simpy
 
-from sim.engine.dispatch import DispatchPolicy, Job, Offer
+from sim.engine.dispatch import DispatchPolicy, EarliestArrival, Job, Offer
 from sim.engine.policies import build_policy
 from sim.engine.positions import JOB, LOOP, PARK, TRANSIT, Trajectories, loop_offers, unit_offers
 from sim.engine.presence import sample_presence
@@ -82,6 +82,8 @@ class Engine:
         # new calls stop at the horizon; open incidents then run on for at most the cool-down
         self.end = self.horizon + self.scenario.run.cooldown
         self.policy = policy if policy is not None else build_policy(world, layout)
+        # the default rule is answered by the core's own query (_best_units) directly
+        self._earliest = type(self.policy) is EarliestArrival
         # per-incident values as plain lists: the event loop reads them one at a time
         self._node: list[int] = incidents.node.tolist()
         self._prio: list[int] = incidents.priority.tolist()
@@ -285,6 +287,8 @@ class Engine:
             self._offers, self._transit)
         for u in exclude:
             blocked[u] &= 1
+        if not n_transit and not (urgent and self.divert and self._on_minor):
+            return self._lookup_offers(n, k)  # every candidate's arrival was a lookup
         best: list[tuple[float, int]] = []  # (arrival, unit) of candidates
         kind: dict[int, int] = {}  # unit -> 0 parked, 1 looping, 2 driving back, 3 diverted
         if n:
@@ -314,6 +318,27 @@ class Engine:
             c = kind[u]
             turn = 0.0 if c else turnout[u]
             out.append(Offer(u, turn, eta - turn, c != 0, c == 3))
+        return out
+
+    def _lookup_offers(self, n: int, k: int) -> list[Offer]:
+        """:meth:`_best_units` when no unit needs a search: the best ``k`` of the ``n`` rows
+        the compiled call left in ``_offers`` (arrival, unit, next node or -1 if parked, time
+        to it), by arrival and then unit."""
+        rows = self._offers[:n].tolist()
+        if n > 1:
+            rows.sort()  # (arrival, unit, ...): units are distinct, so as by (arrival, unit)
+        out: list[Offer] = []
+        seen, turnout = self._seen, self._turnout
+        for eta, unit, nxt, offset in rows:
+            u = int(unit)
+            if nxt >= 0:
+                seen[u] = (int(nxt), offset)  # where it was found: a unit sent leaves there
+            if len(out) < k and eta != _INF:
+                if nxt < 0:
+                    turn = turnout[u]
+                    out.append(Offer(u, turn, eta - turn, False, False))
+                else:
+                    out.append(Offer(u, 0.0, eta, True, False))
         return out
 
     def _loop_tables_of(self, period: int) -> tuple[np.ndarray, np.ndarray, np.ndarray,
@@ -519,22 +544,27 @@ class Engine:
         if segs[-1][1] == TRANSIT:
             self.traj.close_transit(u, now)
         segs.append((now, JOB, float(self._node[i]), arrival, 0.0, 0.0))
-        token = self.job_token[u]
-        done = self.env.timeout(clear - now)
-        done.callbacks.append(self._clearance(u, i, token))
+        done = self.env.timeout(clear - now, (u, i, self.job_token[u]))
+        done.callbacks.append(self._cleared)
 
-    def _clearance(self, u: int, i: int, token: int) -> Callable[[simpy.Event], None]:
-        """The callback of unit ``u``'s scene clearance at job ``i`` (void if it was diverted)."""
-        def clear(_ev: simpy.Event) -> None:
-            if self.job_token[u] == token:
-                self._on_clear(u, i)
-        return clear
+    def _cleared(self, ev: simpy.Event) -> None:
+        """Unit ``u`` clears the scene of job ``i`` (the timeout's value ``(u, i, token)``);
+        void if it was diverted since (its token moved on)."""
+        u, i, token = cast(tuple[int, int, int], ev.value)
+        if self.job_token[u] == token:
+            self._on_clear(u, i)
 
     def _send(self, i: int, now: float) -> bool:
         """Send the units the policy chooses for job ``i``; True if none remain to be sent."""
-        self._at = (self._node[i], now, self._prio[i] == 0, self._on_job.get(i, frozenset()))
         self._seen.clear()
-        for o in self.policy.choose(Job(i, self._node[i], self._prio[i], self.remaining[i]), self):
+        if self._earliest:  # what EarliestArrival.choose asks, without the layers between
+            offers = self._best_units(self._node[i], now, self.remaining[i], self._prio[i] == 0,
+                                      self._on_job.get(i, frozenset()))
+        else:
+            self._at = (self._node[i], now, self._prio[i] == 0, self._on_job.get(i, frozenset()))
+            offers = self.policy.choose(Job(i, self._node[i], self._prio[i], self.remaining[i]),
+                                        self)
+        for o in offers:
             if o.divert:
                 self._divert(o.unit, now)
                 self.jobs.by_diversion[i] = 1
