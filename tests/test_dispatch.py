@@ -20,6 +20,7 @@ from sim.engine.dispatch import (
 from sim.engine.invariants import check_invariants
 from sim.engine.policies import REGISTRY
 from sim.scenario import DISPATCH_POLICIES, ScenarioError, layout_dispatch, load_scenario
+from sim.world.demand import generate_incidents
 
 from .conftest import hand_incidents, tiny_scenario, world_for, write_scenario
 
@@ -263,3 +264,42 @@ def test_preference_matches_the_exact_hypercube_with_its_own_lists(tmp_path):
 def lonlat_line(x_m: float) -> tuple[float, float]:
     from sim.theory.validate_model import _lonlat
     return _lonlat(x_m, 0.0)
+
+
+class _Delegate:
+    """The earliest-arrival rule behind the protocol: the core cannot tell it from its default
+    and so asks it through ``choose`` and the :class:`Units` view."""
+
+    name = "earliest_arrival"
+    holds_back = False
+
+    def choose(self, job: Job, units) -> list[Offer]:
+        return EarliestArrival().choose(job, units)
+
+
+def test_the_default_rule_gives_the_same_records_directly_and_through_the_protocol(tmp_path):
+    """The core answers earliest_arrival with its own query, skipping the policy layer: the
+    records must equal those of the same rule asked through choose(), on a busy run with units
+    driving back, diversions from minor jobs, multi-unit jobs and a patrolling layout."""
+    data = tiny_scenario("grid.osm", days="6 d", per_day=160.0)
+    data["dispatch"] = {"divert_from_minor": True}
+    data["incident_types"][0]["units_required"] = 2
+    data["unit_types"]["car"]["patrols"] = True
+    data["layouts"]["patrolling"] = {"patrol": True, "platforms": data["layouts"]["two_posts"]["platforms"]}
+    _, _, world = world_for(tmp_path, data)
+    seen = {"diverted": 0, "driving back": 0, "looping": 0, "multi-unit": 0}
+    for layout in ("two_posts", "one_post", "patrolling"):
+        inc = generate_incidents(world.scenario, world.net, world.zones, seed=7, replication=0,
+                                 weights=world.weights)
+        direct = Engine(world, layout, inc)
+        assert direct._earliest
+        via = Engine(world, layout, inc, policy=_Delegate())
+        assert not via._earliest
+        a, b = direct.run().records, via.run().records
+        assert a.to_csv() == b.to_csv(), layout
+        c = a.columns
+        seen["diverted"] += int(c["diverted"].sum())
+        # sent on the move: from a loop in the patrolling layout, else while driving back
+        seen["looping" if layout == "patrolling" else "driving back"] += int(c["from_patrol"].sum())
+        seen["multi-unit"] += int((c["units_sent"] > 1).sum())
+    assert min(seen.values()) > 0, seen  # every path of the dispatch was taken

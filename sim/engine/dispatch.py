@@ -6,7 +6,9 @@ comes free while jobs wait, it asks the layout's policy for units through :class
 (:class:`Units`: which units are free, and what sending one would cost) and returns the units
 to send (:class:`Offer`), best first. Sending fewer than the job needs leaves it waiting for the
 rest; sending none leaves it waiting. Nothing here imports SimPy, so each policy is tested on
-hand-made :class:`Units`.
+hand-made :class:`Units`. For the default policy itself (exactly :class:`EarliestArrival`, whose
+``choose`` is ``units.earliest(job.needed)``) the core asks that query directly, one layer less
+per dispatch; a test checks that both ways give the same records.
 
 The policies (``dispatch.policy`` in the scenario, ``layouts.<name>.dispatch.policy`` for one
 layout; see :data:`POLICIES`):
