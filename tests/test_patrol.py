@@ -418,7 +418,7 @@ def test_a_backup_on_its_way_becomes_the_first_unit_when_the_first_is_diverted(t
 
 @st.composite
 def _loop_scenes(draw):
-    """Loops laid end to end, units on them in any state, driving-time rows and parked seeds."""
+    """Loops laid end to end, units on them in any state, and driving-time rows."""
     n_nodes = draw(st.integers(2, 6))
     n_loops = draw(st.integers(1, 4))
     cums, bases, cycles, nodes, base = [], [], [], [], 0.0
@@ -446,30 +446,30 @@ def _loop_scenes(draw):
                               min_size=n_units, max_size=n_units))
     blocked = draw(st.lists(st.sampled_from([0, 0, 1, 2]), min_size=n_units, max_size=n_units))
     on_air = draw(st.lists(st.booleans(), min_size=n_units, max_size=n_units))
-    seeds = draw(st.lists(st.integers(0, 400).map(float), max_size=3))
     k = draw(st.sampled_from([1, 1, 2, 3, 5]))
     node = draw(st.integers(0, n_nodes - 1))
     now = draw(st.sampled_from([1000.0, 1000.5, 12345.25]))
     return (n_nodes, bases, cycles, flat_cum, np.array(nodes, dtype=np.int64), rows, row_of,
-            loop_of, anchor, trans_end, blocked, on_air, seeds, k, node, now)
+            loop_of, anchor, trans_end, blocked, on_air, k, node, now)
 
 
 @settings(max_examples=300, deadline=None)
 @given(_loop_scenes())
 def test_compiled_loop_dispatch_finds_the_k_earliest_with_the_python_floats(scene):
     """positions.loop_offers against a brute force in plain Python: every available looping
-    unit timed (Python's ``%`` and ``bisect``), no pruning; the k earliest of those and the seeds
-    (ties to the lower unit) must be the k earliest the kernel leaves, with the same floats."""
+    unit timed (Python's ``%`` and ``bisect``), no pruning; the k earliest of those (ties to the
+    lower unit) must be the k earliest the kernel leaves, with the same floats. (Parked units
+    seeding the k-th best are tested with positions.unit_offers, below.)"""
     from bisect import bisect_left
 
     from sim.engine.positions import loop_offers
 
     (n_nodes, bases, cycles, flat_cum, flat_node, rows, row_of, loop_of, anchor, trans_end,
-     blocked, on_air, seeds, k, node, now) = scene
+     blocked, on_air, k, node, now) = scene
     n_units, n_loops = len(loop_of), len(bases)
     cum_list = flat_cum.tolist()
     # brute force: every available unit of every loop
-    expected = [(eta, n_units + j) for j, eta in enumerate(seeds)]  # parked: other unit numbers
+    expected = []
     for u in range(n_units):
         if on_air[u] and blocked[u] == 0 and trans_end[u] <= now:
             lp = loop_of[u]
@@ -489,15 +489,13 @@ def test_compiled_loop_dispatch_finds_the_k_earliest_with_the_python_floats(scen
     ptr = np.cumsum([0] + [len(us) for us in units_of]).astype(np.int64)
     flat_units = np.array([u for us in units_of for u in us], dtype=np.int64)
     cand = np.tile(np.array(on_air, dtype=bool), (1440, 1))
-    top = np.empty(n_units + len(seeds) + 1)  # room for every arrival
-    top[:len(seeds)] = seeds
+    top = np.empty(n_units + 1)  # room for every arrival
     out = np.empty((n_units, 4))
-    n = loop_offers(node, now, min(k, len(top)), 7, len(seeds), cand,
+    n = loop_offers(node, now, min(k, len(top)), 7, cand,
                     np.array(blocked, dtype=np.uint8), np.array(trans_end), np.array(anchor),
                     low, order2, rows, row_of, flat_node, flat_cum, np.array(bases),
                     np.array(cycles), ptr, flat_units, top, out)
-    got = sorted([(eta, n_units + j) for j, eta in enumerate(seeds)]
-                 + [(float(r[0]), int(r[1])) for r in out[:n]])
+    got = sorted((float(r[0]), int(r[1])) for r in out[:n])
     assert got[:k] == expected[:k]
     exact = {u: eta for eta, u in expected}
     for eta, u, nxt, offset in out[:n].tolist():  # each one's float, and where it was found
@@ -541,7 +539,7 @@ def test_compiled_dispatch_of_parked_and_looping_units_matches_a_brute_force(sce
 
     scene, post_time, turnout, states = scenes
     (n_nodes, bases, cycles, flat_cum, flat_node, rows, row_of, loop_of, anchor, trans_end,
-     blocked, on_air, _seeds, k, node, now) = scene
+     blocked, on_air, k, node, now) = scene
     n_loop_units, n_loops = len(loop_of), len(bases)
     n_units = n_loop_units + len(states)
     trans_end = list(trans_end) + [s[0] for s in states]

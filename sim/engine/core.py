@@ -680,7 +680,7 @@ class Engine:
         (:func:`sim.engine.positions.loop_offers`)."""
         minute = int(now // 60.0) % MINUTES_PER_DAY
         rows, row_of, low, order = self._loop_tables_of(self._period_list[minute])
-        if loop_offers(self._node[i], now, 1, minute, 0, self._on_a, self._never_blocked,
+        if loop_offers(self._node[i], now, 1, minute, self._on_a, self._never_blocked,
                        self._never_driving, self.traj.anchor_a, low, order, rows, row_of,
                        self.traj.flat_node, self.traj.flat_cum, self._loop_base_a, self._cycle_a,
                        self._vol_ptr, self._vol_units_a, self._top, self._offers):

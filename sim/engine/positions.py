@@ -251,7 +251,7 @@ def _positions(times: np.ndarray, start: np.ndarray, kind: np.ndarray, a: np.nda
 
 
 @njit(cache=True, nogil=True)
-def loop_offers(node: int, now: float, k: int, minute: int, n_seed: int, cand: np.ndarray,
+def loop_offers(node: int, now: float, k: int, minute: int, cand: np.ndarray,
                 blocked: np.ndarray, trans_end: np.ndarray, anchor: np.ndarray, low: np.ndarray,
                 order: np.ndarray, rows: np.ndarray, row_of: np.ndarray, flat_node: np.ndarray,
                 flat_cum: np.ndarray, loop_base: np.ndarray, cycle: np.ndarray,
@@ -268,19 +268,15 @@ def loop_offers(node: int, now: float, k: int, minute: int, n_seed: int, cand: n
     end to end (``flat_cum``, ``loop_base``, ``cycle``, ``anchor``), and its arrival is the time
     to that node plus the row of driving times from it (``rows[row_of[k], node]``).
 
-    ``top[:n_seed]`` holds the arrivals found so far (parked units), in any order; ``top`` must
-    have room for ``k`` (with ``k`` at most ``len(top)``, ``len(top) > len(out)`` meaning
-    "every unit"). Writes ``(arrival, unit, next node, time to it)`` rows into ``out`` for
-    every unit timed whose arrival is within the final k-th best (none later can be among the k
-    earliest) and returns how many. The arithmetic is the Python rule's, operation for
-    operation, so the floats are the same.
+    ``top`` is a workspace with room for ``k`` (with ``k`` at most ``len(top)``,
+    ``len(top) > len(out)`` meaning "every unit"). Writes ``(arrival, unit, next node, time to
+    it)`` rows into ``out`` for every unit timed whose arrival is within the final k-th best
+    (none later can be among the k earliest) and returns how many. The arithmetic is the
+    Python rule's, operation for operation, so the floats are the same.
     """
-    m = 0  # arrivals so far; top[:min(m, k)] holds the smallest, ascending
-    for i in range(n_seed):
-        m = _keep_smallest(top, m, k, top[i])
     n_out, m = _scan_loops(node, now, k, minute, cand, blocked, trans_end, anchor, low, order,
                            rows, row_of, flat_node, flat_cum, loop_base, cycle, loop_ptr,
-                           loop_units, top, m, out, 0)
+                           loop_units, top, 0, out, 0)
     return _within_kth(top, m, k, out, n_out)
 
 
@@ -307,21 +303,20 @@ def unit_offers(node: int, now: float, k: int, minute: int, cand: np.ndarray,
     Units still driving at ``now`` (``trans_end[u] > now``), on the air and not blocked, are
     written to ``transit`` in ascending order. Returns ``(rows in out, units in transit)``.
     """
-    m = 0
+    m = 0  # arrivals so far; top[:min(m, k)] holds the smallest, ascending
     found = 0
-    if post_order.shape[1]:
-        for r in range(post_order.shape[1]):
-            u = post_order[node, r]
-            if cand[minute, u] and blocked[u] == 0 and trans_end[u] <= now:
-                eta = np.float64(post_time[node, u]) + turnout[u]
-                out[found, 0] = eta
-                out[found, 1] = u
-                out[found, 2] = -1.0
-                out[found, 3] = 0.0
-                m = _keep_smallest(top, m, k, eta)
-                found += 1
-                if found == k:
-                    break
+    for r in range(post_order.shape[1]):
+        u = post_order[node, r]
+        if cand[minute, u] and blocked[u] == 0 and trans_end[u] <= now:
+            eta = np.float64(post_time[node, u]) + turnout[u]
+            out[found, 0] = eta
+            out[found, 1] = u
+            out[found, 2] = -1.0
+            out[found, 3] = 0.0
+            m = _keep_smallest(top, m, k, eta)
+            found += 1
+            if found == k:
+                break
     n_out, m = _scan_loops(node, now, k, minute, cand, blocked, trans_end, anchor, low, order,
                            rows, row_of, flat_node, flat_cum, loop_base, cycle, loop_ptr,
                            loop_units, top, m, out, found)
