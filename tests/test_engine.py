@@ -276,3 +276,32 @@ def test_a_run_leaves_only_post_and_loop_rows_cached_and_records_do_not_depend_o
     for layout in world.fleets:  # other runs fill and empty the caches in between
         simulate(world, layout, inc, 0)
     assert simulate(world, "two_posts", inc, 0).records.to_csv() == first
+
+
+def test_a_run_pauses_the_garbage_collector_and_gives_it_back_as_it_was(tmp_path, monkeypatch):
+    import gc
+
+    _, _, world = world_for(tmp_path, tiny_scenario("grid.osm", days="1 d", per_day=60.0))
+    s = world.scenario
+    inc = generate_incidents(s, world.net, world.zones, seed=1, replication=0, weights=world.weights)
+    seen = []
+    real_presence = Engine.presence  # called inside the run, after the event loop
+
+    def spy(self):
+        seen.append(gc.isenabled())
+        return real_presence(self)
+
+    monkeypatch.setattr(Engine, "presence", spy)
+    first = simulate(world, "two_posts", inc, 0).records.to_csv()
+    assert gc.isenabled() and seen == [False]
+    gc.disable()
+    try:
+        assert simulate(world, "two_posts", inc, 0).records.to_csv() == first
+        assert not gc.isenabled()  # a caller's choice to keep it off is kept
+    finally:
+        gc.enable()
+    # an error inside the run gives the collector back too
+    monkeypatch.setattr(Engine, "presence", lambda self: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        simulate(world, "two_posts", inc, 0)
+    assert gc.isenabled()

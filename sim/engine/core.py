@@ -33,6 +33,7 @@ time; they become arrays once, at the end. simpy is imported here and nowhere el
 
 from __future__ import annotations
 
+import gc
 import heapq
 from collections.abc import Callable, Generator
 from collections.abc import Set as AbstractSet
@@ -765,16 +766,26 @@ class Engine:
         if len(self.slot_posts) > 1:
             changes = np.flatnonzero(self.slot_of_minute != np.roll(self.slot_of_minute, 1))
             self.env.process(self._daily(changes, self._move_posts))  # idle units go to the new post
-        self.env.run(until=self._stop)
-        end = float(self.env.now)
-        presence = self.presence()
-        searches = sum(o.searches for o in self._all_oracles) - self._searches0
-        keep = self.world.pinned_nodes()
-        for o in self._all_oracles:  # what was cached for incident scenes serves one run
-            o.end_run(keep)
-        result = assemble(self.world, self.layout, self.inc, self.replication, self.jobs, presence,
-                          searches, end)
-        result = rural_records(self.world, self.inc, result, self.village)  # rural record fields
+        # The cyclic garbage collector is paused for the run: a run makes no garbage cycles
+        # but its own (a few objects, freed after it), while its logs, hundreds of thousands
+        # of tuples, would be scanned again and again (3-15% of a year, and now and then a
+        # full collection of the whole process in the middle of a run).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self.env.run(until=self._stop)
+            end = float(self.env.now)
+            presence = self.presence()
+            searches = sum(o.searches for o in self._all_oracles) - self._searches0
+            keep = self.world.pinned_nodes()
+            for o in self._all_oracles:  # what was cached for incident scenes serves one run
+                o.end_run(keep)
+            result = assemble(self.world, self.layout, self.inc, self.replication, self.jobs,
+                              presence, searches, end)
+            result = rural_records(self.world, self.inc, result, self.village)  # rural fields
+        finally:
+            if collecting:
+                gc.enable()
         self.env._queue.clear()  # drop pending events: their callbacks hold this engine in a cycle
         return result
 
