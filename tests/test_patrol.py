@@ -13,7 +13,7 @@ from sim.scenario import ZONE_CLASSES
 from sim.types import IncidentSet
 from sim.world.prepare import MINUTES_PER_DAY
 
-from .conftest import lonlat, tiny_scenario, world_for, write_grid_osm
+from .conftest import hand_incidents, lonlat, tiny_scenario, world_for, write_grid_osm
 
 
 def _incidents(world, times, nodes, priorities=None, on_scene=None, types=None, horizon=86400.0):
@@ -618,3 +618,49 @@ def test_the_array_mirrors_of_unit_state_match_the_lists_at_every_dispatch(tmp_p
     assert world.fleets["two_posts"].loops  # the units patrol
     simulate(world, "two_posts", inc, 0)
     assert len(checked) > 300 and any(checked)  # (some dispatches with units busy)
+
+
+def test_presence_counts_police_and_volunteers_apart_as_a_sample_by_sample_count(tmp_path):
+    """Parked police (one off the air at night) and two volunteer beats on a grid, no jobs:
+    presence by hour, police and volunteers apart, equals a count sample by sample from each
+    unit's lazy position (Trajectories.position) and the oracle's reverse rows."""
+    write_grid_osm(tmp_path / "grid.osm")
+    data = tiny_scenario("grid.osm", days="1 d")
+    data["unit_types"]["walker"] = {"role": "volunteer", "access": "walk",
+                                    "max_speed": "5 km/h", "turnout": "0 s"}
+    data["layouts"]["two_posts"]["volunteers"] = [
+        {"name": "Beat A", "unit_type": "walker", "teams": 2, "hours": ["08:00", "20:00"],
+         "beat": [list(lonlat(-250, -125)), list(lonlat(250, -125)), list(lonlat(0, 375))]},
+        {"name": "Beat B", "unit_type": "walker", "teams": 1, "hours": ["00:00", "12:00"],
+         "beat": [list(lonlat(500, 125)), list(lonlat(-500, 125))]}]
+    data["shifts"] = {"starts": ["00:00"], "handover": "0 min",
+                      "meal_breaks": [{"window": ["01:00", "03:00"], "duration": "60 min"}]}
+    data["run"]["warmup"] = "0 s"
+    data["patrol"] = {"presence_sample": "5 min"}
+    _, _, world = world_for(tmp_path, data)
+    fleet = world.fleets["two_posts"]
+    assert {"volunteer", "response"} <= set(fleet.role)
+    eng = Engine(world, "two_posts", hand_incidents(world, [], [], [], []))
+    eng.run()
+    p = eng.presence()
+    times = np.arange(0.0, 86400.0, 300.0)
+    police = np.zeros_like(p.police)
+    volunteers = np.zeros_like(p.volunteers)
+    for t in times:
+        minute = int(t // 60) % 1440
+        period = int(world.period_of_minute[minute])
+        for k, (node, target) in enumerate(zip(p.nodes, p.targets_s, strict=True)):
+            reach = {"police": math.inf, "volunteer": math.inf}
+            for u in range(len(fleet)):
+                if fleet.off_air[minute, u]:
+                    continue
+                nxt, offset = eng.traj.position(u, float(t))
+                oracle = eng.traj.oracles_p[period][u]
+                who = "volunteer" if fleet.role[u] == "volunteer" else "police"
+                reach[who] = min(reach[who], offset + float(oracle.to_node(int(node))[0][nxt]))
+            police[k, int(t // 3600)] += reach["police"] <= target
+            volunteers[k, int(t // 3600)] += reach["volunteer"] <= target
+    assert p.police.tolist() == police.tolist()
+    assert p.volunteers.tolist() == volunteers.tolist()
+    assert volunteers.sum() > 0 and police.sum() > 0 and (volunteers != police).any()
+    assert volunteers[:, 20:].sum() == 0  # no beat after 20:00

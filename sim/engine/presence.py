@@ -55,18 +55,26 @@ def sample_presence(traj: Trajectories, horizon: float, *, on: bool = True) -> P
             # [point, period * node]: the time from every node to each point, in each period
             rev = np.concatenate([np.stack([oracles_p[p][units[0]].to_node(int(n))[0]
                                             for n in nodes_p]) for p in periods], axis=1)
-            traj_u = [traj.trajectory(u, times) for u in units]
-            node = np.stack([tr[0] for tr in traj_u])
-            offset = np.stack([tr[1] for tr in traj_u])
-            known = np.stack([tr[2] for tr in traj_u])
-            if periods.size > 1:
-                node = node + shift[None, :]
-            if has_shifts:
-                known &= on_table[minute][:, units].T
-            vol = volunteers[units]
-            for who, covered in ((~vol, covered_p), (vol, covered_v)):
-                if who.any():
-                    _cover(rev, targets, node[who], offset[who], known[who], covered)
+            chunks = _point_bits(rev, targets)
+            # per chunk of points, per sample: the points some police unit (volunteer) covers
+            found = {who: [np.zeros(times.size, dtype=np.int64) for _ in chunks]
+                     for who in (False, True)}
+            for u in units:  # one unit at a time: no [unit, sample] arrays
+                node, offset, known = traj.trajectory(u, times)
+                if periods.size > 1:
+                    node += shift
+                if has_shifts:
+                    known &= on_table[minute, u]
+                node, offset, known = node[None, :], offset[None, :], known[None, :]
+                for (_, bits, sub, tgt), out in zip(chunks, found[bool(volunteers[u])],
+                                                    strict=True):
+                    _cover_bits(bits, sub, tgt, node, offset, known, out)
+            for who, covered in ((False, covered_p), (True, covered_v)):
+                if not any(bool(volunteers[u]) == who for u in units):
+                    continue
+                for (lo, _, sub, _), out in zip(chunks, found[who], strict=True):
+                    for j in range(sub.shape[0]):
+                        covered[lo + j] |= ((out >> j) & 1).astype(bool)
     samples = np.bincount(hours, minlength=24)
     police = np.stack([np.bincount(hours, weights=covered_p[k], minlength=24)
                        for k in range(len(pts))]) if len(pts) else np.zeros((0, 24))
@@ -76,32 +84,26 @@ def sample_presence(traj: Trajectories, horizon: float, *, on: bool = True) -> P
                     police=police.astype(np.int64), volunteers=vols.astype(np.int64))
 
 
-def _cover(rev: np.ndarray, targets: np.ndarray, node: np.ndarray, offset: np.ndarray,
-           known: np.ndarray, covered: np.ndarray) -> None:
-    """Mark, into ``covered[point, sample]``, the samples where some unit (rows of ``node``,
-    ``offset``, ``known``: ``[unit, sample]``) reaches the point within its target:
-    ``rev[point, node] + offset <= target``.
+def _point_bits(rev: np.ndarray, targets: np.ndarray
+                ) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    """The points in chunks of 62 (one int64 bit field), each ``(first point, bits, rev rows,
+    targets)``: ``bits[node]`` has bit ``j`` set when the chunk's point ``j`` is reached from
+    ``node`` within its target (``rev[point, node] <= target``).
 
-    Each node carries a bit per point that it reaches within target (``rev <= target``, a
-    necessary condition as offsets are never negative, and exact where the offset is 0): one
-    lookup per unit and sample instead of one per point, unit and sample. Positions with a
-    positive offset are checked again, with their offset, only for the points whose bit is set
-    (a node near a point is within target of one or two of them, seldom more). The loop over
-    units and samples is compiled (:func:`_cover_bits`).
+    The bit is a necessary condition for a unit at a node (offsets are never negative) and
+    exact where the offset is 0: one lookup per unit and sample instead of one per point, unit
+    and sample. Positions with a positive offset are checked again, with their offset, only for
+    the points whose bit is set (a node near a point is within target of one or two of them,
+    seldom more); the loop over samples is compiled (:func:`_cover_bits`).
     """
-    n_pts = rev.shape[0]
-    node = np.ascontiguousarray(node, dtype=np.int64)
-    offset = np.ascontiguousarray(offset, dtype=np.float64)
-    known = np.ascontiguousarray(known)
-    for lo in range(0, n_pts, 62):  # 62 points per int64 bit field
-        hi = min(n_pts, lo + 62)
+    chunks = []
+    for lo in range(0, rev.shape[0], 62):
+        hi = min(rev.shape[0], lo + 62)
         sub, tgt = np.ascontiguousarray(rev[lo:hi]), np.ascontiguousarray(targets[lo:hi])
         weights = np.left_shift(1, np.arange(hi - lo, dtype=np.int64))
-        bits = ((sub <= tgt[:, None]).astype(np.int64) * weights[:, None]).sum(axis=0)  # per node
-        out = np.zeros(node.shape[1], dtype=np.int64)  # per sample: the points covered
-        _cover_bits(bits, sub, tgt, node, offset, known, out)
-        for j in range(hi - lo):
-            covered[lo + j] |= ((out >> j) & 1).astype(bool)
+        bits = ((sub <= tgt[:, None]).astype(np.int64) * weights[:, None]).sum(axis=0)
+        chunks.append((lo, bits, sub, tgt))
+    return chunks
 
 
 @njit(cache=True, nogil=True)
