@@ -106,7 +106,7 @@ def test_the_drive_back_uses_the_period_of_the_clearance(tmp_path):
     free = sum(back_m) / EDGE_V
     assert rec["travel_s"] == pytest.approx([peak, peak])
     assert rec["clear_s"][1] > 9 * 3600.0
-    transits = [sg for sg in eng.segs[0] if sg[1] == TRANSIT]
+    transits = [sg for sg in eng.segments(0).tolist() if sg[1] == TRANSIT]
     assert [sg[5] for sg in transits] == [1.0, 0.0]  # the period is logged with the transit
     clear1 = float(rec["clear_s"][0])
     assert transits[0][0] == clear1

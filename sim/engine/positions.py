@@ -12,8 +12,8 @@ Per-unit state is held in plain Python lists: the event loop reads and writes on
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left
-from itertools import chain
 
 import numpy as np
 from numba import njit
@@ -29,6 +29,9 @@ PARK, LOOP, TRANSIT, JOB = 0, 1, 2, 3
 """Kinds of trajectory segment ``(start, kind, a, b, c, d)``: PARK (a = post node); LOOP
 (a = anchor); TRANSIT (a = route start node, b = target node, c = loop anchor after it,
 d = congestion period of the drive); JOB (a = scene node, b = arrival time)."""
+SEG = 6
+"""Numbers per trajectory segment in a unit's log (:attr:`Trajectories.segs`)."""
+_LAST_KIND = 1 - SEG  # the last segment's kind, indexed from the end of a log
 
 
 class Trajectories:
@@ -60,9 +63,11 @@ class Trajectories:
         # (:func:`loop_offers`): written together, read only by the kernel
         self.trans_end_a = np.full(n_units, -_INF)
         self.anchor_a = np.array(self.anchor, dtype=np.float64)
-        self.segs: list[list[tuple[float, int, float, float, float, float]]] = [
-            [(0.0, LOOP, self.anchor[u], 0.0, 0.0, 0.0) if lp >= 0 else
-             (0.0, PARK, float(self.trans_to[u]), 0.0, 0.0, 0.0)] for u, lp in enumerate(self.loop)]
+        # each unit's trajectory segments, SEG numbers each, end to end: plain doubles, so that
+        # a year's log is neither scanned by the garbage collector nor scattered in memory
+        self.segs: list[array[float]] = [
+            array("d", (0.0, LOOP, self.anchor[u], 0.0, 0.0, 0.0) if lp >= 0 else
+                  (0.0, PARK, float(self.trans_to[u]), 0.0, 0.0, 0.0)) for u, lp in enumerate(self.loop)]
         self._wp_times: dict[tuple[int, int], np.ndarray] = {}
         self._nearest_wp: dict[tuple[int, int], list[int]] = {}
         self._flat_loops()
@@ -154,17 +159,21 @@ class Trajectories:
         self.trans_end[u] = end
         self.trans_end_a[u] = end
         self.trans_period[u] = period
-        self.segs[u].append((t0, TRANSIT, float(origin), float(target), self.anchor[u],
+        self.segs[u].extend((t0, TRANSIT, float(origin), float(target), self.anchor[u],
                              float(period)))
 
     def close_transit(self, u: int, now: float) -> None:
         """If unit ``u``'s drive ended before ``now``, log what it did next."""
-        last = self.segs[u][-1]
-        if last[1] == TRANSIT and self.trans_end[u] <= now:
+        if self.segs[u][_LAST_KIND] == TRANSIT and self.trans_end[u] <= now:
             if self.loop[u] >= 0:
-                self.segs[u].append((self.trans_end[u], LOOP, self.anchor[u], 0.0, 0.0, 0.0))
+                self.segs[u].extend((self.trans_end[u], LOOP, self.anchor[u], 0.0, 0.0, 0.0))
             else:
-                self.segs[u].append((self.trans_end[u], PARK, float(self.trans_to[u]), 0.0, 0.0, 0.0))
+                self.segs[u].extend((self.trans_end[u], PARK, float(self.trans_to[u]), 0.0, 0.0,
+                                     0.0))
+
+    def segments(self, u: int) -> np.ndarray:
+        """Unit ``u``'s logged segments so far, ``[segment, (start, kind, a, b, c, d)]`` (a copy)."""
+        return np.array(self.segs[u], dtype=np.float64).reshape(-1, SEG)
 
     def trajectory(self, u: int, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Unit ``u``'s position at each of ``times`` (sorted, within the run) from its logged
@@ -172,11 +181,9 @@ class Trajectories:
 
         The samples are matched to segments in one compiled pass (:func:`_positions`); the few
         caught mid-drive are then walked along their routes, one compiled walk per target."""
-        segs = self.segs[u]
-        seg = np.fromiter(chain.from_iterable(segs), dtype=float, count=6 * len(segs)).reshape(-1, 6)
-        start, kind, a, b, c, d = seg.T
+        start, kind, a, b, c, d = self.segments(u).T
         # each drive's length: few targets (the post and the loop's waypoints) and few periods
-        drive = np.zeros(len(seg))
+        drive = np.zeros(len(start))
         trans = np.flatnonzero(kind == TRANSIT)
         n_periods = len(self.oracles_p)
         pair = b[trans].astype(np.int64) * n_periods + d[trans].astype(np.int64)

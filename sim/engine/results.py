@@ -9,6 +9,7 @@ records show the state when the run stopped. Workloads and on-air times cover th
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,15 +18,19 @@ from sim.scenario import PRIORITIES, ZONE_CLASSES
 from sim.types import OUTCOMES, EngineResult, Fleet, IncidentSet, Presence, RecordTable
 from sim.world.prepare import MINUTES_PER_DAY, World
 
-__all__ = ["JobResults", "assemble", "off_air_between", "on_air_seconds", "target_met"]
+__all__ = ["LOG", "JobResults", "assemble", "off_air_between", "on_air_seconds", "target_met"]
 
 _INF = float("inf")
+LOG = 5
+"""Numbers per entry of the assignment log (:attr:`JobResults.log`)."""
 
 
 @dataclass
 class JobResults:
     """Per-incident results of one run as plain lists (first unit on scene unless noted), and
-    the assignment log ``(incident, unit, assign, arrival, clear)`` with its flags."""
+    the assignment log with its flags: entry ``k`` is ``log[LOG * k:LOG * (k + 1)]``, that is
+    ``(incident, unit, assign, arrival, clear)``, as plain doubles (a year's log is neither
+    scanned by the garbage collector nor scattered in memory)."""
 
     assign_s: list[float]
     arrival_s: list[float]
@@ -41,7 +46,7 @@ class JobResults:
     diverted: list[int]
     by_diversion: list[int]
     overflow: list[int]
-    log: list[tuple[int, int, float, float, float]]
+    log: array[float]
     log_diverted: list[bool]
     log_withdrawn: list[bool]
 
@@ -52,7 +57,7 @@ class JobResults:
             assign_s=[nan] * n, arrival_s=[nan] * n, clear_s=[nan] * n, full_arrival_s=[-_INF] * n,
             unit_of=[-1] * n, turnout_s=[nan] * n, travel_s=[nan] * n,
             moving=[0] * n, sent=[0] * n, required=list(required), volunteer_s=[nan] * n,
-            diverted=[0] * n, by_diversion=[0] * n, overflow=[0] * n, log=[], log_diverted=[],
+            diverted=[0] * n, by_diversion=[0] * n, overflow=[0] * n, log=array("d"), log_diverted=[],
             log_withdrawn=[])
 
 
@@ -91,7 +96,7 @@ def assemble(world: World, layout: str, inc: IncidentSet, replication: int, jobs
     type_code = np.array([unit_type_names.index(t) for t in fleet.unit_type] + [-1], dtype=np.int32)
     plat_code = np.append(fleet.platform, -1).astype(np.int32)
     sent_by_h = np.zeros(n, dtype=np.int32)
-    log = np.array(jobs.log, dtype=float).reshape(-1, 5)
+    log = np.array(jobs.log, dtype=float).reshape(-1, LOG)
     if log.size:
         kept = (log[:, 2] <= h) & ~np.array(jobs.log_withdrawn, dtype=bool)  # never got there
         np.add.at(sent_by_h, log[:, 0].astype(np.int64), kept.astype(np.int32))
