@@ -44,9 +44,18 @@ import simpy
 
 from sim.engine.dispatch import DispatchPolicy, EarliestArrival, Job, Offer
 from sim.engine.policies import build_policy
-from sim.engine.positions import JOB, LOOP, PARK, TRANSIT, Trajectories, loop_offers, unit_offers
+from sim.engine.positions import (
+    JOB,
+    LOOP,
+    PARK,
+    TRANSIT,
+    Trajectories,
+    loop_offers,
+    seg_bytes,
+    unit_offers,
+)
 from sim.engine.presence import sample_presence
-from sim.engine.results import LOG, JobResults, assemble
+from sim.engine.results import LOG, JobResults, assemble, log_bytes
 from sim.engine.village import rural_records, village_desk
 from sim.network.oracle import TravelTimeOracle
 from sim.scenario import PRIORITIES, Scenario, layout_dispatch
@@ -540,12 +549,12 @@ class Engine:
         self.job_log[u] = li
         self.job_arrival[u] = arrival
         self.job_offer[u] = (turnout, travel, moving)
-        jobs.log.extend((i, u, now, arrival, clear))
+        jobs.log.frombytes(log_bytes(i, u, now, arrival, clear))
         jobs.log_diverted.append(False)
         jobs.log_withdrawn.append(False)
         traj = self.traj
         traj.close_transit(u, now)  # if it was driving, log the drive's end first
-        traj.segs[u].extend((now, JOB, float(self._node[i]), arrival, 0.0, 0.0))
+        traj.segs[u].frombytes(seg_bytes(now, JOB, self._node[i], arrival, 0, 0))
         done = self.env.timeout(clear - now, (u, i, self.job_token[u]))
         done.callbacks.append(self._cleared)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass
+from struct import Struct
 
 import numpy as np
 
@@ -18,11 +19,13 @@ from sim.scenario import PRIORITIES, ZONE_CLASSES
 from sim.types import OUTCOMES, EngineResult, Fleet, IncidentSet, Presence, RecordTable
 from sim.world.prepare import MINUTES_PER_DAY, World
 
-__all__ = ["LOG", "JobResults", "assemble", "off_air_between", "on_air_seconds", "target_met"]
+__all__ = ["LOG", "JobResults", "assemble", "log_bytes", "off_air_between", "on_air_seconds", "target_met"]
 
 _INF = float("inf")
 LOG = 5
 """Numbers per entry of the assignment log (:attr:`JobResults.log`)."""
+log_bytes = Struct(f"{LOG}d").pack
+"""One log entry as the bytes of its doubles (``log.frombytes``)."""
 
 
 @dataclass
