@@ -30,22 +30,23 @@ log_bytes = Struct(f"{LOG}d").pack
 
 @dataclass
 class JobResults:
-    """Per-incident results of one run as plain lists (first unit on scene unless noted), and
-    the assignment log with its flags: entry ``k`` is ``log[LOG * k:LOG * (k + 1)]``, that is
-    ``(incident, unit, assign, arrival, clear)``, as plain doubles (a year's log is neither
-    scanned by the garbage collector nor scattered in memory)."""
+    """Per-incident results of one run (first unit on scene unless noted), and the assignment
+    log with its flags: entry ``k`` is ``log[LOG * k:LOG * (k + 1)]``, that is ``(incident,
+    unit, assign, arrival, clear)``. Counts are plain lists; times and the log are arrays of
+    doubles, so that a year of them is neither scanned by the garbage collector nor gathered
+    from scattered memory."""
 
-    assign_s: list[float]
-    arrival_s: list[float]
-    clear_s: list[float]
-    full_arrival_s: list[float]
+    assign_s: array[float]
+    arrival_s: array[float]
+    clear_s: array[float]
+    full_arrival_s: array[float]
     unit_of: list[int]
-    turnout_s: list[float]
-    travel_s: list[float]
+    turnout_s: array[float]
+    travel_s: array[float]
     moving: list[int]
     sent: list[int]
     required: list[int]
-    volunteer_s: list[float]
+    volunteer_s: array[float]
     diverted: list[int]
     by_diversion: list[int]
     overflow: list[int]
@@ -55,11 +56,17 @@ class JobResults:
 
     @staticmethod
     def empty(required: list[int]) -> JobResults:
-        n, nan = len(required), float("nan")
+        n = len(required)
+
+        def column(value: float) -> array[float]:
+            return array("d", [value]) * n
+
+        nan = float("nan")
         return JobResults(
-            assign_s=[nan] * n, arrival_s=[nan] * n, clear_s=[nan] * n, full_arrival_s=[-_INF] * n,
-            unit_of=[-1] * n, turnout_s=[nan] * n, travel_s=[nan] * n,
-            moving=[0] * n, sent=[0] * n, required=list(required), volunteer_s=[nan] * n,
+            assign_s=column(nan), arrival_s=column(nan), clear_s=column(nan),
+            full_arrival_s=column(-_INF), unit_of=[-1] * n, turnout_s=column(nan),
+            travel_s=column(nan), moving=[0] * n, sent=[0] * n, required=list(required),
+            volunteer_s=column(nan),
             diverted=[0] * n, by_diversion=[0] * n, overflow=[0] * n, log=array("d"), log_diverted=[],
             log_withdrawn=[])
 
@@ -73,7 +80,7 @@ def assemble(world: World, layout: str, inc: IncidentSet, replication: int, jobs
     h = end_s  # nothing later than the end of the run is recorded
     n = len(inc)
 
-    def arr(values: list[float]) -> np.ndarray:
+    def arr(values: array[float]) -> np.ndarray:
         return np.array(values, dtype=float).reshape(n)
 
     dispatch = np.where(inc.dispatch_s < h, inc.dispatch_s, np.nan)
