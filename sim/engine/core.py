@@ -46,18 +46,9 @@ import simpy
 
 from sim.engine.dispatch import DispatchPolicy, EarliestArrival, Job, Offer
 from sim.engine.policies import build_policy
-from sim.engine.positions import (
-    JOB,
-    LOOP,
-    PARK,
-    TRANSIT,
-    Trajectories,
-    loop_offers,
-    seg_bytes,
-    unit_offers,
-)
+from sim.engine.positions import JOB, LOOP, PARK, TRANSIT, Trajectories, loop_offers, unit_offers
 from sim.engine.presence import sample_presence
-from sim.engine.results import LOG, JobResults, assemble, log_bytes
+from sim.engine.results import JobResults, assemble
 from sim.engine.village import rural_records, village_desk
 from sim.network.oracle import TravelTimeOracle
 from sim.scenario import PRIORITIES, Scenario, layout_dispatch
@@ -475,10 +466,9 @@ class Engine:
         self._on_minor.discard(u)
         self.job_token[u] += 1  # its pending scene clearance no longer applies
         li = self.job_log[u]
-        arrived = now >= jobs.log[LOG * li + 3]
-        if not arrived:
-            jobs.log[LOG * li + 3] = now  # withdrawn on its way: it never gets there
-        jobs.log[LOG * li + 4] = now
+        arrival = jobs.arrival_of(li)
+        arrived = now >= arrival
+        jobs.cut_short(li, arrival if arrived else now, now)  # withdrawn: it never gets there
         jobs.log_diverted[li] = True
         jobs.log_withdrawn[li] = not arrived
         jobs.diverted[j] += 1
@@ -493,8 +483,8 @@ class Engine:
         # the units still sent to this job (a backup on its way may become its first unit)
         kept = [li for li in self._job_logs.get(j, ()) if not jobs.log_withdrawn[li]]
         if jobs.unit_of[j] == u:  # the others were all later than u, so none is there yet
-            self._first_unit(j, min(kept, key=lambda k: (jobs.log[LOG * k + 3], k), default=-1))
-        jobs.full_arrival_s[j] = max((jobs.log[LOG * li + 3] for li in kept), default=-_INF)
+            self._first_unit(j, min(kept, key=lambda k: (jobs.arrival_of(k), k), default=-1))
+        jobs.full_arrival_s[j] = max((jobs.arrival_of(li) for li in kept), default=-_INF)
         if self.remaining[j] == 1:  # it was fully served before: it needs a place in the queue
             heapq.heappush(self.queue, (self._prio[j], self._call[j], j))
 
@@ -509,8 +499,7 @@ class Engine:
             jobs.unit_of[j] = -1
             jobs.moving[j] = 0
             return
-        _, unit, assign, arrival, clear = jobs.log[LOG * li:LOG * (li + 1)]
-        v = int(unit)
+        _, v, assign, arrival, clear = jobs.entry(li)
         turnout, travel, moving = self.job_offer[v]
         jobs.assign_s[j], jobs.arrival_s[j], jobs.clear_s[j] = assign, arrival, clear
         jobs.unit_of[j], jobs.turnout_s[j], jobs.travel_s[j] = v, turnout, travel
@@ -542,7 +531,7 @@ class Engine:
             jobs.full_arrival_s[i] = arrival
         jobs.sent[i] += 1
         self.remaining[i] -= 1
-        li = len(jobs.log_diverted)  # this assignment's entry in the log
+        li = jobs.add(i, u, now, arrival, clear)
         if jobs.required[i] > 1:
             self._on_job.setdefault(i, set()).add(u)
             self._job_logs.setdefault(i, []).append(li)
@@ -551,12 +540,7 @@ class Engine:
         self.job_log[u] = li
         self.job_arrival[u] = arrival
         self.job_offer[u] = (turnout, travel, moving)
-        jobs.log.frombytes(log_bytes(i, u, now, arrival, clear))
-        jobs.log_diverted.append(False)
-        jobs.log_withdrawn.append(False)
-        traj = self.traj
-        traj.close_transit(u, now)  # if it was driving, log the drive's end first
-        traj.segs[u].frombytes(seg_bytes(now, JOB, self._node[i], arrival, 0, 0))
+        self.traj.start_job(u, now, self._node[i], arrival)
         done = self.env.timeout(clear - now, (u, i, self.job_token[u]))
         done.callbacks.append(self._cleared)
 

@@ -33,7 +33,7 @@ d = congestion period of the drive); JOB (a = scene node, b = arrival time)."""
 SEG = 6
 """Numbers per trajectory segment in a unit's log (:attr:`Trajectories.segs`)."""
 _LAST_KIND = 1 - SEG  # the last segment's kind, indexed from the end of a log
-seg_bytes = Struct(f"{SEG}d").pack
+_seg_bytes = Struct(f"{SEG}d").pack
 """One segment as the bytes of its doubles, to append to a log (``log.frombytes``: a third of
 the cost of ``log.extend``)."""
 
@@ -163,16 +163,22 @@ class Trajectories:
         self.trans_end[u] = end
         self.trans_end_a[u] = end
         self.trans_period[u] = period
-        self.segs[u].frombytes(seg_bytes(t0, TRANSIT, origin, target, self.anchor[u], period))
+        self.segs[u].frombytes(_seg_bytes(t0, TRANSIT, origin, target, self.anchor[u], period))
 
     def close_transit(self, u: int, now: float) -> None:
         """If unit ``u``'s drive ended before ``now``, log what it did next."""
         if self.segs[u][_LAST_KIND] == TRANSIT and self.trans_end[u] <= now:
             if self.loop[u] >= 0:
-                self.segs[u].frombytes(seg_bytes(self.trans_end[u], LOOP, self.anchor[u], 0, 0, 0))
+                self.segs[u].frombytes(_seg_bytes(self.trans_end[u], LOOP, self.anchor[u], 0, 0, 0))
             else:
-                self.segs[u].frombytes(seg_bytes(self.trans_end[u], PARK, self.trans_to[u], 0, 0,
+                self.segs[u].frombytes(_seg_bytes(self.trans_end[u], PARK, self.trans_to[u], 0, 0,
                                                  0))
+
+    def start_job(self, u: int, now: float, scene: int, arrival: float) -> None:
+        """Unit ``u`` is sent at ``now`` to a job at ``scene``, where it arrives at ``arrival``
+        (if it was driving, the drive's end is logged first)."""
+        self.close_transit(u, now)
+        self.segs[u].frombytes(_seg_bytes(now, JOB, scene, arrival, 0, 0))
 
     def segments(self, u: int) -> np.ndarray:
         """Unit ``u``'s logged segments so far, ``[segment, (start, kind, a, b, c, d)]`` (a copy)."""

@@ -19,12 +19,12 @@ from sim.scenario import PRIORITIES, ZONE_CLASSES
 from sim.types import OUTCOMES, EngineResult, Fleet, IncidentSet, Presence, RecordTable
 from sim.world.prepare import MINUTES_PER_DAY, World
 
-__all__ = ["LOG", "JobResults", "assemble", "log_bytes", "off_air_between", "on_air_seconds", "target_met"]
+__all__ = ["LOG", "JobResults", "assemble", "off_air_between", "on_air_seconds", "target_met"]
 
 _INF = float("inf")
 LOG = 5
 """Numbers per entry of the assignment log (:attr:`JobResults.log`)."""
-log_bytes = Struct(f"{LOG}d").pack
+_log_bytes = Struct(f"{LOG}d").pack
 """One log entry as the bytes of its doubles (``log.frombytes``)."""
 
 
@@ -69,6 +69,27 @@ class JobResults:
             volunteer_s=column(nan),
             diverted=[0] * n, by_diversion=[0] * n, overflow=[0] * n, log=array("d"), log_diverted=[],
             log_withdrawn=[])
+
+    def add(self, i: int, u: int, assign: float, arrival: float, clear: float) -> int:
+        """Log unit ``u``'s assignment to job ``i``; returns the entry's index."""
+        self.log.frombytes(_log_bytes(i, u, assign, arrival, clear))
+        self.log_diverted.append(False)
+        self.log_withdrawn.append(False)
+        return len(self.log_withdrawn) - 1
+
+    def entry(self, li: int) -> tuple[int, int, float, float, float]:
+        """Log entry ``li``: ``(incident, unit, assign, arrival, clear)``."""
+        i, u, assign, arrival, clear = self.log[LOG * li:LOG * (li + 1)]
+        return int(i), int(u), assign, arrival, clear
+
+    def arrival_of(self, li: int) -> float:
+        """When the unit of log entry ``li`` gets (or got) to the scene."""
+        return self.log[LOG * li + 3]
+
+    def cut_short(self, li: int, arrival: float, clear: float) -> None:
+        """Log entry ``li`` ends early (a diversion): its arrival and clearance become these."""
+        self.log[LOG * li + 3] = arrival
+        self.log[LOG * li + 4] = clear
 
 
 def assemble(world: World, layout: str, inc: IncidentSet, replication: int, jobs: JobResults,
