@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from scipy.sparse.csgraph import dijkstra
 
 from sim.network.graph import LocalFrame, RoadNetwork
-from sim.network.oracle import TravelTimeOracle
+from sim.network.oracle import TravelTimeOracle, _curve_order
 
 
 def make_net(n, edges, xy=None):
@@ -188,6 +188,31 @@ def test_goal_directed_time_on_a_city_sized_grid_matches_dijkstra():
             got = oracle.time_within(s, t, limit)
             assert got == (exact[s] if exact[s] <= limit else math.inf)
     assert oracle.goal_searches > 0 and oracle.searches == 1 + 2 * oracle._landmarks[0].shape[1]
+
+
+def test_goal_directed_time_at_exactly_its_limit_survives_the_single_precision_table():
+    # a one-way line of long legs whose times are not round in single precision: the landmark
+    # (the far end) makes the bound exact, so a bound rounded up would put the source's key
+    # above a limit equal to its time and report it unreachable
+    legs = 40
+    edges = [(i, i + 1, 1000.0) for i in range(legs)]
+    oracle = TravelTimeOracle(make_net(legs + 1, edges), np.full(legs, 12345.678 / 7.0))
+    oracle._landmarks = oracle._build_landmarks(1)
+    for t in range(0, legs + 1, 3):
+        exact = dijkstra(oracle.reverse, directed=True, indices=t)
+        for s in range(t):
+            assert oracle.time_within(s, t, float(exact[s])) == exact[s]
+
+
+def test_curve_order_is_a_permutation_that_keeps_neighbours_close():
+    side = 32
+    xy = np.array([(i * 10.0, j * 10.0) for i in range(side) for j in range(side)])
+    order = _curve_order(xy[:, 0], xy[:, 1])
+    assert sorted(order.tolist()) == list(range(side * side))
+    # along a Hilbert curve each step goes to a grid neighbour (a row-by-row order jumps back
+    # at every row's end)
+    steps = np.abs(np.diff(xy[order], axis=0)).sum(axis=1)
+    assert np.all(steps == 10.0)
 
 
 def test_goal_directed_search_falls_back_to_dijkstra_when_its_heap_is_too_small():

@@ -12,7 +12,10 @@ thousands of times a year, where a Python loop or a full scipy call costs too mu
 thousands of times a year. A bounded Dijkstra from the scene answers it for every node, and on
 this size of network costs 0.3-0.6 ms (most of it spent on nodes far from the unit). An A*
 search guided by the landmark (ALT) lower bound visits only the nodes that could lie on a
-route from the unit to the scene, in tens of microseconds.
+route from the unit to the scene, in tens of microseconds. Most of that is waiting for memory
+(the same search repeated at once runs 3-4 times faster), so the oracle gives it the graph with
+its nodes renumbered along a Hilbert curve and the landmark table in single precision
+(:class:`sim.network.oracle._GoalInputs`).
 
 **It gives the same floating-point time as the Dijkstra.** The search runs backwards from the
 scene on the reversed graph, as the Dijkstra does, so a node's time is the sum of edge times
@@ -52,21 +55,39 @@ def landmark_bound(fwd: np.ndarray, rev: np.ndarray, source: int,
     return max(0.0, best - 1e-9 * best - 1e-6)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _table_bound(lm: np.ndarray, source: int, node: int,
+                 slack: float) -> float:  # pragma: no cover (compiled)
+    """:func:`landmark_bound` from one table ``lm[v] = (T(L_1, v), ..., T(L_m, v), T(v, L_1),
+    ..., T(v, L_m))`` (double or single precision: each entry is widened first), less ``slack``
+    (s) and a hair; never negative."""
+    m = lm.shape[1] // 2
+    best = 0.0
+    for j in range(m):
+        a = np.float64(lm[node, j]) - np.float64(lm[source, j])
+        if a > best:
+            best = a
+        b = np.float64(lm[source, m + j]) - np.float64(lm[node, m + j])
+        if b > best:
+            best = b
+    return max(0.0, best - 1e-9 * best - slack)
+
+
 @njit(cache=True, nogil=True)
 def goal_time(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, target: int,
-              source: int, limit: float, fwd: np.ndarray, rev: np.ndarray, dist: np.ndarray,
+              source: int, limit: float, lm: np.ndarray, slack: float, dist: np.ndarray,
               touched: np.ndarray, heap_key: np.ndarray, heap_node: np.ndarray,
               heap_time: np.ndarray) -> float:  # pragma: no cover (compiled)
     """Shortest time (s) from ``source`` to ``target`` if at most ``limit``, else ``inf``; see
     :func:`_search`. Returns :data:`OVERFLOW` if the heap arrays were too small."""
     none = np.empty(0, dtype=np.int64)
-    return _search(indptr, indices, weights, target, source, limit, fwd, rev, dist, touched,
+    return _search(indptr, indices, weights, target, source, limit, lm, slack, dist, touched,
                    heap_key, heap_node, heap_time, False, none, none, np.empty(0), none)
 
 
 @njit(cache=True, nogil=True)
 def goal_route(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, target: int,
-               source: int, fwd: np.ndarray, rev: np.ndarray, dist: np.ndarray,
+               source: int, lm: np.ndarray, slack: float, dist: np.ndarray,
                touched: np.ndarray, heap_key: np.ndarray, heap_node: np.ndarray,
                heap_time: np.ndarray, pred: np.ndarray, path: np.ndarray,
                times: np.ndarray) -> int:  # pragma: no cover (compiled)
@@ -75,7 +96,7 @@ def goal_route(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, tar
     ``target`` into ``times``. Returns the number of nodes, 0 if ``target`` cannot be reached,
     -1 if the heap arrays were too small."""
     count = np.zeros(1, dtype=np.int64)
-    t = _search(indptr, indices, weights, target, source, np.inf, fwd, rev, dist, touched,
+    t = _search(indptr, indices, weights, target, source, np.inf, lm, slack, dist, touched,
                 heap_key, heap_node, heap_time, True, pred, path, times, count)
     if t == OVERFLOW:
         return -1
@@ -84,7 +105,7 @@ def goal_route(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, tar
 
 @njit(cache=True, nogil=True)
 def _search(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, target: int,
-            source: int, limit: float, fwd: np.ndarray, rev: np.ndarray, dist: np.ndarray,
+            source: int, limit: float, lm: np.ndarray, slack: float, dist: np.ndarray,
             touched: np.ndarray, heap_key: np.ndarray, heap_node: np.ndarray,
             heap_time: np.ndarray, keep_route: bool, pred: np.ndarray, path: np.ndarray,
             times: np.ndarray, count: np.ndarray
@@ -94,9 +115,10 @@ def _search(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, target
     ``times`` (``count[0]`` of them; none if unreachable), from the next hops kept in ``pred``.
 
     ``indptr, indices, weights``: the reversed graph in CSR (row v: the edges into v).
-    ``fwd, rev``: landmark rows, one row per node. ``dist`` (all ``inf``), ``touched`` (one int
-    per node) and the heap arrays are workspaces the caller keeps; ``dist`` is all ``inf`` again
-    on return. Returns :data:`OVERFLOW` if the heap arrays were too small.
+    ``lm``: the landmark table, one row per node (:func:`_table_bound`, less ``slack``).
+    ``dist`` (all ``inf``), ``touched`` (one int per node) and the heap arrays are workspaces
+    the caller keeps; ``dist`` is all ``inf`` again on return. Returns :data:`OVERFLOW` if the
+    heap arrays were too small.
     """
     if source == target:
         if keep_route:
@@ -110,7 +132,7 @@ def _search(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, target
     dist[target] = 0.0
     touched[n_touched] = target
     n_touched += 1
-    heap_key[0] = landmark_bound(fwd, rev, source, target)
+    heap_key[0] = _table_bound(lm, source, target, slack)
     heap_node[0] = target
     heap_time[0] = 0.0
     size = 1
@@ -164,7 +186,7 @@ def _search(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, target
                     size = 0
                     break
                 # push (nd + bound, w): sift up
-                nk = nd + landmark_bound(fwd, rev, source, w)
+                nk = nd + _table_bound(lm, source, w, slack)
                 i = size
                 size += 1
                 while i > 0:

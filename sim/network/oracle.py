@@ -88,16 +88,54 @@ def _move_kept(cache: OrderedDict[int, _Row], kept: dict[int, _Row], keep: Abstr
     cache.clear()
 
 
+def _curve_order(x: np.ndarray, y: np.ndarray, bits: int = 16) -> np.ndarray:
+    """The nodes in the order of a Hilbert curve through their positions (``x, y``, m): nodes
+    near each other on the ground mostly come near each other in this order. Ties (nodes on
+    one cell of the ``2**bits`` grid) keep their node order."""
+    side = 1 << bits
+    span_x, span_y = float(np.ptp(x)) or 1.0, float(np.ptp(y)) or 1.0
+    cx = ((x - x.min()) / span_x * (side - 1)).astype(np.int64)
+    cy = ((y - y.min()) / span_y * (side - 1)).astype(np.int64)
+    d = np.zeros(len(cx), dtype=np.int64)
+    s = side >> 1
+    while s > 0:  # each level: the quadrant, then the turn that keeps the curve connected
+        rx = (cx & s) > 0
+        ry = (cy & s) > 0
+        d += s * s * ((3 * rx.astype(np.int64)) ^ ry.astype(np.int64))
+        flip = ~ry & rx
+        cx = np.where(flip, side - 1 - cx, cx)
+        cy = np.where(flip, side - 1 - cy, cy)
+        cx, cy = np.where(ry, cx, cy), np.where(ry, cy, cx)
+        s >>= 1
+    return np.argsort(d, kind="stable")
+
+
 @dataclass
 class _GoalInputs:
-    """What :func:`sim.network.kernels.goal_time` reads: the reversed graph in CSR, the landmark
-    rows as (node, landmark) matrices, and its workspaces (reused by every search)."""
+    """What the goal-directed searches (:mod:`sim.network.kernels`) read, and their workspaces
+    (reused by every search).
+
+    The route search (:func:`~sim.network.kernels.goal_route`) reads the reversed graph in CSR
+    and the landmark table (``lm``: each node's times from and to the landmarks, one row).
+    The time search (:func:`~sim.network.kernels.goal_time`), the engine's most frequent one,
+    reads the same graph with its nodes renumbered along a Hilbert curve (``near_of[v]``: node
+    v's number there) and the table in single precision, less a slack that covers its
+    rounding: a search then touches about half as much memory, mostly in neighbouring cache
+    lines. Renumbering cannot change a shortest time, only the order nodes are settled in (see
+    :mod:`sim.network.kernels`), so the route search, whose route among equally fast ones
+    depends on that order, keeps the original numbering.
+    """
 
     indptr: np.ndarray
     indices: np.ndarray
     weights: np.ndarray
-    fwd: np.ndarray
-    rev: np.ndarray
+    lm: np.ndarray
+    near_of: list[int]
+    near_indptr: np.ndarray
+    near_indices: np.ndarray
+    near_weights: np.ndarray
+    near_lm: np.ndarray
+    near_slack: float
     dist: np.ndarray  # all inf between searches
     touched: np.ndarray
     heap_key: np.ndarray
@@ -227,8 +265,10 @@ class TravelTimeOracle:
         g = self._goal
         if g is None:
             g = self._goal = self._goal_inputs()
-        t: float = goal_time(g.indptr, g.indices, g.weights, target, source, limit, g.fwd, g.rev,
-                             g.dist, g.touched, g.heap_key, g.heap_node, g.heap_time)
+        near = g.near_of
+        t: float = goal_time(g.near_indptr, g.near_indices, g.near_weights, near[target],
+                             near[source], limit, g.near_lm, g.near_slack, g.dist, g.touched,
+                             g.heap_key, g.heap_node, g.heap_time)
         if t == OVERFLOW:  # (a heap too small for a pathological search: never seen so far)
             return float(self.times_to(target, limit)[source])
         self.goal_searches += 1
@@ -241,7 +281,7 @@ class TravelTimeOracle:
         g = self._goal
         if g is None:
             g = self._goal = self._goal_inputs()
-        n: int = goal_route(g.indptr, g.indices, g.weights, target, source, g.fwd, g.rev, g.dist,
+        n: int = goal_route(g.indptr, g.indices, g.weights, target, source, g.lm, 1e-6, g.dist,
                             g.touched, g.heap_key, g.heap_node, g.heap_time, g.pred, g.path,
                             g.times)
         if n == 0:
@@ -253,13 +293,27 @@ class TravelTimeOracle:
         return g.path[:n].copy(), g.times[:n].copy()
 
     def _goal_inputs(self) -> _GoalInputs:
-        """The inputs and workspaces of the goal-directed search (about 24 bytes per edge and
-        per node)."""
+        """The inputs and workspaces of the goal-directed searches (about 40 bytes per edge and
+        200 per node)."""
         fwd, rev = self._landmark_rows()
+        lm = np.ascontiguousarray(np.concatenate([fwd, rev], axis=1))
         r = self.reverse
+        order = _curve_order(np.asarray(self._x, dtype=float), np.asarray(self._y, dtype=float))
+        near_of = np.empty(self.n, dtype=np.int64)
+        near_of[order] = np.arange(self.n)
+        coo = r.tocoo()
+        near = csr_matrix((coo.data, (near_of[coo.row], near_of[coo.col])), shape=r.shape)
+        near.sort_indices()
+        # single precision: each entry within |t| 2**-24 of its time, so a difference of two
+        # within 2**-23 of the largest finite one; twice that is the slack
+        finite = lm[lm < 1e29]
+        slack = float(finite.max(initial=0.0)) * 2.0 ** -22 + 1e-6
         cap = 2 * r.nnz + 16  # heap entries: one per time improved (nodes may be reopened)
-        return _GoalInputs(r.indptr.astype(np.int64), r.indices.astype(np.int64),
-                           r.data.astype(np.float64), fwd, rev,
+        return _GoalInputs(r.indptr.astype(np.int32), r.indices.astype(np.int32),
+                           r.data.astype(np.float64), lm, near_of.tolist(),
+                           near.indptr.astype(np.int32), near.indices.astype(np.int32),
+                           near.data.astype(np.float64),
+                           np.ascontiguousarray(lm[order], dtype=np.float32), slack,
                            np.full(self.n, np.inf), np.empty(self.n, dtype=np.int64),
                            np.empty(cap), np.empty(cap, dtype=np.int64), np.empty(cap),
                            np.empty(self.n, dtype=np.int64), np.empty(self.n, dtype=np.int64),
@@ -402,10 +456,8 @@ class TravelTimeOracle:
         ``limit`` s: the straight line at ``top_speed`` (m/s: the free-flow top speed is valid in
         every congestion period), then this oracle's landmark bound; one compiled call
         (:func:`sim.network.kernels.might_reach`), about 1.5 us where the two methods cost 6."""
-        g = self._goal
-        if g is None:
-            g = self._goal = self._goal_inputs()
-        ok: bool = might_reach(self._x, self._y, top_speed, g.fwd, g.rev, source, target, limit)
+        fwd, rev = self._landmark_rows()
+        ok: bool = might_reach(self._x, self._y, top_speed, fwd, rev, source, target, limit)
         return ok
 
     def landmark_bound(self, source: int, target: int) -> float:
