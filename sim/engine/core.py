@@ -130,6 +130,7 @@ class Engine:
         rows = {row.tobytes(): row.tolist() for row in candidates}
         self._cand: list[list[bool]] = [rows[row.tobytes()] for row in candidates]
         self.has_loop: list[bool] = (fleet.loop >= 0).tolist()
+        self._off_loop = [u for u in range(n_units) if not self.has_loop[u]]  # those with a post
         self.traj = Trajectories(world, layout, self._slot_posts_list[self._slot_list[0]])
         self.oracles_p = self.traj.oracles_p
         self.busy = [False] * n_units
@@ -736,8 +737,8 @@ class Engine:
         traj = self.traj
         posts = self._slot_posts_list[self._slot_list[int(now // 60.0) % MINUTES_PER_DAY]]
         period = self.period(now)  # the move's period: the time of the change
-        for u in range(self.n_units):
-            if self.busy[u] or self.has_loop[u] or posts[u] == traj.trans_to[u]:
+        for u in self._off_loop:  # (a looping unit keeps to its loop)
+            if self.busy[u] or posts[u] == traj.trans_to[u]:
                 continue
             traj.close_transit(u, now)
             nxt, offset = traj.position(u, now)
