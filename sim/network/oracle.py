@@ -115,27 +115,23 @@ class _GoalInputs:
     """What the goal-directed searches (:mod:`sim.network.kernels`) read, and their workspaces
     (reused by every search).
 
-    The route search (:func:`~sim.network.kernels.goal_route`) reads the reversed graph in CSR
-    and the landmark table (``lm``: each node's times from and to the landmarks, one row).
-    The time search (:func:`~sim.network.kernels.goal_time`), the engine's most frequent one,
-    reads the same graph with its nodes renumbered along a Hilbert curve (``near_of[v]``: node
-    v's number there) and the table in single precision, less a slack that covers its
-    rounding: a search then touches about half as much memory, mostly in neighbouring cache
-    lines. Renumbering cannot change a shortest time, only the order nodes are settled in (see
-    :mod:`sim.network.kernels`), so the route search, whose route among equally fast ones
-    depends on that order, keeps the original numbering.
+    They read the reversed graph in CSR with its nodes renumbered along a Hilbert curve
+    (``near_of[v]``: node v's number there; ``order``: the other way), and the landmark table
+    (each node's times from and to the landmarks, one row) in single precision, less a slack
+    that covers its rounding. A search then touches about half as much memory as with the
+    original numbering and double precision, mostly in neighbouring cache lines, and runs
+    about a third faster. Renumbering cannot change a shortest time, only the order in which
+    nodes are settled (see :mod:`sim.network.kernels`); of several equally fast routes the
+    route search keeps the one it finds first, always the same one for a graph.
     """
 
+    near_of: list[int]
+    order: np.ndarray
     indptr: np.ndarray
     indices: np.ndarray
     weights: np.ndarray
     lm: np.ndarray
-    near_of: list[int]
-    near_indptr: np.ndarray
-    near_indices: np.ndarray
-    near_weights: np.ndarray
-    near_lm: np.ndarray
-    near_slack: float
+    slack: float
     dist: np.ndarray  # all inf between searches
     touched: np.ndarray
     heap_key: np.ndarray
@@ -266,9 +262,9 @@ class TravelTimeOracle:
         if g is None:
             g = self._goal = self._goal_inputs()
         near = g.near_of
-        t: float = goal_time(g.near_indptr, g.near_indices, g.near_weights, near[target],
-                             near[source], limit, g.near_lm, g.near_slack, g.dist, g.touched,
-                             g.heap_key, g.heap_node, g.heap_time)
+        t: float = goal_time(g.indptr, g.indices, g.weights, near[target], near[source], limit,
+                             g.lm, g.slack, g.dist, g.touched, g.heap_key, g.heap_node,
+                             g.heap_time)
         if t == OVERFLOW:  # (a heap too small for a pathological search: never seen so far)
             return float(self.times_to(target, limit)[source])
         self.goal_searches += 1
@@ -281,38 +277,36 @@ class TravelTimeOracle:
         g = self._goal
         if g is None:
             g = self._goal = self._goal_inputs()
-        n: int = goal_route(g.indptr, g.indices, g.weights, target, source, g.lm, 1e-6, g.dist,
-                            g.touched, g.heap_key, g.heap_node, g.heap_time, g.pred, g.path,
-                            g.times)
+        near = g.near_of
+        n: int = goal_route(g.indptr, g.indices, g.weights, near[target], near[source], g.lm,
+                            g.slack, g.dist, g.touched, g.heap_key, g.heap_node, g.heap_time,
+                            g.pred, g.path, g.times)
         if n == 0:
             raise ValueError(f"node {target} cannot be reached from node {source}")
         self.goal_searches += 1
         if n < 0:  # (a heap too small for a pathological search: never seen so far)
             path = self.path_to(source, target)
             return path, np.asarray(self.to_node(target)[0][path])
-        return g.path[:n].copy(), g.times[:n].copy()
+        return g.order[g.path[:n]], g.times[:n].copy()
 
     def _goal_inputs(self) -> _GoalInputs:
-        """The inputs and workspaces of the goal-directed searches (about 40 bytes per edge and
-        200 per node)."""
+        """The inputs and workspaces of the goal-directed searches (about 20 bytes per edge and
+        150 per node)."""
         fwd, rev = self._landmark_rows()
-        lm = np.ascontiguousarray(np.concatenate([fwd, rev], axis=1))
-        r = self.reverse
+        lm = np.concatenate([fwd, rev], axis=1)
         order = _curve_order(np.asarray(self._x, dtype=float), np.asarray(self._y, dtype=float))
         near_of = np.empty(self.n, dtype=np.int64)
         near_of[order] = np.arange(self.n)
-        coo = r.tocoo()
-        near = csr_matrix((coo.data, (near_of[coo.row], near_of[coo.col])), shape=r.shape)
+        coo = self.reverse.tocoo()
+        near = csr_matrix((coo.data, (near_of[coo.row], near_of[coo.col])), shape=coo.shape)
         near.sort_indices()
         # single precision: each entry within |t| 2**-24 of its time, so a difference of two
         # within 2**-23 of the largest finite one; twice that is the slack
         finite = lm[lm < 1e29]
         slack = float(finite.max(initial=0.0)) * 2.0 ** -22 + 1e-6
-        cap = 2 * r.nnz + 16  # heap entries: one per time improved (nodes may be reopened)
-        return _GoalInputs(r.indptr.astype(np.int32), r.indices.astype(np.int32),
-                           r.data.astype(np.float64), lm, near_of.tolist(),
-                           near.indptr.astype(np.int32), near.indices.astype(np.int32),
-                           near.data.astype(np.float64),
+        cap = 2 * near.nnz + 16  # heap entries: one per time improved (nodes may be reopened)
+        return _GoalInputs(near_of.tolist(), order, near.indptr.astype(np.int32),
+                           near.indices.astype(np.int32), near.data.astype(np.float64),
                            np.ascontiguousarray(lm[order], dtype=np.float32), slack,
                            np.full(self.n, np.inf), np.empty(self.n, dtype=np.int64),
                            np.empty(cap), np.empty(cap, dtype=np.int64), np.empty(cap),
