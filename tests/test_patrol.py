@@ -529,13 +529,13 @@ def _dispatch_scenes(draw):
 @settings(max_examples=300, deadline=None)
 @given(_dispatch_scenes())
 def test_compiled_dispatch_of_parked_and_looping_units_matches_a_brute_force(scenes):
-    """positions.unit_offers against plain Python: every available unit, parked (turnout plus
+    """positions.unit_offers (and parked_offers, for parked units alone) against plain Python: every available unit, parked (turnout plus
     the drive from its post) or looping, timed with no pruning; the k earliest (ties to the
     lower unit) must be the kernel's, with the same floats, and the units it lists as driving
     back must be exactly the available ones whose drive has not ended."""
     from bisect import bisect_left
 
-    from sim.engine.positions import unit_offers
+    from sim.engine.positions import parked_offers, unit_offers
 
     scene, post_time, turnout, states = scenes
     (n_nodes, bases, cycles, flat_cum, flat_node, rows, row_of, loop_of, anchor, trans_end,
@@ -587,6 +587,16 @@ def test_compiled_dispatch_of_parked_and_looping_units_matches_a_brute_force(sce
         assert e == exact[int(u)]
         if u >= n_loop_units:  # parked: found at its post, no time to a next node
             assert (nxt, offset) == (-1.0, 0.0)
+    # the kernel of layouts without loops: the k earliest parked units, in order, and the same
+    # units driving back
+    n, n_transit = parked_offers(
+        node, now, min(k, len(top)), 7, np.tile(np.array(on_air, dtype=bool), (1440, 1)),
+        np.array(blocked, dtype=np.uint8), np.array(trans_end), post_order, post_time, turnout,
+        out, transit)
+    assert [(e, int(u)) for e, u, _, _ in out[:n].tolist()] == \
+        [(e, u) for e, u in expected if u >= n_loop_units][:k]
+    assert out[:n, 2:].tolist() == [[-1.0, 0.0]] * n
+    assert transit[:n_transit].tolist() == driving
 
 
 def test_the_array_mirrors_of_unit_state_match_the_lists_at_every_dispatch(tmp_path, monkeypatch):

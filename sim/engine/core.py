@@ -46,7 +46,16 @@ import simpy
 
 from sim.engine.dispatch import DispatchPolicy, EarliestArrival, Job, Offer
 from sim.engine.policies import build_policy
-from sim.engine.positions import JOB, LOOP, PARK, TRANSIT, Trajectories, loop_offers, unit_offers
+from sim.engine.positions import (
+    JOB,
+    LOOP,
+    PARK,
+    TRANSIT,
+    Trajectories,
+    loop_offers,
+    parked_offers,
+    unit_offers,
+)
 from sim.engine.presence import sample_presence
 from sim.engine.results import JobResults, assemble
 from sim.engine.village import rural_records, village_desk
@@ -177,6 +186,7 @@ class Engine:
         self._blocked = np.zeros(n_units, dtype=np.uint8)
         self._loop_base_a = np.array(self.traj.loop_base, dtype=np.float64)
         self._cycle_a = np.array(self.traj.cycle, dtype=np.float64)
+        self._loops = len(fleet.loops) > 0  # else positions.parked_offers: no loop to scan
         # per period: the world's loop rows and ranks, gathered once (references, not copies)
         self._loop_tables: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
         self._top = np.empty(n_units + 1)
@@ -277,17 +287,22 @@ class Engine:
         period = self._period_list[minute]
         slot = self._slot_list[minute]
         traj, blocked = self.traj, self._blocked
-        rows, row_of, low, loop_order = self._loop_tables_of(period)
         order, table = self._post_order[period][slot], self.post_tables[period][slot]
         assert order is not None and table is not None
         for u in exclude:
             blocked[u] |= 2
-        n, n_transit = unit_offers(
-            node, now, min(k, len(self._top)), minute, self._cand_a, blocked, traj.trans_end_a,
-            order, table, self.turnout,
-            traj.anchor_a, low, loop_order, rows, row_of, traj.flat_node, traj.flat_cum,
-            self._loop_base_a, self._cycle_a, self._loop_ptr, self._loop_units_a, self._top,
-            self._offers, self._transit)
+        if self._loops:
+            rows, row_of, low, loop_order = self._loop_tables_of(period)
+            n, n_transit = unit_offers(
+                node, now, min(k, len(self._top)), minute, self._cand_a, blocked,
+                traj.trans_end_a, order, table, self.turnout,
+                traj.anchor_a, low, loop_order, rows, row_of, traj.flat_node, traj.flat_cum,
+                self._loop_base_a, self._cycle_a, self._loop_ptr, self._loop_units_a, self._top,
+                self._offers, self._transit)
+        else:  # the same rule, in half the arguments
+            n, n_transit = parked_offers(
+                node, now, min(k, len(self._top)), minute, self._cand_a, blocked,
+                traj.trans_end_a, order, table, self.turnout, self._offers, self._transit)
         for u in exclude:
             blocked[u] &= 1
         if not n_transit and not (urgent and self.divert and self._on_minor):

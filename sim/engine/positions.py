@@ -23,7 +23,8 @@ from sim.network.oracle import TravelTimeOracle
 from sim.types import Fleet
 from sim.world.prepare import MINUTES_PER_DAY, World
 
-__all__ = ["JOB", "LOOP", "PARK", "TRANSIT", "Trajectories", "loop_offers", "unit_offers"]
+__all__ = ["JOB", "LOOP", "PARK", "TRANSIT", "Trajectories", "loop_offers", "parked_offers",
+           "unit_offers"]
 
 _INF = float("inf")
 PARK, LOOP, TRANSIT, JOB = 0, 1, 2, 3
@@ -319,29 +320,65 @@ def unit_offers(node: int, now: float, k: int, minute: int, cand: np.ndarray,
     Units still driving at ``now`` (``trans_end[u] > now``), on the air and not blocked, are
     written to ``transit`` in ascending order. Returns ``(rows in out, units in transit)``.
     """
+    found = _scan_posts(node, now, k, minute, cand, blocked, trans_end, post_order, post_time,
+                        turnout, out)
     m = 0  # arrivals so far; top[:min(m, k)] holds the smallest, ascending
+    for i in range(found):
+        m = _keep_smallest(top, m, k, out[i, 0])
+    n_out, m = _scan_loops(node, now, k, minute, cand, blocked, trans_end, anchor, low, order,
+                           rows, row_of, flat_node, flat_cum, loop_base, cycle, loop_ptr,
+                           loop_units, top, m, out, found)
+    n_transit = _scan_transit(now, minute, cand, blocked, trans_end, transit)
+    return _within_kth(top, m, k, out, n_out), n_transit
+
+
+@njit(cache=True, nogil=True)
+def parked_offers(node: int, now: float, k: int, minute: int, cand: np.ndarray,
+                  blocked: np.ndarray, trans_end: np.ndarray, post_order: np.ndarray,
+                  post_time: np.ndarray, turnout: np.ndarray, out: np.ndarray,
+                  transit: np.ndarray
+                  ) -> tuple[int, int]:  # pragma: no cover (compiled; tested against Python)
+    """:func:`unit_offers` for a layout without patrol loops, in half the arguments (a call's
+    cost is mostly its arguments' type checks): the first ``k`` available parked units in
+    ``post_order[node]``, whose rows in ``out`` are all within the k-th best and already in
+    order of arrival, and the units driving back. Returns ``(rows in out, units in
+    transit)``."""
+    found = _scan_posts(node, now, k, minute, cand, blocked, trans_end, post_order, post_time,
+                        turnout, out)
+    return found, _scan_transit(now, minute, cand, blocked, trans_end, transit)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _scan_posts(node: int, now: float, k: int, minute: int, cand: np.ndarray,
+                blocked: np.ndarray, trans_end: np.ndarray, post_order: np.ndarray,
+                post_time: np.ndarray, turnout: np.ndarray,
+                out: np.ndarray) -> int:  # pragma: no cover (compiled)
+    """The parked units' rows of :func:`unit_offers` into ``out``; how many."""
     found = 0
     for r in range(post_order.shape[1]):
         u = post_order[node, r]
         if cand[minute, u] and blocked[u] == 0 and trans_end[u] <= now:
-            eta = np.float64(post_time[node, u]) + turnout[u]
-            out[found, 0] = eta
+            out[found, 0] = np.float64(post_time[node, u]) + turnout[u]
             out[found, 1] = u
             out[found, 2] = -1.0
             out[found, 3] = 0.0
-            m = _keep_smallest(top, m, k, eta)
             found += 1
             if found == k:
                 break
-    n_out, m = _scan_loops(node, now, k, minute, cand, blocked, trans_end, anchor, low, order,
-                           rows, row_of, flat_node, flat_cum, loop_base, cycle, loop_ptr,
-                           loop_units, top, m, out, found)
+    return found
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _scan_transit(now: float, minute: int, cand: np.ndarray, blocked: np.ndarray,
+                  trans_end: np.ndarray, transit: np.ndarray) -> int:  # pragma: no cover
+    """The units still driving at ``now``, on the air and not blocked, into ``transit`` in
+    ascending order; how many."""
     n_transit = 0
     for u in range(trans_end.shape[0]):
         if trans_end[u] > now and cand[minute, u] and blocked[u] == 0:
             transit[n_transit] = u
             n_transit += 1
-    return _within_kth(top, m, k, out, n_out), n_transit
+    return n_transit
 
 
 @njit(cache=True, nogil=True)
