@@ -529,10 +529,11 @@ def _dispatch_scenes(draw):
 @settings(max_examples=300, deadline=None)
 @given(_dispatch_scenes())
 def test_compiled_dispatch_of_parked_and_looping_units_matches_a_brute_force(scenes):
-    """positions.unit_offers (and parked_offers, for parked units alone) against plain Python: every available unit, parked (turnout plus
-    the drive from its post) or looping, timed with no pruning; the k earliest (ties to the
-    lower unit) must be the kernel's, with the same floats, and the units it lists as driving
-    back must be exactly the available ones whose drive has not ended."""
+    """positions.unit_offers (and parked_offers, for parked units alone) against plain
+    Python: every available unit, parked (turnout plus the drive from its post) or looping,
+    timed with no pruning; the k earliest (ties to the lower unit) must be the kernel's, with
+    the same floats, and the units it lists as driving back must be exactly the available ones
+    whose drive has not ended."""
     from bisect import bisect_left
 
     from sim.engine.positions import parked_offers, unit_offers
