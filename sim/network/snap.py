@@ -92,9 +92,12 @@ def segments_distance(px: float, py: float, seg: np.ndarray) -> np.ndarray:
     return np.asarray(np.hypot(x0 + t * dx - px, y0 + t * dy - py))
 
 
-def insert_points(net: RoadNetwork, x: np.ndarray, y: np.ndarray
+def insert_points(net: RoadNetwork, x: np.ndarray, y: np.ndarray,
+                  nearest: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
                   ) -> tuple[RoadNetwork, np.ndarray, np.ndarray]:
     """Place local points (m) on their nearest drivable edges, inserting nodes where needed.
+    ``nearest`` is what :func:`nearest_road` gives for these points on ``net``, if the caller
+    has it already (it costs a tree of all the streets).
 
     Returns
     -------
@@ -102,7 +105,7 @@ def insert_points(net: RoadNetwork, x: np.ndarray, y: np.ndarray
     nodes : the node index of each point (int64).
     distance : each point's distance (m) to the road it was placed on.
     """
-    lo, hi, t, distance = nearest_road(net, x, y)
+    lo, hi, t, distance = nearest_road(net, x, y) if nearest is None else nearest
     seg_len = np.hypot(net.x[hi] - net.x[lo], net.y[hi] - net.y[lo])
     nodes = np.where(t * seg_len <= MERGE_M, lo, -1)
     nodes = np.where((nodes < 0) & ((1 - t) * seg_len <= MERGE_M), hi, nodes)

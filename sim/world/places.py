@@ -116,8 +116,10 @@ def place_on_roads(loaded: LoadedScenario, net: RoadNetwork,
     dropped = dropped_segments(net)
     radius = {i: k.radius for i, k in enumerate(s.zones.key_locations)}
     keep = np.ones(len(places), dtype=bool)
+    nearest = None
     if places:
-        _, _, _, dist = nearest_road(net, x, y)
+        nearest = nearest_road(net, x, y)
+        dist = nearest[3]
         for k, p in enumerate(places):
             what = f"{p.kind} '{p.name}'"
             limit = radius[p.loc[2]] if p.kind == "key location" else tol
@@ -154,8 +156,12 @@ def place_on_roads(loaded: LoadedScenario, net: RoadNetwork,
     # places already on this network (prepared once before) keep their node and record
     sel = np.array([k for k in np.flatnonzero(keep).tolist()
                     if (places[k].lon, places[k].lat) not in net.places], dtype=np.int64)
-    new, nodes, dist = insert_points(net, x[sel], y[sel]) if len(sel) else (net, np.zeros(0, int),
-                                                                              np.zeros(0))
+    if len(sel):
+        assert nearest is not None
+        lo, hi, t, d = nearest
+        new, nodes, dist = insert_points(net, x[sel], y[sel], (lo[sel], hi[sel], t[sel], d[sel]))
+    else:
+        new, nodes, dist = net, np.zeros(0, int), np.zeros(0)
     lookup = dict(net.places)
     records = list(net.report.get("places", []))
     for j, k in enumerate(sel.tolist()):
