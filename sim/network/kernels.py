@@ -23,8 +23,9 @@ added up from the scene outwards. Both searches settle the same equations (a nod
 least over its out-edges of the edge time plus the neighbour's time). With positive edge times
 these have exactly one solution, whatever order nodes are settled in. A node is reopened when a
 smaller time reaches it, so a slightly inconsistent bound cannot leave a wrong time behind. The
-bound is admissible with a margin (``1e-9`` relative plus ``1e-6`` s), so when the unit's node
-comes off the heap its time is final.
+bound is admissible with a margin (``1e-9`` relative plus a slack: ``1e-6`` s, plus what the
+table's single-precision rounding could add), so when the unit's node comes off the heap its
+time is final; a test puts the limit at exactly the time to check the slack.
 """
 
 from __future__ import annotations
