@@ -675,3 +675,32 @@ def test_presence_counts_police_and_volunteers_apart_as_a_sample_by_sample_count
     assert p.volunteers.tolist() == volunteers.tolist()
     assert volunteers.sum() > 0 and police.sum() > 0 and (volunteers != police).any()
     assert volunteers[:, 20:].sum() == 0  # no beat after 20:00
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_points=st.integers(1, 62))
+def test_cover_bits_matches_a_point_by_point_check(seed, n_points):
+    """The compiled presence pass (each set bit visited by its index) against the plain rule:
+    a known position covers point j when its offset plus the time from its node to j is within
+    j's target. Many bits set per node, offsets zero and positive, unknown positions."""
+    from sim.engine.presence import _cover_bits, _point_bits
+
+    rng = np.random.default_rng(seed)
+    n_nodes, n_units, n_samples = 40, 3, 50
+    rev = rng.uniform(0.0, 100.0, size=(n_points, n_nodes))
+    targets = rng.uniform(20.0, 90.0, size=n_points)
+    node = rng.integers(0, n_nodes, size=(n_units, n_samples))
+    offset = np.where(rng.random((n_units, n_samples)) < 0.3, 0.0,
+                      rng.uniform(0.0, 40.0, size=(n_units, n_samples)))
+    known = rng.random((n_units, n_samples)) < 0.9
+    ((_, bits, sub, tgt),) = _point_bits(rev, targets)
+    out = np.zeros(n_samples, dtype=np.int64)
+    _cover_bits(bits, sub, tgt, node, offset, known, out)
+    for t in range(n_samples):
+        expect = 0
+        for u in range(n_units):
+            if known[u, t]:
+                for j in range(n_points):
+                    if rev[j, node[u, t]] + offset[u, t] <= targets[j]:
+                        expect |= 1 << j
+        assert int(out[t]) == expect
