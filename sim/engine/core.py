@@ -39,7 +39,7 @@ import gc
 import heapq
 from collections.abc import Callable, Generator
 from collections.abc import Set as AbstractSet
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import simpy
@@ -67,6 +67,7 @@ from sim.world.prepare import MINUTES_PER_DAY, World
 __all__ = ["JOB", "LOOP", "PARK", "TRANSIT", "Engine", "EngineResult", "Presence", "simulate"]
 
 _INF = float("inf")
+_NONE: frozenset[int] = frozenset()
 
 
 class Engine:
@@ -206,6 +207,10 @@ class Engine:
         # where the current dispatch found the moving units it timed: (next node, time to it);
         # cleared at every dispatch moment, so that a unit sent is sent from there
         self._seen: dict[int, tuple[int, float]] = {}
+        # the hand-overs (_handovers): jobs in order of hand-over, their times, the next one
+        self._hand_order: list[int] = []
+        self._hand_when: list[float] = []
+        self._hand_next = 0
 
     # -- views kept for tests and benchmarks ----------------------------------------------------
 
@@ -561,18 +566,46 @@ class Engine:
         done.callbacks.append(self._cleared)
 
     def _cleared(self, ev: simpy.Event) -> None:
-        """Unit ``u`` clears the scene of job ``i`` (the timeout's value ``(u, i, token)``);
-        void if it was diverted since (its token moved on)."""
-        u, i, token = cast(tuple[int, int, int], ev.value)
-        if self.job_token[u] == token:
-            self._on_clear(u, i)
+        """Unit ``u`` clears the scene of job ``i`` (the timeout's value ``(u, i, token)``;
+        void if it was diverted since, as its token moved on) and drives back to its post or
+        loop; waiting jobs may take it."""
+        u, i, token = ev.value  # type: ignore[misc]  # (the value is set by _assign)
+        if self.job_token[u] != token:
+            return
+        now = self.env.now
+        node = self._node[i]
+        self.busy[u] = False
+        self._blocked[u] = 0
+        self._on_minor.discard(u)
+        traj = self.traj
+        # the drive after a job: back to the post, or to the loop
+        minute = int(now // 60.0) % MINUTES_PER_DAY
+        target = self._slot_posts_list[self._slot_list[minute]][u]
+        period = self._period_list[minute]
+        oracle = self.oracles_p[period][u]
+        k = traj.loop[u]
+        if k >= 0:
+            join = 0
+            if self._resume:  # the nearest waypoint, by time
+                join = traj.nearest_waypoint(k, oracle)[node]
+            target = self._loop_nodes[k][join]
+            arrive = now + float(oracle.to_node(target)[0][node])
+            traj.rejoin_at(u, arrive - self._loop_cums[k][join])
+            end = arrive
+        else:
+            end = now + float(oracle.to_node(target)[0][node])
+        traj.start_transit(u, now, node, target, end, period)
+        if self.queue:  # waiting jobs may take it
+            self._serve_queue(now)
+        if self._past_horizon:
+            self._maybe_stop()
 
     def _send(self, i: int, now: float) -> bool:
         """Send the units the policy chooses for job ``i``; True if none remain to be sent."""
         self._seen.clear()
         if self._earliest:  # what EarliestArrival.choose asks, without the layers between
             offers = self._best_units(self._node[i], now, self.remaining[i], self._prio[i] == 0,
-                                      self._on_job.get(i, frozenset()))
+                                      self._on_job.get(i, _NONE))
         else:
             self._at = (self._node[i], now, self._prio[i] == 0, self._on_job.get(i, frozenset()))
             offers = self.policy.choose(Job(i, self._node[i], self._prio[i], self.remaining[i]),
@@ -659,34 +692,6 @@ class Engine:
         cand, busy = self._cand[int(now // 60.0) % MINUTES_PER_DAY], self.busy
         return any(cand[u] and not busy[u] for u in range(self.n_units))
 
-    def _on_clear(self, u: int, i: int) -> None:
-        now = self.env.now
-        node = self._node[i]
-        self.busy[u] = False
-        self._blocked[u] = 0
-        self._on_minor.discard(u)
-        traj = self.traj
-        # the drive after a job: back to the post, or to the loop
-        minute = int(now // 60.0) % MINUTES_PER_DAY
-        target = self._slot_posts_list[self._slot_list[minute]][u]
-        period = self._period_list[minute]
-        oracle = self.oracles_p[period][u]
-        k = traj.loop[u]
-        if k >= 0:
-            join = 0
-            if self._resume:  # the nearest waypoint, by time
-                join = traj.nearest_waypoint(k, oracle)[node]
-            target = self._loop_nodes[k][join]
-            arrive = now + float(oracle.to_node(target)[0][node])
-            traj.rejoin_at(u, arrive - self._loop_cums[k][join])
-            end = arrive
-        else:
-            end = now + float(oracle.to_node(target)[0][node])
-        traj.start_transit(u, now, node, target, end, period)
-        self._serve_queue(now)
-        if self._past_horizon:
-            self._maybe_stop()
-
     def _volunteer_eta(self, i: int, now: float) -> None:
         """When the first volunteer on the air could be at job ``i`` (none: NaN): the earliest
         arrival of the patrolling volunteers, busy or not, found as for police units
@@ -702,15 +707,42 @@ class Engine:
     # -- processes ----------------------------------------------------------------------------
 
     def _handovers(self) -> Generator[simpy.Event, Any, None]:  # jobs reach police in order
-        order = np.lexsort((np.arange(len(self.inc)), self.inc.dispatch_s)).tolist()
-        when = self.inc.dispatch_s.tolist()
+        """A SimPy process that starts the hand-overs, in the place of a process among the
+        events of time 0. From then on each hand-over is a timeout whose callback dispatches
+        the job and sets the next one (:meth:`_hand_on`): a generator resumed once per job
+        would cost a few percent of a year, and the events come in the same order."""
+        self._hand_order = np.lexsort((np.arange(len(self.inc)),
+                                       self.inc.dispatch_s)).tolist()
+        self._hand_when = self.inc.dispatch_s.tolist()
+        self._hand_next = 0
+        self._hand_over_due()
+        yield from ()
+
+    def _hand_on(self, _ev: simpy.Event) -> None:
+        """The next hand-over is due (the timeout :meth:`_hand_over_due` set): its job is
+        dispatched, and so are the ones due with it."""
+        i = self._hand_order[self._hand_next]
+        self._hand_next += 1
+        self._dispatch(i)
+        self._hand_over_due()
+
+    def _hand_over_due(self) -> None:
+        """Dispatch the jobs handed over by now, in order; then wait for the next one, or, when
+        none is left before the end, mark the hand-overs done."""
         env, end, dispatch = self.env, self.end, self._dispatch
-        for i in order:  # every call is before the horizon; its hand-over may be in the cool-down
+        order, when = self._hand_order, self._hand_when
+        k = self._hand_next
+        while k < len(order):  # every call is before the horizon; its hand-over may be in the
+            i = order[k]       # cool-down
             t = when[i]
             if t >= end:
                 break
             if t > env.now:
-                yield env.timeout(t - env.now)
+                self._hand_next = k
+                env.timeout(t - env.now).callbacks.append(self._hand_on)
+                return
+            k += 1
+            self._hand_next = k
             dispatch(i)
         self._handed_all = True
         self._maybe_stop()
