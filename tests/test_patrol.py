@@ -704,3 +704,51 @@ def test_cover_bits_matches_a_point_by_point_check(seed, n_points):
                     if rev[j, node[u, t]] + offset[u, t] <= targets[j]:
                         expect |= 1 << j
         assert int(out[t]) == expect
+
+
+def test_volunteer_arrival_of_each_minor_job_is_the_earliest_on_air_volunteer(tmp_path):
+    """Two volunteer beats (one on the air 08:00-20:00, one 00:00-12:00) and minor jobs all
+    day: each job's volunteer arrival equals, at its hand-over, the least over the volunteers
+    on the air of the time to the next node of the beat plus the drive from there (the lazy
+    position in plain Python and the oracle's reverse row); NaN when none is on the air, and
+    none for other priorities."""
+    from sim.scenario import PRIORITIES
+
+    write_grid_osm(tmp_path / "grid.osm")
+    data = tiny_scenario("grid.osm", days="1 d")
+    data["unit_types"]["walker"] = {"role": "volunteer", "access": "walk",
+                                    "max_speed": "5 km/h", "turnout": "0 s"}
+    data["layouts"]["two_posts"]["volunteers"] = [
+        {"name": "Beat A", "unit_type": "walker", "teams": 2, "hours": ["08:00", "20:00"],
+         "beat": [list(lonlat(-250, -125)), list(lonlat(250, -125)), list(lonlat(0, 375))]},
+        {"name": "Beat B", "unit_type": "walker", "teams": 1, "hours": ["00:00", "12:00"],
+         "beat": [list(lonlat(500, 125)), list(lonlat(-500, 125))]}]
+    data["patrol"] = {"volunteers_first_on_minor": True}
+    data["run"]["warmup"] = "0 s"
+    _, _, world = world_for(tmp_path, data)
+    fleet = world.fleets["two_posts"]
+    minor, urgent = PRIORITIES.index("minor"), PRIORITIES.index("urgent")
+    rng = np.random.default_rng(7)
+    times = np.sort(rng.uniform(0.0, 86000.0, 60)).round(1)
+    nodes = rng.integers(0, world.net.n_nodes, 60)
+    prios = np.where(np.arange(60) % 5 == 0, urgent, minor)
+    inc = hand_incidents(world, times.tolist(), nodes.tolist(), prios.tolist(), [300.0] * 60)
+    eng = Engine(world, "two_posts", inc)
+    got = eng.run().records.column("volunteer_arrival_s")
+    vols = [u for u in range(len(fleet)) if fleet.role[u] == "volunteer"]
+    for i in range(60):
+        t = float(inc.dispatch_s[i])
+        minute = int(t // 60) % 1440
+        period = int(world.period_of_minute[minute])
+        best = math.inf
+        for u in vols:
+            if fleet.off_air[minute, u]:
+                continue
+            nxt, offset = eng.traj.position(u, t)
+            oracle = eng.traj.oracles_p[period][u]
+            best = min(best, offset + float(oracle.to_node(int(nodes[i]))[0][nxt]))
+        if prios[i] != minor or best == math.inf:
+            assert math.isnan(got[i]), i
+        else:
+            assert got[i] == pytest.approx(t + best, abs=1e-3), i  # (rows in single precision)
+    assert np.isfinite(got).sum() > 20 and np.isnan(got[prios == minor]).any()

@@ -52,7 +52,7 @@ from sim.engine.positions import (
     PARK,
     TRANSIT,
     Trajectories,
-    loop_offers,
+    first_loop_arrivals,
     parked_offers,
     unit_offers,
 )
@@ -195,8 +195,6 @@ class Engine:
         self._loop_nodes: list[list[int]] = [lp.nodes.tolist() for lp in fleet.loops]
         self._loop_cums: list[list[float]] = [np.asarray(lp.cum, dtype=float).tolist()
                                               for lp in fleet.loops]
-        self._never_blocked = np.zeros(n_units, dtype=np.uint8)
-        self._never_driving = np.full(n_units, -_INF)
         self._offers = np.empty((max(n_units, 1), 4))
         self._transit = np.empty(max(n_units, 1), dtype=np.int64)  # units driving back
         # the dispatch moment the Units view answers for (set by _send)
@@ -211,6 +209,7 @@ class Engine:
         self._hand_order: list[int] = []
         self._hand_when: list[float] = []
         self._hand_next = 0
+        self._volunteer_due: list[tuple[int, float]] = []  # minor jobs and their hand-over times
 
     # -- views kept for tests and benchmarks ----------------------------------------------------
 
@@ -623,7 +622,7 @@ class Engine:
             return  # closed by the village officer (sim.engine.village)
         if self.any_volunteer and self._prio[i] == self.minor \
                 and self.scenario.patrol.volunteers_first_on_minor:
-            self._volunteer_eta(i, now)
+            self._volunteer_due.append((i, now))  # (timed after the run: _volunteer_etas)
         if self.overflow:
             self._send_or_hand_on(i, now)
             if self.queue:  # minor jobs a diversion put back
@@ -692,17 +691,33 @@ class Engine:
         cand, busy = self._cand[int(now // 60.0) % MINUTES_PER_DAY], self.busy
         return any(cand[u] and not busy[u] for u in range(self.n_units))
 
-    def _volunteer_eta(self, i: int, now: float) -> None:
-        """When the first volunteer on the air could be at job ``i`` (none: NaN): the earliest
-        arrival of the patrolling volunteers, busy or not, found as for police units
-        (:func:`sim.engine.positions.loop_offers`)."""
-        minute = int(now // 60.0) % MINUTES_PER_DAY
-        rows, row_of, low, order = self._loop_tables_of(self._period_list[minute])
-        if loop_offers(self._node[i], now, 1, minute, self._on_a, self._never_blocked,
-                       self._never_driving, self.traj.anchor_a, low, order, rows, row_of,
-                       self.traj.flat_node, self.traj.flat_cum, self._loop_base_a, self._cycle_a,
-                       self._vol_ptr, self._vol_units_a, self._top, self._offers):
-            self.jobs.volunteer_s[i] = now + float(self._offers[0, 0])
+    def _volunteer_etas(self) -> None:
+        """When the first volunteer on the air could be at each minor job handed over (none:
+        NaN): the earliest arrival of the patrolling volunteers, busy or not, found as for police
+        units (:func:`sim.engine.positions.loop_offers`).
+
+        Volunteers are never sent and never drive back, so where they are depends on the time
+        alone: the jobs' hand-over times are noted during the run (:meth:`_dispatch`) and the
+        arrivals found after it, in one compiled pass per congestion period
+        (:func:`~sim.engine.positions.first_loop_arrivals`): the same floats as at each
+        hand-over, without a compiled call per job."""
+        by_period: dict[int, list[tuple[int, float, int]]] = {}
+        for i, now in self._volunteer_due:
+            minute = int(now // 60.0) % MINUTES_PER_DAY
+            by_period.setdefault(self._period_list[minute], []).append((i, now, minute))
+        traj, volunteer_s = self.traj, self.jobs.volunteer_s
+        for period, due in sorted(by_period.items()):
+            rows, row_of, low, order = self._loop_tables_of(period)
+            first = np.empty(len(due))
+            first_loop_arrivals(np.array([self._node[i] for i, _, _ in due], dtype=np.int64),
+                                np.array([now for _, now, _ in due], dtype=np.float64),
+                                np.array([m for _, _, m in due], dtype=np.int64), self._on_a,
+                                traj.anchor_a, low, order, rows, row_of, traj.flat_node,
+                                traj.flat_cum, self._loop_base_a, self._cycle_a, self._vol_ptr,
+                                self._vol_units_a, self._top, self._offers, first)
+            for (i, _, _), t in zip(due, first.tolist(), strict=True):
+                if t == t:  # (NaN: no volunteer on the air)
+                    volunteer_s[i] = t
 
     # -- processes ----------------------------------------------------------------------------
 
@@ -819,6 +834,8 @@ class Engine:
         try:
             self.env.run(until=self._stop)
             end = float(self.env.now)
+            if self._volunteer_due:
+                self._volunteer_etas()
             presence = self.presence()
             searches = sum(o.searches for o in self._all_oracles) - self._searches0
             keep = self.world.pinned_nodes()

@@ -23,8 +23,8 @@ from sim.network.oracle import TravelTimeOracle
 from sim.types import Fleet
 from sim.world.prepare import MINUTES_PER_DAY, World
 
-__all__ = ["JOB", "LOOP", "PARK", "TRANSIT", "Trajectories", "loop_offers", "parked_offers",
-           "unit_offers"]
+__all__ = ["JOB", "LOOP", "PARK", "TRANSIT", "Trajectories", "first_loop_arrivals", "loop_offers",
+           "parked_offers", "unit_offers"]
 
 _INF = float("inf")
 PARK, LOOP, TRANSIT, JOB = 0, 1, 2, 3
@@ -295,6 +295,31 @@ def loop_offers(node: int, now: float, k: int, minute: int, cand: np.ndarray,
                            rows, row_of, flat_node, flat_cum, loop_base, cycle, loop_ptr,
                            loop_units, top, 0, out, 0)
     return _within_kth(top, m, k, out, n_out)
+
+
+@njit(cache=True, nogil=True)
+def first_loop_arrivals(nodes: np.ndarray, nows: np.ndarray, minutes: np.ndarray,
+                        cand: np.ndarray, anchor: np.ndarray, low: np.ndarray, order: np.ndarray,
+                        rows: np.ndarray, row_of: np.ndarray, flat_node: np.ndarray,
+                        flat_cum: np.ndarray, loop_base: np.ndarray, cycle: np.ndarray,
+                        loop_ptr: np.ndarray, loop_units: np.ndarray, top: np.ndarray,
+                        out: np.ndarray, first: np.ndarray
+                        ) -> None:  # pragma: no cover (compiled; tested through the engine)
+    """:func:`loop_offers` with k = 1 at many moments, for looping units that are never blocked
+    nor driving back (volunteers): ``first[q]`` is when the first of them on the air could be
+    at ``nodes[q]``, from ``nows[q]`` in minute of the day ``minutes[q]`` (``now`` plus the
+    earliest arrival, as the engine adds them), or NaN if none is on the air."""
+    n_units = anchor.shape[0]
+    never_blocked = np.zeros(n_units, dtype=np.uint8)
+    never_driving = np.full(n_units, -np.inf)
+    for q in range(nodes.shape[0]):
+        now = nows[q]
+        if loop_offers(nodes[q], now, 1, minutes[q], cand, never_blocked, never_driving, anchor,
+                       low, order, rows, row_of, flat_node, flat_cum, loop_base, cycle, loop_ptr,
+                       loop_units, top, out):
+            first[q] = now + out[0, 0]
+        else:
+            first[q] = np.nan
 
 
 @njit(cache=True, nogil=True)
