@@ -430,7 +430,7 @@ class Engine:
             if not self._may_beat(u, nxt, offset, node, bound, oracles[u]):
                 continue
             oracle, target = oracles[u], trans_to[u]
-            uppers.append((offset + float(oracle.to_node(target)[0][nxt])
+            uppers.append((offset + self.traj.times_to(oracle, target)[nxt]
                            + float(oracle.from_node(target)[node]), u))
             todo.append((u, nxt, offset))
         if not todo:
@@ -588,11 +588,11 @@ class Engine:
             if self._resume:  # the nearest waypoint, by time
                 join = traj.nearest_waypoint(k, oracle)[node]
             target = self._loop_nodes[k][join]
-            arrive = now + float(oracle.to_node(target)[0][node])
+            arrive = now + traj.times_to(oracle, target)[node]
             traj.rejoin_at(u, arrive - self._loop_cums[k][join])
             end = arrive
         else:
-            end = now + float(oracle.to_node(target)[0][node])
+            end = now + traj.times_to(oracle, target)[node]
         traj.start_transit(u, now, node, target, end, period)
         if self.queue:  # waiting jobs may take it
             self._serve_queue(now)

@@ -75,6 +75,7 @@ class Trajectories:
                   (0.0, PARK, float(self.trans_to[u]), 0.0, 0.0, 0.0)) for u, lp in enumerate(self.loop)]
         self._wp_times: dict[tuple[int, int], np.ndarray] = {}
         self._nearest_wp: dict[tuple[int, int], list[int]] = {}
+        self._rows_to: dict[tuple[int, int], memoryview] = {}
         self._flat_loops()
 
     def _flat_loops(self) -> None:
@@ -132,6 +133,16 @@ class Trajectories:
             k, offset = self.loop_position(u, t)
             return self.flat_node_list[k], offset
         return self.trans_to[u], 0.0
+
+    def times_to(self, oracle: TravelTimeOracle, target: int) -> memoryview:
+        """The time (s) from every node to ``target`` by ``oracle`` (its reverse row), as a
+        memoryview: the event loop reads one value at a time, which a numpy array answers
+        several times slower. Few targets occur (the posts and the loops' waypoints)."""
+        key = (id(oracle), target)
+        row = self._rows_to.get(key)
+        if row is None:
+            row = self._rows_to[key] = oracle.to_node(target)[0].data
+        return row
 
     def waypoint_times(self, k: int, oracle: TravelTimeOracle) -> np.ndarray:
         """``[waypoint, node]``: time (s) from every node to each waypoint of loop ``k``."""
