@@ -421,11 +421,19 @@ class Engine:
         and need no search, and the goal-directed search of each of the others stops at it.
         """
         bound = self._kth(best, k)
-        position, trans_to = self.traj.position, self.traj.trans_to
+        traj = self.traj
+        position, trans_to = traj.position, traj.trans_to
         todo: list[tuple[int, int, float]] = []  # (unit, next node, offset)
         uppers: list[tuple[float, int]] = []
         seen = self._seen
         for u in units:
+            # as for a diversion: a drive timed by this period's oracle cannot reach ``node``
+            # sooner than the bound from where it started less the time since; a unit this
+            # rules out is never walked along its route
+            if bound < _INF and self.oracles_p[traj.trans_period[u]][u] is oracles[u] \
+                    and not self._may_beat(u, traj.trans_from[u], traj.trans_t0[u] - now, node,
+                                           bound, oracles[u]):
+                continue
             nxt, offset = seen[u] = position(u, now)
             if not self._may_beat(u, nxt, offset, node, bound, oracles[u]):
                 continue
