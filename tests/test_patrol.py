@@ -436,9 +436,9 @@ def _loop_scenes(draw):
     n_rows = draw(st.integers(1, len(flat_cum)))
     row_of = np.array(draw(st.lists(st.integers(0, n_rows - 1), min_size=len(flat_cum),
                                     max_size=len(flat_cum))), dtype=np.int64)
-    # whole seconds (and a few ties) make equal arrivals likely
+    # whole seconds (and a few ties) make equal arrivals likely; node-major, as the world's
     rows = np.array(draw(st.lists(st.integers(0, 300), min_size=n_rows * n_nodes,
-                                  max_size=n_rows * n_nodes)), dtype=np.float32).reshape(n_rows, -1)
+                                  max_size=n_rows * n_nodes)), dtype=np.float32).reshape(n_nodes, -1)
     n_units = draw(st.integers(1, 12))
     loop_of = draw(st.lists(st.integers(0, n_loops - 1), min_size=n_units, max_size=n_units))
     anchor = draw(st.lists(st.floats(-5000.0, 5000.0), min_size=n_units, max_size=n_units))
@@ -476,10 +476,10 @@ def test_compiled_loop_dispatch_finds_the_k_earliest_with_the_python_floats(scen
             phase = (now - anchor[u]) % cycles[lp]
             kf = bisect_left(cum_list, bases[lp] + phase)
             offset = cum_list[kf] - bases[lp] - phase
-            expected.append((offset + float(rows[row_of[kf], node]), u))
+            expected.append((offset + float(rows[node, row_of[kf]]), u))
     expected.sort()
     # the kernel's inputs: each loop's lower bound is its least row entry for the node
-    bound = np.array([min(rows[row_of[kf], node] for kf in range(len(flat_cum))
+    bound = np.array([min(rows[node, row_of[kf]] for kf in range(len(flat_cum))
                           if bases[lp] <= flat_cum[kf] <= bases[lp] + cycles[lp])
                       for lp in range(n_loops)], dtype=np.float32)
     order = np.argsort(bound, kind="stable")
@@ -557,14 +557,14 @@ def test_compiled_dispatch_of_parked_and_looping_units_matches_a_brute_force(sce
         lp = loop_of[u]
         phase = (now - anchor[u]) % cycles[lp]
         kf = bisect_left(cum_list, bases[lp] + phase)
-        expected.append((cum_list[kf] - bases[lp] - phase + float(rows[row_of[kf], node]), u))
+        expected.append((cum_list[kf] - bases[lp] - phase + float(rows[node, row_of[kf]]), u))
     expected.sort()
     driving = [u for u in range(n_units) if trans_end[u] > now and on_air[u] and blocked[u] == 0]
     # the kernel's inputs: parked units by arrival from their posts, loops by lower bound
     parked = np.arange(n_loop_units, n_units)
     eta = post_time[:, parked] + turnout[parked]
     post_order = parked[np.argsort(eta, axis=1, kind="stable")].astype(np.int16)
-    bound = np.array([min(rows[row_of[kf], node] for kf in range(len(flat_cum))
+    bound = np.array([min(rows[node, row_of[kf]] for kf in range(len(flat_cum))
                           if bases[lp] <= flat_cum[kf] <= bases[lp] + cycles[lp])
                       for lp in range(n_loops)], dtype=np.float32)
     order = np.argsort(bound, kind="stable")

@@ -54,7 +54,7 @@ def test_a_second_world_reads_the_stored_tables_and_finds_the_same_records(tmp_p
     built, searched = _run(first)
     first.store_rows()
     names = {p.name.split("-")[0] + "-" + p.name.split("-")[1] for p in first.tables_dir.iterdir()}
-    assert {"oracle-rows", "post-times", "post-order", "loop-rank", "loop-low", "loop-rows"} <= names
+    assert {"oracle-rows", "post-times", "post-order", "loop-rank", "loop-low", "loop-cols"} <= names
 
     _, _, second = world_for(tmp_path, _data(), name="again.yaml")
     kept = sum(len(o._kept) for o in _oracles(second))

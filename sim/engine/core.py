@@ -268,7 +268,7 @@ class Engine:
         if self.has_loop[unit]:
             kflat, offset = traj.loop_position(unit, now)
             rows, row_of = traj.flat_rows(period)
-            return Offer(unit, 0.0, offset + float(rows[row_of[kflat], node]), True)
+            return Offer(unit, 0.0, offset + float(rows[node, row_of[kflat]]), True)
         table = self.post_tables[period][self._slot_list[minute]]
         assert table is not None
         return Offer(unit, self._turnout[unit], float(table[node, unit]), False)

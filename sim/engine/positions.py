@@ -109,9 +109,9 @@ class Trajectories:
         self.anchor_a[u] = anchor
 
     def flat_rows(self, period: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """``(rows, row_of)``: ``rows[row_of[k], node]`` is the driving time (s) from flat loop
-        position ``k`` to ``node`` in congestion period ``period`` (float32, held by the world
-        for every run of the layout: :meth:`World.loop_table`)."""
+        """``(cols, row_of)``: ``cols[node, row_of[k]]`` is the driving time (s) from flat loop
+        position ``k`` to ``node`` in congestion period ``period`` (float32, node-major, held by
+        the world for every run of the layout: :meth:`World.loop_table`)."""
         return self.world.loop_table(self.layout, period)
 
     def loop_position(self, u: int, t: float) -> tuple[int, float]:
@@ -294,7 +294,7 @@ def loop_offers(node: int, now: float, k: int, minute: int, cand: np.ndarray,
     on the air (``cand[minute, u]``), not ``blocked`` (busy or excluded) and not still driving
     back (``trans_end[u] <= now``). A unit's next loop node is one bisection of the loops laid
     end to end (``flat_cum``, ``loop_base``, ``cycle``, ``anchor``), and its arrival is the time
-    to that node plus the row of driving times from it (``rows[row_of[k], node]``).
+    to that node plus the driving time from it (``rows[node, row_of[k]]``, node-major).
 
     ``top`` is a workspace with room for ``k`` (with ``k`` at most ``len(top)``,
     ``len(top) > len(out)`` meaning "every unit"). Writes ``(arrival, unit, next node, time to
@@ -439,7 +439,7 @@ def _scan_loops(node: int, now: float, k: int, minute: int, cand: np.ndarray,
                 phase = (now - anchor[u]) % cyc
                 kf = np.searchsorted(flat_cum, base + phase)
                 offset = flat_cum[kf] - base - phase
-                eta = offset + np.float64(rows[row_of[kf], node])
+                eta = offset + np.float64(rows[node, row_of[kf]])
                 out[n_out, 0] = eta
                 out[n_out, 1] = u
                 out[n_out, 2] = flat_node[kf]

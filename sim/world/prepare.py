@@ -188,12 +188,13 @@ class World:
 
     def loop_table(self, layout: str, period: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """The driving times from every node of ``layout``'s loops in congestion period
-        ``period``: ``rows[r, node]`` (float32, s) with one row per distinct loop node and
+        ``period``: ``cols[node, r]`` (float32, s) with one column per distinct loop node and
         oracle (a loop passes most nodes twice, out and back), and ``row_of`` (int64,
-        read-only), the row of each position of the loops laid end to end (as
-        :class:`sim.engine.positions.Trajectories` lays them). One multi-source Dijkstra per
-        oracle, computed when first asked, or read from ``tables_dir`` (memory-mapped:
-        processes on the machine share the pages)."""
+        read-only), the column of each position of the loops laid end to end (as
+        :class:`sim.engine.positions.Trajectories` lays them). Node-major: a dispatch reads
+        the times of several loop positions to one scene, which then lie in one short stretch
+        of memory. Multi-source Dijkstras per oracle, computed when first asked, or read from
+        ``tables_dir`` (memory-mapped: processes on the machine share the pages)."""
         hit = self._loop_table.get((layout, period))
         if hit is not None:
             return hit
@@ -202,7 +203,7 @@ class World:
         key = (layout, tuple(id(o) for o in oracles))  # periods that drive alike share a table
         hit = self._loop_table.get(key)
         if hit is None and not loops:
-            empty = np.zeros((0, self.net.n_nodes), dtype=np.float32)
+            empty = np.zeros((self.net.n_nodes, 0), dtype=np.float32)
             empty.setflags(write=False)
             none = np.zeros(0, dtype=np.int64)
             none.setflags(write=False)
@@ -231,9 +232,10 @@ class World:
         every node in congestion period ``period`` (float32, from :meth:`loop_table`; a copy),
         and the loop's nodes."""
         loops = self.fleets[layout].loops
-        rows, row_of = self.loop_table(layout, period)
+        cols, row_of = self.loop_table(layout, period)
         start = sum(len(lp.nodes) for lp in loops[:k])
-        return rows[row_of[start:start + len(loops[k].nodes)]], loops[k].nodes
+        return np.ascontiguousarray(cols[:, row_of[start:start + len(loops[k].nodes)]].T), \
+            loops[k].nodes
 
     def loop_min(self, layout: str, period: int = 0) -> np.ndarray:
         """``[loop, node]``: the shortest drive (s) from any node of each of ``layout``'s loops to
@@ -241,11 +243,11 @@ class World:
         key = (layout, period)
         table = self._loop_min.get(key)
         if table is None:
-            rows, row_of = self.loop_table(layout, period)
+            cols, row_of = self.loop_table(layout, period)
             mins, start = [], 0
             for lp in self.fleets[layout].loops:
                 mine = np.unique(row_of[start:start + len(lp.nodes)])
-                mins.append(rows[mine].min(axis=0))
+                mins.append(cols[:, mine].min(axis=1))
                 start += len(lp.nodes)
             table = np.stack(mins)
             table.setflags(write=False)
@@ -312,19 +314,27 @@ class World:
             trim_folder(self.tables_dir, self.tables_limit, keep=stored)
 
     def _stored_rows(self, blocks: list[tuple[TravelTimeOracle, np.ndarray]]) -> np.ndarray:
-        """``[j, node]``: float32 driving times from each of the nodes of every ``(oracle,
-        nodes)`` block to every node, the blocks one after the other (one multi-source Dijkstra
-        each), stored between processes as one table (:meth:`_stored_table`: memory-mapped, so
-        that the processes of a sweep share its pages rather than each holding a copy)."""
+        """``[node, j]``: float32 driving times to every node from each of the nodes of every
+        ``(oracle, nodes)`` block, the blocks one after the other (multi-source Dijkstras of
+        up to :data:`_SOURCES_AT_ONCE` sources, so that the double-precision rows in hand stay
+        small), stored between processes as one table (:meth:`_stored_table`: memory-mapped,
+        so that the processes of a sweep share its pages rather than each holding a copy)."""
         key = b"".join((oracle.signature + ":").encode() + nodes.astype(np.int64).tobytes()
                        + b";" for oracle, nodes in blocks)
+        total = sum(len(nodes) for _, nodes in blocks)
 
         def build() -> np.ndarray:
-            return np.concatenate([dijkstra(oracle.forward, directed=True, indices=nodes)
-                                   .astype(np.float32) for oracle, nodes in blocks])
+            cols = np.empty((self.net.n_nodes, total), dtype=np.float32)
+            base = 0
+            for oracle, nodes in blocks:
+                for lo in range(0, len(nodes), _SOURCES_AT_ONCE):
+                    part = nodes[lo:lo + _SOURCES_AT_ONCE]
+                    cols[:, base + lo:base + lo + len(part)] = dijkstra(
+                        oracle.forward, directed=True, indices=part).T
+                base += len(nodes)
+            return cols
 
-        return self._stored_table("loop-rows", key, build,
-                                  (sum(len(nodes) for _, nodes in blocks), self.net.n_nodes),
+        return self._stored_table("loop-cols", key, build, (self.net.n_nodes, total),
                                   np.float32)
 
     def _stored_table(self, name: str, key: bytes, build: Callable[[], np.ndarray],
@@ -403,6 +413,10 @@ def _used(path: Path) -> None:
     when the folder is trimmed."""
     with contextlib.suppress(OSError):
         os.utime(path)
+
+
+_SOURCES_AT_ONCE = 256
+"""Sources per multi-source Dijkstra of the loop table (:meth:`World._stored_rows`)."""
 
 
 def _rows_path(oracle: TravelTimeOracle, tables_dir: Path) -> Path:
