@@ -752,3 +752,18 @@ def test_volunteer_arrival_of_each_minor_job_is_the_earliest_on_air_volunteer(tm
         else:
             assert got[i] == pytest.approx(t + best, abs=1e-3), i  # (rows in single precision)
     assert np.isfinite(got).sum() > 20 and np.isnan(got[prios == minor]).any()
+
+
+@settings(max_examples=300, deadline=None)
+@given(x=st.floats(-1e7, 1e12, allow_nan=False), c=st.floats(1e-3, 1e5),
+       shift=st.sampled_from([0, -1, 1]))
+def test_floor_mod_is_pythons_remainder_bit_for_bit(x, c, shift):
+    """positions.floor_mod (the compiled loop phase) against Python's float %, also at and
+    next to exact multiples of the cycle, where a quotient one off would show."""
+    from sim.engine.positions import floor_mod
+
+    for value in (x, math.floor(x / c) * c, math.floor(x / c + 1) * c):
+        if shift:
+            value = math.nextafter(value, shift * math.inf)
+        got, want = floor_mod(value, c), value % c
+        assert got == want and math.copysign(1.0, got) == math.copysign(1.0, want), (value, c)
