@@ -39,7 +39,8 @@ import gc
 import heapq
 from collections.abc import Callable, Generator
 from collections.abc import Set as AbstractSet
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import simpy
@@ -129,23 +130,24 @@ class Engine:
         for p, slot in used.T:
             table = world.post_times(layout, slot_posts[slot], int(p))
             self.post_tables[int(p)][int(slot)] = table
-            order = world.post_order(layout, slot_posts[slot], int(p))
-            keep = parkable[order]  # the same number in every row
-            self._post_order[int(p)][int(slot)] = order[keep].reshape(order.shape[0], -1)
+            self._post_order[int(p)][int(slot)] = _kept_for(
+                world, ("parked order", layout, int(p), slot_posts[slot].tobytes()), fleet,
+                partial(_parked_order, world, layout, slot_posts[slot], int(p), parkable))
         self._turnout: list[float] = self.turnout.tolist()
         self.off_air = fleet.off_air
         self.has_shifts = bool(self.off_air.any())
         self.on_table = ~self.off_air  # [minute of day, unit]
         candidates = self.dispatchable[None, :] & self.on_table  # on the air and dispatchable
-        rows = {row.tobytes(): row.tolist() for row in candidates}
-        self._cand: list[list[bool]] = [rows[row.tobytes()] for row in candidates]
+        self._cand: list[list[bool]] = _kept_for(world, ("on the air", layout), fleet,
+                                                 lambda: _rows_as_lists(candidates))
         self.has_loop: list[bool] = (fleet.loop >= 0).tolist()
         self._off_loop = [u for u in range(n_units) if not self.has_loop[u]]  # those with a post
         self.traj = Trajectories(world, layout, self._slot_posts_list[self._slot_list[0]])
         self.oracles_p = self.traj.oracles_p
         self.busy = [False] * n_units
         self.queue: list[tuple[int, float, int]] = []
-        required = [self.scenario.incident_types[t].units_required for t in incidents.type_index]
+        per_type = np.array([t.units_required for t in self.scenario.incident_types])
+        required: list[int] = per_type[incidents.type_index].tolist()
         self.remaining: list[int] = list(required)
         self.jobs = JobResults.empty(required)
         self.village = village_desk(world, layout, incidents, self.jobs)  # sim.engine.village
@@ -857,6 +859,38 @@ class Engine:
                 gc.enable()
         self.env._queue.clear()  # drop pending events: their callbacks hold this engine in a cycle
         return result
+
+
+_T = TypeVar("_T")
+
+
+def _kept_for(world: World, key: tuple[object, ...], fleet: Fleet, build: Callable[[], _T]) -> _T:
+    """What ``build`` derives from ``fleet`` (a layout's), computed once and kept by the world
+    for every run (:attr:`World.run_tables`; read-only), and computed again if the layout's
+    fleet was replaced."""
+    hit = world.run_tables.get(key)
+    if hit is not None and cast(tuple[Fleet, _T], hit)[0] is fleet:
+        return cast(tuple[Fleet, _T], hit)[1]
+    value = build()
+    world.run_tables[key] = (fleet, value)
+    return value
+
+
+def _parked_order(world: World, layout: str, posts: np.ndarray, period: int,
+                  parkable: np.ndarray) -> np.ndarray:
+    """The world's ``post_order`` of these posts and period (each node's units in order of
+    arrival) without the units that are never sent from a post (read-only)."""
+    order = world.post_order(layout, posts, period)
+    keep = parkable[order]  # the same number in every row
+    parked = order[keep].reshape(order.shape[0], -1)
+    parked.setflags(write=False)
+    return parked
+
+
+def _rows_as_lists(table: np.ndarray) -> list[list[bool]]:
+    """Each row of a boolean table as a list, one list shared by equal rows."""
+    rows = {row.tobytes(): row.tolist() for row in table}
+    return [rows[row.tobytes()] for row in table]
 
 
 def _by_loop(units: list[int], loop_of: list[int], n_loops: int) -> tuple[np.ndarray, np.ndarray]:

@@ -58,12 +58,12 @@ def sample_presence(traj: Trajectories, horizon: float, *, on: bool = True) -> P
             # and its bits; the same for every run of the layout (kept by the world)
             key = ("bits", traj.layout, sig, tuple(periods.tolist()))
             chunks = cast(list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] | None,
-                          world.presence_tables.get(key))
+                          world.run_tables.get(key))
             if chunks is None:
                 rev = np.concatenate([np.stack([oracles_p[p][units[0]].to_node(int(n))[0]
                                                 for n in nodes_p]) for p in periods], axis=1)
                 chunks = _point_bits(rev, targets)
-                world.presence_tables[key] = chunks
+                world.run_tables[key] = chunks
             # per chunk of points, per sample: the points some police unit (volunteer) covers
             found = {who: [np.zeros(times.size, dtype=np.int64) for _ in chunks]
                      for who in (False, True)}

@@ -84,9 +84,10 @@ class World:
     _loop_min: dict[tuple[str, int], np.ndarray] = field(default_factory=dict, repr=False)
     _loop_rank: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = field(
         default_factory=dict, repr=False)
-    presence_tables: dict[tuple[object, ...], object] = field(default_factory=dict, repr=False)
-    """What the presence pass computes once per layout and unit group, for every run of the
-    process (:func:`sim.engine.presence.sample_presence`: the points' reverse rows and bits)."""
+    run_tables: dict[tuple[object, ...], object] = field(default_factory=dict, repr=False)
+    """What the engine derives once per layout from the tables above, for every run of the
+    process (:mod:`sim.engine`: the parked units' arrival orders, the dispatchable units on
+    the air by minute, the presence points' reverse rows and bits); read-only."""
     tables_dir: Path | None = None
     """Where one-time tables (loop rows, post times and orders, loop ranks, the oracles' rows of
     pinned nodes) are stored between processes; None: not stored."""
