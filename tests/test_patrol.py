@@ -529,14 +529,14 @@ def _dispatch_scenes(draw):
 @settings(max_examples=300, deadline=None)
 @given(_dispatch_scenes())
 def test_compiled_dispatch_of_parked_and_looping_units_matches_a_brute_force(scenes):
-    """positions.unit_offers (and parked_offers, for parked units alone) against plain
+    """positions.unit_offers (with and without loops) against plain
     Python: every available unit, parked (turnout plus the drive from its post) or looping,
     timed with no pruning; the k earliest (ties to the lower unit) must be the kernel's, with
     the same floats, and the units it lists as driving back must be exactly the available ones
     whose drive has not ended."""
     from bisect import bisect_left
 
-    from sim.engine.positions import parked_offers, unit_offers
+    from sim.engine.positions import dispatch_tables, unit_offers
 
     scene, post_time, turnout, states = scenes
     (n_nodes, bases, cycles, flat_cum, flat_node, rows, row_of, loop_of, anchor, trans_end,
@@ -573,31 +573,44 @@ def test_compiled_dispatch_of_parked_and_looping_units_matches_a_brute_force(sce
     top = np.empty(n_units + 1)
     out = np.empty((max(n_units, 1), 4))
     transit = np.empty(max(n_units, 1), dtype=np.int64)
-    n, n_transit = unit_offers(
-        node, now, min(k, len(top)), 7, np.tile(np.array(on_air, dtype=bool), (1440, 1)),
-        np.array(blocked, dtype=np.uint8), np.array(trans_end), post_order, post_time, turnout,
+    cand = np.tile(np.array(on_air, dtype=bool), (1440, 1))
+    blocked_a = np.array(blocked, dtype=np.uint8)
+    trans_end_a = np.array(trans_end)
+    tables = dispatch_tables(
+        cand, blocked_a, trans_end_a, post_order, post_time, turnout,
         np.array(list(anchor) + [0.0] * len(states)), np.tile(bound[order], (n_nodes, 1)),
         np.tile(order.astype(np.int64), (n_nodes, 1)), rows, row_of, flat_node, flat_cum,
         np.array(bases), np.array(cycles), ptr,
         np.array([u for us in units_of for u in us], dtype=np.int64), top, out, transit)
-    got = sorted((float(r[0]), int(r[1])) for r in out[:n])
+    n, n_transit, *first = unit_offers(node, now, min(k, len(top)), 7, tables)
+    got = [(float(r[0]), int(r[1])) for r in out[:n]]
+    assert got == sorted(got)  # in order of arrival, then unit
     assert got[:k] == expected[:k]
+    assert first == (out[0].tolist() if n else [np.inf, -1.0, -1.0, 0.0])
     assert transit[:n_transit].tolist() == driving
     exact = {u: e for e, u in expected}
     for e, u, nxt, offset in out[:n].tolist():
         assert e == exact[int(u)]
         if u >= n_loop_units:  # parked: found at its post, no time to a next node
             assert (nxt, offset) == (-1.0, 0.0)
-    # the kernel of layouts without loops: the k earliest parked units, in order, and the same
-    # units driving back
-    n, n_transit = parked_offers(
-        node, now, min(k, len(top)), 7, np.tile(np.array(on_air, dtype=bool), (1440, 1)),
-        np.array(blocked, dtype=np.uint8), np.array(trans_end), post_order, post_time, turnout,
-        out, transit)
+    # a layout without loops: the k earliest parked units, in order, and the same units
+    # driving back
+    no_loops = dispatch_tables(
+        cand, blocked_a, trans_end_a, post_order, post_time, turnout, np.zeros(n_units),
+        np.zeros((n_nodes, 0), dtype=np.float32), np.zeros((n_nodes, 0), dtype=np.int64),
+        np.zeros((n_nodes, 0), dtype=np.float32), np.zeros(0, dtype=np.int64),
+        np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), np.zeros(0),
+        np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64), top, out, transit)
+    n, n_transit, *first = unit_offers(node, now, min(k, len(top)), 7, no_loops)
     assert [(e, int(u)) for e, u, _, _ in out[:n].tolist()] == \
         [(e, u) for e, u in expected if u >= n_loop_units][:k]
     assert out[:n, 2:].tolist() == [[-1.0, 0.0]] * n
     assert transit[:n_transit].tolist() == driving
+    # the arrays are referred to, not copied: a unit blocked after the tables were made is
+    # not offered
+    if n:
+        blocked_a[int(out[0, 1])] = 1
+        assert unit_offers(node, now, min(k, len(top)), 7, no_loops)[2:4] != tuple(first[:2])
 
 
 def test_the_array_mirrors_of_unit_state_match_the_lists_at_every_dispatch(tmp_path, monkeypatch):

@@ -53,12 +53,13 @@ from sim.engine.positions import (
     PARK,
     TRANSIT,
     Trajectories,
+    dispatch_tables,
     first_loop_arrivals,
-    parked_offers,
     unit_offers,
 )
 from sim.engine.presence import sample_presence
 from sim.engine.results import JobResults, assemble
+from sim.engine.tables import DispatchTables
 from sim.engine.village import rural_records, village_desk
 from sim.network.oracle import TravelTimeOracle
 from sim.scenario import PRIORITIES, Scenario, layout_dispatch
@@ -186,19 +187,25 @@ class Engine:
         self._vol_ptr, self._vol_units_a = _by_loop(vol_units, self.traj.loop, len(fleet.loops))
         self._cand_a = np.ascontiguousarray(candidates)
         self._on_a = np.ascontiguousarray(self.on_table)
-        self._blocked = np.zeros(n_units, dtype=np.uint8)
+        # busy (1) or excluded (2) units: written through the bytearray (a third of the cost of
+        # a numpy item), read by the kernel through the array on the same memory
+        self._blocked_b = bytearray(n_units)
+        self._blocked = np.frombuffer(self._blocked_b, dtype=np.uint8)
         self._loop_base_a = np.array(self.traj.loop_base, dtype=np.float64)
         self._cycle_a = np.array(self.traj.cycle, dtype=np.float64)
-        self._loops = len(fleet.loops) > 0  # else positions.parked_offers: no loop to scan
         # per period: the world's loop rows and ranks, gathered once (references, not copies)
         self._loop_tables: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
         self._top = np.empty(n_units + 1)
+        self._k_max = n_units + 1  # (k at most len(top); more than the units means "all")
         # each loop's nodes and times along it as plain lists, for the drive back to the loop
         self._loop_nodes: list[list[int]] = [lp.nodes.tolist() for lp in fleet.loops]
         self._loop_cums: list[list[float]] = [np.asarray(lp.cum, dtype=float).tolist()
                                               for lp in fleet.loops]
         self._offers = np.empty((max(n_units, 1), 4))
         self._transit = np.empty(max(n_units, 1), dtype=np.int64)  # units driving back
+        # the arrays the compiled dispatch reads, per (period, slot): made when first needed
+        self._tables: list[list[DispatchTables | None]] = [[None] * len(slot_posts)
+                                                           for _ in range(n_periods)]
         # the dispatch moment the Units view answers for (set by _send)
         self._at: tuple[int, float, bool, AbstractSet[int]] = (0, 0.0, False, frozenset())
         # units with a kept assignment to each multi-unit job: never sent to it twice
@@ -292,27 +299,29 @@ class Engine:
         minute = int(now // 60.0) % MINUTES_PER_DAY
         period = self._period_list[minute]
         slot = self._slot_list[minute]
-        traj, blocked = self.traj, self._blocked
-        order, table = self._post_order[period][slot], self.post_tables[period][slot]
-        assert order is not None and table is not None
+        tables = self._tables[period][slot]
+        if tables is None:
+            tables = self._tables_of(period, slot)
+        blocked = self._blocked_b
         for u in exclude:
             blocked[u] |= 2
-        if self._loops:
-            rows, row_of, low, loop_order = self._loop_tables_of(period)
-            n, n_transit = unit_offers(
-                node, now, min(k, len(self._top)), minute, self._cand_a, blocked,
-                traj.trans_end_a, order, table, self.turnout,
-                traj.anchor_a, low, loop_order, rows, row_of, traj.flat_node, traj.flat_cum,
-                self._loop_base_a, self._cycle_a, self._loop_ptr, self._loop_units_a, self._top,
-                self._offers, self._transit)
-        else:  # the same rule, in half the arguments
-            n, n_transit = parked_offers(
-                node, now, min(k, len(self._top)), minute, self._cand_a, blocked,
-                traj.trans_end_a, order, table, self.turnout, self._offers, self._transit)
+        n, n_transit, eta, unit, nxt, offset = unit_offers(node, now, min(k, self._k_max),
+                                                           minute, tables)
         for u in exclude:
             blocked[u] &= 1
+        n = min(n, k)  # the rows come sorted: later ones are never among the k earliest
         if not n_transit and not (urgent and self.divert and self._on_minor):
-            return self._lookup_offers(n, k)  # every candidate's arrival was a lookup
+            # every candidate's arrival was a lookup
+            if n != 1:
+                return self._lookup_offers(n)
+            if eta == _INF:  # the first row came back with the counts
+                return []
+            u = int(unit)
+            if nxt < 0:
+                turn = self._turnout[u]
+                return [Offer(u, turn, eta - turn, False, False)]
+            self._seen[u] = (int(nxt), offset)  # where it was found: a unit sent leaves there
+            return [Offer(u, 0.0, eta, True, False)]
         best: list[tuple[float, int]] = []  # (arrival, unit) of candidates
         kind: dict[int, int] = {}  # unit -> 0 parked, 1 looping, 2 driving back, 3 diverted
         if n:
@@ -344,26 +353,37 @@ class Engine:
             out.append(Offer(u, turn, eta - turn, c != 0, c == 3))
         return out
 
-    def _lookup_offers(self, n: int, k: int) -> list[Offer]:
-        """:meth:`_best_units` when no unit needs a search: the best ``k`` of the ``n`` rows
-        the compiled call left in ``_offers`` (arrival, unit, next node or -1 if parked, time
-        to it), by arrival and then unit."""
-        rows = self._offers[:n].tolist()
-        if n > 1:
-            rows.sort()  # (arrival, unit, ...): units are distinct, so as by (arrival, unit)
+    def _lookup_offers(self, n: int) -> list[Offer]:
+        """:meth:`_best_units` when no unit needs a search: the first ``n`` rows the compiled
+        call left in ``_offers`` (arrival, unit, next node or -1 if parked, time to it), in
+        order of arrival and then unit."""
         out: list[Offer] = []
         seen, turnout = self._seen, self._turnout
-        for eta, unit, nxt, offset in rows:
+        for eta, unit, nxt, offset in self._offers[:n].tolist():
             u = int(unit)
             if nxt >= 0:
                 seen[u] = (int(nxt), offset)  # where it was found: a unit sent leaves there
-            if len(out) < k and eta != _INF:
+            if eta != _INF:
                 if nxt < 0:
                     turn = turnout[u]
                     out.append(Offer(u, turn, eta - turn, False, False))
                 else:
                     out.append(Offer(u, 0.0, eta, True, False))
         return out
+
+    def _tables_of(self, period: int, slot: int) -> DispatchTables:
+        """The arrays the compiled dispatch reads in congestion period ``period`` with the
+        posts of ``slot`` (:mod:`sim.engine.tables`), made once per run."""
+        traj = self.traj
+        order, table = self._post_order[period][slot], self.post_tables[period][slot]
+        assert order is not None and table is not None
+        rows, row_of, low, loop_order = self._loop_tables_of(period)
+        tables = self._tables[period][slot] = dispatch_tables(
+            self._cand_a, self._blocked, traj.trans_end_a, order, table, self.turnout,
+            traj.anchor_a, low, loop_order, rows, row_of, traj.flat_node, traj.flat_cum,
+            self._loop_base_a, self._cycle_a, self._loop_ptr, self._loop_units_a, self._top,
+            self._offers, self._transit)
+        return tables
 
     def _loop_tables_of(self, period: int) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                      np.ndarray]:
@@ -546,7 +566,7 @@ class Engine:
         arrival = now + turnout + travel
         clear = arrival + self._scene[i]
         self.busy[u] = True
-        self._blocked[u] = 1
+        self._blocked_b[u] = 1
         if self._prio[i] == self.minor:
             self._on_minor.add(u)
         if jobs.unit_of[i] < 0 or arrival < jobs.arrival_s[i]:  # the first unit on scene
@@ -584,7 +604,7 @@ class Engine:
         now = self.env.now
         node = self._node[i]
         self.busy[u] = False
-        self._blocked[u] = 0
+        self._blocked_b[u] = 0
         self._on_minor.discard(u)
         traj = self.traj
         # the drive after a job: back to the post, or to the loop

@@ -19,12 +19,13 @@ from struct import Struct
 import numpy as np
 from numba import njit
 
+from sim.engine.tables import DispatchTables
 from sim.network.oracle import TravelTimeOracle
 from sim.types import Fleet
 from sim.world.prepare import MINUTES_PER_DAY, World
 
-__all__ = ["JOB", "LOOP", "PARK", "TRANSIT", "Trajectories", "first_loop_arrivals", "loop_offers",
-           "parked_offers", "unit_offers"]
+__all__ = ["JOB", "LOOP", "PARK", "TRANSIT", "Trajectories", "dispatch_tables",
+           "first_loop_arrivals", "loop_offers", "unit_offers"]
 
 _INF = float("inf")
 PARK, LOOP, TRANSIT, JOB = 0, 1, 2, 3
@@ -372,54 +373,78 @@ def first_loop_arrivals(nodes: np.ndarray, nows: np.ndarray, minutes: np.ndarray
 
 
 @njit(cache=True, nogil=True)
-def unit_offers(node: int, now: float, k: int, minute: int, cand: np.ndarray,
-                blocked: np.ndarray, trans_end: np.ndarray, post_order: np.ndarray,
-                post_time: np.ndarray, turnout: np.ndarray, anchor: np.ndarray, low: np.ndarray,
-                order: np.ndarray, rows: np.ndarray, row_of: np.ndarray, flat_node: np.ndarray,
-                flat_cum: np.ndarray, loop_base: np.ndarray, cycle: np.ndarray,
-                loop_ptr: np.ndarray, loop_units: np.ndarray, top: np.ndarray, out: np.ndarray,
-                transit: np.ndarray
-                ) -> tuple[int, int]:  # pragma: no cover (compiled; tested against Python)
-    """One dispatch moment of the earliest-arrival rule, for the units whose arrival is a
-    lookup: parked units, then looping units (as :func:`loop_offers`); and the list of units
-    driving back, whose arrivals need a search (the caller's).
-
-    Parked units: the first ``k`` available ones in ``post_order[node]`` (the parkable units
-    in order of arrival from their posts, turnout included, ties to the lower unit) that are
-    on the air, not ``blocked`` and not driving (``trans_end[u] <= now``); each arrives after
-    ``turnout[u] + post_time[node, u]``. Their rows in ``out`` have next node -1 and time 0.
-    Looping units follow, with the parked arrivals as the seed of the k-th best. Rows of
-    either kind later than the final k-th best are dropped.
-
-    Units still driving at ``now`` (``trans_end[u] > now``), on the air and not blocked, are
-    written to ``transit`` in ascending order. Returns ``(rows in out, units in transit)``.
-    """
-    found = _scan_posts(node, now, k, minute, cand, blocked, trans_end, post_order, post_time,
-                        turnout, out)
-    m = 0  # arrivals so far; top[:min(m, k)] holds the smallest, ascending
-    for i in range(found):
-        m = _keep_smallest(top, m, k, out[i, 0])
-    n_out, m = _scan_loops(node, now, k, minute, cand, blocked, trans_end, anchor, low, order,
-                           rows, row_of, flat_node, flat_cum, loop_base, cycle, loop_ptr,
-                           loop_units, top, m, out, found)
-    n_transit = _scan_transit(now, minute, cand, blocked, trans_end, transit)
-    return _within_kth(top, m, k, out, n_out), n_transit
+def dispatch_tables(cand: np.ndarray, blocked: np.ndarray, trans_end: np.ndarray,
+                    post_order: np.ndarray, post_time: np.ndarray, turnout: np.ndarray,
+                    anchor: np.ndarray, low: np.ndarray, order: np.ndarray, rows: np.ndarray,
+                    row_of: np.ndarray, flat_node: np.ndarray, flat_cum: np.ndarray,
+                    loop_base: np.ndarray, cycle: np.ndarray, loop_ptr: np.ndarray,
+                    loop_units: np.ndarray, top: np.ndarray, out: np.ndarray,
+                    transit: np.ndarray) -> DispatchTables:  # pragma: no cover (compiled)
+    """The arrays of :func:`unit_offers` in one structure (:mod:`sim.engine.tables`; it refers
+    to them, so later writes to the unit state are seen): made by compiled code, whose cache
+    spares each process the compilation of the structure's constructor."""
+    return DispatchTables(cand, blocked, trans_end, post_order, post_time, turnout, anchor, low,
+                          order, rows, row_of, flat_node, flat_cum, loop_base, cycle, loop_ptr,
+                          loop_units, top, out, transit)
 
 
 @njit(cache=True, nogil=True)
-def parked_offers(node: int, now: float, k: int, minute: int, cand: np.ndarray,
-                  blocked: np.ndarray, trans_end: np.ndarray, post_order: np.ndarray,
-                  post_time: np.ndarray, turnout: np.ndarray, out: np.ndarray,
-                  transit: np.ndarray
-                  ) -> tuple[int, int]:  # pragma: no cover (compiled; tested against Python)
-    """:func:`unit_offers` for a layout without patrol loops, in half the arguments (a call's
-    cost is mostly its arguments' type checks): the first ``k`` available parked units in
-    ``post_order[node]``, whose rows in ``out`` are all within the k-th best and already in
-    order of arrival, and the units driving back. Returns ``(rows in out, units in
-    transit)``."""
-    found = _scan_posts(node, now, k, minute, cand, blocked, trans_end, post_order, post_time,
-                        turnout, out)
-    return found, _scan_transit(now, minute, cand, blocked, trans_end, transit)
+def unit_offers(node: int, now: float, k: int, minute: int, t: DispatchTables
+                ) -> tuple[int, int, float, float, float, float]:  # pragma: no cover (compiled)
+    """One dispatch moment of the earliest-arrival rule, for the units whose arrival is a
+    lookup: parked units, then looping units (as :func:`loop_offers`); and the list of units
+    driving back, whose arrivals need a search (the caller's). ``t`` holds the arrays
+    (:func:`dispatch_tables`): one argument, as a call costs mostly its arguments' unboxing.
+
+    Parked units: the first ``k`` available ones in ``t.post_order[node]`` (the parkable units
+    in order of arrival from their posts, turnout included, ties to the lower unit) that are
+    on the air (``t.cand[minute, u]``), not ``t.blocked`` and not driving (``t.trans_end[u]
+    <= now``); each arrives after ``t.turnout[u] + t.post_time[node, u]``. Their rows have
+    next node -1 and time 0. Looping units follow (``t.low``, ``t.order``, ``t.rows``,
+    ``t.row_of``, ``t.flat_node``, ``t.flat_cum``, ``t.loop_base``, ``t.cycle``, ``t.anchor``,
+    ``t.loop_ptr``, ``t.loop_units``: see :func:`loop_offers`; a layout without loops has
+    none), with the parked arrivals as the seed of the k-th best. Rows of either kind later
+    than the final k-th best are dropped; the others are left in ``t.out`` as ``(arrival,
+    unit, next node, time to it)``, in order of arrival and then unit. ``t.top`` is a
+    workspace.
+
+    Units still driving at ``now`` (``t.trans_end[u] > now``), on the air and not blocked, are
+    written to ``t.transit`` in ascending order. Returns ``(rows in out, units in transit)``
+    and the first row (the earliest arrival; ``(inf, -1, -1, 0)`` when there is none), which
+    is all most dispatches read.
+    """
+    out, top = t.out, t.top
+    found = _scan_posts(node, now, k, minute, t.cand, t.blocked, t.trans_end, t.post_order,
+                        t.post_time, t.turnout, out)
+    m = 0  # arrivals so far; top[:min(m, k)] holds the smallest, ascending
+    for i in range(found):
+        m = _keep_smallest(top, m, k, out[i, 0])
+    n_out = found
+    if t.order.shape[1]:
+        n_out, m = _scan_loops(node, now, k, minute, t.cand, t.blocked, t.trans_end, t.anchor,
+                               t.low, t.order, t.rows, t.row_of, t.flat_node, t.flat_cum,
+                               t.loop_base, t.cycle, t.loop_ptr, t.loop_units, top, m, out,
+                               found)
+    n_transit = _scan_transit(now, minute, t.cand, t.blocked, t.trans_end, t.transit)
+    kept = _within_kth(top, m, k, out, n_out)
+    if kept > 1:
+        _sort_rows(out, kept)
+    if kept == 0:
+        return 0, n_transit, np.inf, -1.0, -1.0, 0.0
+    return kept, n_transit, out[0, 0], out[0, 1], out[0, 2], out[0, 3]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sort_rows(out: np.ndarray, n: int) -> None:  # pragma: no cover (compiled)
+    """Sort ``out[:n]`` by arrival and then unit, in place (an insertion sort: a few rows)."""
+    for i in range(1, n):
+        eta, u, nxt, offset = out[i, 0], out[i, 1], out[i, 2], out[i, 3]
+        j = i
+        while j > 0 and (out[j - 1, 0] > eta or (out[j - 1, 0] == eta and out[j - 1, 1] > u)):
+            out[j, 0], out[j, 1], out[j, 2], out[j, 3] = \
+                out[j - 1, 0], out[j - 1, 1], out[j - 1, 2], out[j - 1, 3]
+            j -= 1
+        out[j, 0], out[j, 1], out[j, 2], out[j, 3] = eta, u, nxt, offset
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -427,7 +452,8 @@ def _scan_posts(node: int, now: float, k: int, minute: int, cand: np.ndarray,
                 blocked: np.ndarray, trans_end: np.ndarray, post_order: np.ndarray,
                 post_time: np.ndarray, turnout: np.ndarray,
                 out: np.ndarray) -> int:  # pragma: no cover (compiled)
-    """The parked units' rows of :func:`unit_offers` into ``out``; how many."""
+    """The parked units' rows of :func:`unit_offers` into ``out``, in order of arrival; how
+    many."""
     found = 0
     for r in range(post_order.shape[1]):
         u = post_order[node, r]

@@ -1,0 +1,65 @@
+"""The arrays the compiled dispatch reads, held in one numba structure.
+
+A compiled call costs mostly the unboxing of its arguments: about 0.15 us for each array, so
+that the twenty arrays of one dispatch moment cost four times the work they serve. The engine
+puts them once per run, congestion period and set of posts into a :class:`DispatchTables`
+(a numba ``StructRef``: one argument, unboxed as one pointer) and passes that to
+:func:`sim.engine.positions.unit_offers`. The structure refers to the arrays, it does not copy
+them: a value the engine writes into an array of unit state is what the next call reads.
+
+The type is defined here, apart from the compiled functions that take it, so that their
+on-disk cache is found again (numba issue 9030). A structure is made by
+:func:`sim.engine.positions.dispatch_tables`, itself compiled and cached; calling the proxy
+class from Python would compile its constructor in every process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numba import types
+from numba.experimental import structref
+
+__all__ = ["FIELDS", "DispatchTables", "DispatchTablesType"]
+
+
+@structref.register
+class DispatchTablesType(types.StructRef):
+    """The numba type of :class:`DispatchTables` (one per combination of array types)."""
+
+    def preprocess_fields(self, fields: Any) -> tuple[tuple[str, types.Type], ...]:
+        return tuple((name, types.unliteral(typ)) for name, typ in fields)
+
+
+class DispatchTables(structref.StructRefProxy):
+    """The Python face of one dispatch moment's arrays (compiled code reads them; from
+    Python each field is a property that compiles on first use)."""
+
+    cand: np.ndarray
+    blocked: np.ndarray
+    trans_end: np.ndarray
+    post_order: np.ndarray
+    post_time: np.ndarray
+    turnout: np.ndarray
+    anchor: np.ndarray
+    low: np.ndarray
+    order: np.ndarray
+    rows: np.ndarray
+    row_of: np.ndarray
+    flat_node: np.ndarray
+    flat_cum: np.ndarray
+    loop_base: np.ndarray
+    cycle: np.ndarray
+    loop_ptr: np.ndarray
+    loop_units: np.ndarray
+    top: np.ndarray
+    out: np.ndarray
+    transit: np.ndarray
+
+
+FIELDS = tuple(DispatchTables.__annotations__)
+"""The fields, in the order of :func:`sim.engine.positions.dispatch_tables`'s arguments; see
+:func:`sim.engine.positions.unit_offers` for what each holds."""
+
+structref.define_proxy(DispatchTables, DispatchTablesType, list(FIELDS))
