@@ -44,6 +44,7 @@ from typing import Any, TypeVar, cast
 
 import numpy as np
 import simpy
+from simpy.events import NORMAL
 
 from sim.engine.dispatch import DispatchPolicy, EarliestArrival, Job, Offer
 from sim.engine.policies import build_policy
@@ -219,6 +220,12 @@ class Engine:
         self._hand_when: list[float] = []
         self._hand_next = 0
         self._volunteer_due: list[tuple[int, float]] = []  # minor jobs and their hand-over times
+        # the callbacks of the clearance and hand-over events, bound once
+        self._on_cleared: Callable[[simpy.Event], None] = self._cleared
+        self._on_hand_on: Callable[[simpy.Event], None] = self._hand_on
+        # per congestion period and looping unit: where it rejoins its loop from each node
+        self._rejoin: list[list[tuple[list[int], list[float]] | None]] = [
+            [None] * n_units for _ in range(n_periods)]
 
     # -- views kept for tests and benchmarks ----------------------------------------------------
 
@@ -591,8 +598,7 @@ class Engine:
         self.job_arrival[u] = arrival
         self.job_offer[u] = (turnout, travel, moving)
         self.traj.start_job(u, now, self._node[i], arrival)
-        done = self.env.timeout(clear - now, (u, i, self.job_token[u]))
-        done.callbacks.append(self._cleared)
+        _Due(self.env, clear - now, (u, i, self.job_token[u]), self._on_cleared)
 
     def _cleared(self, ev: simpy.Event) -> None:
         """Unit ``u`` clears the scene of job ``i`` (the timeout's value ``(u, i, token)``;
@@ -613,14 +619,15 @@ class Engine:
         period = self._period_list[minute]
         oracle = self.oracles_p[period][u]
         k = traj.loop[u]
-        if k >= 0:
-            join = 0
-            if self._resume:  # the nearest waypoint, by time
-                join = traj.nearest_waypoint(k, oracle)[node]
+        if k >= 0:  # at the nearest waypoint by time (patrol.after_incident: resume) or the start
+            back = self._rejoin[period][u]
+            if back is None:
+                back = self._rejoin[period][u] = traj.rejoin_table(k, oracle, self._resume)
+            join_of, time_of = back
+            join = join_of[node]
             target = self._loop_nodes[k][join]
-            arrive = now + traj.times_to(oracle, target)[node]
-            traj.rejoin_at(u, arrive - self._loop_cums[k][join])
-            end = arrive
+            end = now + time_of[node]
+            traj.rejoin_at(u, end - self._loop_cums[k][join])
         else:
             end = now + traj.times_to(oracle, target)[node]
         traj.start_transit(u, now, node, target, end, period)
@@ -784,7 +791,7 @@ class Engine:
                 break
             if t > env.now:
                 self._hand_next = k
-                env.timeout(t - env.now).callbacks.append(self._hand_on)
+                _Due(env, t - env.now, None, self._on_hand_on)
                 return
             k += 1
             self._hand_next = k
@@ -879,6 +886,23 @@ class Engine:
                 gc.enable()
         self.env._queue.clear()  # drop pending events: their callbacks hold this engine in a cycle
         return result
+
+
+class _Due(simpy.Timeout):
+    """A timeout that calls ``callback`` when it is processed: a scene clearance or a
+    hand-over is one object, scheduled as :class:`simpy.Timeout` schedules itself (the same
+    event order), with its callback in place instead of appended afterwards."""
+
+    def __init__(self, env: simpy.Environment, delay: float, value: Any,
+                 callback: Callable[[simpy.Event], None]) -> None:
+        # Timeout.__init__'s own lines (it does not call Event.__init__ either), less the check
+        # of a negative delay: the engine's delays are never negative
+        self.env = env
+        self.callbacks = [callback]
+        self._value = value
+        self._delay = delay
+        self._ok = True
+        env.schedule(self, NORMAL, delay)
 
 
 _T = TypeVar("_T")

@@ -75,7 +75,6 @@ class Trajectories:
             array("d", (0.0, LOOP, self.anchor[u], 0.0, 0.0, 0.0) if lp >= 0 else
                   (0.0, PARK, float(self.trans_to[u]), 0.0, 0.0, 0.0)) for u, lp in enumerate(self.loop)]
         self._wp_times: dict[tuple[int, int], np.ndarray] = {}
-        self._nearest_wp: dict[tuple[int, int], list[int]] = {}
         self._rows_to: dict[tuple[int, int], memoryview] = {}
         self._flat_loops()
 
@@ -155,17 +154,18 @@ class Trajectories:
             self._wp_times[key] = table
         return table
 
-    def nearest_waypoint(self, k: int, oracle: TravelTimeOracle) -> list[int]:
-        """For every node: the index into loop ``k``'s nodes of its waypoint reached first from
-        that node (ties to the earlier waypoint)."""
-        key = (k, id(oracle))
-        hit = self._nearest_wp.get(key)
-        if hit is None:
-            wps = self.fleet.loops[k].waypoints
-            first = np.argmin(self.waypoint_times(k, oracle), axis=0)
-            hit = np.asarray(wps, dtype=np.int64)[first].tolist()
-            self._nearest_wp[key] = hit
-        return hit
+    def rejoin_table(self, k: int, oracle: TravelTimeOracle, nearest: bool
+                     ) -> tuple[list[int], list[float]]:
+        """Where a unit of loop ``k`` leaving each node for the loop rejoins it, by ``oracle``:
+        for every node, the index into the loop's nodes of the waypoint reached first (ties to
+        the earlier one; with ``nearest`` false, the loop's start) and the time (s) to it."""
+        if not nearest:
+            return [0] * self.world.net.n_nodes, \
+                oracle.to_node(int(self.fleet.loops[k].nodes[0]))[0].tolist()
+        table = self.waypoint_times(k, oracle)
+        first = np.argmin(table, axis=0)
+        return np.asarray(self.fleet.loops[k].waypoints, dtype=np.int64)[first].tolist(), \
+            table[first, np.arange(table.shape[1])].tolist()
 
     def start_transit(self, u: int, t0: float, origin: int, target: int, end: float,
                       period: int) -> None:
