@@ -40,7 +40,7 @@ import heapq
 from collections.abc import Callable, Generator
 from collections.abc import Set as AbstractSet
 from functools import partial
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import numpy as np
 import simpy
@@ -132,15 +132,15 @@ class Engine:
         for p, slot in used.T:
             table = world.post_times(layout, slot_posts[slot], int(p))
             self.post_tables[int(p)][int(slot)] = table
-            self._post_order[int(p)][int(slot)] = _kept_for(
-                world, ("parked order", layout, int(p), slot_posts[slot].tobytes()), fleet,
+            self._post_order[int(p)][int(slot)] = world.kept(
+                ("parked order", layout, int(p), slot_posts[slot].tobytes()), fleet,
                 partial(_parked_order, world, layout, slot_posts[slot], int(p), parkable))
         self._turnout: list[float] = self.turnout.tolist()
         self.off_air = fleet.off_air
         self.has_shifts = bool(self.off_air.any())
         self.on_table = ~self.off_air  # [minute of day, unit]
         candidates = self.dispatchable[None, :] & self.on_table  # on the air and dispatchable
-        self._cand: list[list[bool]] = _kept_for(world, ("on the air", layout), fleet,
+        self._cand: list[list[bool]] = world.kept(("on the air", layout), fleet,
                                                  lambda: _rows_as_lists(candidates))
         self.has_loop: list[bool] = (fleet.loop >= 0).tolist()
         self._off_loop = [u for u in range(n_units) if not self.has_loop[u]]  # those with a post
@@ -224,7 +224,7 @@ class Engine:
         self._on_cleared: Callable[[simpy.Event], None] = self._cleared
         self._on_hand_on: Callable[[simpy.Event], None] = self._hand_on
         # per congestion period and looping unit: where it rejoins its loop from each node
-        self._rejoin: list[list[tuple[list[int], list[float]] | None]] = [
+        self._rejoin: list[list[tuple[memoryview, memoryview] | None]] = [
             [None] * n_units for _ in range(n_periods)]
 
     # -- views kept for tests and benchmarks ----------------------------------------------------
@@ -903,21 +903,6 @@ class _Due(simpy.Timeout):
         self._delay = delay
         self._ok = True
         env.schedule(self, NORMAL, delay)
-
-
-_T = TypeVar("_T")
-
-
-def _kept_for(world: World, key: tuple[object, ...], fleet: Fleet, build: Callable[[], _T]) -> _T:
-    """What ``build`` derives from ``fleet`` (a layout's), computed once and kept by the world
-    for every run (:attr:`World.run_tables`; read-only), and computed again if the layout's
-    fleet was replaced."""
-    hit = world.run_tables.get(key)
-    if hit is not None and cast(tuple[Fleet, _T], hit)[0] is fleet:
-        return cast(tuple[Fleet, _T], hit)[1]
-    value = build()
-    world.run_tables[key] = (fleet, value)
-    return value
 
 
 def _parked_order(world: World, layout: str, posts: np.ndarray, period: int,

@@ -21,7 +21,7 @@ from numba import njit
 
 from sim.engine.tables import DispatchTables
 from sim.network.oracle import TravelTimeOracle
-from sim.types import Fleet
+from sim.types import Fleet, Loop
 from sim.world.prepare import MINUTES_PER_DAY, World
 
 __all__ = ["JOB", "LOOP", "PARK", "TRANSIT", "Trajectories", "dispatch_tables",
@@ -74,7 +74,6 @@ class Trajectories:
         self.segs: list[array[float]] = [
             array("d", (0.0, LOOP, self.anchor[u], 0.0, 0.0, 0.0) if lp >= 0 else
                   (0.0, PARK, float(self.trans_to[u]), 0.0, 0.0, 0.0)) for u, lp in enumerate(self.loop)]
-        self._wp_times: dict[tuple[int, int], np.ndarray] = {}
         self._rows_to: dict[tuple[int, int], memoryview] = {}
         self._flat_loops()
 
@@ -144,28 +143,14 @@ class Trajectories:
             row = self._rows_to[key] = oracle.to_node(target)[0].data
         return row
 
-    def waypoint_times(self, k: int, oracle: TravelTimeOracle) -> np.ndarray:
-        """``[waypoint, node]``: time (s) from every node to each waypoint of loop ``k``."""
-        key = (k, id(oracle))
-        table = self._wp_times.get(key)
-        if table is None:
-            lp = self.fleet.loops[k]
-            table = np.stack([oracle.to_node(int(lp.nodes[w]))[0] for w in lp.waypoints])
-            self._wp_times[key] = table
-        return table
-
     def rejoin_table(self, k: int, oracle: TravelTimeOracle, nearest: bool
-                     ) -> tuple[list[int], list[float]]:
+                     ) -> tuple[memoryview, memoryview]:
         """Where a unit of loop ``k`` leaving each node for the loop rejoins it, by ``oracle``:
         for every node, the index into the loop's nodes of the waypoint reached first (ties to
-        the earlier one; with ``nearest`` false, the loop's start) and the time (s) to it."""
-        if not nearest:
-            return [0] * self.world.net.n_nodes, \
-                oracle.to_node(int(self.fleet.loops[k].nodes[0]))[0].tolist()
-        table = self.waypoint_times(k, oracle)
-        first = np.argmin(table, axis=0)
-        return np.asarray(self.fleet.loops[k].waypoints, dtype=np.int64)[first].tolist(), \
-            table[first, np.arange(table.shape[1])].tolist()
+        the earlier one; with ``nearest`` false, the loop's start) and the time (s) to it. Kept
+        by the world for every run of the layout, as memoryviews (read one value at a time)."""
+        return self.world.kept(("rejoin", self.layout, k, id(oracle), nearest), self.fleet,
+                               lambda: _rejoin_table(self.fleet.loops[k], oracle, nearest))
 
     def start_transit(self, u: int, t0: float, origin: int, target: int, end: float,
                       period: int) -> None:
@@ -235,6 +220,18 @@ class Trajectories:
                     a[sg[same]].astype(np.int64), key // n_periods,
                     times[at[same]] - start[sg[same]])
         return node, offset, known
+
+
+def _rejoin_table(loop: Loop, oracle: TravelTimeOracle, nearest: bool
+                  ) -> tuple[memoryview, memoryview]:
+    """:meth:`Trajectories.rejoin_table` for ``loop``, computed."""
+    if not nearest:
+        start = oracle.to_node(int(loop.nodes[0]))[0]
+        return np.zeros(start.size, dtype=np.int64).data, start.data
+    table = np.stack([oracle.to_node(int(loop.nodes[w]))[0] for w in loop.waypoints])
+    first = np.argmin(table, axis=0)
+    join = np.asarray(loop.waypoints, dtype=np.int64)[first]
+    return join.data, np.ascontiguousarray(table[first, np.arange(table.shape[1])]).data
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -33,6 +33,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar, cast
 
 import numpy as np
 from scipy.sparse.csgraph import dijkstra
@@ -47,6 +48,8 @@ from sim.world.demand import DemandModel, demand_model, node_weights, read_deman
 from sim.world.places import place_on_roads
 from sim.world.rural_world import RuralWorld, prepare_rural
 from sim.world.zones import ZoneMap, classify_nodes
+
+_T = TypeVar("_T")
 
 __all__ = ["Fleet", "Loop", "World", "duty_table", "prepare_world"]
 
@@ -103,6 +106,17 @@ class World:
     def __post_init__(self) -> None:
         if not self.period_oracles:
             self.period_oracles = [self.oracles]
+
+    def kept(self, key: tuple[object, ...], fleet: Fleet, build: Callable[[], _T]) -> _T:
+        """What ``build`` derives from ``fleet`` (a layout's), computed once and kept in
+        :attr:`run_tables` for every run (read-only), and computed again if the layout's fleet
+        was replaced."""
+        hit = self.run_tables.get(key)
+        if hit is not None and cast(tuple[Fleet, _T], hit)[0] is fleet:
+            return cast(tuple[Fleet, _T], hit)[1]
+        value = build()
+        self.run_tables[key] = (fleet, value)
+        return value
 
     def pinned_nodes(self) -> frozenset[int]:
         """Nodes every run asks about, in any layout: posts (at every hour) and patrol loop nodes,
