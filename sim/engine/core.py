@@ -161,7 +161,7 @@ class Engine:
         self.job_arrival = [0.0] * n_units
         self.job_token = [0] * n_units
         self.job_period = [0] * n_units  # congestion period of each unit's drive to its job
-        self.job_offer: list[tuple[float, float, bool]] = [(0.0, 0.0, False)] * n_units
+        self.job_offer: list[Offer] = [Offer(-1, 0.0, 0.0, False)] * n_units  # what it was sent on
         # each busy unit's route to its job and the times along it, when a diversion asked
         self._job_route: list[tuple[np.ndarray, np.ndarray] | None] = [None] * n_units
         self._on_minor: set[int] = set()  # units on minor jobs (that a diversion may take)
@@ -224,7 +224,7 @@ class Engine:
         self._on_cleared: Callable[[simpy.Event], None] = self._cleared
         self._on_hand_on: Callable[[simpy.Event], None] = self._hand_on
         # per congestion period and looping unit: where it rejoins its loop from each node
-        self._rejoin: list[list[tuple[memoryview, memoryview] | None]] = [
+        self._rejoin: list[list[tuple[memoryview, memoryview, memoryview] | None]] = [
             [None] * n_units for _ in range(n_periods)]
 
     # -- views kept for tests and benchmarks ----------------------------------------------------
@@ -269,7 +269,7 @@ class Engine:
 
     def earliest(self, k: int) -> list[Offer]:
         node, now, urgent, exclude = self._at
-        return self._best_units(node, now, k, urgent, exclude)
+        return self._best_units(node, now, int(now // 60.0) % MINUTES_PER_DAY, k, urgent, exclude)
 
     def offer(self, unit: int) -> Offer:
         """The exact cost of sending one available unit now."""
@@ -291,10 +291,11 @@ class Engine:
 
     # -- dispatch: the earliest arrivals -----------------------------------------------------------
 
-    def _best_units(self, node: int, now: float, k: int, urgent: bool = False,
+    def _best_units(self, node: int, now: float, minute: int, k: int, urgent: bool = False,
                     exclude: AbstractSet[int] = frozenset()) -> list[Offer]:
-        """Up to ``k`` available units with the earliest arrivals at ``node``, best first; ties go
-        to the lowest unit index. Units in ``exclude`` (already on this job) are never chosen.
+        """Up to ``k`` available units with the earliest arrivals at ``node`` at ``now`` (in
+        ``minute`` of the day), best first; ties go to the lowest unit index. Units in
+        ``exclude`` (already on this job) are never chosen.
 
         The hot path of the engine. Parked units come in order of arrival from a table per node
         (computed once per layout, posts and period): the first k available ones are the only
@@ -303,7 +304,6 @@ class Engine:
         back, and units on minor jobs that could be diverted, need a search (one goal-directed
         search each) only when neither the straight-line nor the landmark bound rules them out.
         """
-        minute = int(now // 60.0) % MINUTES_PER_DAY
         period = self._period_list[minute]
         slot = self._slot_list[minute]
         tables = self._tables[period][slot]
@@ -489,15 +489,6 @@ class Engine:
             return min(best)[0]
         return sorted(best)[k - 1][0]
 
-    def _here(self, u: int, now: float) -> tuple[int, float]:
-        """The node a unit being sent leaves from, and when it gets there (s since the start)."""
-        if self.busy[u]:
-            nxt, offset = self.job_position(u, now)
-        else:  # where the dispatch found it, if it looked
-            hit = self._seen.get(u)
-            nxt, offset = hit if hit is not None else self.traj.position(u, now)
-        return nxt, now + offset
-
     def job_position(self, u: int, t: float) -> tuple[int, float]:
         """Where busy unit ``u`` is at ``t``: on scene, or on its way there (lazily, as for returns,
         in the congestion period of the dispatch)."""
@@ -557,19 +548,28 @@ class Engine:
             jobs.moving[j] = 0
             return
         _, v, assign, arrival, clear = jobs.entry(li)
-        turnout, travel, moving = self.job_offer[v]
+        _, turnout, travel, moving, _ = self.job_offer[v]
         jobs.assign_s[j], jobs.arrival_s[j], jobs.clear_s[j] = assign, arrival, clear
         jobs.unit_of[j], jobs.turnout_s[j], jobs.travel_s[j] = v, turnout, travel
         jobs.moving[j] = int(moving)
 
-    def _assign(self, u: int, i: int, now: float, turnout: float, travel: float, moving: bool) -> None:
+    def _assign(self, o: Offer, i: int, now: float, period: int) -> None:
+        """Send unit ``o.unit`` on offer ``o`` to job ``i`` at ``now``, in congestion period
+        ``period`` (the drive's, to the end)."""
         jobs = self.jobs
-        # where its drive starts (before the unit's state changes): a parked unit after turnout
+        u, turnout, travel, moving, _ = o
+        # where its drive starts (before the unit's state changes): a parked unit after turnout;
+        # a moving one where the dispatch found it (or, busy, where it is on its way)
         if turnout > 0:
             self.job_from[u], self.job_start[u] = self.traj.trans_to[u], now + turnout
         else:
-            self.job_from[u], self.job_start[u] = self._here(u, now)
-        self.job_period[u] = self._period_list[int(now // 60.0) % MINUTES_PER_DAY]  # of the ETA
+            if self.busy[u]:
+                nxt, offset = self.job_position(u, now)
+            else:
+                hit = self._seen.get(u)
+                nxt, offset = hit if hit is not None else self.traj.position(u, now)
+            self.job_from[u], self.job_start[u] = nxt, now + offset
+        self.job_period[u] = period
         arrival = now + turnout + travel
         clear = arrival + self._scene[i]
         self.busy[u] = True
@@ -596,7 +596,7 @@ class Engine:
         self._job_route[u] = None
         self.job_log[u] = li
         self.job_arrival[u] = arrival
-        self.job_offer[u] = (turnout, travel, moving)
+        self.job_offer[u] = o
         self.traj.start_job(u, now, self._node[i], arrival)
         _Due(self.env, clear - now, (u, i, self.job_token[u]), self._on_cleared)
 
@@ -615,21 +615,20 @@ class Engine:
         traj = self.traj
         # the drive after a job: back to the post, or to the loop
         minute = int(now // 60.0) % MINUTES_PER_DAY
-        target = self._slot_posts_list[self._slot_list[minute]][u]
         period = self._period_list[minute]
-        oracle = self.oracles_p[period][u]
         k = traj.loop[u]
         if k >= 0:  # at the nearest waypoint by time (patrol.after_incident: resume) or the start
             back = self._rejoin[period][u]
             if back is None:
-                back = self._rejoin[period][u] = traj.rejoin_table(k, oracle, self._resume)
-            join_of, time_of = back
-            join = join_of[node]
-            target = self._loop_nodes[k][join]
+                back = self._rejoin[period][u] = traj.rejoin_table(k, self.oracles_p[period][u],
+                                                                   self._resume)
+            target_of, time_of, cum_of = back
+            target = target_of[node]
             end = now + time_of[node]
-            traj.rejoin_at(u, end - self._loop_cums[k][join])
+            traj.rejoin_at(u, end - cum_of[node])
         else:
-            end = now + traj.times_to(oracle, target)[node]
+            target = self._slot_posts_list[self._slot_list[minute]][u]
+            end = now + traj.times_to(self.oracles_p[period][u], target)[node]
         traj.start_transit(u, now, node, target, end, period)
         if self.queue:  # waiting jobs may take it
             self._serve_queue(now)
@@ -639,9 +638,10 @@ class Engine:
     def _send(self, i: int, now: float) -> bool:
         """Send the units the policy chooses for job ``i``; True if none remain to be sent."""
         self._seen.clear()
+        minute = int(now // 60.0) % MINUTES_PER_DAY
         if self._earliest:  # what EarliestArrival.choose asks, without the layers between
-            offers = self._best_units(self._node[i], now, self.remaining[i], self._prio[i] == 0,
-                                      self._on_job.get(i, _NONE))
+            offers = self._best_units(self._node[i], now, minute, self.remaining[i],
+                                      self._prio[i] == 0, self._on_job.get(i, _NONE))
         else:
             self._at = (self._node[i], now, self._prio[i] == 0, self._on_job.get(i, frozenset()))
             offers = self.policy.choose(Job(i, self._node[i], self._prio[i], self.remaining[i]),
@@ -650,7 +650,7 @@ class Engine:
             if o.divert:
                 self._divert(o.unit, now)
                 self.jobs.by_diversion[i] = 1
-            self._assign(o.unit, i, now, o.turnout_s, o.travel_s, o.moving)
+            self._assign(o, i, now, self._period_list[minute])
         return self.remaining[i] <= 0
 
     def _dispatch(self, i: int) -> None:

@@ -144,11 +144,12 @@ class Trajectories:
         return row
 
     def rejoin_table(self, k: int, oracle: TravelTimeOracle, nearest: bool
-                     ) -> tuple[memoryview, memoryview]:
+                     ) -> tuple[memoryview, memoryview, memoryview]:
         """Where a unit of loop ``k`` leaving each node for the loop rejoins it, by ``oracle``:
-        for every node, the index into the loop's nodes of the waypoint reached first (ties to
-        the earlier one; with ``nearest`` false, the loop's start) and the time (s) to it. Kept
-        by the world for every run of the layout, as memoryviews (read one value at a time)."""
+        for every node, the waypoint reached first (ties to the earlier one; with ``nearest``
+        false, the loop's start), the time (s) to it and the waypoint's time along the loop
+        (s). Kept by the world for every run of the layout, as memoryviews (read one value at
+        a time)."""
         return self.world.kept(("rejoin", self.layout, k, id(oracle), nearest), self.fleet,
                                lambda: _rejoin_table(self.fleet.loops[k], oracle, nearest))
 
@@ -223,15 +224,15 @@ class Trajectories:
 
 
 def _rejoin_table(loop: Loop, oracle: TravelTimeOracle, nearest: bool
-                  ) -> tuple[memoryview, memoryview]:
+                  ) -> tuple[memoryview, memoryview, memoryview]:
     """:meth:`Trajectories.rejoin_table` for ``loop``, computed."""
-    if not nearest:
-        start = oracle.to_node(int(loop.nodes[0]))[0]
-        return np.zeros(start.size, dtype=np.int64).data, start.data
-    table = np.stack([oracle.to_node(int(loop.nodes[w]))[0] for w in loop.waypoints])
+    waypoints = np.asarray(loop.waypoints if nearest else [0], dtype=np.int64)
+    table = np.stack([oracle.to_node(int(loop.nodes[w]))[0] for w in waypoints])
     first = np.argmin(table, axis=0)
-    join = np.asarray(loop.waypoints, dtype=np.int64)[first]
-    return join.data, np.ascontiguousarray(table[first, np.arange(table.shape[1])]).data
+    join = waypoints[first]
+    time = np.ascontiguousarray(table[first, np.arange(table.shape[1])], dtype=np.float64)
+    cum = np.asarray(loop.cum, dtype=np.float64)[join]
+    return np.asarray(loop.nodes, dtype=np.int64)[join].data, time.data, cum.data
 
 
 @njit(cache=True, nogil=True, inline="always")

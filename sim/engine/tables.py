@@ -33,8 +33,8 @@ class DispatchTablesType(types.StructRef):
 
 
 class DispatchTables(structref.StructRefProxy):
-    """The Python face of one dispatch moment's arrays (compiled code reads them; from
-    Python each field is a property that compiles on first use)."""
+    """The Python face of one dispatch moment's arrays: opaque (only compiled code reads the
+    fields, as annotated here)."""
 
     cand: np.ndarray
     blocked: np.ndarray
