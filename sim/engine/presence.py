@@ -10,12 +10,13 @@ position to a point is timed in the congestion period of the sample.
 
 from __future__ import annotations
 
-from typing import cast
+from functools import partial
 
 import numpy as np
 from numba import njit
 
 from sim.engine.positions import Trajectories
+from sim.network.oracle import TravelTimeOracle
 from sim.types import Presence
 from sim.world.prepare import MINUTES_PER_DAY, presence_points
 
@@ -57,13 +58,8 @@ def sample_presence(traj: Trajectories, horizon: float, *, on: bool = True) -> P
             # [point, period * node]: the time from every node to each point, in each period,
             # and its bits; the same for every run of the layout (kept by the world)
             key = ("bits", traj.layout, sig, tuple(periods.tolist()))
-            chunks = cast(list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] | None,
-                          world.run_tables.get(key))
-            if chunks is None:
-                rev = np.concatenate([np.stack([oracles_p[p][units[0]].to_node(int(n))[0]
-                                                for n in nodes_p]) for p in periods], axis=1)
-                chunks = _point_bits(rev, targets)
-                world.run_tables[key] = chunks
+            chunks = world.kept(key, fleet, partial(_unit_bits, [po[units[0]] for po in oracles_p],
+                                                    nodes_p, periods, targets))
             # per chunk of points, per sample: the points some police unit (volunteer) covers
             found = {who: [np.zeros(times.size, dtype=np.int64) for _ in chunks]
                      for who in (False, True)}
@@ -90,6 +86,15 @@ def sample_presence(traj: Trajectories, horizon: float, *, on: bool = True) -> P
                      for k in range(len(pts))]) if len(pts) else np.zeros((0, 24))
     return Presence(names=names, kinds=kinds, nodes=nodes_p, targets_s=targets, samples=samples,
                     police=police.astype(np.int64), volunteers=vols.astype(np.int64))
+
+
+def _unit_bits(oracles: list[TravelTimeOracle], nodes_p: np.ndarray, periods: np.ndarray,
+               targets: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    """:func:`_point_bits` of the time from every node to each point (``[point, period *
+    node]``) by a unit's ``oracles`` (one per congestion period) in each of ``periods``."""
+    rev = np.concatenate([np.stack([oracles[p].to_node(int(n))[0] for n in nodes_p])
+                          for p in periods], axis=1)
+    return _point_bits(rev, targets)
 
 
 def _point_bits(rev: np.ndarray, targets: np.ndarray
