@@ -305,3 +305,19 @@ def test_a_run_pauses_the_garbage_collector_and_gives_it_back_as_it_was(tmp_path
     with pytest.raises(ZeroDivisionError):
         simulate(world, "two_posts", inc, 0)
     assert gc.isenabled()
+
+
+def test_the_world_keeps_a_derived_table_per_fleet(tmp_path):
+    """World.kept (what the engine derives once per layout, for every run) builds a table once
+    for a fleet and serves it again, and builds it anew for another fleet object under the same
+    key (a replaced fleet must not be served its predecessor's table)."""
+    _, _, world = world_for(tmp_path, tiny_scenario("grid.osm"))
+    calls: list[int] = []
+
+    def build() -> int:
+        calls.append(1)
+        return len(calls)
+
+    fleet_a, fleet_b = world.fleets["one_post"], copy.copy(world.fleets["one_post"])
+    got = [world.kept(("test",), fleet, build) for fleet in (fleet_a, fleet_a, fleet_b, fleet_b)]
+    assert got == [1, 1, 2, 2]
