@@ -475,8 +475,8 @@ class Engine:
         # (a hair of slack: a sum of two shortest times may round below the direct one)
         limit = self._kth(best + uppers, k)
         limit += 1e-9 * limit + 1e-6
-        for u, nxt, offset in todo:
-            if self._may_beat(u, nxt, offset, node, limit, oracles[u]):
+        for u, nxt, offset in todo:  # (at a limit no lower than the bound, the check above holds)
+            if limit >= bound or self._may_beat(u, nxt, offset, node, limit, oracles[u]):
                 best.append((offset + oracles[u].time_within(nxt, node, limit), u))
                 kind[u] = 2
 
