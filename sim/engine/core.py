@@ -198,10 +198,6 @@ class Engine:
         self._loop_tables: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
         self._top = np.empty(n_units + 1)
         self._k_max = n_units + 1  # (k at most len(top); more than the units means "all")
-        # each loop's nodes and times along it as plain lists, for the drive back to the loop
-        self._loop_nodes: list[list[int]] = [lp.nodes.tolist() for lp in fleet.loops]
-        self._loop_cums: list[list[float]] = [np.asarray(lp.cum, dtype=float).tolist()
-                                              for lp in fleet.loops]
         self._offers = np.empty((max(n_units, 1), 4))
         self._transit = np.empty(max(n_units, 1), dtype=np.int64)  # units driving back
         # the arrays the compiled dispatch reads, per (period, slot): made when first needed
@@ -316,24 +312,17 @@ class Engine:
                                                            minute, tables)
         for u in exclude:
             blocked[u] &= 1
-        n = min(n, k)  # the rows come sorted: later ones are never among the k earliest
+        # the rows come sorted (later ones are never among the k earliest); the first came back
+        # with the counts, so that the common dispatch of one unit reads no array
+        n = min(n, k)
+        rows = [(eta, unit, nxt, offset)] if n == 1 else self._offers[:n].tolist()
         if not n_transit and not (urgent and self.divert and self._on_minor):
-            # every candidate's arrival was a lookup
-            if n != 1:
-                return self._lookup_offers(n)
-            if eta == _INF:  # the first row came back with the counts
-                return []
-            u = int(unit)
-            if nxt < 0:
-                turn = self._turnout[u]
-                return [Offer(u, turn, eta - turn, False, False)]
-            self._seen[u] = (int(nxt), offset)  # where it was found: a unit sent leaves there
-            return [Offer(u, 0.0, eta, True, False)]
+            return self._lookup_offers(rows)  # every candidate's arrival was a lookup
         best: list[tuple[float, int]] = []  # (arrival, unit) of candidates
         kind: dict[int, int] = {}  # unit -> 0 parked, 1 looping, 2 driving back, 3 diverted
         if n:
             seen = self._seen  # where the looping units were found: a unit sent leaves there
-            for eta, unit, nxt, offset in self._offers[:n].tolist():
+            for eta, unit, nxt, offset in rows:
                 u = int(unit)
                 best.append((eta, u))
                 if nxt < 0:
@@ -360,13 +349,13 @@ class Engine:
             out.append(Offer(u, turn, eta - turn, c != 0, c == 3))
         return out
 
-    def _lookup_offers(self, n: int) -> list[Offer]:
-        """:meth:`_best_units` when no unit needs a search: the first ``n`` rows the compiled
-        call left in ``_offers`` (arrival, unit, next node or -1 if parked, time to it), in
-        order of arrival and then unit."""
+    def _lookup_offers(self, rows: list[tuple[float, float, float, float]]) -> list[Offer]:
+        """:meth:`_best_units` when no unit needs a search: the offers of the compiled call's
+        ``rows`` (arrival, unit, next node or -1 if parked, time to it), in order of arrival
+        and then unit."""
         out: list[Offer] = []
         seen, turnout = self._seen, self._turnout
-        for eta, unit, nxt, offset in self._offers[:n].tolist():
+        for eta, unit, nxt, offset in rows:
             u = int(unit)
             if nxt >= 0:
                 seen[u] = (int(nxt), offset)  # where it was found: a unit sent leaves there

@@ -90,7 +90,8 @@ class World:
     run_tables: dict[tuple[object, ...], object] = field(default_factory=dict, repr=False)
     """What the engine derives once per layout from the tables above, for every run of the
     process (:mod:`sim.engine`: the parked units' arrival orders, the dispatchable units on
-    the air by minute, the presence points' reverse rows and bits); read-only."""
+    the air by minute, the ways back to each loop, the presence points' reverse rows and
+    bits); read-only, filled through :meth:`kept`."""
     tables_dir: Path | None = None
     """Where one-time tables (loop rows, post times and orders, loop ranks, the oracles' rows of
     pinned nodes) are stored between processes; None: not stored."""
