@@ -311,6 +311,14 @@ def run_piece(spec: StudySpec, vi: int, layout: str, rep: int) -> Piece:
     return _state(spec).run(vi, layout, rep)
 
 
+def run_piece_into(spec: StudySpec, store: StudyStore, vi: int, layout: str, rep: int) -> None:
+    """:func:`run_piece` for a local pool worker of a study with a store: the worker saves the
+    piece, and only its completion crosses the pool's result pipe. A piece is hundreds of
+    kilobytes; a worker killed while sending one would leave a message half written, and the
+    pool would wait for the rest of it for ever instead of reporting the lost worker."""
+    store.save(vi, layout, rep, run_piece(spec, vi, layout, rep))
+
+
 # -- the store of finished pieces ----------------------------------------------------------------
 
 class StudyStore:
@@ -377,9 +385,9 @@ def _execute(spec: StudySpec, tasks: list[Task], *, workers: int, scheduler: str
             todo.append(t)
     total = len(tasks)
 
-    def finished(t: Task, piece: Piece) -> None:
+    def finished(t: Task, piece: Piece, *, saved: bool = False) -> None:
         out[t] = piece
-        if store is not None:
+        if store is not None and not saved:
             store.save(*t, piece)
         if progress:
             progress(len(out), total)
@@ -405,9 +413,21 @@ def _execute(spec: StudySpec, tasks: list[Task], *, workers: int, scheduler: str
     else:
         ctx = _pool_context(spec, local_state)
         with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
-            futures = {pool.submit(run_piece, spec, *t): t for t in todo}
+            if store is None:
+                futures = {pool.submit(run_piece, spec, *t): t for t in todo}
+            else:  # the workers save the pieces (run_piece_into), read back here
+                futures = {pool.submit(run_piece_into, spec, store, *t): t for t in todo}
             for fut in as_completed(futures):
-                finished(futures[fut], fut.result())
+                t = futures[fut]
+                if store is None:
+                    finished(t, fut.result())
+                    continue
+                fut.result()  # (a worker's error is raised here)
+                piece = store.load(*t)
+                if piece is None:
+                    raise RuntimeError(f"a worker finished piece {t} but its file "
+                                       f"{store.path(*t)} cannot be read")
+                finished(t, piece, saved=True)
     return out
 
 
