@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from scipy.sparse.csgraph import dijkstra
 
 from sim.network.graph import LocalFrame, RoadNetwork
-from sim.network.oracle import TravelTimeOracle, _curve_order
+from sim.network.oracle import TravelTimeOracle, _csr_min, _curve_order
 
 
 def make_net(n, edges, xy=None):
@@ -69,6 +69,29 @@ def test_matches_networkx_including_parallel_edges(graph):
                 assert path[0] == s and path[-1] == t
                 cum = oracle.cumulative_times(path)
                 assert cum[-1] == pytest.approx(want)
+
+
+@given(st.integers(1, 9), st.lists(st.tuples(st.integers(0, 8), st.integers(0, 8),
+                                              st.sampled_from([1.0, 2.5, 2.5, 7.0, math.inf])),
+                                    max_size=40))
+def test_csr_keeps_the_least_finite_weight_of_each_pair_in_sorted_rows(n, triples):
+    triples = [(a % n, b % n, w) for a, b, w in triples]
+    want: dict[tuple[int, int], float] = {}
+    for a, b, w in triples:  # independent reduction: the least finite weight per (u, v)
+        if math.isfinite(w):
+            want[(a, b)] = min(w, want.get((a, b), math.inf))
+    u = np.array([t[0] for t in triples], dtype=np.int32)
+    v = np.array([t[1] for t in triples], dtype=np.int32)
+    w = np.array([t[2] for t in triples], dtype=float)
+    m = _csr_min(n, u, v, w)
+    got = {}
+    for a in range(n):
+        cols = m.indices[m.indptr[a]:m.indptr[a + 1]].tolist()
+        assert cols == sorted(set(cols))  # sorted, no duplicate pair
+        got.update({(a, b): float(x) for b, x in zip(cols, m.data[m.indptr[a]:m.indptr[a + 1]],
+                                                     strict=True)})
+    assert got == want
+    assert m.shape == (n, n) and m.has_sorted_indices
 
 
 def test_parallel_edges_keep_the_fastest_not_the_sum():

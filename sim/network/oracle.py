@@ -63,15 +63,22 @@ def edge_times(net: RoadNetwork, speeds: dict[str, float], *, factor: float = 1.
 
 
 def _csr_min(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray) -> csr_matrix:
-    """CSR matrix keeping the minimum weight among parallel edges u->v (infinite ones dropped)."""
+    """CSR matrix keeping the minimum weight among parallel edges u->v (infinite ones dropped),
+    its column indices sorted in each row. One stable sort of the edges by ``(u, v)`` and a
+    minimum per run of equal pairs (a tenth of the time of sorting by weight too, per oracle)."""
     finite = np.isfinite(w)
-    u, v, w = u[finite], v[finite], w[finite]
-    order = np.lexsort((w, v, u))
-    u, v, w = u[order], v[order], w[order]
-    keep = np.ones(len(u), dtype=bool)
-    keep[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
-    m = csr_matrix((w[keep], (u[keep], v[keep])), shape=(n, n))
-    m.sort_indices()
+    if not finite.all():
+        u, v, w = u[finite], v[finite], w[finite]
+    key = np.asarray(u, dtype=np.int64) * n + np.asarray(v, dtype=np.int64)
+    order = np.argsort(key, kind="stable")
+    key, w = key[order], np.asarray(w, dtype=float)[order]
+    first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else order
+    data = np.minimum.reduceat(w, first) if len(key) else w
+    key = key[first]
+    indptr = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(np.bincount(key // n, minlength=n), out=indptr[1:])
+    m = csr_matrix((data, (key % n).astype(np.int32), indptr), shape=(n, n))
+    m.has_sorted_indices = True
     return m
 
 
