@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from scipy.sparse.csgraph import dijkstra
 
 from sim.engine.core import simulate
+from sim.fileio import read_npz_mapped, write_npz_aligned
 from sim.world.demand import generate_incidents
 from sim.world.prepare import slots_of
 
@@ -109,6 +110,45 @@ def test_damaged_stored_tables_are_rebuilt_not_trusted(tmp_path):
     again, searched = _run(second)
     assert _records(again) == _records(built)
     assert searched > 0
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 7),
+                          st.sampled_from(["<f8", "<f4", "<i4", "<i8", "<i2", "|b1"]), st.booleans()),
+                min_size=1, max_size=5), st.booleans())
+def test_npz_members_map_back_to_the_arrays_that_were_saved(tmp_path_factory, specs, ours):
+    rng = np.random.default_rng(len(specs))
+    saved = {}
+    for k, (rows, cols, dtype, fortran) in enumerate(specs):
+        a = (rng.random((rows, cols)) * 1000).astype(dtype)
+        saved[f"m{'x' * k}"] = np.asfortranarray(a) if fortran else a  # names of every length
+    path = tmp_path_factory.mktemp("npz") / "rows.npz"
+    if ours:
+        with open(path, "wb") as fh:
+            write_npz_aligned(fh, saved)
+    else:  # what numpy writes (its members lie anywhere: copied where misaligned)
+        np.savez(path, **saved)
+    with np.load(path) as plain:  # numpy reads either file, CRCs checked
+        assert {k: plain[k].tolist() for k in plain.files} == {k: a.tolist() for k, a in saved.items()}
+    mapped = read_npz_mapped(path)
+    assert mapped.keys() == saved.keys()
+    for name, a in saved.items():
+        m = mapped[name]
+        assert m.dtype == a.dtype and m.shape == a.shape and np.array_equal(m, a)
+        assert not m.flags.writeable and m.flags.aligned
+        if ours and m.size:  # mapped in place (a page-aligned mapping): 64-byte aligned there
+            assert not m.flags.owndata and m.ctypes.data % 64 == 0
+
+
+def test_a_compressed_npz_is_refused_by_the_mapped_reader(tmp_path):
+    path = tmp_path / "rows.npz"
+    np.savez_compressed(path, a=np.arange(10.0))
+    try:
+        read_npz_mapped(path)
+    except ValueError as err:
+        assert "not a stored .npy" in str(err)
+    else:
+        raise AssertionError("a compressed member was mapped")
 
 
 @settings(max_examples=60, deadline=None)

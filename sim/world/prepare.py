@@ -38,7 +38,7 @@ from typing import TypeVar, cast
 import numpy as np
 from scipy.sparse.csgraph import dijkstra
 
-from sim.fileio import atomic_open, trim_folder
+from sim.fileio import atomic_open, read_npz_mapped, trim_folder, write_npz_aligned
 from sim.network.graph import RoadNetwork
 from sim.network.oracle import TravelTimeOracle, edge_times
 from sim.quantities import format_distance, parse_memory
@@ -318,7 +318,7 @@ class World:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 with atomic_open(path, "wb") as fh:
-                    np.savez(fh, allow_pickle=False, **oracle.export_rows(keep))
+                    write_npz_aligned(fh, oracle.export_rows(keep))
             except OSError:
                 continue
             self._rows_stored[id(oracle)] = oracle.export_count(keep)
@@ -436,7 +436,10 @@ _SOURCES_AT_ONCE = 256
 
 
 def _rows_path(oracle: TravelTimeOracle, tables_dir: Path) -> Path:
-    return tables_dir / f"oracle-rows-{oracle.signature[:32]}.npz"
+    """The file of ``oracle``'s stored rows. ``v2``: written by :func:`write_npz_aligned`, so that
+    each process maps them in place; files of the first layout (``np.savez``) are no longer read,
+    and go when the folder is trimmed."""
+    return tables_dir / f"oracle-rows-v2-{oracle.signature[:32]}.npz"
 
 
 def _load_rows(oracle: TravelTimeOracle, tables_dir: Path) -> int:
@@ -446,8 +449,7 @@ def _load_rows(oracle: TravelTimeOracle, tables_dir: Path) -> int:
     if not path.exists():
         return 0
     try:
-        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as stored:
-            taken = oracle.import_rows({k: stored[k] for k in stored.files})
+        taken = oracle.import_rows(read_npz_mapped(path))  # (mapped: pages read when used)
         _used(path)
         return taken
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
