@@ -14,7 +14,7 @@ Prints, all measured in this run:
 - the same tasks on a Dask LocalCluster with 2 worker processes, and its overhead over the pool;
 - peak memory (RSS) per worker.
 
-Usage: python benchmarks/bench_sweep.py [--reps 8] [--days 30] [--repeat 3] [--no-dask]
+Usage: python benchmarks/bench_sweep.py [--reps 8] [--days 30] [--repeat 7] [--no-dask]
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=8)
     ap.add_argument("--days", type=float, default=30.0)
     ap.add_argument("--no-dask", action="store_true")
-    ap.add_argument("--repeat", type=int, default=3,
+    ap.add_argument("--repeat", type=int, default=7,
                     help="rounds of end-to-end timings (1 and 2 workers back to back); the median "
                          "ratio counts")
     args = ap.parse_args()
