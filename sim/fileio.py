@@ -178,11 +178,12 @@ def read_npz_mapped(path: Path) -> dict[str, np.ndarray]:
     non-``.npy`` member, one holding Python objects, or one cut short; the CRCs are not checked
     (the files are written atomically).
     """
-    size = os.path.getsize(path)
     out: dict[str, np.ndarray] = {}
-    with zipfile.ZipFile(path) as archive:
+    with open(path, "rb") as fh, zipfile.ZipFile(fh) as archive:
         members = archive.infolist()
-    with open(path, "rb") as fh:
+        if not members:
+            return out
+        whole = np.memmap(fh, dtype=np.uint8, mode="r")  # one mapping (page-aligned) for all
         for info in members:
             if info.compress_type != zipfile.ZIP_STORED or not info.filename.endswith(".npy"):
                 raise ValueError(f"{path}: member {info.filename} is not a stored .npy")
@@ -204,16 +205,13 @@ def read_npz_mapped(path: Path) -> dict[str, np.ndarray]:
                 raise ValueError(f"{path}: member {info.filename} holds Python objects")
             offset = fh.tell()
             nbytes = math.prod(shape) * dtype.itemsize
-            if nbytes != info.file_size - (offset - start) or offset + nbytes > size:
+            if nbytes != info.file_size - (offset - start) or offset + nbytes > len(whole):
                 raise ValueError(f"{path}: member {info.filename} is cut short")
             order: Literal["C", "F"] = "F" if fortran else "C"
-            if nbytes == 0:
-                array = np.empty(shape, dtype=dtype, order=order)
-            else:
-                array = np.asarray(np.memmap(path, dtype=dtype, mode="r", offset=offset,
-                                             shape=shape, order=order))
-                if offset % dtype.alignment:  # (a file numpy wrote: copied, aligned)
-                    array = np.array(array, order=order)
+            array = np.asarray(whole[offset:offset + nbytes]).view(dtype)
+            array = array.reshape(shape[::-1]).T if fortran else array.reshape(shape)
+            if offset % dtype.alignment:  # (a file numpy wrote: copied, aligned)
+                array = np.array(array, order=order)
             array.setflags(write=False)
             out[info.filename[:-4]] = array
     return out

@@ -72,8 +72,8 @@ def _csr_min(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray) -> csr_matrix:
     key = np.asarray(u, dtype=np.int64) * n + np.asarray(v, dtype=np.int64)
     order = np.argsort(key, kind="stable")
     key, w = key[order], np.asarray(w, dtype=float)[order]
-    first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else order
-    data = np.minimum.reduceat(w, first) if len(key) else w
+    first = np.flatnonzero(np.diff(key, prepend=-1))  # where each pair's run starts
+    data = np.minimum.reduceat(w, first)
     key = key[first]
     indptr = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(np.bincount(key // n, minlength=n), out=indptr[1:])
