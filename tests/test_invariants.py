@@ -162,6 +162,30 @@ def test_a_unit_on_two_incidents_at_once_is_caught(busy_run):
         _check(res, fleet, kw, assignments=a)
 
 
+def test_a_record_naming_a_unit_never_sent_to_it_is_caught(busy_run):
+    res, fleet, kw = busy_run
+    a, c = res.assignments, res.records.columns
+    end = np.where(np.isnan(c["clear_s"]), np.inf, c["clear_s"])
+
+    def swap() -> tuple[int, int]:
+        """A job with a unit, and the highest unit number (the edge of the keys) that was not
+        sent to it and was first on scene nowhere else while it was on."""
+        for i in np.flatnonzero(c["unit"] >= 0).tolist():
+            sent = set(a["unit"][a["incident"] == i].tolist())
+            for u in range(len(fleet) - 1, -1, -1):
+                mine = c["unit"] == u
+                if u not in sent and res.dispatchable[u] and not np.any(
+                        mine & (c["assign_s"] < end[i]) & (end > c["assign_s"][i])):
+                    return i, u
+        raise AssertionError("no job and unit to swap in")
+
+    i, other = swap()
+    assert np.any(a["unit"] == other)  # sent elsewhere: pairs, not units, must be matched
+    bad = _table(res, unit=lambda col: col.__setitem__(i, other))
+    with pytest.raises(InvariantError, match="never assigned"):
+        _check(res, fleet, kw, table=bad)
+
+
 def test_a_unit_sent_while_off_duty_is_caught(busy_run):
     res, fleet, kw = busy_run
     a = res.assignments

@@ -256,11 +256,14 @@ def _check_assignments(c: dict[str, np.ndarray], asg: dict[str, np.ndarray], *,
         raise InvariantError("units_sent counts more units than were assigned")
     rec_unit = c["unit"]
     has = rec_unit >= 0
-    logged = set(zip(inc.tolist(), unit.tolist(), strict=True))
-    missing = [i for i in np.flatnonzero(has).tolist() if (i, int(rec_unit[i])) not in logged]
-    if missing:
-        raise InvariantError(f"{len(missing)} record(s) name a unit that was never assigned to them "
-                             f"(e.g. incident {missing[0]})")
+    # each (incident, unit) assigned, as one sorted integer key: membership by bisection
+    width = int(max(unit.max(), rec_unit.max(initial=-1))) + 1
+    logged = np.unique(inc * width + unit)
+    named = np.flatnonzero(has)
+    missing = named[~_among(named * width + rec_unit[named].astype(np.int64), logged)]
+    if missing.size:
+        raise InvariantError(f"{missing.size} record(s) name a unit that was never assigned to them "
+                             f"(e.g. incident {int(missing[0])})")
     if dispatchable is not None:
         bad = ~np.asarray(dispatchable, dtype=bool)[unit]
         if np.any(bad):
@@ -303,13 +306,21 @@ def _check_assignments(c: dict[str, np.ndarray], asg: dict[str, np.ndarray], *,
         # busy at t: some assignment with assign <= t <= clear (ties at t count as busy)
         busy = np.searchsorted(starts, t + 1e-9, side="right") - np.searchsorted(ends, t - 1e-9, side="left")
         # a unit that already served a job is never sent to it again: not free for it
-        served = np.array([(int(j), u) in logged for j in waited], dtype=bool)
+        served = _among(waited * width + u, logged)
         free = can_t[:, u] & (busy <= 0) & ~served
         if np.any(free):
             k = int(np.flatnonzero(free)[0])
             raise InvariantError(f"incident {int(waited[k])} queued at {t[k]:.1f} s while unit {u} was "
                                  f"on duty and free (dispatch is not work-conserving); "
                                  f"{int(free.sum())} such job(s)")
+
+
+def _among(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    """Whether each of ``keys`` is in ``sorted_keys`` (ascending, unique): one bisection each."""
+    at = np.searchsorted(sorted_keys, keys)
+    hit = at < sorted_keys.size
+    hit[hit] = sorted_keys[at[hit]] == keys[hit]
+    return hit
 
 
 def check_result(result: Any, fleet: Any, *, expected_incidents: int | None = None,
