@@ -780,3 +780,63 @@ def test_floor_mod_is_pythons_remainder_bit_for_bit(x, c, shift):
             value = math.nextafter(value, shift * math.inf)
         got, want = floor_mod(value, c), value % c
         assert got == want and math.copysign(1.0, got) == math.copysign(1.0, want), (value, c)
+
+
+def _position_by_the_book(traj, u: int, t: float) -> tuple[int, float, bool]:
+    """Unit ``u``'s position at ``t`` read from its logged segments one sample at a time, in
+    plain Python: the segment started last by ``t``; a drive's length from the reverse row of
+    its target (not the logged end); a loop position by Python's ``%`` and a bisection of the
+    loop's own cumulative times."""
+    from bisect import bisect_left, bisect_right
+
+    from sim.engine.positions import JOB, PARK, TRANSIT
+
+    segs = traj.segments(u).tolist()
+    start, kind, a, b, c, d, e = segs[bisect_right([sg[0] for sg in segs], t) - 1]
+    if kind == PARK:
+        return int(a), 0.0, True
+    if kind == JOB:
+        return int(a), 0.0, t >= b
+    anchor = a
+    if kind == TRANSIT:
+        oracle = traj.oracles_p[int(d)][u]
+        drive = float(oracle.to_node(int(b))[0][int(a)])
+        assert e == start + drive  # the end logged is the engine's: the same sum
+        if t < start + drive:
+            nxt, left = oracle.along_route(int(a), int(b), t - start)
+            return int(nxt), float(left), True
+        if traj.loop[u] < 0:
+            return int(b), 0.0, True
+        anchor = c
+    lp = traj.fleet.loops[traj.loop[u]]
+    phase = (t - anchor) % float(lp.cycle)
+    j = bisect_left(lp.cum.tolist(), phase)
+    return int(lp.nodes[j]), float(lp.cum[j]) - phase, True
+
+
+def test_batched_trajectories_match_each_sample_read_by_the_book(tmp_path):
+    # a patrolling unit and a parked one, sent out and driving back: every kind of segment,
+    # samples caught mid-drive, for both units at once and for each alone
+    data = ladder_scenario(tmp_path, patrol=True)
+    data["unit_types"]["van"] = {"turnout": "30 s", "patrols": False}
+    here = lonlat(0.0, 50.0)
+    data["layouts"]["one"]["platforms"].append(
+        {"name": "Q", "lon": here[0], "lat": here[1], "units": {"van": 1}})
+    _, _, world = world_for(tmp_path, data)
+    assert world.fleets["one"].loop.tolist() == [0, -1]
+    nodes = [0, 12, 23, 5, 19, 7]
+    eng = Engine(world, "one", _incidents(world, [600.0, 700.0, 2000.0, 2100.0, 5000.0, 5050.0],
+                                          nodes, on_scene=[90.0, 200.0, 60.0, 300.0, 45.0, 120.0],
+                                          horizon=9000.0))
+    eng.run()
+    times = np.arange(0.0, 9000.0, 3.7)
+    both = eng.traj.trajectories([1, 0], times)
+    for row, u in enumerate((1, 0)):
+        alone = eng.traj.trajectories([u], times)
+        for got in (both, alone):
+            assert [(int(n), float(o), bool(k)) for n, o, k in
+                    zip(got[0][-1 if got is alone else row], got[1][-1 if got is alone else row],
+                        got[2][-1 if got is alone else row], strict=True)] \
+                == [_position_by_the_book(eng.traj, u, float(t)) for t in times]
+    kinds = {int(sg[1]) for u in (0, 1) for sg in eng.traj.segments(u).tolist()}
+    assert kinds == {0, 1, 2, 3}  # park, loop, transit and job segments were all read

@@ -5,7 +5,7 @@ was (or would be) at the loop's start (its anchor) and the time; a unit driving 
 or to a mobile post, holds the start of its drive, its target and the congestion period it
 started in; where it is on its route is walked from the start along the next hops towards the
 target, only as far as it has got, when asked. Every change is also logged as a trajectory
-segment (six doubles appended to the unit's log), so that presence can be computed after the run.
+segment (seven doubles appended to the unit's log), so that presence can be computed after the run.
 
 Per-unit state is held in plain Python lists: the event loop reads and writes one value at a time.
 """
@@ -29,10 +29,11 @@ __all__ = ["JOB", "LOOP", "PARK", "TRANSIT", "Trajectories", "dispatch_tables",
 
 _INF = float("inf")
 PARK, LOOP, TRANSIT, JOB = 0, 1, 2, 3
-"""Kinds of trajectory segment ``(start, kind, a, b, c, d)``: PARK (a = post node); LOOP
+"""Kinds of trajectory segment ``(start, kind, a, b, c, d, e)``: PARK (a = post node); LOOP
 (a = anchor); TRANSIT (a = route start node, b = target node, c = loop anchor after it,
-d = congestion period of the drive); JOB (a = scene node, b = arrival time)."""
-SEG = 6
+d = congestion period of the drive, e = when it ends, as the engine computed it); JOB (a = scene
+node, b = arrival time). Unused numbers are 0."""
+SEG = 7
 """Numbers per trajectory segment in a unit's log (:attr:`Trajectories.segs`)."""
 _LAST_KIND = 1 - SEG  # the last segment's kind, indexed from the end of a log
 _seg_bytes = Struct(f"{SEG}d").pack
@@ -72,8 +73,9 @@ class Trajectories:
         # each unit's trajectory segments, SEG numbers each, end to end: plain doubles, so that
         # a year's log is neither scanned by the garbage collector nor scattered in memory
         self.segs: list[array[float]] = [
-            array("d", (0.0, LOOP, self.anchor[u], 0.0, 0.0, 0.0) if lp >= 0 else
-                  (0.0, PARK, float(self.trans_to[u]), 0.0, 0.0, 0.0)) for u, lp in enumerate(self.loop)]
+            array("d", (0.0, LOOP, self.anchor[u], 0.0, 0.0, 0.0, 0.0) if lp >= 0 else
+                  (0.0, PARK, float(self.trans_to[u]), 0.0, 0.0, 0.0, 0.0))
+            for u, lp in enumerate(self.loop)]
         self._rows_to: dict[tuple[int, int], memoryview] = {}
         self._flat_loops()
 
@@ -162,64 +164,87 @@ class Trajectories:
         self.trans_end[u] = end
         self.trans_end_a[u] = end
         self.trans_period[u] = period
-        self.segs[u].frombytes(_seg_bytes(t0, TRANSIT, origin, target, self.anchor[u], period))
+        self.segs[u].frombytes(_seg_bytes(t0, TRANSIT, origin, target, self.anchor[u], period,
+                                          end))
 
     def close_transit(self, u: int, now: float) -> None:
         """If unit ``u``'s drive ended before ``now``, log what it did next."""
         if self.segs[u][_LAST_KIND] == TRANSIT and self.trans_end[u] <= now:
             if self.loop[u] >= 0:
-                self.segs[u].frombytes(_seg_bytes(self.trans_end[u], LOOP, self.anchor[u], 0, 0, 0))
+                self.segs[u].frombytes(_seg_bytes(self.trans_end[u], LOOP, self.anchor[u], 0, 0, 0,
+                                                  0))
             else:
                 self.segs[u].frombytes(_seg_bytes(self.trans_end[u], PARK, self.trans_to[u], 0, 0,
-                                                 0))
+                                                  0, 0))
 
     def start_job(self, u: int, now: float, scene: int, arrival: float) -> None:
         """Unit ``u`` is sent at ``now`` to a job at ``scene``, where it arrives at ``arrival``
         (if it was driving, the drive's end is logged first)."""
         self.close_transit(u, now)
-        self.segs[u].frombytes(_seg_bytes(now, JOB, scene, arrival, 0, 0))
+        self.segs[u].frombytes(_seg_bytes(now, JOB, scene, arrival, 0, 0, 0))
 
     def segments(self, u: int) -> np.ndarray:
-        """Unit ``u``'s logged segments so far, ``[segment, (start, kind, a, b, c, d)]`` (a copy)."""
+        """Unit ``u``'s logged segments so far, ``[segment, (start, kind, a, b, c, d, e)]`` (a
+        copy)."""
         return np.array(self.segs[u], dtype=np.float64).reshape(-1, SEG)
 
     def trajectory(self, u: int, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Unit ``u``'s position at each of ``times`` (sorted, within the run) from its logged
-        segments: next node, time (s) to reach it, and whether the position is known.
+        """Unit ``u``'s position at each of ``times`` (:meth:`trajectories` of one unit)."""
+        node, offset, known = self.trajectories([u], times)
+        return node[0], offset[0], known[0]
 
-        The samples are matched to segments in one compiled pass (:func:`_positions`); the few
-        caught mid-drive are then walked along their routes, one compiled walk per target."""
-        start, kind, a, b, c, d = self.segments(u).T
-        # each drive's length: few targets (the post and the loop's waypoints) and few periods
-        drive = np.zeros(len(start))
-        trans = np.flatnonzero(kind == TRANSIT)
-        n_periods = len(self.oracles_p)
-        pair = b[trans].astype(np.int64) * n_periods + d[trans].astype(np.int64)
-        for key in np.unique(pair).tolist():
-            same = trans[pair == key]
-            oracle = self.oracles_p[key % n_periods][u]
-            drive[same] = oracle.to_node(key // n_periods)[0][a[same].astype(np.int64)]
-        lp = self.fleet.loops[self.loop[u]] if self.loop[u] >= 0 else None
-        node = np.empty(times.size, dtype=np.int64)
-        offset = np.zeros(times.size)
-        known = np.ones(times.size, dtype=bool)
-        mid = np.empty(times.size, dtype=np.int64)
-        n_mid = _positions(np.ascontiguousarray(times, dtype=np.float64), start, kind, a, b, c,
-                           drive, lp is not None,
-                           lp.nodes if lp is not None else np.zeros(1, dtype=np.int64),
-                           lp.cum if lp is not None else np.zeros(1),
-                           float(lp.cycle) if lp is not None else 1.0,
+    def trajectories(self, units: list[int], times: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each of ``units``' position at each of ``times`` (sorted, within the run) from their
+        logged segments, ``[unit, time]``: next node, time (s) to reach it, and whether the
+        position is known.
+
+        The samples are matched to segments in one compiled pass over all the units
+        (:func:`_positions`); the few caught mid-drive are then walked along their routes, one
+        compiled walk per oracle and target."""
+        times = np.ascontiguousarray(times, dtype=np.float64)
+        logs = [self.segs[u] for u in units]
+        segs = np.frombuffer(b"".join(log.tobytes() for log in logs)).reshape(-1, SEG)
+        seg_ptr = np.cumsum([0] + [len(log) // SEG for log in logs], dtype=np.int64)
+        loop_of = np.array([self.loop[u] for u in units], dtype=np.int64)
+        loops = self.fleet.loops
+        loop_ptr = np.cumsum([0] + [len(lp.nodes) for lp in loops], dtype=np.int64)
+        loop_nodes = (np.concatenate([lp.nodes for lp in loops]).astype(np.int64) if loops
+                      else np.zeros(1, dtype=np.int64))
+        loop_cum = (np.concatenate([lp.cum for lp in loops]).astype(np.float64) if loops
+                    else np.zeros(1))
+        cycle = np.array([float(lp.cycle) for lp in loops] or [1.0], dtype=np.float64)
+        shape = (len(units), times.size)
+        node = np.empty(shape, dtype=np.int64)
+        offset = np.zeros(shape)
+        known = np.ones(shape, dtype=bool)
+        mid = np.empty((max(1024, node.size // 64), 3), dtype=np.int64)
+        n_mid = _positions(times, segs, seg_ptr, loop_of, loop_ptr, loop_nodes, loop_cum, cycle,
                            node, offset, known, mid)
-        if n_mid:  # samples caught mid-drive: walk those routes
-            at = mid[:n_mid]
-            sg = np.searchsorted(start, times[at], side="right") - 1
-            key_mid = b[sg].astype(np.int64) * n_periods + d[sg].astype(np.int64)
-            for key in np.unique(key_mid).tolist():
-                same = key_mid == key
-                oracle = self.oracles_p[key % n_periods][u]
-                node[at[same]], offset[at[same]] = oracle.along_routes(
-                    a[sg[same]].astype(np.int64), key // n_periods,
-                    times[at[same]] - start[sg[same]])
+        if n_mid > len(mid):  # (more samples mid-drive than room for them: again, with room)
+            mid = np.empty((n_mid, 3), dtype=np.int64)
+            _positions(times, segs, seg_ptr, loop_of, loop_ptr, loop_nodes, loop_cum, cycle, node,
+                       offset, known, mid)
+        if n_mid:  # samples caught mid-drive: walk those routes, by oracle and target
+            row, at, sg = mid[:n_mid].T
+            ids: dict[int, int] = {}
+            oracles: list[TravelTimeOracle] = []
+            n_periods = len(self.oracles_p)
+            which = np.empty((n_periods, len(units)), dtype=np.int64)  # [period, row]: oracle
+            for p, per_unit in enumerate(self.oracles_p):
+                for r, u in enumerate(units):
+                    o = per_unit[u]
+                    if id(o) not in ids:
+                        ids[id(o)] = len(oracles)
+                        oracles.append(o)
+                    which[p, r] = ids[id(o)]
+            target = segs[sg, 3].astype(np.int64)
+            key = which[segs[sg, 5].astype(np.int64), row] * self.world.net.n_nodes + target
+            for k in np.unique(key).tolist():
+                same = np.flatnonzero(key == k)
+                o, t = oracles[k // self.world.net.n_nodes], k % self.world.net.n_nodes
+                node[row[same], at[same]], offset[row[same], at[same]] = o.along_routes(
+                    segs[sg[same], 2].astype(np.int64), t, times[at[same]] - segs[sg[same], 0])
         return node, offset, known
 
 
@@ -274,44 +299,57 @@ def floor_mod(x: float, c: float) -> float:  # pragma: no cover (compiled; teste
 
 
 @njit(cache=True, nogil=True)
-def _positions(times: np.ndarray, start: np.ndarray, kind: np.ndarray, a: np.ndarray,
-               b: np.ndarray, c: np.ndarray, drive: np.ndarray, looping: bool,
-               loop_nodes: np.ndarray, loop_cum: np.ndarray, cycle: float, node: np.ndarray,
-               offset: np.ndarray, known: np.ndarray, mid: np.ndarray
-               ) -> int:  # pragma: no cover (compiled; tested through Trajectories.trajectory)
-    """Positions at sorted ``times`` from segments ``(start, kind, a, b, c)`` (and each drive's
-    length), into ``node``, ``offset`` and ``known``; the indices of samples caught mid-drive
-    go to ``mid`` (their positions are walked by the caller). Returns how many there are."""
+def _positions(times: np.ndarray, segs: np.ndarray, seg_ptr: np.ndarray, loop_of: np.ndarray,
+               loop_ptr: np.ndarray, loop_nodes: np.ndarray, loop_cum: np.ndarray,
+               cycle: np.ndarray, node: np.ndarray, offset: np.ndarray, known: np.ndarray,
+               mid: np.ndarray) -> int:  # pragma: no cover (compiled; tested through trajectory)
+    """Positions at sorted ``times`` of units whose segments are ``segs[seg_ptr[r]:seg_ptr[r +
+    1]]`` (row ``r`` of the outputs; ``loop_of[r]``: its loop, or -1), into ``node``, ``offset``
+    and ``known`` (``[r, sample]``); each sample caught mid-drive goes to ``mid`` as ``(r,
+    sample, segment)`` (its position is walked by the caller), as far as there is room. Returns
+    how many there are (more than ``len(mid)``: call again with room for them all).
+
+    A loop's position is one bisection of its own cumulative times (``loop_cum[loop_ptr[k]:
+    loop_ptr[k + 1]]``, from the loop's start), as the dispatcher's arithmetic."""
     n_mid = 0
-    w = 0
-    n_seg = start.shape[0]
-    for i in range(times.shape[0]):
-        t = times[i]
-        while w + 1 < n_seg and start[w + 1] <= t:
-            w += 1
-        k = kind[w]
-        anchor = np.nan
-        if k == PARK:
-            node[i] = np.int64(a[w])
-        elif k == JOB:
-            node[i] = np.int64(a[w])
-            known[i] = t >= b[w]
-        elif k == TRANSIT:
-            if t >= start[w] + drive[w]:  # the drive is over
-                if looping:
-                    anchor = c[w]
+    for r in range(seg_ptr.shape[0] - 1):
+        lo, hi = seg_ptr[r], seg_ptr[r + 1]
+        lp = loop_of[r]
+        looping = lp >= 0
+        cyc = cycle[lp] if looping else 1.0
+        cum = loop_cum[loop_ptr[lp]:loop_ptr[lp + 1]] if looping else loop_cum[:1]
+        nodes = loop_nodes[loop_ptr[lp]:loop_ptr[lp + 1]] if looping else loop_nodes[:1]
+        w = lo
+        for i in range(times.shape[0]):
+            t = times[i]
+            while w + 1 < hi and segs[w + 1, 0] <= t:
+                w += 1
+            k = segs[w, 1]
+            anchor = np.nan
+            if k == PARK:
+                node[r, i] = np.int64(segs[w, 2])
+            elif k == JOB:
+                node[r, i] = np.int64(segs[w, 2])
+                known[r, i] = t >= segs[w, 3]
+            elif k == TRANSIT:
+                if t >= segs[w, 6]:  # the drive is over
+                    if looping:
+                        anchor = segs[w, 4]
+                    else:
+                        node[r, i] = np.int64(segs[w, 3])
                 else:
-                    node[i] = np.int64(b[w])
-            else:
-                mid[n_mid] = i
-                n_mid += 1
-        else:  # LOOP
-            anchor = a[w]
-        if looping and anchor == anchor:  # on the loop
-            phase = floor_mod(t - anchor, cycle)
-            j = np.searchsorted(loop_cum, phase, side="left")
-            node[i] = loop_nodes[j]
-            offset[i] = loop_cum[j] - phase
+                    if n_mid < mid.shape[0]:
+                        mid[n_mid, 0] = r
+                        mid[n_mid, 1] = i
+                        mid[n_mid, 2] = w
+                    n_mid += 1
+            else:  # LOOP
+                anchor = segs[w, 2]
+            if looping and anchor == anchor:  # on the loop
+                phase = floor_mod(t - anchor, cyc)
+                j = np.searchsorted(cum, phase, side="left")
+                node[r, i] = nodes[j]
+                offset[r, i] = cum[j] - phase
     return n_mid
 
 

@@ -23,6 +23,8 @@ from sim.world.prepare import MINUTES_PER_DAY, presence_points
 __all__ = ["sample_presence"]
 
 _INF = float("inf")
+_BATCH = 1 << 20
+"""Positions (unit x sample) computed at once: about 17 MB of arrays."""
 
 
 def sample_presence(traj: Trajectories, horizon: float, *, on: bool = True) -> Presence:
@@ -63,16 +65,20 @@ def sample_presence(traj: Trajectories, horizon: float, *, on: bool = True) -> P
             # per chunk of points, per sample: the points some police unit (volunteer) covers
             found = {who: [np.zeros(times.size, dtype=np.int64) for _ in chunks]
                      for who in (False, True)}
-            for u in units:  # one unit at a time: no [unit, sample] arrays
-                node, offset, known = traj.trajectory(u, times)
-                if periods.size > 1:
-                    node += shift
-                if has_shifts:
-                    known &= on_table[minute, u]
-                node, offset, known = node[None, :], offset[None, :], known[None, :]
-                for (_, bits, sub, tgt), out in zip(chunks, found[bool(volunteers[u])],
-                                                    strict=True):
-                    _cover_bits(bits, sub, tgt, node, offset, known, out)
+            # a batch of units at a time (police and volunteers apart): [unit, sample] arrays
+            # of at most about _BATCH positions
+            per_batch = max(1, _BATCH // max(1, times.size))
+            for who in (False, True):
+                mine = [u for u in units if bool(volunteers[u]) == who]
+                for lo in range(0, len(mine), per_batch):
+                    batch = mine[lo:lo + per_batch]
+                    node, offset, known = traj.trajectories(batch, times)
+                    if periods.size > 1:
+                        node += shift[None, :]
+                    if has_shifts:
+                        known &= on_table[minute][:, batch].T
+                    for (_, bits, sub, tgt), out in zip(chunks, found[who], strict=True):
+                        _cover_bits(bits, sub, tgt, node, offset, known, out)
             for who, covered in ((False, covered_p), (True, covered_v)):
                 if not any(bool(volunteers[u]) == who for u in units):
                     continue
