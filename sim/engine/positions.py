@@ -77,6 +77,8 @@ class Trajectories:
                   (0.0, PARK, float(self.trans_to[u]), 0.0, 0.0, 0.0, 0.0))
             for u, lp in enumerate(self.loop)]
         self._rows_to: dict[tuple[int, int], memoryview] = {}
+        self._loop_arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._oracles: tuple[list[TravelTimeOracle], np.ndarray] | None = None
         self._flat_loops()
 
     def _flat_loops(self) -> None:
@@ -188,6 +190,36 @@ class Trajectories:
         copy)."""
         return np.array(self.segs[u], dtype=np.float64).reshape(-1, SEG)
 
+    def _loops_for_positions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The loops as :func:`_positions` reads them, made once per run: where each loop's
+        nodes start in :attr:`flat_node`, those nodes, each loop's own cumulative times (from
+        its start, not laid end to end as :attr:`flat_cum`) and the cycles."""
+        if self._loop_arrays is None:
+            loops = self.fleet.loops
+            self._loop_arrays = (
+                np.cumsum([0] + [len(lp.nodes) for lp in loops], dtype=np.int64),
+                self.flat_node if loops else np.zeros(1, dtype=np.int64),
+                np.concatenate([lp.cum for lp in loops]).astype(np.float64) if loops
+                else np.zeros(1),
+                np.array(self.cycle or [1.0], dtype=np.float64))
+        return self._loop_arrays
+
+    def _oracle_index(self) -> tuple[list[TravelTimeOracle], np.ndarray]:
+        """The distinct oracles of :attr:`oracles_p`, and ``[period, unit]``: the number of each
+        unit's oracle in each period among them (made once per run)."""
+        if self._oracles is None:
+            ids: dict[int, int] = {}
+            oracles: list[TravelTimeOracle] = []
+            which = np.empty((len(self.oracles_p), len(self.loop)), dtype=np.int64)
+            for p, per_unit in enumerate(self.oracles_p):
+                for u, o in enumerate(per_unit):
+                    if id(o) not in ids:
+                        ids[id(o)] = len(oracles)
+                        oracles.append(o)
+                    which[p, u] = ids[id(o)]
+            self._oracles = (oracles, which)
+        return self._oracles
+
     def trajectory(self, u: int, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Unit ``u``'s position at each of ``times`` (:meth:`trajectories` of one unit)."""
         node, offset, known = self.trajectories([u], times)
@@ -207,13 +239,7 @@ class Trajectories:
         segs = np.frombuffer(b"".join(log.tobytes() for log in logs)).reshape(-1, SEG)
         seg_ptr = np.cumsum([0] + [len(log) // SEG for log in logs], dtype=np.int64)
         loop_of = np.array([self.loop[u] for u in units], dtype=np.int64)
-        loops = self.fleet.loops
-        loop_ptr = np.cumsum([0] + [len(lp.nodes) for lp in loops], dtype=np.int64)
-        loop_nodes = (np.concatenate([lp.nodes for lp in loops]).astype(np.int64) if loops
-                      else np.zeros(1, dtype=np.int64))
-        loop_cum = (np.concatenate([lp.cum for lp in loops]).astype(np.float64) if loops
-                    else np.zeros(1))
-        cycle = np.array([float(lp.cycle) for lp in loops] or [1.0], dtype=np.float64)
+        loop_ptr, loop_nodes, loop_cum, cycle = self._loops_for_positions()
         shape = (len(units), times.size)
         node = np.empty(shape, dtype=np.int64)
         offset = np.zeros(shape)
@@ -227,24 +253,14 @@ class Trajectories:
                        offset, known, mid)
         if n_mid:  # samples caught mid-drive: walk those routes, by oracle and target
             row, at, sg = mid[:n_mid].T
-            ids: dict[int, int] = {}
-            oracles: list[TravelTimeOracle] = []
-            n_periods = len(self.oracles_p)
-            which = np.empty((n_periods, len(units)), dtype=np.int64)  # [period, row]: oracle
-            for p, per_unit in enumerate(self.oracles_p):
-                for r, u in enumerate(units):
-                    o = per_unit[u]
-                    if id(o) not in ids:
-                        ids[id(o)] = len(oracles)
-                        oracles.append(o)
-                    which[p, r] = ids[id(o)]
-            target = segs[sg, 3].astype(np.int64)
-            key = which[segs[sg, 5].astype(np.int64), row] * self.world.net.n_nodes + target
+            oracles, which = self._oracle_index()
+            n = self.world.net.n_nodes
+            unit = np.asarray(units, dtype=np.int64)[row]
+            key = which[segs[sg, 5].astype(np.int64), unit] * n + segs[sg, 3].astype(np.int64)
             for k in np.unique(key).tolist():
                 same = np.flatnonzero(key == k)
-                o, t = oracles[k // self.world.net.n_nodes], k % self.world.net.n_nodes
-                node[row[same], at[same]], offset[row[same], at[same]] = o.along_routes(
-                    segs[sg[same], 2].astype(np.int64), t, times[at[same]] - segs[sg[same], 0])
+                node[row[same], at[same]], offset[row[same], at[same]] = oracles[k // n].along_routes(
+                    segs[sg[same], 2].astype(np.int64), k % n, times[at[same]] - segs[sg[same], 0])
         return node, offset, known
 
 

@@ -68,8 +68,8 @@ def sample_presence(traj: Trajectories, horizon: float, *, on: bool = True) -> P
             # a batch of units at a time (police and volunteers apart): [unit, sample] arrays
             # of at most about _BATCH positions
             per_batch = max(1, _BATCH // max(1, times.size))
-            for who in (False, True):
-                mine = [u for u in units if bool(volunteers[u]) == who]
+            by_who = {who: [u for u in units if bool(volunteers[u]) == who] for who in (False, True)}
+            for who, mine in by_who.items():
                 for lo in range(0, len(mine), per_batch):
                     batch = mine[lo:lo + per_batch]
                     node, offset, known = traj.trajectories(batch, times)
@@ -80,7 +80,7 @@ def sample_presence(traj: Trajectories, horizon: float, *, on: bool = True) -> P
                     for (_, bits, sub, tgt), out in zip(chunks, found[who], strict=True):
                         _cover_bits(bits, sub, tgt, node, offset, known, out)
             for who, covered in ((False, covered_p), (True, covered_v)):
-                if not any(bool(volunteers[u]) == who for u in units):
+                if not by_who[who]:
                     continue
                 for (lo, _, sub, _), out in zip(chunks, found[who], strict=True):
                     for j in range(sub.shape[0]):
