@@ -840,3 +840,38 @@ def test_batched_trajectories_match_each_sample_read_by_the_book(tmp_path):
                 == [_position_by_the_book(eng.traj, u, float(t)) for t in times]
     kinds = {int(sg[1]) for u in (0, 1) for sg in eng.traj.segments(u).tolist()}
     assert kinds == {0, 1, 2, 3}  # park, loop, transit and job segments were all read
+
+
+def test_layouts_share_presence_bits_only_where_their_points_and_units_agree(tmp_path):
+    """The presence bits (kept by the world for every run) are keyed by what they are made of:
+    a layout whose grid post stands elsewhere gets its own, and its presence is what a world
+    that never ran the other layout gives; a layout with the same post and unit type shares
+    the first one's table."""
+    data = tiny_scenario("grid.osm", days="1 d", per_day=30.0)
+    west, east = lonlat(-625, -125), lonlat(625, 125)
+    data["layouts"] = {
+        "west": {"platforms": [{"name": "P", "lon": west[0], "lat": west[1], "units": {"car": 2}}]},
+        "east": {"platforms": [{"name": "P", "lon": east[0], "lat": east[1], "units": {"car": 2}}]},
+        "west_again": {"platforms": [{"name": "P", "lon": west[0], "lat": west[1],
+                                      "units": {"car": 1}}]},
+    }
+    data["patrol"] = {"presence_sample": "5 min"}
+    data["zones"]["targets"] = {"key": "1 min", "central": "1 min", "other": "1 min"}  # (the
+    # grid is crossed in 3 min: with longer targets every point is covered from everywhere)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    _, net, shared = world_for(tmp_path / "a", data)
+    _, _, fresh = world_for(tmp_path / "b", data)
+    from sim.world.demand import generate_incidents
+
+    s = shared.scenario
+    inc = generate_incidents(s, net, shared.zones, seed=s.run.seed, replication=0,
+                             weights=shared.weights)
+    first = {name: simulate(shared, name, inc, 0).presence for name in ("west", "east", "west_again")}
+    bits = [k for k in shared.run_tables if k[0] == "bits"]
+    assert len(bits) == 2  # west and west_again share one; east has its own
+    for name in ("east", "west_again"):
+        alone = simulate(fresh, name, inc, 0).presence
+        assert first[name].police.tolist() == alone.police.tolist()
+        fresh.run_tables.clear()
+    assert first["west"].police.tolist() != first["east"].police.tolist()

@@ -58,9 +58,10 @@ def sample_presence(traj: Trajectories, horizon: float, *, on: bool = True) -> P
         for sig in dict.fromkeys(signature):
             units = [u for u in range(len(fleet)) if signature[u] == sig]
             # [point, period * node]: the time from every node to each point, in each period,
-            # and its bits; the same for every run of the layout (kept by the world)
-            key = ("bits", traj.layout, sig, tuple(periods.tolist()))
-            chunks = world.kept(key, fleet, partial(_unit_bits, [po[units[0]] for po in oracles_p],
+            # and its bits; the same for every run, and for every layout with the same points
+            # and a unit that drives alike (kept by the world)
+            key = ("bits", sig, tuple(periods.tolist()), nodes_p.tobytes(), targets.tobytes())
+            chunks = world.kept(key, None, partial(_unit_bits, [po[units[0]] for po in oracles_p],
                                                     nodes_p, periods, targets))
             # per chunk of points, per sample: the points some police unit (volunteer) covers
             found = {who: [np.zeros(times.size, dtype=np.int64) for _ in chunks]

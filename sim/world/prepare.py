@@ -108,10 +108,11 @@ class World:
         if not self.period_oracles:
             self.period_oracles = [self.oracles]
 
-    def kept(self, key: tuple[object, ...], fleet: Fleet, build: Callable[[], _T]) -> _T:
+    def kept(self, key: tuple[object, ...], fleet: Fleet | None, build: Callable[[], _T]) -> _T:
         """What ``build`` derives from ``fleet`` (a layout's), computed once and kept in
         :attr:`run_tables` for every run (read-only), and computed again if the layout's fleet
-        was replaced."""
+        was replaced. With ``fleet`` None the key names all that the value is derived from (it
+        may then serve several layouts)."""
         hit = self.run_tables.get(key)
         if hit is not None and cast(tuple[Fleet, _T], hit)[0] is fleet:
             return cast(tuple[Fleet, _T], hit)[1]
