@@ -56,6 +56,7 @@ def test_a_second_world_reads_the_stored_tables_and_finds_the_same_records(tmp_p
     first.store_rows()
     names = {p.name.split("-")[0] + "-" + p.name.split("-")[1] for p in first.tables_dir.iterdir()}
     assert {"oracle-rows", "post-times", "post-order", "loop-rank", "loop-low", "loop-cols"} <= names
+    assert any(p.name.startswith("post-order-of-") for p in first.tables_dir.iterdir())
 
     _, _, second = world_for(tmp_path, _data(), name="again.yaml")
     kept = sum(len(o._kept) for o in _oracles(second))
@@ -74,6 +75,11 @@ def test_a_second_world_reads_the_stored_tables_and_finds_the_same_records(tmp_p
         eta = times + fleet.turnout_s
         order = second.post_order("two_posts", fleet.post, period)
         np.testing.assert_array_equal(order, np.argsort(eta, axis=1, kind="stable"))
+        parkable = fleet.dispatchable & (fleet.loop < 0)  # the engine's parked units' orders
+        assert 0 < parkable.sum() < len(fleet)
+        want = [[u for u in np.argsort(row, kind="stable").tolist() if parkable[u]] for row in eta]
+        parked = second.post_order("two_posts", fleet.post, period, only=parkable)
+        assert parked.tolist() == want
         low, loop = second.loop_rank("two_posts", period)
         for k, lp in enumerate(fleet.loops):
             rows = dijkstra(oracles[lp.unit_type].forward, directed=True,

@@ -39,7 +39,6 @@ import gc
 import heapq
 from collections.abc import Callable, Generator
 from collections.abc import Set as AbstractSet
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -132,9 +131,8 @@ class Engine:
         for p, slot in used.T:
             table = world.post_times(layout, slot_posts[slot], int(p))
             self.post_tables[int(p)][int(slot)] = table
-            self._post_order[int(p)][int(slot)] = world.kept(
-                ("parked order", layout, int(p), slot_posts[slot].tobytes()), fleet,
-                partial(_parked_order, world, layout, slot_posts[slot], int(p), parkable))
+            self._post_order[int(p)][int(slot)] = world.post_order(layout, slot_posts[slot], int(p),
+                                                                   only=parkable)
         self._turnout: list[float] = self.turnout.tolist()
         self.off_air = fleet.off_air
         self.has_shifts = bool(self.off_air.any())
@@ -892,17 +890,6 @@ class _Due(simpy.Timeout):
         self._delay = delay
         self._ok = True
         env.schedule(self, NORMAL, delay)
-
-
-def _parked_order(world: World, layout: str, posts: np.ndarray, period: int,
-                  parkable: np.ndarray) -> np.ndarray:
-    """The world's ``post_order`` of these posts and period (each node's units in order of
-    arrival) without the units that are never sent from a post (read-only)."""
-    order = world.post_order(layout, posts, period)
-    keep = parkable[order]  # the same number in every row
-    parked = order[keep].reshape(order.shape[0], -1)
-    parked.setflags(write=False)
-    return parked
 
 
 def _rows_as_lists(table: np.ndarray) -> list[list[bool]]:

@@ -81,7 +81,8 @@ class World:
     _post_times: dict[tuple[str, bytes, int], np.ndarray] = field(default_factory=dict, repr=False)
     _slots: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict,
                                                                          repr=False)
-    _post_order: dict[tuple[str, bytes, int], np.ndarray] = field(default_factory=dict, repr=False)
+    _post_order: dict[tuple[str, bytes, int, bytes | None], np.ndarray] = field(
+        default_factory=dict, repr=False)
     _loop_table: dict[tuple[str, object], tuple[np.ndarray, np.ndarray]] = field(
         default_factory=dict, repr=False)
     _loop_min: dict[tuple[str, int], np.ndarray] = field(default_factory=dict, repr=False)
@@ -89,9 +90,9 @@ class World:
         default_factory=dict, repr=False)
     run_tables: dict[tuple[object, ...], object] = field(default_factory=dict, repr=False)
     """What the engine derives once per layout from the tables above, for every run of the
-    process (:mod:`sim.engine`: the parked units' arrival orders, the dispatchable units on
-    the air by minute, the ways back to each loop, the presence points' reverse rows and
-    bits); read-only, filled through :meth:`kept`."""
+    process (:mod:`sim.engine`: the dispatchable units on the air by minute, the ways back to
+    each loop, the presence points' reverse rows and bits); read-only, filled through
+    :meth:`kept`."""
     tables_dir: Path | None = None
     """Where one-time tables (loop rows, post times and orders, loop ranks, the oracles' rows of
     pinned nodes) are stored between processes; None: not stored."""
@@ -183,24 +184,36 @@ class World:
                 "post-times", stored, build, (self.net.n_nodes, len(fleet)), np.float64)
         return table
 
-    def post_order(self, layout: str, posts: np.ndarray | None = None, period: int = 0) -> np.ndarray:
+    def post_order(self, layout: str, posts: np.ndarray | None = None, period: int = 0,
+                   only: np.ndarray | None = None) -> np.ndarray:
         """``[node, rank]``: the units in order of arrival at each node from their posts (turnout
         included; ties to the lower unit), for the same ``posts`` and ``period`` as
-        :meth:`post_times`. Computed once and shared by every run."""
+        :meth:`post_times`; with ``only`` (a mask over the units), those units alone. Computed
+        once and shared by every run, and stored between processes."""
         fleet = self.fleets[layout]
         posts = fleet.post if posts is None else posts
-        key = (layout, posts.tobytes(), period)
+        mask = None if only is None else np.asarray(only, dtype=bool)
+        key = (layout, posts.tobytes(), period, None if mask is None else mask.tobytes())
         order = self._post_order.get(key)
         if order is None:
             stored = self._posts_key(layout, posts, period) + fleet.turnout_s.astype(float).tobytes()
             dtype = np.int16 if len(fleet) < 2**15 else np.int32
+            width = len(fleet)
 
             def build() -> np.ndarray:
                 eta = self.post_times(layout, posts, period) + fleet.turnout_s.astype(float)
                 return np.argsort(eta, axis=1, kind="stable").astype(dtype)
 
+            name, make = "post-order", build
+            if mask is not None:  # the full order, less the units not asked for (as many in a row)
+                name, stored, width = "post-order-of", stored + b"only" + mask.tobytes(), int(mask.sum())
+
+                def make() -> np.ndarray:
+                    full = self.post_order(layout, posts, period)
+                    return np.ascontiguousarray(full[mask[full]].reshape(full.shape[0], width))
+
             order = self._post_order[key] = self._stored_table(
-                "post-order", stored, build, (self.net.n_nodes, len(fleet)), dtype)
+                name, stored, make, (self.net.n_nodes, width), dtype)
         return order
 
     def loop_table(self, layout: str, period: int = 0) -> tuple[np.ndarray, np.ndarray]:
