@@ -61,6 +61,14 @@ def test_a_second_world_reads_the_stored_tables_and_finds_the_same_records(tmp_p
     _, _, second = world_for(tmp_path, _data(), name="again.yaml")
     kept = sum(len(o._kept) for o in _oracles(second))
     assert kept > 0  # reverse rows of posts and loop nodes came from the store, before any run
+    for oracle in _oracles(second):  # and the goal-directed search's inputs, as built here
+        stored = oracle._goal
+        assert stored is not None and not stored.indices.flags.writeable
+        fresh = oracle._goal_inputs()
+        for name in ("order", "indptr", "indices", "weights", "lm"):
+            np.testing.assert_array_equal(getattr(stored, name), getattr(fresh, name))
+            assert getattr(stored, name).dtype == getattr(fresh, name).dtype
+        assert stored.near_of == fresh.near_of and stored.slack == fresh.slack
     again, searched_again = _run(second)
     assert _records(again) == _records(built)
     assert searched_again < searched
@@ -227,3 +235,21 @@ def test_a_malformed_tables_limit_is_reported_by_name(tmp_path, monkeypatch):
     monkeypatch.setenv("POLICE_SIM_TABLES_MAX", "lots")
     with pytest.raises(ScenarioError, match="POLICE_SIM_TABLES_MAX='lots'"):
         world_for(tmp_path, _data())
+
+
+def test_stored_search_inputs_of_other_node_positions_are_not_taken(tmp_path):
+    """The goal-directed search's node order comes from the nodes' positions, which the graph's
+    checksum does not cover: inputs stored for other positions are refused."""
+    _, _, first = world_for(tmp_path, _data())
+    _run(first)
+    oracle = next(o for o in _oracles(first) if o._goal is not None)
+    arrays = dict(oracle.export_rows(set()))
+    oracle._goal = None
+    assert oracle._import_goal(arrays) and oracle._goal is not None
+    moved = arrays["goal_x"].copy()
+    moved[0] += 1.0
+    oracle._goal = None
+    assert not oracle._import_goal({**arrays, "goal_x": moved})
+    assert not oracle._import_goal({k: v for k, v in arrays.items() if k != "goal_lm"})
+    assert not oracle._import_goal({**arrays, "goal_indices": arrays["goal_indices"][:-1]})
+    assert oracle._goal is None

@@ -313,10 +313,20 @@ class TravelTimeOracle:
         # within 2**-23 of the largest finite one; twice that is the slack
         finite = lm[lm < 1e29]
         slack = float(finite.max(initial=0.0)) * 2.0 ** -22 + 1e-6
-        cap = 2 * near.nnz + 16  # heap entries: one per time improved (nodes may be reopened)
-        return _GoalInputs(near_of.tolist(), order, near.indptr.astype(np.int32),
-                           near.indices.astype(np.int32), near.data.astype(np.float64),
-                           np.ascontiguousarray(lm[order], dtype=np.float32), slack,
+        return self._goal_of(order, near.indptr.astype(np.int32), near.indices.astype(np.int32),
+                             near.data.astype(np.float64),
+                             np.ascontiguousarray(lm[order], dtype=np.float32), slack)
+
+    def _goal_of(self, order: np.ndarray, indptr: np.ndarray, indices: np.ndarray,
+                 weights: np.ndarray, lm: np.ndarray, slack: float) -> _GoalInputs:
+        """:class:`_GoalInputs` of these arrays (made read-only: built or stored, the compiled
+        searches then see one type), with fresh workspaces."""
+        for a in (order, indptr, indices, weights, lm):
+            a.setflags(write=False)
+        near_of = np.empty(self.n, dtype=np.int64)
+        near_of[order] = np.arange(self.n)
+        cap = 2 * len(indices) + 16  # heap entries: one per time improved (nodes may be reopened)
+        return _GoalInputs(near_of.tolist(), order, indptr, indices, weights, lm, slack,
                            np.full(self.n, np.inf), np.empty(self.n, dtype=np.int64),
                            np.empty(cap), np.empty(cap, dtype=np.int64), np.empty(cap),
                            np.empty(self.n, dtype=np.int64), np.empty(self.n, dtype=np.int64),
@@ -358,12 +368,18 @@ class TravelTimeOracle:
                "to_pred": (np.stack([self._kept[t][1] for t in dst]) if dst else empty).astype(np.int32)}
         if self._landmarks is not None:
             out["landmarks_fwd"], out["landmarks_rev"] = self._landmarks
+        g = self._goal
+        if g is not None:  # (with the positions its node order was made from)
+            out.update(goal_order=g.order, goal_indptr=g.indptr, goal_indices=g.indices,
+                       goal_weights=g.weights, goal_lm=g.lm, goal_slack=np.array([g.slack]),
+                       goal_x=np.asarray(self._x, dtype=float), goal_y=np.asarray(self._y, dtype=float))
         return out
 
     def export_count(self, keep: AbstractSet[int]) -> int:
-        """How many rows :meth:`export_rows` would store (landmarks count as one)."""
+        """How many rows :meth:`export_rows` would store (landmarks count as one, and so do the
+        goal-directed search's inputs)."""
         return (sum(1 for s in self._from if s in keep) + len(self._kept)
-                + (self._landmarks is not None))
+                + (self._landmarks is not None) + (self._goal is not None))
 
     def import_rows(self, arrays: Mapping[str, np.ndarray]) -> int:
         """Take rows that :meth:`export_rows` stored (for this same graph and edge times: the
@@ -396,7 +412,29 @@ class TravelTimeOracle:
             rev.setflags(write=False)
             self._landmarks = (np.ascontiguousarray(fwd), np.ascontiguousarray(rev))
             taken += 1
+        if self._goal is None and self._import_goal(arrays):
+            taken += 1
         return taken
+
+    def _import_goal(self, arrays: Mapping[str, np.ndarray]) -> bool:
+        """Take the goal-directed search's stored inputs if they are whole, of the right shapes
+        and types, and made from this network's node positions (the node order is)."""
+        names = ("goal_order", "goal_indptr", "goal_indices", "goal_weights", "goal_lm",
+                 "goal_slack", "goal_x", "goal_y")
+        if any(name not in arrays for name in names):
+            return False
+        order, indptr, indices, weights, lm, slack, x, y = (arrays[name] for name in names)
+        n, nnz = self.n, self.reverse.nnz
+        if not (order.shape == x.shape == y.shape == (n,) and order.dtype == np.int64
+                and indptr.shape == (n + 1,) and indptr.dtype == indices.dtype == np.int32
+                and indices.shape == weights.shape == (nnz,) and weights.dtype == np.float64
+                and lm.ndim == 2 and lm.shape[0] == n and lm.dtype == np.float32
+                and slack.shape == (1,) and slack.dtype == np.float64
+                and np.array_equal(x, np.asarray(self._x, dtype=float))
+                and np.array_equal(y, np.asarray(self._y, dtype=float))):
+            return False
+        self._goal = self._goal_of(order, indptr, indices, weights, lm, float(slack[0]))
+        return True
 
     def time(self, source: int, target: int) -> float:
         """Shortest travel time (s) from ``source`` to ``target``."""
