@@ -57,6 +57,7 @@ def test_a_second_world_reads_the_stored_tables_and_finds_the_same_records(tmp_p
     names = {p.name.split("-")[0] + "-" + p.name.split("-")[1] for p in first.tables_dir.iterdir()}
     assert {"oracle-rows", "post-times", "post-order", "loop-rank", "loop-low", "loop-cols"} <= names
     assert any(p.name.startswith("post-order-of-") for p in first.tables_dir.iterdir())
+    assert any(p.name.startswith("rejoin-") for p in first.tables_dir.iterdir())
 
     _, _, second = world_for(tmp_path, _data(), name="again.yaml")
     kept = sum(len(o._kept) for o in _oracles(second))
@@ -95,6 +96,16 @@ def test_a_second_world_reads_the_stored_tables_and_finds_the_same_records(tmp_p
             np.testing.assert_array_equal(low[np.arange(len(low)), np.argmax(loop == k, axis=1)],
                                           rows.min(axis=0))
         assert np.all(np.diff(low, axis=1) >= 0)  # loops in order of their bound at every node
+        for k, lp in enumerate(fleet.loops):  # the ways back to each loop: first waypoint reached
+            oracle = oracles[lp.unit_type]
+            node, time, cum = second.rejoin_table("two_posts", k, oracle, True)
+            assert not node.flags.writeable and node.dtype == np.int64
+            back = dijkstra(oracle.reverse, directed=True, indices=lp.nodes[lp.waypoints])
+            first = [min(range(len(lp.waypoints)), key=lambda w, v=v: (back[w, v], w))
+                     for v in range(back.shape[1])]
+            assert node.tolist() == [int(lp.nodes[lp.waypoints[w]]) for w in first]
+            np.testing.assert_array_equal(time, back[first, np.arange(back.shape[1])])
+            np.testing.assert_array_equal(cum, np.asarray(lp.cum)[lp.waypoints[first]])
 
 
 def test_rows_another_process_stored_meanwhile_are_kept(tmp_path):

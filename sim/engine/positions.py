@@ -21,7 +21,7 @@ from numba import njit
 
 from sim.engine.tables import DispatchTables
 from sim.network.oracle import TravelTimeOracle
-from sim.types import Fleet, Loop
+from sim.types import Fleet
 from sim.world.prepare import MINUTES_PER_DAY, World
 
 __all__ = ["JOB", "LOOP", "PARK", "TRANSIT", "Trajectories", "dispatch_tables",
@@ -152,10 +152,10 @@ class Trajectories:
         """Where a unit of loop ``k`` leaving each node for the loop rejoins it, by ``oracle``:
         for every node, the waypoint reached first (ties to the earlier one; with ``nearest``
         false, the loop's start), the time (s) to it and the waypoint's time along the loop
-        (s). Kept by the world for every run of the layout, as memoryviews (read one value at
-        a time)."""
-        return self.world.kept(("rejoin", self.layout, k, id(oracle), nearest), self.fleet,
-                               lambda: _rejoin_table(self.fleet.loops[k], oracle, nearest))
+        (s). Kept by the world for every run of the layout (:meth:`World.rejoin_table`), read
+        here as memoryviews (one value at a time)."""
+        node, time, cum = self.world.rejoin_table(self.layout, k, oracle, nearest)
+        return node.data, time.data, cum.data
 
     def start_transit(self, u: int, t0: float, origin: int, target: int, end: float,
                       period: int) -> None:
@@ -262,18 +262,6 @@ class Trajectories:
                 node[row[same], at[same]], offset[row[same], at[same]] = oracles[k // n].along_routes(
                     segs[sg[same], 2].astype(np.int64), k % n, times[at[same]] - segs[sg[same], 0])
         return node, offset, known
-
-
-def _rejoin_table(loop: Loop, oracle: TravelTimeOracle, nearest: bool
-                  ) -> tuple[memoryview, memoryview, memoryview]:
-    """:meth:`Trajectories.rejoin_table` for ``loop``, computed."""
-    waypoints = np.asarray(loop.waypoints if nearest else [0], dtype=np.int64)
-    table = np.stack([oracle.to_node(int(loop.nodes[w]))[0] for w in waypoints])
-    first = np.argmin(table, axis=0)
-    join = waypoints[first]
-    time = np.ascontiguousarray(table[first, np.arange(table.shape[1])], dtype=np.float64)
-    cum = np.asarray(loop.cum, dtype=np.float64)[join]
-    return np.asarray(loop.nodes, dtype=np.int64)[join].data, time.data, cum.data
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -86,6 +86,8 @@ class World:
     _loop_table: dict[tuple[str, object], tuple[np.ndarray, np.ndarray]] = field(
         default_factory=dict, repr=False)
     _loop_min: dict[tuple[str, int], np.ndarray] = field(default_factory=dict, repr=False)
+    _rejoin: dict[tuple[str, int, bool], dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]] = \
+        field(default_factory=dict, repr=False)
     _loop_rank: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = field(
         default_factory=dict, repr=False)
     run_tables: dict[tuple[object, ...], object] = field(default_factory=dict, repr=False)
@@ -313,6 +315,41 @@ class World:
             hit = self._loop_rank[key] = (low, order)
         return hit
 
+    def rejoin_table(self, layout: str, k: int, oracle: TravelTimeOracle, nearest: bool
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Where a unit of ``layout``'s loop ``k`` leaving each node for the loop rejoins it,
+        driving by ``oracle``: for every node, the loop node of the waypoint reached first
+        (ties to the earlier waypoint; with ``nearest`` false, the loop's start), the time (s)
+        to it and that waypoint's time along the loop (s); read-only. Made for all the loops
+        that may drive by ``oracle`` at once, and stored between processes as one table."""
+        key = (layout, id(oracle), nearest)
+        tables = self._rejoin.get(key)
+        if tables is None:
+            loops = self.fleets[layout].loops
+            mine = [j for j, lp in enumerate(loops)
+                    if any(po[lp.unit_type] is oracle for po in self.period_oracles)]
+            stored = oracle.signature.encode() + (b"nearest;" if nearest else b"start;") + b"".join(
+                np.asarray(lp.nodes, dtype=np.int64).tobytes() + b"|"
+                + np.asarray(lp.waypoints, dtype=np.int64).tobytes() + b"|"
+                + np.asarray(lp.cum, dtype=np.float64).tobytes() + b";" for lp in (loops[j] for j in mine))
+            table = self._stored_table(
+                "rejoin", stored, lambda: np.stack([_rejoin_rows(loops[j], oracle, nearest)
+                                                    for j in mine]),
+                (len(mine), 3, self.net.n_nodes), np.float64)
+            tables = self._rejoin[key] = {}
+            for i, j in enumerate(mine):
+                node = table[i, 0].astype(np.int64)  # (exact: node numbers are far below 2**53)
+                node.setflags(write=False)
+                tables[j] = (node, table[i, 1], table[i, 2])
+        hit = tables.get(k)
+        if hit is None:  # (an oracle none of its unit type's periods drive by: made, not stored)
+            rows = _rejoin_rows(self.fleets[layout].loops[k], oracle, nearest)
+            rows.setflags(write=False)
+            node = rows[0].astype(np.int64)
+            node.setflags(write=False)
+            hit = tables[k] = (node, rows[1], rows[2])
+        return hit
+
     def _distinct_oracles(self) -> list[TravelTimeOracle]:
         return _distinct(self.period_oracles)
 
@@ -412,6 +449,18 @@ def slots_of(post_table: np.ndarray, period_of_minute: np.ndarray
     for a in (slot_posts, slot_of_minute, used):
         a.setflags(write=False)
     return slot_posts, slot_of_minute, used
+
+
+def _rejoin_rows(loop: Loop, oracle: TravelTimeOracle, nearest: bool) -> np.ndarray:
+    """:meth:`World.rejoin_table` of one loop, computed: ``[3, node]``, the loop node (as a
+    float), the time to it and its time along the loop."""
+    waypoints = np.asarray(loop.waypoints if nearest else [0], dtype=np.int64)
+    times = np.stack([oracle.to_node(int(loop.nodes[w]))[0] for w in waypoints])
+    first = np.argmin(times, axis=0)
+    join = waypoints[first]
+    return np.stack([np.asarray(loop.nodes, dtype=np.int64)[join].astype(np.float64),
+                     times[first, np.arange(times.shape[1])],
+                     np.asarray(loop.cum, dtype=np.float64)[join]])
 
 
 def _distinct(period_oracles: list[dict[str, TravelTimeOracle]]) -> list[TravelTimeOracle]:
