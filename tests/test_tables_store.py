@@ -15,7 +15,7 @@ from scipy.sparse.csgraph import dijkstra
 from sim.engine.core import simulate
 from sim.fileio import read_npz_mapped, write_npz_aligned
 from sim.world.demand import generate_incidents
-from sim.world.prepare import slots_of
+from sim.world.prepare import _changes, slots_of
 
 from .conftest import tiny_scenario, world_for
 
@@ -192,6 +192,10 @@ def test_slots_are_what_unique_over_every_minute_gives(units, changes, peaks):
     np.testing.assert_array_equal(slot_posts, want_posts)
     np.testing.assert_array_equal(slot_of_minute, want_slot.reshape(-1))
     np.testing.assert_array_equal(used, np.unique(np.stack([period, want_slot.reshape(-1)]), axis=1))
+    # the rows where some post changes hold every unit's posts (what the world warms and pins)
+    rows = _changes(table)
+    for u in range(units):
+        assert set(rows[:, u].tolist()) == set(np.unique(table[:, u]).tolist())
 
 
 def test_trim_folder_deletes_the_least_recently_used_first_and_keeps_the_new_one(tmp_path):

@@ -130,7 +130,7 @@ class World:
         if self._pinned is None:
             nodes: set[int] = set()
             for layout, fleet in self.fleets.items():
-                nodes.update(np.unique(fleet.post_table).tolist())
+                nodes.update(np.unique(_changes(fleet.post_table)).tolist())
                 for lp in fleet.loops:
                     nodes.update(np.asarray(lp.nodes).tolist())
                 nodes.update(int(p[2]) for p in presence_points(self, layout))
@@ -433,6 +433,12 @@ class World:
             except OSError:
                 pass
         return table
+
+
+def _changes(post_table: np.ndarray) -> np.ndarray:
+    """The rows of ``post_table`` (``[minute, unit]``) where some unit's post changes, the first
+    included: each column's values all occur in them (a value's run starts at a change)."""
+    return post_table[np.r_[True, np.any(post_table[1:] != post_table[:-1], axis=1)]]
 
 
 def slots_of(post_table: np.ndarray, period_of_minute: np.ndarray
@@ -796,8 +802,8 @@ def prepare_world(loaded: LoadedScenario, net: RoadNetwork, layouts: list[str] |
     # the free-flow rows from and to the posts were computed for the grids and loops; the same
     # for each congestion period, so that post tables and drives back are cheap in every run
     for fleet in fleets.values():
-        pairs = {(t, int(n)) for t, col in zip(fleet.unit_type, fleet.post_table.T, strict=True)
-                 for n in np.unique(col)}
+        pairs = {(t, n) for row in _changes(fleet.post_table).tolist()
+                 for t, n in zip(fleet.unit_type, row, strict=True)}
         for po in period_oracles[1:]:
             for t, n in sorted(pairs):
                 po[t].from_node(n)
