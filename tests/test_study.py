@@ -1,5 +1,6 @@
 """Layout studies: common random numbers, paired statistics, resumable pieces, Dask == local."""
 
+import gc
 import math
 import os
 import signal
@@ -112,6 +113,31 @@ def test_sequential_stopping_adds_replications(tmp_path):
     assert loose.replications == 2
     tight = _study(path, None, ci_target=1e-6, max_reps=6)
     assert tight.replications == 6
+
+
+def test_pieces_run_with_the_prepared_heap_frozen_and_thawed_after(tmp_path):
+    """What the study holds before its pieces (network, worlds) is out of the collector's
+    sight while they run (gc.freeze), and back in it afterwards, after a failed piece too."""
+    path = _sweep_scenario(tmp_path, reps=1)
+    seen: list[int] = []
+
+    def incidents(loaded, world, rep):
+        seen.append(gc.get_freeze_count())
+        s = world.scenario
+        return generate_incidents(s, world.net, world.zones, seed=s.run.seed, replication=rep,
+                                  weights=world.weights)
+
+    def broken(loaded, world, rep):
+        raise RuntimeError("no log today")
+
+    before = gc.get_freeze_count()
+    loaded = load_scenario(path)
+    run_study(loaded, sweep=False, cache_dir=tmp_path / "cache", incidents=incidents)
+    assert seen and min(seen) > before + 1000  # the worlds, the network, the modules
+    assert gc.get_freeze_count() == before
+    with pytest.raises(RuntimeError, match="no log today"):
+        run_study(loaded, sweep=False, cache_dir=tmp_path / "cache", incidents=broken)
+    assert gc.get_freeze_count() == before
 
 
 def test_workers_and_dask_give_identical_results(tmp_path):
