@@ -125,6 +125,7 @@ def main() -> int:
         t0 = time.perf_counter()
         result = simulate(world, layout, inc, 0)
         first_s = time.perf_counter() - t0
+        world.store_rows()  # as a study does after each piece: the next process reads them
         # the machine may be shared, with slow spells of a few seconds: the reference and the
         # engine take turns, --rounds times, and each one's best time counts
         ref_s = full_s = math.inf
