@@ -707,6 +707,8 @@ def test_cover_bits_matches_a_point_by_point_check(seed, n_points):
                       rng.uniform(0.0, 40.0, size=(n_units, n_samples)))
     known = rng.random((n_units, n_samples)) < 0.9
     ((_, bits, sub, tgt),) = _point_bits(rev, targets)
+    assert bits.tolist() == [sum(1 << j for j in range(n_points) if rev[j, v] <= targets[j])
+                             for v in range(n_nodes)]  # (bit 61 too: the sign stays clear)
     out = np.zeros(n_samples, dtype=np.int64)
     _cover_bits(bits, sub, tgt, node, offset, known, out)
     for t in range(n_samples):

@@ -120,8 +120,9 @@ def _point_bits(rev: np.ndarray, targets: np.ndarray
     for lo in range(0, rev.shape[0], 62):
         hi = min(rev.shape[0], lo + 62)
         sub, tgt = np.ascontiguousarray(rev[lo:hi]), np.ascontiguousarray(targets[lo:hi])
-        weights = np.left_shift(1, np.arange(hi - lo, dtype=np.int64))
-        bits = ((sub <= tgt[:, None]).astype(np.int64) * weights[:, None]).sum(axis=0)
+        bits = np.zeros(rev.shape[1], dtype=np.int64)
+        for j in range(hi - lo):  # (a point at a time: no [points, nodes] temporaries)
+            bits |= (sub[j] <= tgt[j]).astype(np.int64) << j
         chunks.append((lo, bits, sub, tgt))
     return chunks
 
