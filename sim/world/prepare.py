@@ -92,12 +92,12 @@ class World:
         default_factory=dict, repr=False)
     run_tables: dict[tuple[object, ...], object] = field(default_factory=dict, repr=False)
     """What the engine derives once per layout from the tables above, for every run of the
-    process (:mod:`sim.engine`: the dispatchable units on the air by minute, the ways back to
-    each loop, the presence points' reverse rows and bits); read-only, filled through
-    :meth:`kept`."""
+    process (:mod:`sim.engine`: the dispatchable units on the air by minute, the presence
+    points' reverse rows and bits); read-only, filled through :meth:`kept`."""
     tables_dir: Path | None = None
-    """Where one-time tables (loop rows, post times and orders, loop ranks, the oracles' rows of
-    pinned nodes) are stored between processes; None: not stored."""
+    """Where one-time tables (loop rows, post times and orders, loop ranks, the ways back to the
+    loops, the oracles' rows of pinned nodes and search inputs) are stored between processes;
+    None: not stored."""
     tables_limit: int = 0
     """The most bytes the stored tables may take (:func:`stored_tables_limit`); the least recently used
     go first when a new one is stored."""
@@ -320,8 +320,9 @@ class World:
         """Where a unit of ``layout``'s loop ``k`` leaving each node for the loop rejoins it,
         driving by ``oracle``: for every node, the loop node of the waypoint reached first
         (ties to the earlier waypoint; with ``nearest`` false, the loop's start), the time (s)
-        to it and that waypoint's time along the loop (s); read-only. Made for all the loops
-        that may drive by ``oracle`` at once, and stored between processes as one table."""
+        to it and that waypoint's time along the loop (s); read-only. ``oracle`` is one of the
+        world's oracles for the loop's unit type (in some period). Made for all the loops that
+        may drive by ``oracle`` at once, and stored between processes as one table."""
         key = (layout, id(oracle), nearest)
         tables = self._rejoin.get(key)
         if tables is None:
@@ -341,14 +342,9 @@ class World:
                 node = table[i, 0].astype(np.int64)  # (exact: node numbers are far below 2**53)
                 node.setflags(write=False)
                 tables[j] = (node, table[i, 1], table[i, 2])
-        hit = tables.get(k)
-        if hit is None:  # (an oracle none of its unit type's periods drive by: made, not stored)
-            rows = _rejoin_rows(self.fleets[layout].loops[k], oracle, nearest)
-            rows.setflags(write=False)
-            node = rows[0].astype(np.int64)
-            node.setflags(write=False)
-            hit = tables[k] = (node, rows[1], rows[2])
-        return hit
+        if k not in tables:
+            raise ValueError(f"loop {k} of layout {layout!r} never drives by this oracle")
+        return tables[k]
 
     def _distinct_oracles(self) -> list[TravelTimeOracle]:
         return _distinct(self.period_oracles)
