@@ -321,3 +321,37 @@ def test_the_world_keeps_a_derived_table_per_fleet(tmp_path):
     fleet_a, fleet_b = world.fleets["one_post"], copy.copy(world.fleets["one_post"])
     got = [world.kept(("test",), fleet, build) for fleet in (fleet_a, fleet_a, fleet_b, fleet_b)]
     assert got == [1, 1, 2, 2]
+
+
+def test_kernels_called_directly_give_the_records_of_calls_through_numba_dispatchers(tmp_path,
+                                                                                    monkeypatch):
+    """The engine and the oracles call their hot kernels through ``kernels.compiled_for``; a
+    version bound to arrays of other types would read their memory wrongly. Every layout, with
+    drives back, diversions and patrols, must give the records of calls that numba types anew
+    each time."""
+    import sim.engine.core as core
+    import sim.network.oracle as oracle_module
+
+    data = tiny_scenario("grid.osm", days="2 d", per_day=150.0)
+    data["dispatch"] = {"divert_from_minor": True}
+    data["unit_types"]["car"]["patrols"] = True
+    data["layouts"]["patrolling"] = {"patrol": True, "platforms": [
+        {**p, "units": {"car": 2}} for p in data["layouts"]["two_posts"]["platforms"]]}
+
+    def records(folder: str) -> list[str]:
+        _, _, world = world_for(tmp_path / folder, data)
+        s = world.scenario
+        inc = generate_incidents(s, world.net, world.zones, seed=3, replication=0,
+                                 weights=world.weights)
+        return [simulate(world, layout, inc, 0).records.to_csv() for layout in world.fleets]
+
+    (tmp_path / "direct").mkdir()
+    (tmp_path / "typed").mkdir()
+    direct = records("direct")
+    through = []
+    with monkeypatch.context() as m:
+        for module in (core, oracle_module):
+            m.setattr(module, "compiled_for", lambda fn, *args: fn)
+        through = records("typed")
+    assert direct == through
+    assert len(direct) == 3

@@ -330,3 +330,29 @@ def test_rejects_bad_edge_times():
     net = make_net(2, [(0, 1, 100.0)])
     with pytest.raises(ValueError, match="positive"):
         TravelTimeOracle(net, np.array([0.0]))
+
+
+def test_compiled_for_gives_the_version_for_its_arguments_types_and_does_not_run_it():
+    from sim.network.kernels import compiled_for, might_reach, walk_routes
+
+    x, y = np.array([0.0, 1000.0]), np.zeros(2)
+    fwd = np.array([[0.0], [50.0]])  # T(L, v): the landmark is node 0, node 1 is 50 s on
+    rev = np.array([[0.0], [1e30]])
+    frozen = x.copy()
+    frozen.setflags(write=False)  # another numba type than a writable array
+    writable = compiled_for(might_reach, x, y, 20.0, fwd, rev, 0, 1, 1.0)
+    read_only = compiled_for(might_reach, frozen, y, 20.0, fwd, rev, 0, 1, 1.0)
+    assert writable is not read_only
+    for limit in (40.0, 49.0, 50.0, 60.0):  # 49 s by the straight line, 50 s by the landmark
+        expected = limit >= 50.0
+        assert writable(x, y, 20.0, fwd, rev, 0, 1, limit) is expected
+        assert read_only(frozen, y, 20.0, fwd, rev, 0, 1, limit) is expected
+        assert might_reach(x, y, 20.0, fwd, rev, 0, 1, limit) is expected
+    # the arguments are only typed: a kernel that writes its outputs is not run
+    pred, to_target = np.array([1, -1]), np.array([10.0, 0.0])
+    node_out, left_out = np.full(1, -7), np.full(1, -7.0)
+    walk = compiled_for(walk_routes, pred, to_target, np.array([0]), 1, np.array([4.0]), node_out,
+                        left_out)
+    assert node_out[0] == -7 and left_out[0] == -7.0
+    assert walk(pred, to_target, np.array([0]), 1, np.array([4.0]), node_out, left_out) == -1
+    assert node_out[0] == 1 and left_out[0] == 6.0  # 4 s into a 10 s edge: 6 s to node 1

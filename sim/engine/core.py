@@ -61,6 +61,7 @@ from sim.engine.presence import sample_presence
 from sim.engine.results import JobResults, assemble
 from sim.engine.tables import DispatchTables
 from sim.engine.village import rural_records, village_desk
+from sim.network.kernels import compiled_for
 from sim.network.oracle import TravelTimeOracle
 from sim.scenario import PRIORITIES, Scenario, layout_dispatch
 from sim.types import EngineResult, Fleet, IncidentSet, Presence
@@ -198,9 +199,10 @@ class Engine:
         self._k_max = n_units + 1  # (k at most len(top); more than the units means "all")
         self._offers = np.empty((max(n_units, 1), 4))
         self._transit = np.empty(max(n_units, 1), dtype=np.int64)  # units driving back
-        # the arrays the compiled dispatch reads, per (period, slot): made when first needed
-        self._tables: list[list[DispatchTables | None]] = [[None] * len(slot_posts)
-                                                           for _ in range(n_periods)]
+        # the arrays the compiled dispatch reads, per (period, slot), with the compiled code
+        # for their types (called directly: kernels.compiled_for): made when first needed
+        self._tables: list[list[tuple[DispatchTables, Callable[..., Any]] | None]] = [
+            [None] * len(slot_posts) for _ in range(n_periods)]
         # the dispatch moment the Units view answers for (set by _send)
         self._at: tuple[int, float, bool, AbstractSet[int]] = (0, 0.0, False, frozenset())
         # units with a kept assignment to each multi-unit job: never sent to it twice
@@ -300,14 +302,15 @@ class Engine:
         """
         period = self._period_list[minute]
         slot = self._slot_list[minute]
-        tables = self._tables[period][slot]
-        if tables is None:
-            tables = self._tables_of(period, slot)
+        bound = self._tables[period][slot]
+        if bound is None:
+            bound = self._tables_of(period, slot)
+        tables, offers_of = bound
         blocked = self._blocked_b
         for u in exclude:
             blocked[u] |= 2
-        n, n_transit, eta, unit, nxt, offset = unit_offers(node, now, min(k, self._k_max),
-                                                           minute, tables)
+        n, n_transit, eta, unit, nxt, offset = offers_of(node, now, min(k, self._k_max), minute,
+                                                         tables)
         for u in exclude:
             blocked[u] &= 1
         # the rows come sorted (later ones are never among the k earliest); the first came back
@@ -365,19 +368,23 @@ class Engine:
                     out.append(Offer(u, 0.0, eta, True, False))
         return out
 
-    def _tables_of(self, period: int, slot: int) -> DispatchTables:
+    def _tables_of(self, period: int, slot: int) -> tuple[DispatchTables, Callable[..., Any]]:
         """The arrays the compiled dispatch reads in congestion period ``period`` with the
-        posts of ``slot`` (:mod:`sim.engine.tables`), made once per run."""
+        posts of ``slot`` (:mod:`sim.engine.tables`), made once per run, and
+        :func:`~sim.engine.positions.unit_offers` compiled for their types, called directly
+        (:func:`~sim.network.kernels.compiled_for`: 0.6 us a call instead of 1.6)."""
         traj = self.traj
         order, table = self._post_order[period][slot], self.post_tables[period][slot]
         assert order is not None and table is not None
         rows, row_of, low, loop_order = self._loop_tables_of(period)
-        tables = self._tables[period][slot] = dispatch_tables(
+        tables = dispatch_tables(
             self._cand_a, self._blocked, traj.trans_end_a, order, table, self.turnout,
             traj.anchor_a, low, loop_order, rows, row_of, traj.flat_node, traj.flat_cum,
             self._loop_base_a, self._cycle_a, self._loop_ptr, self._loop_units_a, self._top,
             self._offers, self._transit)
-        return tables
+        bound = self._tables[period][slot] = (tables, compiled_for(unit_offers, 0, 0.0, 1, 0,
+                                                                   tables))
+        return bound
 
     def _loop_tables_of(self, period: int) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                      np.ndarray]:

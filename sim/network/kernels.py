@@ -30,11 +30,30 @@ time is final; a test puts the limit at exactly the time to check the slack.
 
 from __future__ import annotations
 
-import numpy as np
-from numba import njit
+from collections.abc import Callable
+from typing import Any
 
-__all__ = ["OVERFLOW", "goal_route", "goal_time", "landmark_bound", "might_reach", "walk_route",
-           "walk_routes"]
+import numpy as np
+from numba import njit, typeof
+
+__all__ = ["OVERFLOW", "compiled_for", "goal_route", "goal_time", "landmark_bound", "might_reach",
+           "walk_route", "walk_routes"]
+
+
+def compiled_for(fn: Any, *args: Any) -> Callable[..., Any]:
+    """The machine code that the numba function ``fn`` runs for arguments of the types of
+    ``args`` (compiled, or read from its disk cache, if it is not loaded yet), to be called
+    directly, as ``fn`` is.
+
+    A call through ``fn`` first types each argument to choose among its compiled versions:
+    about 0.1 us an array and 1 us a numba structure (:mod:`sim.engine.tables`), as much as
+    the work of a small kernel. The function returned skips that step, so it must only be given
+    arguments of exactly those types: the same arrays, or arrays of the same dtype, dimensions,
+    layout and writeability, and Python numbers of the same kinds. Bind it beside the arrays
+    it serves and call it with them only. ``args`` are only typed, not passed to ``fn``.
+    """
+    entry: Callable[..., Any] = fn.compile(tuple(typeof(a) for a in args))
+    return entry
 
 OVERFLOW = -1.0
 """What :func:`goal_time` returns when its heap was too small (the caller searches otherwise)."""
