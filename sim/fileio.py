@@ -13,13 +13,14 @@ import os
 import struct
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, Literal
 
 import numpy as np
 
 __all__ = ["atomic_open", "atomic_write_text", "format_cell", "fsync_dir", "read_npz_mapped",
-           "sha256_file", "trim_folder", "write_csv", "write_npz_aligned"]
+           "sha256_file", "trim_folder", "write_csv", "write_npy_filled", "write_npz_aligned"]
 
 
 def fsync_dir(folder: Path) -> None:
@@ -165,6 +166,34 @@ def write_npz_aligned(fh: IO[bytes], arrays: dict[str, np.ndarray]) -> None:
             info.extra = struct.pack("<HH", _PADDING_ID, -fixed % _ALIGN) + bytes(-fixed % _ALIGN)
             with archive.open(info, "w", force_zip64=True) as member:
                 np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+
+
+def write_npy_filled(path: Path, shape: tuple[int, ...], dtype: Any,
+                     fill: Callable[[np.ndarray], None]) -> np.ndarray:
+    """Write an ``.npy`` file of ``shape`` and ``dtype`` whose values ``fill`` puts into the
+    array it is given: the file itself, memory-mapped (written atomically, as
+    :class:`atomic_open`). Returns the finished file, mapped read-only.
+
+    A table of a gigabyte is then never held in this process's own memory: what ``fill``
+    writes goes to the file's pages, which the system writes out and may drop, as it may the
+    pages of the mapping returned. If ``fill`` raises, no file is left."""
+    dtype = np.dtype(dtype)
+    with atomic_open(path, "w+b") as fh:
+        np.lib.format.write_array_header_1_0(fh, {"descr": np.lib.format.dtype_to_descr(dtype),
+                                                  "fortran_order": False, "shape": shape})
+        offset = fh.tell()
+        nbytes = math.prod(shape) * dtype.itemsize
+        fh.truncate(offset + nbytes)
+        fh.flush()
+        if nbytes:
+            table = np.memmap(fh, dtype=dtype, mode="r+", offset=offset, shape=shape)
+            fill(table)
+            table.flush()
+            del table
+        else:
+            fill(np.empty(shape, dtype=dtype))
+    mapped = np.load(path, mmap_mode="r", allow_pickle=False)
+    return np.asarray(mapped)
 
 
 def read_npz_mapped(path: Path) -> dict[str, np.ndarray]:

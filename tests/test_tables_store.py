@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from scipy.sparse.csgraph import dijkstra
 
 from sim.engine.core import simulate
-from sim.fileio import read_npz_mapped, write_npz_aligned
+from sim.fileio import read_npz_mapped, write_npy_filled, write_npz_aligned
 from sim.world.demand import generate_incidents
 from sim.world.prepare import _changes, slots_of
 
@@ -89,6 +89,11 @@ def test_a_second_world_reads_the_stored_tables_and_finds_the_same_records(tmp_p
         want = [[u for u in np.argsort(row, kind="stable").tolist() if parkable[u]] for row in eta]
         parked = second.post_order("two_posts", fleet.post, period, only=parkable)
         assert parked.tolist() == want
+        for k, lp in enumerate(fleet.loops):  # times from every loop node, built into a file
+            rows, nodes = second.loop_rows("two_posts", k, period)
+            want = dijkstra(oracles[lp.unit_type].forward, directed=True, indices=nodes)
+            np.testing.assert_array_equal(rows, want.astype(np.float32))
+        assert not second.loop_table("two_posts", period)[0].flags.writeable
         low, loop = second.loop_rank("two_posts", period)
         for k, lp in enumerate(fleet.loops):
             rows = dijkstra(oracles[lp.unit_type].forward, directed=True,
@@ -268,3 +273,30 @@ def test_stored_search_inputs_of_other_node_positions_are_not_taken(tmp_path):
     assert not oracle._import_goal({k: v for k, v in arrays.items() if k != "goal_lm"})
     assert not oracle._import_goal({**arrays, "goal_indices": arrays["goal_indices"][:-1]})
     assert oracle._goal is None
+
+
+def test_a_table_filled_into_its_file_is_the_table_and_a_failed_fill_leaves_no_file(tmp_path):
+    want = np.arange(24, dtype=np.float32).reshape(4, 6) * 1.5
+
+    def fill(table: np.ndarray) -> None:
+        assert table.shape == (4, 6) and table.dtype == np.float32 and table.flags.writeable
+        for j in range(6):  # column by column, as the loop columns are filled
+            table[:, j] = want[:, j]
+
+    path = tmp_path / "t.npy"
+    got = write_npy_filled(path, (4, 6), np.float32, fill)
+    np.testing.assert_array_equal(got, want)
+    assert got.dtype == np.float32 and not got.flags.writeable
+    np.testing.assert_array_equal(np.load(path), want)  # a plain .npy file
+
+    def broken(table: np.ndarray) -> None:
+        table[0, 0] = 1.0
+        raise RuntimeError("no more")
+
+    try:
+        write_npy_filled(tmp_path / "u.npy", (4, 6), np.float32, broken)
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("the fill's error was swallowed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.npy"]

@@ -38,7 +38,13 @@ from typing import TypeVar, cast
 import numpy as np
 from scipy.sparse.csgraph import dijkstra
 
-from sim.fileio import atomic_open, read_npz_mapped, trim_folder, write_npz_aligned
+from sim.fileio import (
+    atomic_open,
+    read_npz_mapped,
+    trim_folder,
+    write_npy_filled,
+    write_npz_aligned,
+)
 from sim.network.graph import RoadNetwork
 from sim.network.oracle import TravelTimeOracle, edge_times
 from sim.quantities import format_distance, parse_memory
@@ -386,8 +392,7 @@ class World:
                        + b";" for oracle, nodes in blocks)
         total = sum(len(nodes) for _, nodes in blocks)
 
-        def build() -> np.ndarray:
-            cols = np.empty((self.net.n_nodes, total), dtype=np.float32)
+        def fill(cols: np.ndarray) -> None:
             base = 0
             for oracle, nodes in blocks:
                 for lo in range(0, len(nodes), _SOURCES_AT_ONCE):
@@ -395,18 +400,23 @@ class World:
                     cols[:, base + lo:base + lo + len(part)] = dijkstra(
                         oracle.forward, directed=True, indices=part).T
                 base += len(nodes)
-            return cols
 
-        return self._stored_table("loop-cols", key, build, (self.net.n_nodes, total),
-                                  np.float32)
+        return self._stored_table("loop-cols", key, None, (self.net.n_nodes, total), np.float32,
+                                  fill=fill)
 
-    def _stored_table(self, name: str, key: bytes, build: Callable[[], np.ndarray],
-                      shape: tuple[int, ...], dtype: type) -> np.ndarray:
+    def _stored_table(self, name: str, key: bytes, build: Callable[[], np.ndarray] | None,
+                      shape: tuple[int, ...], dtype: type,
+                      fill: Callable[[np.ndarray], None] | None = None) -> np.ndarray:
         """A one-time table of ``shape`` and ``dtype``, read-only: read from ``tables_dir`` when
         an earlier process stored it under the same ``key`` (a checksum of everything it is
         computed from names the file), else built and stored. Stored tables are memory-mapped,
         so processes on the machine share their pages. A file that cannot be read or written,
-        or holds another shape or type, costs only the build."""
+        or holds another shape or type, costs only the build.
+
+        The table comes from ``build()``, or, for a large one, from ``fill``, which writes it
+        into the array it is given: then it is built straight into its file
+        (:func:`~sim.fileio.write_npy_filled`), never in this process's own memory (the
+        100,000-node grid's loop columns are 1.1 GB a speed profile)."""
         path = None
         if self.tables_dir is not None:
             path = self.tables_dir / f"{name}-{hashlib.sha256(key).hexdigest()[:32]}.npy"
@@ -417,6 +427,20 @@ class World:
                     return stored
             except (OSError, ValueError, EOFError):
                 pass
+        if fill is not None:
+            if path is not None:
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    filled = write_npy_filled(path, shape, dtype, fill)
+                    self._trim(path)
+                    return filled
+                except OSError:
+                    pass
+            held: np.ndarray = np.empty(shape, dtype=dtype)
+            fill(held)
+            held.setflags(write=False)
+            return held
+        assert build is not None
         table = build()
         assert table.shape == shape and table.dtype == dtype, (name, table.shape, table.dtype)
         table.setflags(write=False)
