@@ -77,6 +77,18 @@ def reference_rate(world, layout: str, inc) -> tuple[float, int]:
     return time.perf_counter() - t0, len(inc)
 
 
+def _resident_now() -> str:
+    """What is resident now, split into this process's own memory and the pages of mapped
+    files (the stored tables: shared with other processes, and the system may drop them), where
+    the system tells (Linux)."""
+    try:
+        status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+        own, files = (int(status[k].split()[0]) / 1024.0 for k in ("RssAnon", "RssFile"))
+    except (OSError, KeyError, ValueError):
+        return ""
+    return f"; resident at the end: {own:,.0f} MB own, {files:,.0f} MB of mapped files"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--days", type=float, default=365.0)
@@ -144,7 +156,7 @@ def main() -> int:
               f"   searches {result.searches:,}")
     print(f"worst ratio: {worst:.2f}")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print(f"peak memory (RSS): {peak_mb:,.0f} MB")
+    print(f"peak memory (RSS): {peak_mb:,.0f} MB{_resident_now()}")
     return 0
 
 
