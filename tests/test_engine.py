@@ -348,7 +348,6 @@ def test_kernels_called_directly_give_the_records_of_calls_through_numba_dispatc
     (tmp_path / "direct").mkdir()
     (tmp_path / "typed").mkdir()
     direct = records("direct")
-    through = []
     with monkeypatch.context() as m:
         for module in (core, oracle_module):
             m.setattr(module, "compiled_for", lambda fn, *args: fn)
