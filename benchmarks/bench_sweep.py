@@ -88,7 +88,7 @@ def main() -> int:
     serial = two = None
     with get_context("fork" if sys.platform.startswith("linux") else "spawn").Pool(2) as spin:
         spin.map(_spin, [1, 1])  # both warm
-        spinners = {p.pid for p in spin._pool}  # (alive until the end: not in RUSAGE_CHILDREN)
+        spinners = {p.pid for p in active_children()}  # (alive to the end: not in RUSAGE_CHILDREN)
         for r in range(args.repeat):
             for w in ((1, 2) if r % 2 == 0 else (2, 1)):
                 own, kids = _cpu_s(), _cpu_s(resource.RUSAGE_CHILDREN)

@@ -176,15 +176,21 @@ def write_npy_filled(path: Path, shape: tuple[int, ...], dtype: Any,
 
     A table of a gigabyte is then never held in this process's own memory: what ``fill``
     writes goes to the file's pages, which the system writes out and may drop, as it may the
-    pages of the mapping returned. If ``fill`` raises, no file is left."""
+    pages of the mapping returned. If ``fill`` raises, or the disk has no room for the file
+    (an ``OSError`` before ``fill`` runs), no file is left."""
     dtype = np.dtype(dtype)
     with atomic_open(path, "w+b") as fh:
         np.lib.format.write_array_header_1_0(fh, {"descr": np.lib.format.dtype_to_descr(dtype),
                                                   "fortran_order": False, "shape": shape})
         offset = fh.tell()
         nbytes = math.prod(shape) * dtype.itemsize
-        fh.truncate(offset + nbytes)
         fh.flush()
+        if nbytes and hasattr(os, "posix_fallocate"):
+            # the blocks are taken now: a full disk is an OSError here, not a SIGBUS when a
+            # page of the mapping is first written
+            os.posix_fallocate(fh.fileno(), offset, nbytes)
+        else:
+            fh.truncate(offset + nbytes)
         if nbytes:
             table = np.memmap(fh, dtype=dtype, mode="r+", offset=offset, shape=shape)
             fill(table)

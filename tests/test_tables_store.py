@@ -300,3 +300,25 @@ def test_a_table_filled_into_its_file_is_the_table_and_a_failed_fill_leaves_no_f
     else:
         raise AssertionError("the fill's error was swallowed")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.npy"]
+
+
+def test_a_table_with_no_room_on_the_disk_is_refused_before_it_is_filled(tmp_path, monkeypatch):
+    """Pages of a mapped file without blocks behind them would kill the process with SIGBUS
+    when first written on a full disk: the blocks are taken first, and a full disk is an
+    OSError, with no file left and nothing filled."""
+    import errno
+
+    import sim.fileio as fileio
+
+    def full(fd: int, offset: int, length: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(fileio.os, "posix_fallocate", full, raising=False)
+    filled = []
+    try:
+        write_npy_filled(tmp_path / "t.npy", (4, 6), np.float32, filled.append)
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+    else:
+        raise AssertionError("a full disk went unnoticed")
+    assert not filled and list(tmp_path.iterdir()) == []

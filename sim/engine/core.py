@@ -302,10 +302,10 @@ class Engine:
         """
         period = self._period_list[minute]
         slot = self._slot_list[minute]
-        bound = self._tables[period][slot]
-        if bound is None:
-            bound = self._tables_of(period, slot)
-        tables, offers_of = bound
+        pair = self._tables[period][slot]
+        if pair is None:
+            pair = self._tables_of(period, slot)
+        tables, offers_of = pair
         blocked = self._blocked_b
         for u in exclude:
             blocked[u] |= 2
@@ -382,9 +382,9 @@ class Engine:
             traj.anchor_a, low, loop_order, rows, row_of, traj.flat_node, traj.flat_cum,
             self._loop_base_a, self._cycle_a, self._loop_ptr, self._loop_units_a, self._top,
             self._offers, self._transit)
-        bound = self._tables[period][slot] = (tables, compiled_for(unit_offers, 0, 0.0, 1, 0,
-                                                                   tables))
-        return bound
+        pair = self._tables[period][slot] = (tables, compiled_for(unit_offers, 0, 0.0, 1, 0,
+                                                                  tables))
+        return pair
 
     def _loop_tables_of(self, period: int) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                      np.ndarray]:

@@ -182,14 +182,12 @@ class World:
             oracles = self.period_oracles[period]
             stored = self._posts_key(layout, posts, period)
 
-            def build() -> np.ndarray:
-                out = np.empty((self.net.n_nodes, len(fleet)))
+            def fill(out: np.ndarray) -> None:
                 for u, (utype, post) in enumerate(zip(fleet.unit_type, posts, strict=True)):
                     out[:, u] = oracles[utype].from_node(int(post))
-                return out
 
             table = self._post_times[key] = self._stored_table(
-                "post-times", stored, build, (self.net.n_nodes, len(fleet)), np.float64)
+                "post-times", stored, fill, (self.net.n_nodes, len(fleet)), np.float64)
         return table
 
     def post_order(self, layout: str, posts: np.ndarray | None = None, period: int = 0,
@@ -221,7 +219,7 @@ class World:
                     return np.ascontiguousarray(full[mask[full]].reshape(full.shape[0], width))
 
             order = self._post_order[key] = self._stored_table(
-                name, stored, make, (self.net.n_nodes, width), dtype)
+                name, stored, _whole(make), (self.net.n_nodes, width), dtype)
         return order
 
     def loop_table(self, layout: str, period: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -311,13 +309,12 @@ class World:
                               for lp in loops)
             shape = (self.net.n_nodes, len(loops))
             order = self._stored_table(
-                "loop-rank", stored, lambda: np.ascontiguousarray(
-                    np.argsort(self.loop_min(layout, period), axis=0, kind="stable").T),
+                "loop-rank", stored, _whole(lambda: np.argsort(self.loop_min(layout, period),
+                                                               axis=0, kind="stable").T),
                 shape, np.int64)
             low = self._stored_table(
-                "loop-low", stored, lambda: np.ascontiguousarray(
-                    np.take_along_axis(self.loop_min(layout, period), order.T, axis=0).T),
-                shape, np.float32)
+                "loop-low", stored, _whole(lambda: np.take_along_axis(
+                    self.loop_min(layout, period), order.T, axis=0).T), shape, np.float32)
             hit = self._loop_rank[key] = (low, order)
         return hit
 
@@ -340,8 +337,8 @@ class World:
                 + np.asarray(lp.waypoints, dtype=np.int64).tobytes() + b"|"
                 + np.asarray(lp.cum, dtype=np.float64).tobytes() + b";" for lp in (loops[j] for j in mine))
             table = self._stored_table(
-                "rejoin", stored, lambda: np.stack([_rejoin_rows(loops[j], oracle, nearest)
-                                                    for j in mine]),
+                "rejoin", stored, _whole(lambda: np.stack([_rejoin_rows(loops[j], oracle, nearest)
+                                                           for j in mine])),
                 (len(mine), 3, self.net.n_nodes), np.float64)
             tables = self._rejoin[key] = {}
             for i, j in enumerate(mine):
@@ -401,22 +398,19 @@ class World:
                         oracle.forward, directed=True, indices=part).T
                 base += len(nodes)
 
-        return self._stored_table("loop-cols", key, None, (self.net.n_nodes, total), np.float32,
-                                  fill=fill)
+        return self._stored_table("loop-cols", key, fill, (self.net.n_nodes, total), np.float32)
 
-    def _stored_table(self, name: str, key: bytes, build: Callable[[], np.ndarray] | None,
-                      shape: tuple[int, ...], dtype: type,
-                      fill: Callable[[np.ndarray], None] | None = None) -> np.ndarray:
+    def _stored_table(self, name: str, key: bytes, fill: Callable[[np.ndarray], None],
+                      shape: tuple[int, ...], dtype: type) -> np.ndarray:
         """A one-time table of ``shape`` and ``dtype``, read-only: read from ``tables_dir`` when
         an earlier process stored it under the same ``key`` (a checksum of everything it is
-        computed from names the file), else built and stored. Stored tables are memory-mapped,
-        so processes on the machine share their pages. A file that cannot be read or written,
-        or holds another shape or type, costs only the build.
-
-        The table comes from ``build()``, or, for a large one, from ``fill``, which writes it
-        into the array it is given: then it is built straight into its file
-        (:func:`~sim.fileio.write_npy_filled`), never in this process's own memory (the
-        100,000-node grid's loop columns are 1.1 GB a speed profile)."""
+        computed from names the file), else made by ``fill``, which writes it into the array it
+        is given, and stored. Stored tables are memory-mapped, so processes on the machine share
+        their pages, and a new one is filled straight into its file
+        (:func:`~sim.fileio.write_npy_filled`): the 100,000-node grid's loop columns, 1.1 GB a
+        speed profile, are never held in this process's own memory. A file that cannot be read
+        or written, or holds another shape or type, costs only the fill (twice, if the disk
+        failed while it was filling)."""
         path = None
         if self.tables_dir is not None:
             path = self.tables_dir / f"{name}-{hashlib.sha256(key).hexdigest()[:32]}.npy"
@@ -427,33 +421,25 @@ class World:
                     return stored
             except (OSError, ValueError, EOFError):
                 pass
-        if fill is not None:
-            if path is not None:
-                try:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    filled = write_npy_filled(path, shape, dtype, fill)
-                    self._trim(path)
-                    return filled
-                except OSError:
-                    pass
-            held: np.ndarray = np.empty(shape, dtype=dtype)
-            fill(held)
-            held.setflags(write=False)
-            return held
-        assert build is not None
-        table = build()
-        assert table.shape == shape and table.dtype == dtype, (name, table.shape, table.dtype)
-        table.setflags(write=False)
-        if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                with atomic_open(path, "wb") as fh:
-                    np.save(fh, table, allow_pickle=False)
+                filled = write_npy_filled(path, shape, dtype, fill)
                 self._trim(path)
+                return filled
             except OSError:
                 pass
-        return table
+        held: np.ndarray = np.empty(shape, dtype=dtype)
+        fill(held)
+        held.setflags(write=False)
+        return held
 
+def _whole(build: Callable[[], np.ndarray]) -> Callable[[np.ndarray], None]:
+    """A fill for :meth:`World._stored_table` from a function that returns the whole table."""
+    def fill(out: np.ndarray) -> None:
+        table = build()
+        assert table.shape == out.shape and table.dtype == out.dtype, (table.shape, table.dtype)
+        out[...] = table
+    return fill
 
 def _changes(post_table: np.ndarray) -> np.ndarray:
     """The rows of ``post_table`` (``[minute, unit]``) where some unit's post changes, the first
