@@ -272,6 +272,18 @@ def test_shipped_synthetic_log_reports_its_corrupt_rows() -> None:
     assert len(log) > 2000
 
 
+def test_the_shipped_log_is_what_the_generator_writes(tmp_path: Path) -> None:
+    """The shipped 14-day log, its answer key and its true scenario are what the generator
+    writes today (under a second): a change to the engine or the default scenario that changes
+    them must regenerate them. (Among the slow tests, this went unseen once: the horizon
+    cool-down gave the last calls arrival times, which moved the corrupt rows.)"""
+    shipped = DEFAULT_SCENARIO.parent / "history" / "synthetic"
+    paths = write_synthetic(tmp_path, SynthOptions(days=14))
+    for key, name in (("calls", "calls.csv"), ("corrupt", "corrupt_rows.json"),
+                      ("truth", "truth.yaml")):
+        assert paths[key].read_bytes() == (shipped / name).read_bytes(), name
+
+
 def test_run_replay_command_writes_the_replay_note(synth: dict, tmp_path: Path) -> None:
     from sim.brief.fit_report import history_notes
 

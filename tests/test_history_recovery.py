@@ -155,10 +155,3 @@ def test_backtest_accepts_the_true_model_and_rejects_a_wrong_one(fitted: dict, t
     refit = backtest(fitted["prior"], log, fitted["world"], train=train, test=test,
                      out_dir=tmp_path, refit=True, reps=2)
     assert refit["verdict"] == "consistent"
-
-
-def test_the_shipped_log_is_what_the_generator_writes(tmp_path: Path) -> None:
-    shipped = DEFAULT_SCENARIO.parent / "history" / "synthetic"
-    paths = write_synthetic(tmp_path, SynthOptions(days=14))
-    assert paths["calls"].read_bytes() == (shipped / "calls.csv").read_bytes()
-    assert paths["corrupt"].read_bytes() == (shipped / "corrupt_rows.json").read_bytes()
