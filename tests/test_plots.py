@@ -150,6 +150,20 @@ def test_bar_labels_and_curve_legends_equal_the_summary(tiny):
     plots.close(fig)
 
 
+def test_every_day_average_line_is_inside_its_panel(tiny):
+    """The dotted day-average lines sit at summary.csv's utilisation (12.3% and 45.6% here), and
+    the panel's scale holds them even where every hourly point is lower (the 45.6% line was once
+    drawn above the top of the panel, out of sight)."""
+    figs = _figures(tiny, "en")
+    _, axes = figs["hours"]
+    lines = [ln for ln in axes[2].get_lines() if ln.get_linestyle() == ":"]
+    assert sorted(round(float(ln.get_ydata()[0]), 6) for ln in lines) == [12.3, 45.6]
+    low, high = axes[2].get_ylim()
+    assert all(low <= float(ln.get_ydata()[0]) <= high for ln in lines)
+    for fig, _ in figs.values():
+        plots.close(fig)
+
+
 def test_hex_cells_count_every_incident_and_line_up():
     rng = np.random.default_rng(1)
     x, y = rng.uniform(-3, 3, 500), rng.uniform(-2, 2, 500)

@@ -194,8 +194,10 @@ def plot_by_hour(profiles: dict[str, dict[str, np.ndarray]], scenario: Scenario,
     axes[1].set_ylabel(tr("hour_compliance", lang))
     axes[1].set_ylim(0, 105)
     axes[2].set_ylabel(tr("hour_util", lang))
+    # the scale holds every hourly point and every day-average line drawn
     top = max([float(np.nanmax(p["utilisation"])) for p in profiles.values()
-               if np.isfinite(p["utilisation"]).any()] or [0.1])
+               if np.isfinite(p["utilisation"]).any()]
+              + [line.get_ydata()[0] / 100 for line in averages] or [0.1])
     axes[2].set_ylim(0, min(105.0, max(5.0, top * 100 * 1.2)))
     if patrol:
         axes[3].set_ylabel(tr("hour_patrol", lang))
