@@ -1,0 +1,93 @@
+"""Golden figures: every chart and map of the brief, drawn from the tiny scenario's fixed records
+(:mod:`tests.test_plots`: no simulation), against reviewed PNGs in ``tests/data/golden/``.
+
+The other figure tests check what a figure says (titles, labels, the numbers on the bars); these
+catch what it looks like: a legend that moved over the data, a colour scale that changed, a map
+drawn off its frame. The comparison is matplotlib's own (:func:`compare_images`: the RMS of
+the pixel differences, 0-255), with a small tolerance for the anti-aliasing of another
+matplotlib release; a failure leaves the new image and the difference beside the test's
+temporary folder, named in the message.
+
+When a figure changes on purpose, look at the new images, then write them as the new goldens::
+
+    POLICE_SIM_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_golden_figures.py
+
+(each test then writes its golden and is skipped, so that an update never passes as a check).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.testing.compare import compare_images
+
+from sim.viz import plots
+
+from .conftest import tiny_scenario, world_for
+from .test_plots import _figures
+
+GOLDEN = Path(__file__).parent / "data" / "golden"
+NAMES = ("layout_map", "coverage", "compliance_map", "difference", "cdf", "bars", "hours")
+DPI = 50
+TOL = 2.0
+"""Largest RMS pixel difference (0-255) that passes. A bar 5 points lower, a moved legend or one
+recoloured map cell measures 8.6, 8.7 and 18 on these images (test below); renderings of one figure by one
+matplotlib are identical (0)."""
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory):
+    return world_for(tmp_path_factory.mktemp("tiny_golden"), tiny_scenario("grid.osm"))
+
+
+@pytest.fixture(scope="module")
+def figures(tiny):
+    return {**_figures(tiny, "en"), **{f"{k}_zh": v for k, v in _figures(tiny, "zh").items()
+                                        if k in ("bars", "compliance_map")}}
+
+
+def _drawn(fig, folder: Path, name: str) -> Path:
+    """``fig`` as the brief saves it (which closes it), at :data:`DPI`."""
+    plots.save_figure(fig, folder / name, ("png",), dpi=DPI)
+    return folder / f"{name}.png"
+
+
+@pytest.mark.parametrize("name", [*NAMES, "bars_zh", "compliance_map_zh"])
+def test_figure_looks_as_reviewed(figures, tmp_path: Path, name: str) -> None:
+    fig, _ = figures[name]
+    new = _drawn(fig, tmp_path, name)
+    golden = GOLDEN / f"{name}.png"
+    if os.environ.get("POLICE_SIM_UPDATE_GOLDEN"):
+        GOLDEN.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(new, golden)
+        pytest.skip(f"wrote {golden}")
+    assert golden.exists(), f"no golden for {name}: write it (see this module's docstring)"
+    err = compare_images(str(golden), str(new), tol=TOL)
+    assert err is None, err
+
+
+def test_the_tolerance_catches_a_changed_figure(tiny, tmp_path: Path) -> None:
+    """A figure that differs in one detail a reader would see fails the comparison (fresh
+    figures, changed before they are drawn): one bar 5 points lower, the legend in another
+    corner, one map cell recoloured."""
+    figs = _figures(tiny, "en")
+    _, ax = figs["bars"]
+    bar = max((p for p in ax.patches if p.get_height() > 0), key=lambda p: p.get_height())
+    bar.set_height(bar.get_height() - 5.0)
+    _, axes = figs["cdf"]
+    np.atleast_1d(axes)[0].get_legend().set_loc("center")
+    _, ax = figs["compliance_map"]
+    cells = next(c for c in ax.collections if len(c.get_paths()) > 3)  # the hexagons
+    shares = np.array(cells.get_array(), dtype=float)
+    shares[int(np.argmin(shares))] = 100.0  # the worst cell drawn as the best
+    cells.set_array(shares)
+    for name in ("bars", "cdf", "compliance_map"):
+        err = compare_images(str(GOLDEN / f"{name}.png"),
+                             str(_drawn(figs[name][0], tmp_path, name)), tol=0, in_decorator=True)
+        assert err is not None and float(err["rms"]) > TOL, (name, err)
+    for name in ("layout_map", "coverage", "difference", "hours"):
+        plots.close(figs[name][0])
