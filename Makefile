@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP_FLAGS := --disable-pip-version-check --quiet
 
-.PHONY: run test lint test-slow bench validate clean
+.PHONY: run test lint test-slow golden bench validate clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ test: lint
 
 test-slow: $(VENV)/.installed-test
 	$(PY) -m pytest -m slow
+
+# write the golden figures anew (after a change on purpose: look at the new images first)
+golden: $(VENV)/.installed-test
+	POLICE_SIM_UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_golden_figures.py
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_engine.py

@@ -8,9 +8,8 @@ the pixel differences, 0-255), with a small tolerance for the anti-aliasing of a
 matplotlib release; a failure leaves the new image and the difference beside the test's
 temporary folder, named in the message.
 
-When a figure changes on purpose, look at the new images, then write them as the new goldens::
-
-    POLICE_SIM_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_golden_figures.py
+When a figure changes on purpose, look at the new images, then write them as the new goldens
+with ``make golden`` (which sets ``POLICE_SIM_UPDATE_GOLDEN=1`` for this module)
 
 (each test then writes its golden and is skipped, so that an update never passes as a check).
 """
