@@ -5,13 +5,12 @@ The other figure tests check what a figure says (titles, labels, the numbers on 
 catch what it looks like: a legend that moved over the data, a colour scale that changed, a map
 drawn off its frame. The comparison is matplotlib's own (:func:`compare_images`: the RMS of
 the pixel differences, 0-255), with a small tolerance for the anti-aliasing of another
-matplotlib release; a failure leaves the new image and the difference beside the test's
+matplotlib release; a failure leaves the new image and the difference in the test's
 temporary folder, named in the message.
 
 When a figure changes on purpose, look at the new images, then write them as the new goldens
-with ``make golden`` (which sets ``POLICE_SIM_UPDATE_GOLDEN=1`` for this module)
-
-(each test then writes its golden and is skipped, so that an update never passes as a check).
+with ``make golden``, which sets ``POLICE_SIM_UPDATE_GOLDEN=1`` for this module: each test then
+writes its golden and is skipped, so that an update never passes as a check.
 """
 
 from __future__ import annotations
