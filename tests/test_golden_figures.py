@@ -11,16 +11,24 @@ temporary folder, named in the message.
 When a figure changes on purpose, look at the new images, then write them as the new goldens
 with ``make golden``, which sets ``POLICE_SIM_UPDATE_GOLDEN=1`` for this module: each test then
 writes its golden and is skipped, so that an update never passes as a check.
+
+The goldens are drawn by one matplotlib release (and its FreeType), written down in
+``tests/data/golden/drawn_with.json``. Another release may shift anti-aliasing or text a little
+more than the tolerance: the comparison is then skipped with a message that names both, rather
+than failing a check that the code did not break.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pytest
+from matplotlib import ft2font
 from matplotlib.testing.compare import compare_images
 
 from sim.viz import plots
@@ -29,6 +37,8 @@ from .conftest import tiny_scenario, world_for
 from .test_plots import _figures
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
+DRAWN_WITH = GOLDEN / "drawn_with.json"
+RENDERER = {"matplotlib": matplotlib.__version__, "freetype": ft2font.__freetype_version__}
 NAMES = ("layout_map", "coverage", "compliance_map", "difference", "cdf", "bars", "hours")
 DPI = 50
 TOL = 2.0
@@ -62,8 +72,13 @@ def test_figure_looks_as_reviewed(figures, tmp_path: Path, name: str) -> None:
     if os.environ.get("POLICE_SIM_UPDATE_GOLDEN"):
         GOLDEN.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(new, golden)
+        DRAWN_WITH.write_text(json.dumps(RENDERER, indent=1, sort_keys=True) + "\n")
         pytest.skip(f"wrote {golden}")
     assert golden.exists(), f"no golden for {name}: write it (see this module's docstring)"
+    drawn_with = json.loads(DRAWN_WITH.read_text())
+    if drawn_with != RENDERER:
+        pytest.skip(f"the goldens were drawn with {drawn_with}, this is {RENDERER}: look at the "
+                    f"figures and write new goldens (make golden)")
     err = compare_images(str(golden), str(new), tol=TOL)
     assert err is None, err
 
