@@ -131,7 +131,6 @@ def main() -> int:
     print(f"presence sampling every {s.patrol.presence_sample / 60:g} min, shifts, congestion "
           f"periods: {world.n_periods - 1}, as `make run` runs each piece (simulate())")
     layouts = args.layout or list(s.run.layouts)
-    oracles = list({id(o): o for po in world.period_oracles for o in po.values()}.values())
     worst = math.inf
     for layout in layouts:
         # the first run of a layout builds its one-time tables (post tables per period, loop
@@ -147,17 +146,15 @@ def main() -> int:
         for _ in range(args.rounds):
             one, n = reference_rate(world, layout, inc)
             ref_s = min(ref_s, one)
-            goal0 = sum(o.goal_searches for o in oracles)
             t0 = time.perf_counter()
             result = simulate(world, layout, inc, 0)
             full_s = min(full_s, time.perf_counter() - t0)
-            goal = sum(o.goal_searches for o in oracles) - goal0
         ref_rate = n / ref_s
         ratio = n / full_s / ref_rate
         worst = min(worst, ratio)
         print(f"{layout:32s} reference {ref_rate:9,.0f}/s   engine {n / full_s:9,.0f}/s "
               f"({full_s:5.2f} s; first run {first_s:5.2f} s)   ratio {ratio:.2f} [target >= 0.5]"
-              f"   searches: Dijkstra {result.searches:,}, goal-directed {goal:,}")
+              f"   searches: Dijkstra {result.searches:,}, goal-directed {result.goal_searches:,}")
     print(f"worst ratio: {worst:.2f}")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(f"peak memory (RSS): {peak_mb:,.0f} MB{_resident_now()}")

@@ -330,6 +330,7 @@ class EngineResult:
     assignments : every (incident, unit, assign_s, arrival_s, clear_s), for invariant checks.
     presence : presence samples (see :class:`Presence`).
     searches : Dijkstra searches the oracles ran during the run (for benchmarks).
+    goal_searches : goal-directed point-to-point searches they ran (for benchmarks).
     """
 
     records: RecordTable
@@ -342,6 +343,7 @@ class EngineResult:
     assignments: dict[str, np.ndarray]
     presence: Presence
     searches: int
+    goal_searches: int
 
 
 @dataclass(frozen=True, eq=False)

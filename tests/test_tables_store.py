@@ -322,3 +322,18 @@ def test_a_table_with_no_room_on_the_disk_is_refused_before_it_is_filled(tmp_pat
     else:
         raise AssertionError("a full disk went unnoticed")
     assert not filled and list(tmp_path.iterdir()) == []
+
+
+def test_a_run_counts_the_searches_its_oracles_ran(tmp_path):
+    """EngineResult.searches and .goal_searches (what bench_engine prints) are the oracles' own
+    counts over the run. A second run of a layout builds no one-time tables, so the run's counts
+    are all its oracles ran (the first run's table builds come before the run's window)."""
+    _, _, world = world_for(tmp_path, _data())
+    for layout in ("two_posts", "one_post"):
+        _run(world, layout)
+        before = [(o.searches, o.goal_searches) for o in _oracles(world)]
+        result, _ = _run(world, layout)
+        after = [(o.searches, o.goal_searches) for o in _oracles(world)]
+        assert result.searches == sum(a[0] - b[0] for a, b in zip(after, before, strict=True))
+        assert result.goal_searches == sum(a[1] - b[1] for a, b in zip(after, before, strict=True))
+        assert result.searches + result.goal_searches > 0  # (the counts are not trivially 0)

@@ -173,7 +173,7 @@ class Engine:
         self._past_horizon = False
         self._handed_all = False
         self._all_oracles = list({id(o): o for po in self.oracles_p for o in po}.values())
-        self._searches0 = sum(o.searches for o in self._all_oracles)
+        self._searches0 = self._search_counts()
         self.sample_presence = presence
         self.volunteers = np.array([r == "volunteer" for r in fleet.role], dtype=bool)
         vol_units = [u for u in range(n_units) if self.volunteers[u]]
@@ -839,6 +839,11 @@ class Engine:
             end = now + offset + float(self.oracles_p[period][u].to_node(target)[0][nxt])
             traj.start_transit(u, now + offset, nxt, target, end, period)
 
+    def _search_counts(self) -> tuple[int, int]:
+        """Dijkstra and goal-directed searches the oracles have run so far (for benchmarks)."""
+        return (sum(o.searches for o in self._all_oracles),
+                sum(o.goal_searches for o in self._all_oracles))
+
     def presence(self) -> Presence:
         """Presence (见警率) from the units' logged trajectories (:mod:`sim.engine.presence`)."""
         return sample_presence(self.traj, self.horizon, on=self.sample_presence)
@@ -868,7 +873,8 @@ class Engine:
             if self._volunteer_due:
                 self._volunteer_etas()
             presence = self.presence()
-            searches = sum(o.searches for o in self._all_oracles) - self._searches0
+            (d0, g0), (d1, g1) = self._searches0, self._search_counts()
+            searches = (d1 - d0, g1 - g0)
             keep = self.world.pinned_nodes()
             for o in self._all_oracles:  # what was cached for incident scenes serves one run
                 o.end_run(keep)

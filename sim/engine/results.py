@@ -93,9 +93,9 @@ class JobResults:
 
 
 def assemble(world: World, layout: str, inc: IncidentSet, replication: int, jobs: JobResults,
-             presence: Presence, searches: int, end_s: float) -> EngineResult:
-    """The engine result of one run that stopped at ``end_s`` (s; see
-    :class:`~sim.types.EngineResult`)."""
+             presence: Presence, searches: tuple[int, int], end_s: float) -> EngineResult:
+    """The engine result of one run that stopped at ``end_s`` (s), having run ``searches``
+    (Dijkstra, goal-directed; see :class:`~sim.types.EngineResult`)."""
     scenario = world.scenario
     fleet: Fleet = world.fleets[layout]
     h = end_s  # nothing later than the end of the run is recorded
@@ -201,7 +201,7 @@ def assemble(world: World, layout: str, inc: IncidentSet, replication: int, jobs
                         unit_busy_s=busy, unit_on_air_s=on_air, unit_busy_off_air_s=busy_off,
                         window_s=hi - lo, run_end_s=end_s,
                         dispatchable=fleet.dispatchable.copy(), assignments=assignments,
-                        presence=presence, searches=searches)
+                        presence=presence, searches=searches[0], goal_searches=searches[1])
 
 
 def target_met(arrival: np.ndarray, start: np.ndarray, target: np.ndarray, h: float) -> np.ndarray:
