@@ -174,7 +174,8 @@ def plot_by_hour(profiles: dict[str, dict[str, np.ndarray]], scenario: Scenario,
         axes[0].bar(hours, first["incidents_per_day"], width=0.85, color="0.7", zorder=2)
     axes[0].set_ylabel(tr("hour_calls", lang))
     handles: list[Any] = []
-    averages: list[Any] = []
+    averages: list[Any] = []  # the day-average lines, at ``day_means`` (shares)
+    day_means: list[float] = []
     for k, layout in enumerate(layouts):
         prof = profiles[layout]
         colour = OKABE_ITO[k % 8]
@@ -185,6 +186,7 @@ def plot_by_hour(profiles: dict[str, dict[str, np.ndarray]], scenario: Scenario,
         axes[2].plot(hours, prof["utilisation"] * 100, marker="o", ms=3.5, color=colour, lw=1.8)
         row = summary_row(summary, layout, "all")
         if row is not None and not math.isnan(row["utilisation"]):
+            day_means.append(row["utilisation"])
             averages.append(axes[2].axhline(
                 row["utilisation"] * 100, color=colour, ls=":", lw=1.4,
                 label=tr("hour_util_mean", lang, layout=name, value=pct(row["utilisation"], lang))))
@@ -196,8 +198,7 @@ def plot_by_hour(profiles: dict[str, dict[str, np.ndarray]], scenario: Scenario,
     axes[2].set_ylabel(tr("hour_util", lang))
     # the scale holds every hourly point and every day-average line drawn
     top = max([float(np.nanmax(p["utilisation"])) for p in profiles.values()
-               if np.isfinite(p["utilisation"]).any()]
-              + [line.get_ydata()[0] / 100 for line in averages] or [0.1])
+               if np.isfinite(p["utilisation"]).any()] + day_means or [0.1])
     axes[2].set_ylim(0, min(105.0, max(5.0, top * 100 * 1.2)))
     if patrol:
         axes[3].set_ylabel(tr("hour_patrol", lang))
