@@ -694,31 +694,45 @@ def test_presence_counts_police_and_volunteers_apart_as_a_sample_by_sample_count
 @given(seed=st.integers(0, 2**32 - 1), n_points=st.integers(1, 62))
 def test_cover_bits_matches_a_point_by_point_check(seed, n_points):
     """The compiled presence pass (each set bit visited by its index) against the plain rule:
-    a known position covers point j when its offset plus the time from its node to j is within
-    j's target. Many bits set per node, offsets zero and positive, unknown positions."""
-    from sim.engine.presence import _cover_bits, _point_bits
+    a known position of an on-air unit covers point j when its offset plus the time from its
+    node to j, in the sample's congestion period, is within j's target. Many bits set per node,
+    offsets zero and positive, unknown positions, two periods, units off the air."""
+    from sim.engine.presence import _count_by_hour, _cover_bits, _point_bits
 
     rng = np.random.default_rng(seed)
     n_nodes, n_units, n_samples = 40, 3, 50
-    rev = rng.uniform(0.0, 100.0, size=(n_points, n_nodes))
+    rev = rng.uniform(0.0, 100.0, size=(n_points, 2 * n_nodes))  # [point, period * node]
     targets = rng.uniform(20.0, 90.0, size=n_points)
     node = rng.integers(0, n_nodes, size=(n_units, n_samples))
     offset = np.where(rng.random((n_units, n_samples)) < 0.3, 0.0,
                       rng.uniform(0.0, 40.0, size=(n_units, n_samples)))
     known = rng.random((n_units, n_samples)) < 0.9
+    period = rng.integers(0, 2, size=n_samples)
+    minute = rng.integers(0, 1440, size=n_samples)
+    units = np.array([4, 0, 2], dtype=np.int64)  # the rows' unit numbers in the fleet
+    on_table = rng.random((1440, 5)) < 0.7  # [minute of day, unit]
     ((_, bits, sub, tgt),) = _point_bits(rev, targets)
     assert bits.tolist() == [sum(1 << j for j in range(n_points) if rev[j, v] <= targets[j])
-                             for v in range(n_nodes)]  # (bit 61 too: the sign stays clear)
-    out = np.zeros(n_samples, dtype=np.int64)
-    _cover_bits(bits, sub, tgt, node, offset, known, out)
-    for t in range(n_samples):
-        expect = 0
-        for u in range(n_units):
-            if known[u, t]:
-                for j in range(n_points):
-                    if rev[j, node[u, t]] + offset[u, t] <= targets[j]:
-                        expect |= 1 << j
-        assert int(out[t]) == expect
+                             for v in range(2 * n_nodes)]  # (bit 61 too: the sign stays clear)
+    hours = rng.integers(0, 24, size=n_samples)
+    for has_shifts in (False, True):
+        out = np.zeros(n_samples, dtype=np.int64)
+        _cover_bits(bits, sub, tgt, node, offset, known, period * n_nodes, has_shifts, on_table,
+                    minute, units, out)
+        counts = np.zeros((n_points + 3, 24), dtype=np.int64)
+        _count_by_hour(out, hours, 3, counts)
+        expect_counts = np.zeros_like(counts)
+        for t in range(n_samples):
+            expect = 0
+            for u in range(n_units):
+                if known[u, t] and (not has_shifts or on_table[minute[t], units[u]]):
+                    for j in range(n_points):
+                        if rev[j, period[t] * n_nodes + node[u, t]] + offset[u, t] <= targets[j]:
+                            expect |= 1 << j
+            assert int(out[t]) == expect
+            for j in range(n_points):  # each covered point counts once in its sample's hour
+                expect_counts[3 + j, hours[t]] += (expect >> j) & 1
+        assert counts.tolist() == expect_counts.tolist()
 
 
 def test_volunteer_arrival_of_each_minor_job_is_the_earliest_on_air_volunteer(tmp_path):

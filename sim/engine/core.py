@@ -39,6 +39,7 @@ import gc
 import heapq
 from collections.abc import Callable, Generator
 from collections.abc import Set as AbstractSet
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -71,6 +72,11 @@ __all__ = ["JOB", "LOOP", "PARK", "TRANSIT", "Engine", "EngineResult", "Presence
 
 _INF = float("inf")
 _NONE: frozenset[int] = frozenset()
+
+
+_offer: Callable[[tuple[int, float, float, bool, bool]], Offer] = partial(tuple.__new__, Offer)
+"""``_offer(fields)`` is ``Offer(*fields)`` without the Python frame of a named tuple's
+constructor (the hot path makes one per unit sent)."""
 
 
 class Engine:
@@ -219,6 +225,9 @@ class Engine:
         # the callbacks of the clearance and hand-over events, bound once
         self._on_cleared: Callable[[simpy.Event], None] = self._cleared
         self._on_hand_on: Callable[[simpy.Event], None] = self._hand_on
+        # per congestion period, set of posts and unit with a post: the times to it from each node
+        self._home_rows: list[list[list[memoryview | None]]] = [
+            [[None] * n_units for _ in slot_posts] for _ in range(n_periods)]
         # per congestion period and looping unit: where it rejoins its loop from each node
         self._rejoin: list[list[tuple[memoryview, memoryview, memoryview] | None]] = [
             [None] * n_units for _ in range(n_periods)]
@@ -306,19 +315,33 @@ class Engine:
         if pair is None:
             pair = self._tables_of(period, slot)
         tables, offers_of = pair
-        blocked = self._blocked_b
-        for u in exclude:
-            blocked[u] |= 2
-        n, n_transit, eta, unit, nxt, offset = offers_of(node, now, min(k, self._k_max), minute,
-                                                         tables)
-        for u in exclude:
-            blocked[u] &= 1
+        if exclude:
+            blocked = self._blocked_b
+            for u in exclude:
+                blocked[u] |= 2
+            n, n_transit, eta, unit, nxt, offset = offers_of(node, now, min(k, self._k_max),
+                                                             minute, tables)
+            for u in exclude:
+                blocked[u] &= 1
+        else:
+            n, n_transit, eta, unit, nxt, offset = offers_of(node, now, min(k, self._k_max),
+                                                             minute, tables)
         # the rows come sorted (later ones are never among the k earliest); the first came back
         # with the counts, so that the common dispatch of one unit reads no array
         n = min(n, k)
-        rows = [(eta, unit, nxt, offset)] if n == 1 else self._offers[:n].tolist()
         if not n_transit and not (urgent and self.divert and self._on_minor):
-            return self._lookup_offers(rows)  # every candidate's arrival was a lookup
+            # every candidate's arrival was a lookup
+            if n != 1:
+                return self._lookup_offers(self._offers[:n].tolist())
+            if eta == _INF:
+                return []
+            u = int(unit)  # the common dispatch: one unit, read off the first row
+            if nxt < 0:
+                turn = self._turnout[u]
+                return [_offer((u, turn, eta - turn, False, False))]
+            self._seen[u] = (int(nxt), offset)  # where it was found: a unit sent leaves there
+            return [_offer((u, 0.0, eta, True, False))]
+        rows = [(eta, unit, nxt, offset)] if n == 1 else self._offers[:n].tolist()
         best: list[tuple[float, int]] = []  # (arrival, unit) of candidates
         kind: dict[int, int] = {}  # unit -> 0 parked, 1 looping, 2 driving back, 3 diverted
         if n:
@@ -363,9 +386,9 @@ class Engine:
             if eta != _INF:
                 if nxt < 0:
                     turn = turnout[u]
-                    out.append(Offer(u, turn, eta - turn, False, False))
+                    out.append(_offer((u, turn, eta - turn, False, False)))
                 else:
-                    out.append(Offer(u, 0.0, eta, True, False))
+                    out.append(_offer((u, 0.0, eta, True, False)))
         return out
 
     def _tables_of(self, period: int, slot: int) -> tuple[DispatchTables, Callable[..., Any]]:
@@ -511,8 +534,9 @@ class Engine:
         arrival = jobs.arrival_of(li)
         arrived = now >= arrival
         jobs.cut_short(li, arrival if arrived else now, now)  # withdrawn: it never gets there
-        jobs.log_diverted[li] = True
-        jobs.log_withdrawn[li] = not arrived
+        jobs.log_diverted.add(li)
+        if not arrived:
+            jobs.log_withdrawn.add(li)
         jobs.diverted[j] += 1
         if arrived:
             if jobs.unit_of[j] == u:
@@ -523,7 +547,7 @@ class Engine:
         if j in self._on_job:  # withdrawn before it got there: it may be sent to this job again
             self._on_job[j].discard(u)
         # the units still sent to this job (a backup on its way may become its first unit)
-        kept = [li for li in self._job_logs.get(j, ()) if not jobs.log_withdrawn[li]]
+        kept = [li for li in self._job_logs.get(j, ()) if li not in jobs.log_withdrawn]
         if jobs.unit_of[j] == u:  # the others were all later than u, so none is there yet
             self._first_unit(j, min(kept, key=lambda k: (jobs.arrival_of(k), k), default=-1))
         jobs.full_arrival_s[j] = max((jobs.arrival_of(li) for li in kept), default=-_INF)
@@ -598,7 +622,7 @@ class Engine:
         """Unit ``u`` clears the scene of job ``i`` (the timeout's value ``(u, i, token)``;
         void if it was diverted since, as its token moved on) and drives back to its post or
         loop; waiting jobs may take it."""
-        u, i, token = ev.value  # type: ignore[misc]  # (the value is set by _assign)
+        u, i, token = ev._value  # (set by _assign: read directly, not through the property)
         if self.job_token[u] != token:
             return
         now = self.env.now
@@ -621,8 +645,13 @@ class Engine:
             end = now + time_of[node]
             traj.rejoin_at(u, end - cum_of[node])
         else:
-            target = self._slot_posts_list[self._slot_list[minute]][u]
-            end = now + traj.times_to(self.oracles_p[period][u], target)[node]
+            slot = self._slot_list[minute]
+            target = self._slot_posts_list[slot][u]
+            home = self._home_rows[period][slot]
+            row = home[u]
+            if row is None:  # the times to its post, from every node
+                row = home[u] = traj.times_to(self.oracles_p[period][u], target)
+            end = now + row[node]
         traj.start_transit(u, now, node, target, end, period)
         if self.queue:  # waiting jobs may take it
             self._serve_queue(now)
@@ -631,7 +660,8 @@ class Engine:
 
     def _send(self, i: int, now: float) -> bool:
         """Send the units the policy chooses for job ``i``; True if none remain to be sent."""
-        self._seen.clear()
+        if self._seen:
+            self._seen.clear()
         minute = int(now // 60.0) % MINUTES_PER_DAY
         if self._earliest:  # what EarliestArrival.choose asks, without the layers between
             offers = self._best_units(self._node[i], now, minute, self.remaining[i],
@@ -778,14 +808,15 @@ class Engine:
         env, end, dispatch = self.env, self.end, self._dispatch
         order, when = self._hand_order, self._hand_when
         k = self._hand_next
+        now = env.now  # (the clock stands still while the jobs due are dispatched)
         while k < len(order):  # every call is before the horizon; its hand-over may be in the
             i = order[k]       # cool-down
             t = when[i]
             if t >= end:
                 break
-            if t > env.now:
+            if t > now:
                 self._hand_next = k
-                _Due(env, t - env.now, None, self._on_hand_on)
+                _Due(env, t - now, None, self._on_hand_on)
                 return
             k += 1
             self._hand_next = k

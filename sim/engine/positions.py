@@ -182,8 +182,10 @@ class Trajectories:
     def start_job(self, u: int, now: float, scene: int, arrival: float) -> None:
         """Unit ``u`` is sent at ``now`` to a job at ``scene``, where it arrives at ``arrival``
         (if it was driving, the drive's end is logged first)."""
-        self.close_transit(u, now)
-        self.segs[u].frombytes(_seg_bytes(now, JOB, scene, arrival, 0, 0, 0))
+        log = self.segs[u]
+        if log[_LAST_KIND] == TRANSIT and self.trans_end[u] <= now:
+            self.close_transit(u, now)
+        log.frombytes(_seg_bytes(now, JOB, scene, arrival, 0, 0, 0))
 
     def segments(self, u: int) -> np.ndarray:
         """Unit ``u``'s logged segments so far, ``[segment, (start, kind, a, b, c, d, e)]`` (a

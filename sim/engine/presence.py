@@ -40,19 +40,25 @@ def sample_presence(traj: Trajectories, horizon: float, *, on: bool = True) -> P
     t0 = float(np.ceil(scenario.run.warmup / step) * step)
     times = np.arange(t0, horizon, step) if on else np.zeros(0)
     hours = (times // 3600.0).astype(np.int64) % 24
-    covered_p = np.zeros((len(pts), times.size), dtype=bool)
-    covered_v = np.zeros((len(pts), times.size), dtype=bool)
     volunteers = np.array([r == "volunteer" for r in fleet.role], dtype=bool)
     oracles_p = traj.oracles_p
+    # [point, hour]: samples with some police unit (volunteer team) within the point's target
+    police = np.zeros((len(pts), 24), dtype=np.int64)
+    vols = np.zeros((len(pts), 24), dtype=np.int64)
     if times.size and len(pts):
         minute = (times // 60.0).astype(np.int64) % MINUTES_PER_DAY
         n_nodes = world.net.n_nodes
         period_of_minute = world.period_of_minute
         periods = np.unique(period_of_minute[minute])
         # column offset of each sample's period in the stacked reverse rows
-        shift = (np.searchsorted(periods, period_of_minute[minute]) * n_nodes)
-        on_table = ~fleet.off_air
+        shift = (np.searchsorted(periods, period_of_minute[minute]) * n_nodes).astype(np.int64)
+        on_table = np.ascontiguousarray(~fleet.off_air)
         has_shifts = bool(fleet.off_air.any())
+        # per sample and chunk of points (police, volunteers): the bits of the points some unit
+        # covers, gathered over the units of every kind, then counted by hour
+        found: dict[bool, list[np.ndarray]] = {
+            who: [np.zeros(times.size, dtype=np.int64) for _ in range(0, len(pts), 62)]
+            for who in (False, True)}
         # units that drive alike in every period share reverse rows
         signature = [tuple(id(po[u]) for po in oracles_p) for u in range(len(fleet))]
         for sig in dict.fromkeys(signature):
@@ -63,9 +69,6 @@ def sample_presence(traj: Trajectories, horizon: float, *, on: bool = True) -> P
             key = ("bits", sig, tuple(periods.tolist()), nodes_p.tobytes(), targets.tobytes())
             chunks = world.kept(key, None, partial(_unit_bits, [po[units[0]] for po in oracles_p],
                                                     nodes_p, periods, targets))
-            # per chunk of points, per sample: the points some police unit (volunteer) covers
-            found = {who: [np.zeros(times.size, dtype=np.int64) for _ in chunks]
-                     for who in (False, True)}
             # a batch of units at a time (police and volunteers apart): [unit, sample] arrays
             # of at most about _BATCH positions
             per_batch = max(1, _BATCH // max(1, times.size))
@@ -74,25 +77,16 @@ def sample_presence(traj: Trajectories, horizon: float, *, on: bool = True) -> P
                 for lo in range(0, len(mine), per_batch):
                     batch = mine[lo:lo + per_batch]
                     node, offset, known = traj.trajectories(batch, times)
-                    if periods.size > 1:
-                        node += shift[None, :]
-                    if has_shifts:
-                        known &= on_table[minute][:, batch].T
+                    batch_a = np.array(batch, dtype=np.int64)
                     for (_, bits, sub, tgt), out in zip(chunks, found[who], strict=True):
-                        _cover_bits(bits, sub, tgt, node, offset, known, out)
-            for who, covered in ((False, covered_p), (True, covered_v)):
-                if not by_who[who]:
-                    continue
-                for (lo, _, sub, _), out in zip(chunks, found[who], strict=True):
-                    for j in range(sub.shape[0]):
-                        covered[lo + j] |= ((out >> j) & 1).astype(bool)
+                        _cover_bits(bits, sub, tgt, node, offset, known, shift, has_shifts,
+                                    on_table, minute, batch_a, out)
+        for who, counts in ((False, police), (True, vols)):
+            for c, out in enumerate(found[who]):
+                _count_by_hour(out, hours, 62 * c, counts)
     samples = np.bincount(hours, minlength=24)
-    police = np.stack([np.bincount(hours, weights=covered_p[k], minlength=24)
-                       for k in range(len(pts))]) if len(pts) else np.zeros((0, 24))
-    vols = np.stack([np.bincount(hours, weights=covered_v[k], minlength=24)
-                     for k in range(len(pts))]) if len(pts) else np.zeros((0, 24))
     return Presence(names=names, kinds=kinds, nodes=nodes_p, targets_s=targets, samples=samples,
-                    police=police.astype(np.int64), volunteers=vols.astype(np.int64))
+                    police=police, volunteers=vols)
 
 
 def _unit_bits(oracles: list[TravelTimeOracle], nodes_p: np.ndarray, periods: np.ndarray,
@@ -137,9 +131,13 @@ for _j in range(64):
 
 @njit(cache=True, nogil=True)
 def _cover_bits(bits: np.ndarray, sub: np.ndarray, tgt: np.ndarray, node: np.ndarray,
-                offset: np.ndarray, known: np.ndarray, out: np.ndarray
+                offset: np.ndarray, known: np.ndarray, shift: np.ndarray, has_shifts: bool,
+                on_table: np.ndarray, minute: np.ndarray, units: np.ndarray, out: np.ndarray
                 ) -> None:  # pragma: no cover (compiled; tested through sample_presence)
-    """``out[sample] |=`` the bits of the points some known position reaches within target.
+    """``out[sample] |=`` the bits of the points some known position of ``units`` (rows of
+    ``node``, ``offset``, ``known``) reaches within target, in the sample's congestion period
+    (``shift[sample]``: where its columns start in ``bits`` and ``sub``), the units off the air
+    (``on_table[minute[sample], unit]`` false, with ``has_shifts``) left out.
 
     A position on the move is checked again only for the points whose bits are set, taken
     lowest bit first (``x & -x``, its index by :data:`_BIT_INDEX`): one or two points, where a
@@ -147,10 +145,11 @@ def _cover_bits(bits: np.ndarray, sub: np.ndarray, tgt: np.ndarray, node: np.nda
     n_units, n_samples = node.shape
     index = _BIT_INDEX
     for u in range(n_units):
+        unit = units[u]
         for t in range(n_samples):
-            if not known[u, t]:
+            if not known[u, t] or (has_shifts and not on_table[minute[t], unit]):
                 continue
-            at = node[u, t]
+            at = node[u, t] + shift[t]
             b = bits[at]
             if b == 0:
                 continue
@@ -166,3 +165,18 @@ def _cover_bits(bits: np.ndarray, sub: np.ndarray, tgt: np.ndarray, node: np.nda
                     x ^= low
                 b = keep
             out[t] |= b
+
+
+@njit(cache=True, nogil=True)
+def _count_by_hour(out: np.ndarray, hours: np.ndarray, first: int,
+                   counts: np.ndarray) -> None:  # pragma: no cover (compiled; tested through
+    #                                                sample_presence)
+    """``counts[first + j, hours[sample]] += 1`` for each bit ``j`` set in ``out[sample]``."""
+    index = _BIT_INDEX
+    for t in range(out.shape[0]):
+        x = out[t]
+        h = hours[t]
+        while x != 0:
+            low = x & -x
+            counts[first + index[((low * _DE_BRUIJN) >> 58) & 63], h] += 1
+            x ^= low

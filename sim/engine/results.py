@@ -32,9 +32,10 @@ _log_bytes = Struct(f"{LOG}d").pack
 class JobResults:
     """Per-incident results of one run (first unit on scene unless noted), and the assignment
     log with its flags: entry ``k`` is ``log[LOG * k:LOG * (k + 1)]``, that is ``(incident,
-    unit, assign, arrival, clear)``. Counts are plain lists; times and the log are arrays of
-    doubles, so that a year of them is neither scanned by the garbage collector nor gathered
-    from scattered memory."""
+    unit, assign, arrival, clear)``; ``log_diverted`` and ``log_withdrawn`` hold the (few)
+    entries a diversion cut short, and those of them that never got to the scene. Counts are
+    plain lists; times and the log are arrays of doubles, so that a year of them is neither
+    scanned by the garbage collector nor gathered from scattered memory."""
 
     assign_s: array[float]
     arrival_s: array[float]
@@ -51,8 +52,8 @@ class JobResults:
     by_diversion: list[int]
     overflow: list[int]
     log: array[float]
-    log_diverted: list[bool]
-    log_withdrawn: list[bool]
+    log_diverted: set[int]
+    log_withdrawn: set[int]
 
     @staticmethod
     def empty(required: list[int]) -> JobResults:
@@ -67,15 +68,14 @@ class JobResults:
             full_arrival_s=column(-_INF), unit_of=[-1] * n, turnout_s=column(nan),
             travel_s=column(nan), moving=[0] * n, sent=[0] * n, required=list(required),
             volunteer_s=column(nan),
-            diverted=[0] * n, by_diversion=[0] * n, overflow=[0] * n, log=array("d"), log_diverted=[],
-            log_withdrawn=[])
+            diverted=[0] * n, by_diversion=[0] * n, overflow=[0] * n, log=array("d"),
+            log_diverted=set(), log_withdrawn=set())
 
     def add(self, i: int, u: int, assign: float, arrival: float, clear: float) -> int:
         """Log unit ``u``'s assignment to job ``i``; returns the entry's index."""
-        self.log.frombytes(_log_bytes(i, u, assign, arrival, clear))
-        self.log_diverted.append(False)
-        self.log_withdrawn.append(False)
-        return len(self.log_withdrawn) - 1
+        log = self.log
+        log.frombytes(_log_bytes(i, u, assign, arrival, clear))
+        return len(log) // LOG - 1
 
     def entry(self, li: int) -> tuple[int, int, float, float, float]:
         """Log entry ``li``: ``(incident, unit, assign, arrival, clear)``."""
@@ -90,6 +90,13 @@ class JobResults:
         """Log entry ``li`` ends early (a diversion): its arrival and clearance become these."""
         self.log[LOG * li + 3] = arrival
         self.log[LOG * li + 4] = clear
+
+
+def _flags(entries: set[int], n: int) -> np.ndarray:
+    """A flag per log entry: true for ``entries``."""
+    flags = np.zeros(n, dtype=bool)
+    flags[sorted(entries)] = True
+    return flags
 
 
 def assemble(world: World, layout: str, inc: IncidentSet, replication: int, jobs: JobResults,
@@ -129,7 +136,7 @@ def assemble(world: World, layout: str, inc: IncidentSet, replication: int, jobs
     sent_by_h = np.zeros(n, dtype=np.int32)
     log = np.array(jobs.log, dtype=float).reshape(-1, LOG)
     if log.size:
-        kept = (log[:, 2] <= h) & ~np.array(jobs.log_withdrawn, dtype=bool)  # never got there
+        kept = (log[:, 2] <= h) & ~_flags(jobs.log_withdrawn, len(log))  # never got there
         np.add.at(sent_by_h, log[:, 0].astype(np.int64), kept.astype(np.int32))
     volunteer_raw = arr(jobs.volunteer_s)
     volunteer = np.where(volunteer_raw <= h, volunteer_raw, np.nan)
@@ -196,7 +203,7 @@ def assemble(world: World, layout: str, inc: IncidentSet, replication: int, jobs
     on_air = on_air_seconds(fleet.off_air, lo, hi)
     assignments = {"incident": log[:, 0].astype(np.int64), "unit": log[:, 1].astype(np.int64),
                    "assign_s": log[:, 2], "arrival_s": log[:, 3], "clear_s": log[:, 4],
-                   "diverted": np.array(jobs.log_diverted, dtype=bool)}
+                   "diverted": _flags(jobs.log_diverted, len(log))}
     return EngineResult(records=RecordTable(columns=columns, lookups=lookups),
                         unit_busy_s=busy, unit_on_air_s=on_air, unit_busy_off_air_s=busy_off,
                         window_s=hi - lo, run_end_s=end_s,
