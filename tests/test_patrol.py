@@ -462,7 +462,7 @@ def test_compiled_loop_dispatch_finds_the_k_earliest_with_the_python_floats(scen
     seeding the k-th best are tested with positions.unit_offers, below.)"""
     from bisect import bisect_left
 
-    from sim.engine.positions import loop_offers
+    from sim.engine.positions import loop_offers, second_starts
 
     (n_nodes, bases, cycles, flat_cum, flat_node, rows, row_of, loop_of, anchor, trans_end,
      blocked, on_air, k, node, now) = scene
@@ -493,7 +493,8 @@ def test_compiled_loop_dispatch_finds_the_k_earliest_with_the_python_floats(scen
     out = np.empty((n_units, 4))
     n = loop_offers(node, now, min(k, len(top)), 7, cand,
                     np.array(blocked, dtype=np.uint8), np.array(trans_end), np.array(anchor),
-                    low, order2, rows, row_of, flat_node, flat_cum, np.array(bases),
+                    low, order2, rows, row_of, flat_node, flat_cum, second_starts(flat_cum),
+                    np.array(bases),
                     np.array(cycles), ptr, flat_units, top, out)
     got = sorted((float(r[0]), int(r[1])) for r in out[:n])
     assert got[:k] == expected[:k]
@@ -536,7 +537,7 @@ def test_compiled_dispatch_of_parked_and_looping_units_matches_a_brute_force(sce
     whose drive has not ended."""
     from bisect import bisect_left
 
-    from sim.engine.positions import dispatch_tables, unit_offers
+    from sim.engine.positions import dispatch_tables, second_starts, unit_offers
 
     scene, post_time, turnout, states = scenes
     (n_nodes, bases, cycles, flat_cum, flat_node, rows, row_of, loop_of, anchor, trans_end,
@@ -580,7 +581,7 @@ def test_compiled_dispatch_of_parked_and_looping_units_matches_a_brute_force(sce
         cand, blocked_a, trans_end_a, post_order, post_time, turnout,
         np.array(list(anchor) + [0.0] * len(states)), np.tile(bound[order], (n_nodes, 1)),
         np.tile(order.astype(np.int64), (n_nodes, 1)), rows, row_of, flat_node, flat_cum,
-        np.array(bases), np.array(cycles), ptr,
+        second_starts(flat_cum), np.array(bases), np.array(cycles), ptr,
         np.array([u for us in units_of for u in us], dtype=np.int64), top, out, transit)
     n, n_transit, *first = unit_offers(node, now, min(k, len(top)), 7, tables)
     got = [(float(r[0]), int(r[1])) for r in out[:n]]
@@ -599,8 +600,9 @@ def test_compiled_dispatch_of_parked_and_looping_units_matches_a_brute_force(sce
         cand, blocked_a, trans_end_a, post_order, post_time, turnout, np.zeros(n_units),
         np.zeros((n_nodes, 0), dtype=np.float32), np.zeros((n_nodes, 0), dtype=np.int64),
         np.zeros((n_nodes, 0), dtype=np.float32), np.zeros(0, dtype=np.int64),
-        np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), np.zeros(0),
-        np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64), top, out, transit)
+        np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(1, dtype=np.int64), np.zeros(0),
+        np.zeros(0), np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64), top, out,
+        transit)
     n, n_transit, *first = unit_offers(node, now, min(k, len(top)), 7, no_loops)
     assert [(e, int(u)) for e, u, _, _ in out[:n].tolist()] == \
         [(e, u) for e, u in expected if u >= n_loop_units][:k]
@@ -688,6 +690,22 @@ def test_presence_counts_police_and_volunteers_apart_as_a_sample_by_sample_count
     assert p.volunteers.tolist() == volunteers.tolist()
     assert volunteers.sum() > 0 and police.sum() > 0 and (volunteers != police).any()
     assert volunteers[:, 20:].sum() == 0  # no beat after 20:00
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=st.lists(st.one_of(st.just(0.0), st.floats(1e-6, 40.0)), min_size=1, max_size=60),
+       xs=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=20))
+def test_first_at_least_is_the_bisection(steps, xs):
+    """A looping unit's next node, found from the first index at or past each whole second,
+    is numpy's left bisection for any place on the loop (repeated times, steps far below and
+    above a second, places on a time exactly, past the end)."""
+    from sim.engine.positions import first_at_least, second_starts
+
+    cum = np.cumsum([0.0, *steps])
+    starts = second_starts(cum)
+    places = [x * (cum[-1] + 2.0) for x in xs] + [float(c) for c in cum] + [float(np.floor(cum[-1]))]
+    for x in places:
+        assert first_at_least(cum, starts, x) == int(np.searchsorted(cum, x, side="left"))
 
 
 @settings(max_examples=60, deadline=None)

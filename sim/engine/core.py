@@ -403,8 +403,8 @@ class Engine:
         tables = dispatch_tables(
             self._cand_a, self._blocked, traj.trans_end_a, order, table, self.turnout,
             traj.anchor_a, low, loop_order, rows, row_of, traj.flat_node, traj.flat_cum,
-            self._loop_base_a, self._cycle_a, self._loop_ptr, self._loop_units_a, self._top,
-            self._offers, self._transit)
+            traj.flat_starts, self._loop_base_a, self._cycle_a, self._loop_ptr,
+            self._loop_units_a, self._top, self._offers, self._transit)
         pair = self._tables[period][slot] = (tables, compiled_for(unit_offers, 0, 0.0, 1, 0,
                                                                   tables))
         return pair
@@ -774,8 +774,8 @@ class Engine:
                                 np.array([now for _, now, _ in due], dtype=np.float64),
                                 np.array([m for _, _, m in due], dtype=np.int64), self._on_a,
                                 traj.anchor_a, low, order, rows, row_of, traj.flat_node,
-                                traj.flat_cum, self._loop_base_a, self._cycle_a, self._vol_ptr,
-                                self._vol_units_a, self._top, self._offers, first)
+                                traj.flat_cum, traj.flat_starts, self._loop_base_a, self._cycle_a,
+                                self._vol_ptr, self._vol_units_a, self._top, self._offers, first)
             for (i, _, _), t in zip(due, first.tolist(), strict=True):
                 if t == t:  # (NaN: no volunteer on the air)
                     volunteer_s[i] = t

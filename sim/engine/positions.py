@@ -77,7 +77,7 @@ class Trajectories:
                   (0.0, PARK, float(self.trans_to[u]), 0.0, 0.0, 0.0, 0.0))
             for u, lp in enumerate(self.loop)]
         self._rows_to: dict[tuple[int, int], memoryview] = {}
-        self._loop_arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._loop_arrays: tuple[np.ndarray, ...] | None = None
         self._oracles: tuple[list[TravelTimeOracle], np.ndarray] | None = None
         self._flat_loops()
 
@@ -90,6 +90,7 @@ class Trajectories:
         self.cycle: list[float] = [float(lp.cycle) for lp in loops]
         if not loops:
             self.flat_cum = np.zeros(0)
+            self.flat_starts = np.zeros(1, dtype=np.int64)
             self.flat_node = np.zeros(0, dtype=np.int64)
             self.flat_cum_list: list[float] = []
             self.flat_node_list: list[int] = []
@@ -100,6 +101,7 @@ class Trajectories:
             cums.append(lp.cum + base)
             base += lp.cycle + 1.0  # a gap keeps segments apart
         self.flat_cum = np.concatenate(cums).astype(np.float64)
+        self.flat_starts = second_starts(self.flat_cum)  # (a position in a step or two)
         self.flat_cum_list = self.flat_cum.tolist()
         # all loops' nodes end to end (index with the positions of loop_position)
         self.flat_node = np.concatenate([lp.nodes for lp in loops]).astype(np.int64)
@@ -192,18 +194,22 @@ class Trajectories:
         copy)."""
         return np.array(self.segs[u], dtype=np.float64).reshape(-1, SEG)
 
-    def _loops_for_positions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _loops_for_positions(self) -> tuple[np.ndarray, ...]:
         """The loops as :func:`_positions` reads them, made once per run: where each loop's
         nodes start in :attr:`flat_node`, those nodes, each loop's own cumulative times (from
-        its start, not laid end to end as :attr:`flat_cum`) and the cycles."""
+        its start, not laid end to end as :attr:`flat_cum`), the cycles, and where each loop's
+        :func:`second_starts` start, and they."""
         if self._loop_arrays is None:
             loops = self.fleet.loops
+            cums = [np.asarray(lp.cum, dtype=np.float64) for lp in loops]
+            starts = [second_starts(cum) for cum in cums]
             self._loop_arrays = (
                 np.cumsum([0] + [len(lp.nodes) for lp in loops], dtype=np.int64),
                 self.flat_node if loops else np.zeros(1, dtype=np.int64),
-                np.concatenate([lp.cum for lp in loops]).astype(np.float64) if loops
-                else np.zeros(1),
-                np.array(self.cycle or [1.0], dtype=np.float64))
+                np.concatenate(cums) if loops else np.zeros(1),
+                np.array(self.cycle or [1.0], dtype=np.float64),
+                np.cumsum([0] + [len(st) for st in starts], dtype=np.int64),
+                np.concatenate(starts) if loops else np.zeros(1, dtype=np.int64))
         return self._loop_arrays
 
     def _oracle_index(self) -> tuple[list[TravelTimeOracle], np.ndarray]:
@@ -241,18 +247,18 @@ class Trajectories:
         segs = np.frombuffer(b"".join(log.tobytes() for log in logs)).reshape(-1, SEG)
         seg_ptr = np.cumsum([0] + [len(log) // SEG for log in logs], dtype=np.int64)
         loop_of = np.array([self.loop[u] for u in units], dtype=np.int64)
-        loop_ptr, loop_nodes, loop_cum, cycle = self._loops_for_positions()
+        loop_ptr, loop_nodes, loop_cum, cycle, start_ptr, starts = self._loops_for_positions()
         shape = (len(units), times.size)
         node = np.empty(shape, dtype=np.int64)
         offset = np.zeros(shape)
         known = np.ones(shape, dtype=bool)
         mid = np.empty((max(1024, node.size // 64), 3), dtype=np.int64)
         n_mid = _positions(times, segs, seg_ptr, loop_of, loop_ptr, loop_nodes, loop_cum, cycle,
-                           node, offset, known, mid)
+                           start_ptr, starts, node, offset, known, mid)
         if n_mid > len(mid):  # (more samples mid-drive than room for them: again, with room)
             mid = np.empty((n_mid, 3), dtype=np.int64)
-            _positions(times, segs, seg_ptr, loop_of, loop_ptr, loop_nodes, loop_cum, cycle, node,
-                       offset, known, mid)
+            _positions(times, segs, seg_ptr, loop_of, loop_ptr, loop_nodes, loop_cum, cycle,
+                       start_ptr, starts, node, offset, known, mid)
         if n_mid:  # samples caught mid-drive: walk those routes, by oracle and target
             row, at, sg = mid[:n_mid].T
             oracles, which = self._oracle_index()
@@ -264,6 +270,31 @@ class Trajectories:
                 node[row[same], at[same]], offset[row[same], at[same]] = oracles[k // n].along_routes(
                     segs[sg[same], 2].astype(np.int64), k % n, times[at[same]] - segs[sg[same], 0])
         return node, offset, known
+
+
+def second_starts(cum: np.ndarray) -> np.ndarray:
+    """For each whole second ``b`` from 0 to past ``cum[-1]`` (``cum`` ascending, from 0 s): the
+    first index ``j`` with ``cum[j] >= b``, so that :func:`first_at_least` finds the first time
+    at or past any ``x`` in a step or two from ``starts[int(x)]``, where a bisection takes
+    seven to eleven (a looping unit's next node, at every dispatch and presence sample)."""
+    top = float(cum[-1]) if len(cum) else 0.0
+    return np.searchsorted(cum, np.arange(int(top) + 2, dtype=np.float64),
+                           side="left").astype(np.int64)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def first_at_least(cum: np.ndarray, starts: np.ndarray,
+                   x: float) -> int:  # pragma: no cover (compiled; tested against searchsorted)
+    """``np.searchsorted(cum, x, side="left")`` for ``0 <= x``, from ``starts =
+    second_starts(cum)``: the first index ``j`` with ``cum[j] >= x`` (``len(cum)`` if none)."""
+    b = int(x)
+    if b >= starts.shape[0]:
+        b = starts.shape[0] - 1
+    j = starts[b]
+    n = cum.shape[0]
+    while j < n and cum[j] < x:
+        j += 1
+    return j
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -307,7 +338,8 @@ def floor_mod(x: float, c: float) -> float:  # pragma: no cover (compiled; teste
 @njit(cache=True, nogil=True)
 def _positions(times: np.ndarray, segs: np.ndarray, seg_ptr: np.ndarray, loop_of: np.ndarray,
                loop_ptr: np.ndarray, loop_nodes: np.ndarray, loop_cum: np.ndarray,
-               cycle: np.ndarray, node: np.ndarray, offset: np.ndarray, known: np.ndarray,
+               cycle: np.ndarray, start_ptr: np.ndarray, starts: np.ndarray, node: np.ndarray,
+               offset: np.ndarray, known: np.ndarray,
                mid: np.ndarray) -> int:  # pragma: no cover (compiled; tested through trajectory)
     """Positions at sorted ``times`` of units whose segments are ``segs[seg_ptr[r]:seg_ptr[r +
     1]]`` (row ``r`` of the outputs; ``loop_of[r]``: its loop, or -1), into ``node``, ``offset``
@@ -315,8 +347,10 @@ def _positions(times: np.ndarray, segs: np.ndarray, seg_ptr: np.ndarray, loop_of
     sample, segment)`` (its position is walked by the caller), as far as there is room. Returns
     how many there are (more than ``len(mid)``: call again with room for them all).
 
-    A loop's position is one bisection of its own cumulative times (``loop_cum[loop_ptr[k]:
-    loop_ptr[k + 1]]``, from the loop's start), as the dispatcher's arithmetic."""
+    A loop's position is the first of its own cumulative times (``loop_cum[loop_ptr[k]:
+    loop_ptr[k + 1]]``, from the loop's start) at or past the phase, as the dispatcher's
+    arithmetic, found from the loop's :func:`second_starts` (``starts[start_ptr[k]:start_ptr[k
+    + 1]]``)."""
     n_mid = 0
     for r in range(seg_ptr.shape[0] - 1):
         lo, hi = seg_ptr[r], seg_ptr[r + 1]
@@ -325,6 +359,7 @@ def _positions(times: np.ndarray, segs: np.ndarray, seg_ptr: np.ndarray, loop_of
         cyc = cycle[lp] if looping else 1.0
         cum = loop_cum[loop_ptr[lp]:loop_ptr[lp + 1]] if looping else loop_cum[:1]
         nodes = loop_nodes[loop_ptr[lp]:loop_ptr[lp + 1]] if looping else loop_nodes[:1]
+        first = starts[start_ptr[lp]:start_ptr[lp + 1]] if looping else starts[:1]
         w = lo
         for i in range(times.shape[0]):
             t = times[i]
@@ -353,7 +388,7 @@ def _positions(times: np.ndarray, segs: np.ndarray, seg_ptr: np.ndarray, loop_of
                 anchor = segs[w, 2]
             if looping and anchor == anchor:  # on the loop
                 phase = floor_mod(t - anchor, cyc)
-                j = np.searchsorted(cum, phase, side="left")
+                j = first_at_least(cum, first, phase)
                 node[r, i] = nodes[j]
                 offset[r, i] = cum[j] - phase
     return n_mid
@@ -363,9 +398,9 @@ def _positions(times: np.ndarray, segs: np.ndarray, seg_ptr: np.ndarray, loop_of
 def loop_offers(node: int, now: float, k: int, minute: int, cand: np.ndarray,
                 blocked: np.ndarray, trans_end: np.ndarray, anchor: np.ndarray, low: np.ndarray,
                 order: np.ndarray, rows: np.ndarray, row_of: np.ndarray, flat_node: np.ndarray,
-                flat_cum: np.ndarray, loop_base: np.ndarray, cycle: np.ndarray,
-                loop_ptr: np.ndarray, loop_units: np.ndarray, top: np.ndarray, out: np.ndarray
-                ) -> int:  # pragma: no cover (compiled; tested against the Python rule)
+                flat_cum: np.ndarray, flat_starts: np.ndarray, loop_base: np.ndarray,
+                cycle: np.ndarray, loop_ptr: np.ndarray, loop_units: np.ndarray, top: np.ndarray,
+                out: np.ndarray) -> int:  # pragma: no cover (compiled; tested against the Python rule)
     """The dispatch of looping units at one moment: their exact arrivals at ``node`` at ``now``,
     for the loops whose lower bound could beat the k-th best so far.
 
@@ -373,9 +408,11 @@ def loop_offers(node: int, now: float, k: int, minute: int, cand: np.ndarray,
     ``order``, ``[node, rank]``); a loop is timed only while its bound is within the k-th best
     arrival so far (a hair of slack for rounding), and then each unit of it that is available:
     on the air (``cand[minute, u]``), not ``blocked`` (busy or excluded) and not still driving
-    back (``trans_end[u] <= now``). A unit's next loop node is one bisection of the loops laid
-    end to end (``flat_cum``, ``loop_base``, ``cycle``, ``anchor``), and its arrival is the time
-    to that node plus the driving time from it (``rows[node, row_of[k]]``, node-major).
+    back (``trans_end[u] <= now``). A unit's next loop node is the first of the loops' times laid
+    end to end (``flat_cum``, ``loop_base``, ``cycle``, ``anchor``) at or past its place, found
+    from their :func:`second_starts` (``flat_starts``) as a bisection would find it, and its
+    arrival is the time to that node plus the driving time from it (``rows[node, row_of[k]]``,
+    node-major).
 
     ``top`` is a workspace with room for ``k`` (with ``k`` at most ``len(top)``,
     ``len(top) > len(out)`` meaning "every unit"). Writes ``(arrival, unit, next node, time to
@@ -384,8 +421,8 @@ def loop_offers(node: int, now: float, k: int, minute: int, cand: np.ndarray,
     Python rule's, operation for operation, so the floats are the same.
     """
     n_out, m = _scan_loops(node, now, k, minute, cand, blocked, trans_end, anchor, low, order,
-                           rows, row_of, flat_node, flat_cum, loop_base, cycle, loop_ptr,
-                           loop_units, top, 0, out, 0)
+                           rows, row_of, flat_node, flat_cum, flat_starts, loop_base, cycle,
+                           loop_ptr, loop_units, top, 0, out, 0)
     return _within_kth(top, m, k, out, n_out)
 
 
@@ -393,9 +430,9 @@ def loop_offers(node: int, now: float, k: int, minute: int, cand: np.ndarray,
 def first_loop_arrivals(nodes: np.ndarray, nows: np.ndarray, minutes: np.ndarray,
                         cand: np.ndarray, anchor: np.ndarray, low: np.ndarray, order: np.ndarray,
                         rows: np.ndarray, row_of: np.ndarray, flat_node: np.ndarray,
-                        flat_cum: np.ndarray, loop_base: np.ndarray, cycle: np.ndarray,
-                        loop_ptr: np.ndarray, loop_units: np.ndarray, top: np.ndarray,
-                        out: np.ndarray, first: np.ndarray
+                        flat_cum: np.ndarray, flat_starts: np.ndarray, loop_base: np.ndarray,
+                        cycle: np.ndarray, loop_ptr: np.ndarray, loop_units: np.ndarray,
+                        top: np.ndarray, out: np.ndarray, first: np.ndarray
                         ) -> None:  # pragma: no cover (compiled; tested through the engine)
     """:func:`loop_offers` with k = 1 at many moments, for looping units that are never blocked
     nor driving back (volunteers): ``first[q]`` is when the first of them on the air could be
@@ -407,8 +444,8 @@ def first_loop_arrivals(nodes: np.ndarray, nows: np.ndarray, minutes: np.ndarray
     for q in range(nodes.shape[0]):
         now = nows[q]
         if loop_offers(nodes[q], now, 1, minutes[q], cand, never_blocked, never_driving, anchor,
-                       low, order, rows, row_of, flat_node, flat_cum, loop_base, cycle, loop_ptr,
-                       loop_units, top, out):
+                       low, order, rows, row_of, flat_node, flat_cum, flat_starts, loop_base,
+                       cycle, loop_ptr, loop_units, top, out):
             first[q] = now + out[0, 0]
         else:
             first[q] = np.nan
@@ -419,15 +456,16 @@ def dispatch_tables(cand: np.ndarray, blocked: np.ndarray, trans_end: np.ndarray
                     post_order: np.ndarray, post_time: np.ndarray, turnout: np.ndarray,
                     anchor: np.ndarray, low: np.ndarray, order: np.ndarray, rows: np.ndarray,
                     row_of: np.ndarray, flat_node: np.ndarray, flat_cum: np.ndarray,
-                    loop_base: np.ndarray, cycle: np.ndarray, loop_ptr: np.ndarray,
-                    loop_units: np.ndarray, top: np.ndarray, out: np.ndarray,
-                    transit: np.ndarray) -> DispatchTables:  # pragma: no cover (compiled)
+                    flat_starts: np.ndarray, loop_base: np.ndarray, cycle: np.ndarray,
+                    loop_ptr: np.ndarray, loop_units: np.ndarray, top: np.ndarray,
+                    out: np.ndarray, transit: np.ndarray
+                    ) -> DispatchTables:  # pragma: no cover (compiled)
     """The arrays of :func:`unit_offers` in one structure (:mod:`sim.engine.tables`; it refers
     to them, so later writes to the unit state are seen): made by compiled code, whose cache
     spares each process the compilation of the structure's constructor."""
     return DispatchTables(cand, blocked, trans_end, post_order, post_time, turnout, anchor, low,
-                          order, rows, row_of, flat_node, flat_cum, loop_base, cycle, loop_ptr,
-                          loop_units, top, out, transit)
+                          order, rows, row_of, flat_node, flat_cum, flat_starts, loop_base, cycle,
+                          loop_ptr, loop_units, top, out, transit)
 
 
 @njit(cache=True, nogil=True)
@@ -465,6 +503,7 @@ def unit_offers(node: int, now: float, k: int, minute: int, t: DispatchTables
     if t.order.shape[1]:
         n_out, m = _scan_loops(node, now, k, minute, t.cand, t.blocked, t.trans_end, t.anchor,
                                t.low, t.order, t.rows, t.row_of, t.flat_node, t.flat_cum,
+                               t.flat_starts,
                                t.loop_base, t.cycle, t.loop_ptr, t.loop_units, top, m, out,
                                found)
     n_transit = _scan_transit(now, minute, t.cand, t.blocked, t.trans_end, t.transit)
@@ -527,8 +566,9 @@ def _scan_transit(now: float, minute: int, cand: np.ndarray, blocked: np.ndarray
 def _scan_loops(node: int, now: float, k: int, minute: int, cand: np.ndarray,
                 blocked: np.ndarray, trans_end: np.ndarray, anchor: np.ndarray, low: np.ndarray,
                 order: np.ndarray, rows: np.ndarray, row_of: np.ndarray, flat_node: np.ndarray,
-                flat_cum: np.ndarray, loop_base: np.ndarray, cycle: np.ndarray,
-                loop_ptr: np.ndarray, loop_units: np.ndarray, top: np.ndarray, m: int,
+                flat_cum: np.ndarray, flat_starts: np.ndarray, loop_base: np.ndarray,
+                cycle: np.ndarray, loop_ptr: np.ndarray, loop_units: np.ndarray, top: np.ndarray,
+                m: int,
                 out: np.ndarray, n_out: int
                 ) -> tuple[int, int]:  # pragma: no cover (compiled)
     """The loop scan of :func:`loop_offers`, appending to ``out[n_out:]`` and to the ``m``
@@ -543,7 +583,7 @@ def _scan_loops(node: int, now: float, k: int, minute: int, cand: np.ndarray,
             u = loop_units[j]
             if cand[minute, u] and blocked[u] == 0 and trans_end[u] <= now:
                 phase = floor_mod(now - anchor[u], cyc)
-                kf = np.searchsorted(flat_cum, base + phase)
+                kf = first_at_least(flat_cum, flat_starts, base + phase)
                 offset = flat_cum[kf] - base - phase
                 eta = offset + np.float64(rows[node, row_of[kf]])
                 out[n_out, 0] = eta

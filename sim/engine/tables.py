@@ -56,6 +56,7 @@ class DispatchTables(structref.StructRefProxy):
     row_of: np.ndarray
     flat_node: np.ndarray
     flat_cum: np.ndarray
+    flat_starts: np.ndarray
     loop_base: np.ndarray
     cycle: np.ndarray
     loop_ptr: np.ndarray
