@@ -864,7 +864,6 @@ class Engine:
         for u in self._off_loop:  # (a looping unit keeps to its loop)
             if self.busy[u] or posts[u] == traj.trans_to[u]:
                 continue
-            traj.close_transit(u, now)
             nxt, offset = traj.position(u, now)
             target = posts[u]
             end = now + offset + float(self.oracles_p[period][u].to_node(target)[0][nxt])

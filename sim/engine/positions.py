@@ -32,10 +32,11 @@ PARK, LOOP, TRANSIT, JOB = 0, 1, 2, 3
 """Kinds of trajectory segment ``(start, kind, a, b, c, d, e)``: PARK (a = post node); LOOP
 (a = anchor); TRANSIT (a = route start node, b = target node, c = loop anchor after it,
 d = congestion period of the drive, e = when it ends, as the engine computed it); JOB (a = scene
-node, b = arrival time). Unused numbers are 0."""
+node, b = arrival time). Unused numbers are 0. A unit starts the run parked or on its loop; once
+a drive has ended, its TRANSIT segment says the rest (parked at its target, or on its loop from
+anchor c) until the next segment starts."""
 SEG = 7
 """Numbers per trajectory segment in a unit's log (:attr:`Trajectories.segs`)."""
-_LAST_KIND = 1 - SEG  # the last segment's kind, indexed from the end of a log
 _seg_bytes = Struct(f"{SEG}d").pack
 """One segment as the bytes of its doubles, to append to a log (``log.frombytes``: a third of
 the cost of ``log.extend``)."""
@@ -171,23 +172,10 @@ class Trajectories:
         self.segs[u].frombytes(_seg_bytes(t0, TRANSIT, origin, target, self.anchor[u], period,
                                           end))
 
-    def close_transit(self, u: int, now: float) -> None:
-        """If unit ``u``'s drive ended before ``now``, log what it did next."""
-        if self.segs[u][_LAST_KIND] == TRANSIT and self.trans_end[u] <= now:
-            if self.loop[u] >= 0:
-                self.segs[u].frombytes(_seg_bytes(self.trans_end[u], LOOP, self.anchor[u], 0, 0, 0,
-                                                  0))
-            else:
-                self.segs[u].frombytes(_seg_bytes(self.trans_end[u], PARK, self.trans_to[u], 0, 0,
-                                                  0, 0))
-
     def start_job(self, u: int, now: float, scene: int, arrival: float) -> None:
         """Unit ``u`` is sent at ``now`` to a job at ``scene``, where it arrives at ``arrival``
-        (if it was driving, the drive's end is logged first)."""
-        log = self.segs[u]
-        if log[_LAST_KIND] == TRANSIT and self.trans_end[u] <= now:
-            self.close_transit(u, now)
-        log.frombytes(_seg_bytes(now, JOB, scene, arrival, 0, 0, 0))
+        (a drive back that ended before needs no segment of its own: see :data:`PARK`)."""
+        self.segs[u].frombytes(_seg_bytes(now, JOB, scene, arrival, 0, 0, 0))
 
     def segments(self, u: int) -> np.ndarray:
         """Unit ``u``'s logged segments so far, ``[segment, (start, kind, a, b, c, d, e)]`` (a
