@@ -370,7 +370,7 @@ class Engine:
                 break
             c = kind[u]
             turn = 0.0 if c else turnout[u]
-            out.append(Offer(u, turn, eta - turn, c != 0, c == 3))
+            out.append(_offer((u, turn, eta - turn, c != 0, c == 3)))
         return out
 
     def _lookup_offers(self, rows: list[tuple[float, float, float, float]]) -> list[Offer]:
@@ -468,23 +468,26 @@ class Engine:
         """
         bound = self._kth(best, k)
         traj = self.traj
-        position, trans_to = traj.position, traj.trans_to
+        trans_from, trans_to, trans_t0 = traj.trans_from, traj.trans_to, traj.trans_t0
+        trans_period, oracles_p, top = traj.trans_period, self.oracles_p, self._top_speed
         todo: list[tuple[int, int, float]] = []  # (unit, next node, offset)
         uppers: list[tuple[float, int]] = []
         seen = self._seen
-        for u in units:
+        for u in units:  # (the might_reach calls are _may_beat's, one layer less)
+            oracle, target = oracles[u], trans_to[u]
+            drive = oracles_p[trans_period[u]][u]  # the oracle its drive is timed by
             # as for a diversion: a drive timed by this period's oracle cannot reach ``node``
             # sooner than the bound from where it started less the time since; a unit this
             # rules out is never walked along its route
-            if bound < _INF and self.oracles_p[traj.trans_period[u]][u] is oracles[u] \
-                    and not self._may_beat(u, traj.trans_from[u], traj.trans_t0[u] - now, node,
-                                           bound, oracles[u]):
+            if bound < _INF and drive is oracle \
+                    and not oracle.might_reach(trans_from[u], node, bound - (trans_t0[u] - now),
+                                               top[u]):
                 continue
-            nxt, offset = seen[u] = position(u, now)
-            if not self._may_beat(u, nxt, offset, node, bound, oracles[u]):
+            # where it is on its way (as traj.position: it is still driving)
+            nxt, offset = seen[u] = drive.along_route(trans_from[u], target, now - trans_t0[u])
+            if not oracle.might_reach(nxt, node, bound - offset, top[u]):
                 continue
-            oracle, target = oracles[u], trans_to[u]
-            uppers.append((offset + self.traj.times_to(oracle, target)[nxt]
+            uppers.append((offset + traj.times_to(oracle, target)[nxt]
                            + float(oracle.from_node(target)[node]), u))
             todo.append((u, nxt, offset))
         if not todo:
@@ -493,8 +496,9 @@ class Engine:
         limit = self._kth(best + uppers, k)
         limit += 1e-9 * limit + 1e-6
         for u, nxt, offset in todo:  # (at a limit no lower than the bound, the check above holds)
-            if limit >= bound or self._may_beat(u, nxt, offset, node, limit, oracles[u]):
-                best.append((offset + oracles[u].time_within(nxt, node, limit), u))
+            oracle = oracles[u]
+            if limit >= bound or oracle.might_reach(nxt, node, limit - offset, top[u]):
+                best.append((offset + oracle.time_within(nxt, node, limit), u))
                 kind[u] = 2
 
     @staticmethod
