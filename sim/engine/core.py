@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import gc
 import heapq
+from bisect import bisect_left
 from collections.abc import Callable, Generator
 from collections.abc import Set as AbstractSet
 from functools import partial
@@ -168,7 +169,7 @@ class Engine:
         self.job_period = [0] * n_units  # congestion period of each unit's drive to its job
         self.job_offer: list[Offer] = [Offer(-1, 0.0, 0.0, False)] * n_units  # what it was sent on
         # each busy unit's route to its job and the times along it, when a diversion asked
-        self._job_route: list[tuple[np.ndarray, np.ndarray] | None] = [None] * n_units
+        self._job_route: list[tuple[list[int], list[float]] | None] = [None] * n_units
         self._on_minor: set[int] = set()  # units on minor jobs (that a diversion may take)
         self.divert = self.scenario.dispatch.divert_from_minor
         # a job finding no unit to send is handed to a backup force (a loss system)
@@ -520,13 +521,12 @@ class Engine:
         if t < start:
             return origin, start - t
         hit = self._job_route[u]
-        if hit is None:  # its route, searched once per job (a goal-directed search)
+        if hit is None:  # its route, searched once per job (a goal-directed search), as lists
             path, to_scene = self.oracles_p[self.job_period[u]][u].route(origin, scene)
-            hit = self._job_route[u] = (path, to_scene[0] - to_scene)
-        path, cum = hit
-        k = int(np.searchsorted(cum, t - start, side="left"))
-        k = min(k, len(path) - 1)
-        return int(path[k]), float(max(0.0, cum[k] - (t - start)))
+            hit = self._job_route[u] = (path.tolist(), (to_scene[0] - to_scene).tolist())
+        nodes, cum = hit
+        k = min(bisect_left(cum, t - start), len(nodes) - 1)
+        return nodes[k], max(0.0, cum[k] - (t - start))
 
     def _divert(self, u: int, now: float) -> None:
         """Take unit ``u`` off its minor job: back to the queue if not yet there, else it ends."""
