@@ -4,8 +4,9 @@ There is no event per road edge. A patrolling unit's position follows from its l
 was (or would be) at the loop's start (its anchor) and the time; a unit driving back after a job,
 or to a mobile post, holds the start of its drive, its target and the congestion period it
 started in; where it is on its route is walked from the start along the next hops towards the
-target, only as far as it has got, when asked. Every change is also logged as a trajectory
-segment (seven doubles appended to the unit's log), so that presence can be computed after the run.
+target, only as far as it has got, when asked. Every drive and job is also logged as a trajectory
+segment (seven doubles appended to the unit's log; a drive's segment holds its end and what the
+unit does after it), so that presence can be computed after the run.
 
 Per-unit state is held in plain Python lists: the event loop reads and writes one value at a time.
 """
