@@ -331,17 +331,12 @@ class Engine:
         # with the counts, so that the common dispatch of one unit reads no array
         n = min(n, k)
         if not n_transit and not (urgent and self.divert and self._on_minor):
-            # every candidate's arrival was a lookup
-            if n != 1:
-                return self._lookup_offers(self._offers[:n].tolist())
-            if eta == _INF:
-                return []
-            u = int(unit)  # the common dispatch: one unit, read off the first row
-            if nxt < 0:
-                turn = self._turnout[u]
-                return [_offer((u, turn, eta - turn, False, False))]
-            self._seen[u] = (int(nxt), offset)  # where it was found: a unit sent leaves there
-            return [_offer((u, 0.0, eta, True, False))]
+            # every candidate's arrival was a lookup; the common dispatch, of one unit, reads
+            # the first row only
+            if n == 1:
+                return [] if eta == _INF else [self._lookup_offer(eta, unit, nxt, offset)]
+            return [self._lookup_offer(*row) for row in self._offers[:n].tolist()
+                    if row[0] != _INF]
         rows = [(eta, unit, nxt, offset)] if n == 1 else self._offers[:n].tolist()
         best: list[tuple[float, int]] = []  # (arrival, unit) of candidates
         kind: dict[int, int] = {}  # unit -> 0 parked, 1 looping, 2 driving back, 3 diverted
@@ -374,23 +369,15 @@ class Engine:
             out.append(_offer((u, turn, eta - turn, c != 0, c == 3)))
         return out
 
-    def _lookup_offers(self, rows: list[tuple[float, float, float, float]]) -> list[Offer]:
-        """:meth:`_best_units` when no unit needs a search: the offers of the compiled call's
-        ``rows`` (arrival, unit, next node or -1 if parked, time to it), in order of arrival
-        and then unit."""
-        out: list[Offer] = []
-        seen, turnout = self._seen, self._turnout
-        for eta, unit, nxt, offset in rows:
-            u = int(unit)
-            if nxt >= 0:
-                seen[u] = (int(nxt), offset)  # where it was found: a unit sent leaves there
-            if eta != _INF:
-                if nxt < 0:
-                    turn = turnout[u]
-                    out.append(_offer((u, turn, eta - turn, False, False)))
-                else:
-                    out.append(_offer((u, 0.0, eta, True, False)))
-        return out
+    def _lookup_offer(self, eta: float, unit: float, nxt: float, offset: float) -> Offer:
+        """:meth:`_best_units`'s offer of a unit whose arrival was a lookup, from a row of the
+        compiled call: arrival, unit, next node (-1 if parked) and time to it."""
+        u = int(unit)
+        if nxt < 0:
+            turn = self._turnout[u]
+            return _offer((u, turn, eta - turn, False, False))
+        self._seen[u] = (int(nxt), offset)  # where it was found: a unit sent leaves there
+        return _offer((u, 0.0, eta, True, False))
 
     def _tables_of(self, period: int, slot: int) -> tuple[DispatchTables, Callable[..., Any]]:
         """The arrays the compiled dispatch reads in congestion period ``period`` with the
@@ -425,7 +412,9 @@ class Engine:
                          oracles: list[TravelTimeOracle]) -> None:
         """Exact arrival times, into ``best``, for units on minor jobs that a diversion would
         bring strictly earlier than the k-th best so far (from where they are on their way, or
-        from the scene). Units the lower bounds rule out (:meth:`_may_beat`) need no search; each
+        from the scene). Units the lower bounds rule out need no search (the straight line at the
+        free-flow top speed, valid in every congestion period, and the landmark bound of the
+        period's oracle: :meth:`TravelTimeOracle.might_reach`); each
         of the others gets one goal-directed search, stopped at that k-th best
         (:meth:`TravelTimeOracle.time_within`).
         """
@@ -435,26 +424,19 @@ class Engine:
             # reaches the next node ``offset`` after ``now``, so (triangle inequality) it cannot
             # reach ``node`` sooner than the bound from the start less ``now - start``. A unit
             # this rules out needs no search for its route.
+            oracle, top = oracles[u], self._top_speed[u]
             start = self.job_start[u]
             if start <= now < self.job_arrival[u] \
-                    and self.oracles_p[self.job_period[u]][u] is oracles[u] \
-                    and not self._may_beat(u, self.job_from[u], start - now, node, bound, oracles[u]):
+                    and self.oracles_p[self.job_period[u]][u] is oracle \
+                    and not oracle.might_reach(self.job_from[u], node, bound - (start - now), top):
                 continue
             nxt, offset = self.job_position(u, now)
-            if not self._may_beat(u, nxt, offset, node, bound, oracles[u]):
+            if not oracle.might_reach(nxt, node, bound - offset, top):
                 continue
-            t = offset + oracles[u].time_within(nxt, node, bound)
+            t = offset + oracle.time_within(nxt, node, bound)
             if t < bound:
                 best.append((t, u))
                 kind[u] = 3
-
-    def _may_beat(self, u: int, nxt: int, offset: float, node: int, limit: float,
-                  oracle: TravelTimeOracle) -> bool:
-        """Whether unit ``u``, ``offset`` seconds from ``nxt``, might reach ``node`` within
-        ``limit``: the straight-line bound at the free-flow top speed (valid in every congestion
-        period) and the landmark bound of the period's ``oracle``
-        (:meth:`TravelTimeOracle.might_reach`)."""
-        return oracle.might_reach(nxt, node, limit - offset, self._top_speed[u])
 
     def _refine_transit(self, best: list[tuple[float, int]], kind: dict[int, int], units: list[int],
                         node: int, now: float, k: int, oracles: list[TravelTimeOracle]) -> None:
@@ -464,8 +446,9 @@ class Engine:
         A unit on its way to ``target`` arrives at ``node`` no later than by way of ``target``:
         ``offset + T(next, target) + T(target, node)``, two lookups in rows kept for the posts and
         waypoints. The k-th smallest of these upper bounds and the exact times so far is the
-        bound: units whose lower bounds (:meth:`_may_beat`) exceed it cannot be among the k best
-        and need no search, and the goal-directed search of each of the others stops at it.
+        bound: units whose lower bounds (:meth:`TravelTimeOracle.might_reach`) exceed it cannot
+        be among the k best and need no search, and the goal-directed search of each of the
+        others stops at it.
         """
         bound = self._kth(best, k)
         traj = self.traj
@@ -474,7 +457,7 @@ class Engine:
         todo: list[tuple[int, int, float]] = []  # (unit, next node, offset)
         uppers: list[tuple[float, int]] = []
         seen = self._seen
-        for u in units:  # (the might_reach calls are _may_beat's, one layer less)
+        for u in units:
             oracle, target = oracles[u], trans_to[u]
             drive = oracles_p[trans_period[u]][u]  # the oracle its drive is timed by
             # as for a diversion: a drive timed by this period's oracle cannot reach ``node``

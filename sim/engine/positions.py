@@ -492,9 +492,8 @@ def unit_offers(node: int, now: float, k: int, minute: int, t: DispatchTables
     if t.order.shape[1]:
         n_out, m = _scan_loops(node, now, k, minute, t.cand, t.blocked, t.trans_end, t.anchor,
                                t.low, t.order, t.rows, t.row_of, t.flat_node, t.flat_cum,
-                               t.flat_starts,
-                               t.loop_base, t.cycle, t.loop_ptr, t.loop_units, top, m, out,
-                               found)
+                               t.flat_starts, t.loop_base, t.cycle, t.loop_ptr, t.loop_units,
+                               top, m, out, found)
     n_transit = _scan_transit(now, minute, t.cand, t.blocked, t.trans_end, t.transit)
     kept = _within_kth(top, m, k, out, n_out)
     if kept > 1:
@@ -557,8 +556,7 @@ def _scan_loops(node: int, now: float, k: int, minute: int, cand: np.ndarray,
                 order: np.ndarray, rows: np.ndarray, row_of: np.ndarray, flat_node: np.ndarray,
                 flat_cum: np.ndarray, flat_starts: np.ndarray, loop_base: np.ndarray,
                 cycle: np.ndarray, loop_ptr: np.ndarray, loop_units: np.ndarray, top: np.ndarray,
-                m: int,
-                out: np.ndarray, n_out: int
+                m: int, out: np.ndarray, n_out: int
                 ) -> tuple[int, int]:  # pragma: no cover (compiled)
     """The loop scan of :func:`loop_offers`, appending to ``out[n_out:]`` and to the ``m``
     arrivals so far in ``top``; returns the new ``(n_out, m)``."""

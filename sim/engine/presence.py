@@ -25,6 +25,8 @@ __all__ = ["sample_presence"]
 _INF = float("inf")
 _BATCH = 1 << 20
 """Positions (unit x sample) computed at once: about 17 MB of arrays."""
+_CHUNK = 62
+"""Points per bit field (one int64, its sign bit clear): see :func:`_point_bits`."""
 
 
 def sample_presence(traj: Trajectories, horizon: float, *, on: bool = True) -> Presence:
@@ -57,7 +59,7 @@ def sample_presence(traj: Trajectories, horizon: float, *, on: bool = True) -> P
         # per sample and chunk of points (police, volunteers): the bits of the points some unit
         # covers, gathered over the units of every kind, then counted by hour
         found: dict[bool, list[np.ndarray]] = {
-            who: [np.zeros(times.size, dtype=np.int64) for _ in range(0, len(pts), 62)]
+            who: [np.zeros(times.size, dtype=np.int64) for _ in range(0, len(pts), _CHUNK)]
             for who in (False, True)}
         # units that drive alike in every period share reverse rows
         signature = [tuple(id(po[u]) for po in oracles_p) for u in range(len(fleet))]
@@ -83,7 +85,7 @@ def sample_presence(traj: Trajectories, horizon: float, *, on: bool = True) -> P
                                     on_table, minute, batch_a, out)
         for who, counts in ((False, police), (True, vols)):
             for c, out in enumerate(found[who]):
-                _count_by_hour(out, hours, 62 * c, counts)
+                _count_by_hour(out, hours, _CHUNK * c, counts)
     samples = np.bincount(hours, minlength=24)
     return Presence(names=names, kinds=kinds, nodes=nodes_p, targets_s=targets, samples=samples,
                     police=police, volunteers=vols)
@@ -100,7 +102,7 @@ def _unit_bits(oracles: list[TravelTimeOracle], nodes_p: np.ndarray, periods: np
 
 def _point_bits(rev: np.ndarray, targets: np.ndarray
                 ) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
-    """The points in chunks of 62 (one int64 bit field), each ``(first point, bits, rev rows,
+    """The points in chunks of :data:`_CHUNK` (one int64 bit field), each ``(first point, bits, rev rows,
     targets)``: ``bits[node]`` has bit ``j`` set when the chunk's point ``j`` is reached from
     ``node`` within its target (``rev[point, node] <= target``).
 
@@ -111,8 +113,8 @@ def _point_bits(rev: np.ndarray, targets: np.ndarray
     seldom more); the loop over samples is compiled (:func:`_cover_bits`).
     """
     chunks = []
-    for lo in range(0, rev.shape[0], 62):
-        hi = min(rev.shape[0], lo + 62)
+    for lo in range(0, rev.shape[0], _CHUNK):
+        hi = min(rev.shape[0], lo + _CHUNK)
         sub, tgt = np.ascontiguousarray(rev[lo:hi]), np.ascontiguousarray(targets[lo:hi])
         bits = np.zeros(rev.shape[1], dtype=np.int64)
         for j in range(hi - lo):  # (a point at a time: no [points, nodes] temporaries)
@@ -129,6 +131,12 @@ for _j in range(64):
     _BIT_INDEX[(((1 << _j) * _DE_BRUIJN) % (1 << 64)) >> 58] = _j
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _bit_index(low: int) -> int:  # pragma: no cover (compiled)
+    """The index of ``low``, a single set bit of an int64."""
+    return _BIT_INDEX[((low * _DE_BRUIJN) >> 58) & 63]  # (wraps; the mask drops the sign)
+
+
 @njit(cache=True, nogil=True)
 def _cover_bits(bits: np.ndarray, sub: np.ndarray, tgt: np.ndarray, node: np.ndarray,
                 offset: np.ndarray, known: np.ndarray, shift: np.ndarray, has_shifts: bool,
@@ -143,7 +151,6 @@ def _cover_bits(bits: np.ndarray, sub: np.ndarray, tgt: np.ndarray, node: np.nda
     lowest bit first (``x & -x``, its index by :data:`_BIT_INDEX`): one or two points, where a
     scan of the chunk's 62 costs about three times the whole pass."""
     n_units, n_samples = node.shape
-    index = _BIT_INDEX
     for u in range(n_units):
         unit = units[u]
         for t in range(n_samples):
@@ -159,7 +166,7 @@ def _cover_bits(bits: np.ndarray, sub: np.ndarray, tgt: np.ndarray, node: np.nda
                 x = b
                 while x != 0:
                     low = x & -x
-                    j = index[((low * _DE_BRUIJN) >> 58) & 63]  # (wraps; the mask drops the sign)
+                    j = _bit_index(low)
                     if sub[j, at] + off <= tgt[j]:
                         keep |= low
                     x ^= low
@@ -172,11 +179,10 @@ def _count_by_hour(out: np.ndarray, hours: np.ndarray, first: int,
                    counts: np.ndarray) -> None:  # pragma: no cover (compiled; tested through
     #                                                sample_presence)
     """``counts[first + j, hours[sample]] += 1`` for each bit ``j`` set in ``out[sample]``."""
-    index = _BIT_INDEX
     for t in range(out.shape[0]):
         x = out[t]
         h = hours[t]
         while x != 0:
             low = x & -x
-            counts[first + index[((low * _DE_BRUIJN) >> 58) & 63], h] += 1
+            counts[first + _bit_index(low), h] += 1
             x ^= low
