@@ -226,9 +226,6 @@ class Engine:
         # the callbacks of the clearance and hand-over events, bound once
         self._on_cleared: Callable[[simpy.Event], None] = self._cleared
         self._on_hand_on: Callable[[simpy.Event], None] = self._hand_on
-        # per congestion period, set of posts and unit with a post: the times to it from each node
-        self._home_rows: list[list[list[memoryview | None]]] = [
-            [[None] * n_units for _ in slot_posts] for _ in range(n_periods)]
         # per congestion period and looping unit: where it rejoins its loop from each node
         self._rejoin: list[list[tuple[memoryview, memoryview, memoryview] | None]] = [
             [None] * n_units for _ in range(n_periods)]
@@ -632,13 +629,8 @@ class Engine:
             end = now + time_of[node]
             traj.rejoin_at(u, end - cum_of[node])
         else:
-            slot = self._slot_list[minute]
-            target = self._slot_posts_list[slot][u]
-            home = self._home_rows[period][slot]
-            row = home[u]
-            if row is None:  # the times to its post, from every node
-                row = home[u] = traj.times_to(self.oracles_p[period][u], target)
-            end = now + row[node]
+            target = self._slot_posts_list[self._slot_list[minute]][u]
+            end = now + traj.times_to(self.oracles_p[period][u], target)[node]
         traj.start_transit(u, now, node, target, end, period)
         if self.queue:  # waiting jobs may take it
             self._serve_queue(now)
