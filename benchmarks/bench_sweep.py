@@ -3,14 +3,15 @@
 
 Prints, all measured in this run:
 
-- runs (pieces) per minute with 1 worker (in this process) and with 2 local worker processes,
-  both end to end (world preparation and pool start-up included; the best of ``--repeat``
-  runs of each is shown) and warm (workers already holding the world);
+- runs (pieces) per minute with 1 worker (this process alone) and with 2 (this process and one
+  local helper process, as ``--workers 2`` runs), both end to end (world preparation and the
+  helper's start-up included; the best of ``--repeat`` runs of each is shown) and warm (a pool of
+  2 processes already holding the world, the yardstick of the Dask comparison);
 - the speed-up of 2 workers over 1 (target at least 1.8x on 2 cores, end to end: each worker's
   start-up counted). Each round times 1 and 2 workers back to back, in alternating order, so
   that a slow spell of a shared machine hits both; the speed-up is the median of the rounds'
-  ratios. On Linux local workers are forked from the prepared study, elsewhere they are spawned;
-  either way they read the one-time tables from the disk cache;
+  ratios. On Linux the helper is forked from the prepared study, elsewhere it is spawned and
+  reads the one-time tables from the disk cache;
 - the machine's own ceiling, measured in the same rounds: the speed-up of 2 warm processes over
   1 on pure Python arithmetic (no start-up, no memory traffic, nothing shared). A shared or
   virtual 2-core machine gives less than 2x even there (1.8-1.85x was seen on the 2-core CI
@@ -116,7 +117,7 @@ def main() -> int:
     print(f"1 worker, warm:              {n / t1 * 60:8.1f} runs/min  ({t1:.2f} s)")
 
     print(f"2 workers, end to end:       {n / t2_cold * 60:8.1f} runs/min  ({t2_cold:.2f} s, "
-          f"pool start-up included; runs: {', '.join(f'{t:.2f}' for t in ends[2])} s; "
+          f"the helper's start-up included; runs: {', '.join(f'{t:.2f}' for t in ends[2])} s; "
           "records identical to 1 worker)")
 
     ctx = get_context("spawn")
@@ -141,8 +142,8 @@ def main() -> int:
     z = statistics.median(a for a, _ in cpu[2])
     wk = statistics.median(b for _, b in cpu[2])
     print(f"CPU time, medians: 1 worker {x:.2f} s; 2 workers {z + wk:.2f} s ({z:.2f} s in this "
-          f"process, {wk:.2f} s in the workers): {(z + wk) / x - 1:+.0%} of work for forks, "
-          f"start-up and the pieces sent back")
+          f"process, {wk:.2f} s in the workers): {(z + wk) / x - 1:+.0%} of work for the fork, "
+          f"the helper's start-up and the pieces handed back")
     print(f"peak memory per worker: {', '.join(f'{p:.0f} MB' for p in peaks)}; "
           f"this process {_peak_rss_mb():.0f} MB")
 

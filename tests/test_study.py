@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -151,6 +152,57 @@ def test_workers_and_dask_give_identical_results(tmp_path):
         dask = _study(path, None, scheduler=cluster.scheduler_address)
     assert dask.records.to_csv() == one.records.to_csv()
     assert dask.summary == one.summary
+
+
+class _NotedIncidents:
+    """An incident provider (at module level, so that it travels to the helper processes) that
+    notes which process drew each replication's incidents, and fails in the helpers if asked."""
+
+    def __init__(self, folder: Path, fail_in_helpers: bool = False) -> None:
+        self.folder, self.fail_in_helpers, self.parent = folder, fail_in_helpers, os.getpid()
+
+    def __call__(self, loaded, world, rep):
+        (self.folder / f"{os.getpid()}-{rep}-{time.perf_counter_ns()}").touch()
+        if self.fail_in_helpers and os.getpid() != self.parent:
+            raise ValueError("a helper's piece failed")
+        s = world.scenario
+        return generate_incidents(s, world.net, world.zones, seed=s.run.seed, replication=rep,
+                                  weights=world.weights)
+
+
+def test_this_process_runs_pieces_beside_its_helpers(tmp_path, monkeypatch):
+    """With 3 workers this process and 2 helpers take pieces from one queue; the helpers' pieces
+    come back through files that are gone afterwards, and the records are those of 1 worker."""
+    path = _sweep_scenario(tmp_path, reps=4)
+    notes, scratch = tmp_path / "notes", tmp_path / "scratch"
+    notes.mkdir()
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    loaded = load_scenario(path)
+    one = run_study(loaded, sweep=False, cache_dir=tmp_path / "cache", incidents=_NotedIncidents(notes))
+    assert {n.name.split("-")[0] for n in notes.iterdir()} == {str(os.getpid())}
+    for n in notes.iterdir():
+        n.unlink()
+    three = run_study(loaded, sweep=False, workers=3, cache_dir=tmp_path / "cache",
+                      incidents=_NotedIncidents(notes))
+    assert three.records.to_csv() == one.records.to_csv()
+    assert three.summary == one.summary
+    pids = {n.name.split("-")[0] for n in notes.iterdir()}
+    assert str(os.getpid()) in pids and len(pids) >= 2
+    assert list(scratch.iterdir()) == []
+
+
+def test_a_failed_piece_in_a_helper_is_raised_here(tmp_path, caplog):
+    path = _sweep_scenario(tmp_path, reps=4)
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    before = gc.get_freeze_count()
+    with pytest.raises(ValueError, match="a helper's piece failed"):
+        run_study(load_scenario(path), sweep=False, workers=2, cache_dir=tmp_path / "cache",
+                  incidents=_NotedIncidents(notes, fail_in_helpers=True))
+    assert gc.get_freeze_count() == before
+    # no "exception calling callback" from the pool's thread: the error is reported once
+    assert not [r for r in caplog.records if r.name.startswith("concurrent.futures")]
 
 
 def _children(pid: int) -> list[int]:

@@ -7,15 +7,18 @@
   incidents and the same service-time draws (drawn from the named streams of ``(seed, r)``; demand
   variants thin one shared set, see ``sim.world.demand``). Layouts are compared pair by pair.
 - **Execution.** Each (variant, layout, replication) is one task, the *piece*. Pieces run in this
-  process, a local process pool (``workers``), or an existing Dask cluster (``scheduler``). A
-  worker prepares the network and world once, from the on-disk cache; only the task key travels.
-  Pieces are assembled in a fixed order, so results are identical for any execution.
+  process; with ``workers`` N, in this process and N - 1 local helper processes taking pieces
+  from one queue; or on an existing Dask cluster (``scheduler``). A helper forked on Linux
+  starts with this process's network and world; elsewhere, and on Dask, a worker prepares them
+  once, from the on-disk cache. Only the task key travels. Pieces are assembled in a fixed
+  order, so results are identical for any execution.
 - **Resumable store.** With a store folder, each finished piece is written atomically as its own
   file; a study started again runs only the missing pieces, and a piece is never counted twice.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import copy
 import dataclasses
@@ -27,10 +30,11 @@ import os
 import pickle
 import re
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -313,14 +317,6 @@ def run_piece(spec: StudySpec, vi: int, layout: str, rep: int) -> Piece:
     return _state(spec).run(vi, layout, rep)
 
 
-def run_piece_into(spec: StudySpec, store: StudyStore, vi: int, layout: str, rep: int) -> None:
-    """:func:`run_piece` for a local pool worker of a study with a store: the worker saves the
-    piece, and only its completion crosses the pool's result pipe. A piece is hundreds of
-    kilobytes; a worker killed while sending one would leave a message half written, and the
-    pool would wait for the rest of it for ever instead of reporting the lost worker."""
-    store.save(vi, layout, rep, run_piece(spec, vi, layout, rep))
-
-
 # -- the store of finished pieces ----------------------------------------------------------------
 
 class StudyStore:
@@ -408,35 +404,140 @@ def _execute(spec: StudySpec, tasks: list[Task], *, workers: int, scheduler: str
                        for t in todo}
             for fut in dask_completed(futures):
                 finished(futures[fut], fut.result())
-    elif workers <= 1:
+    elif workers <= 1 or len(todo) == 1:
         state = local_state or _state(spec)
         with _long_lived_frozen():
             for t in todo:
                 finished(t, state.run(*t))
     else:
-        ctx = _pool_context(spec, local_state)
-        with _long_lived_frozen(), \
-                ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
-            if store is None:
-                futures = {pool.submit(run_piece, spec, *t): t for t in todo}
-            else:  # the workers save the pieces (run_piece_into), read back here
-                futures = {pool.submit(run_piece_into, spec, store, *t): t for t in todo}
-            for fut in as_completed(futures):
-                t = futures[fut]
-                if store is None:
-                    finished(t, fut.result())
-                    continue
-                fut.result()  # (a worker's error is raised here)
-                piece = store.load(*t)
+        _run_with_helpers(spec, todo, helpers=min(workers, len(todo)) - 1,
+                          state=local_state or _state(spec), store=store, finished=finished)
+    return out
+
+
+def _run_with_helpers(spec: StudySpec, todo: list[Task], *, helpers: int, state: PieceRunner,
+                      store: StudyStore | None,
+                      finished: Callable[..., None]) -> None:
+    """Run ``todo`` in this process and in ``helpers`` local worker processes, which take their
+    pieces from one queue.
+
+    This process is a worker too: it holds the study's state already, warm, with nothing to copy
+    and nothing to start. Between its own pieces it takes in the helpers' finished ones. A helper
+    always has its next piece waiting (``ahead``), except at the end of the queue, where a piece
+    waiting for a busy helper would leave this process idle.
+
+    A helper does not send its piece back through the pool's pipe: it writes it to a file (in
+    ``store`` or a temporary folder) and sends only that it is done. A piece is hundreds of
+    kilobytes; read through the pipe by the pool's thread, which waits for the interpreter lock
+    while this process simulates, it held each helper up for milliseconds. A helper killed
+    while writing leaves a torn file, not a message half sent that the pool would wait for ever.
+    """
+    ahead = 2
+    queue = collections.deque(todo)
+    lock = threading.Lock()  # guards queue, running, done, broken and submitting
+    running: dict[Future[None], Task] = {}
+    done: collections.deque[tuple[Future[None], Task]] = collections.deque()
+    broken = False
+    submitting = 0  # pieces taken from the queue, not yet in running
+    wake = threading.Event()  # a helper's piece is done
+    ctx = _pool_context(spec, state)
+    with contextlib.ExitStack() as stack:
+        folder = Path(store.root) if store is not None else Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="police-sim-pieces-")))
+        stack.enter_context(_long_lived_frozen())
+        pool = stack.enter_context(ProcessPoolExecutor(max_workers=helpers, mp_context=ctx))
+
+        def feed() -> None:
+            """Give the helpers their next pieces: ``ahead`` each, one near the queue's end."""
+            nonlocal broken, submitting
+            while True:
+                with lock:
+                    room = (ahead if len(queue) > helpers + 1 else 1) * helpers
+                    if broken or not queue or len(running) + submitting >= room:
+                        return
+                    t = queue.popleft()
+                    submitting += 1
+                try:  # (outside the lock: the pool's thread takes it in on_done)
+                    fut = pool.submit(_run_piece_to, spec, store, folder, *t)
+                except RuntimeError:  # the pool broke (a helper died): its futures say why
+                    with lock:
+                        queue.appendleft(t)
+                        submitting -= 1
+                        broken = True
+                    return
+                with lock:
+                    submitting -= 1
+                    running[fut] = t
+                fut.add_done_callback(on_done)
+
+        def on_done(fut: Future[None]) -> None:  # (in the pool's thread)
+            with lock:
+                done.append((fut, running.pop(fut)))
+            if fut.exception() is None:
+                feed()
+            wake.set()
+
+        def take_in() -> None:
+            """Read the helpers' finished pieces."""
+            while True:
+                with lock:
+                    if not done:
+                        return
+                    fut, t = done.popleft()
+                fut.result()  # (a helper's error, or its death, is raised here)
+                piece = store.load(*t) if store is not None else _take_piece(
+                    _piece_path(None, folder, *t))
                 if piece is None:
                     raise RuntimeError(f"a worker finished piece {t} but its file "
-                                       f"{store.path(*t)} cannot be read")
-                finished(t, piece, saved=True)
-            # Every piece is in: the idle workers exit while this process assembles the results
-            # (about 30 ms of freeing their memory that nobody need wait for; on an error, the
-            # with block waits for them as before)
-            pool.shutdown(wait=False)
-    return out
+                                       f"{_piece_path(store, folder, *t)} cannot be read")
+                finished(t, piece, saved=store is not None)
+
+        feed()
+        while True:
+            take_in()
+            with lock:
+                own = queue.popleft() if queue else None
+            if own is not None:
+                finished(own, state.run(*own))
+                feed()
+                continue
+            with lock:
+                if not running and not done and not submitting:
+                    break
+                wake.clear()
+                waiting = not done
+            if waiting:
+                wake.wait()
+        # Every piece is in: the idle helpers exit while this process assembles the results
+        # (about 30 ms of freeing their memory that nobody need wait for; on an error, the
+        # with block waits for them as before)
+        pool.shutdown(wait=False)
+
+
+def _piece_path(store: StudyStore | None, folder: Path, vi: int, layout: str, rep: int) -> Path:
+    return store.path(vi, layout, rep) if store is not None else folder / f"v{vi}-{layout}-{rep}.pkl"
+
+
+def _run_piece_to(spec: StudySpec, store: StudyStore | None, folder: Path, vi: int, layout: str,
+                  rep: int) -> None:
+    """A helper's task: run one piece and write it to the store (durably) or to ``folder``."""
+    piece = run_piece(spec, vi, layout, rep)
+    if store is not None:
+        store.save(vi, layout, rep, piece)
+        return
+    with open(_piece_path(None, folder, vi, layout, rep), "wb") as fh:
+        pickle.dump(piece, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _take_piece(path: Path) -> Piece | None:
+    """A piece a helper wrote to a temporary file, read and removed (``None`` if torn)."""
+    try:
+        with open(path, "rb") as fh:
+            piece = pickle.load(fh)
+    except Exception:  # a helper killed while writing
+        return None
+    path.unlink()
+    return piece if isinstance(piece, Piece) else None
 
 
 @contextlib.contextmanager
