@@ -153,18 +153,32 @@ class RecordTable:
     def write_csv(self, fh: SupportsWrite[str], *, header: bool = True, block: int = 65_536) -> None:
         """Write the records as CSV to an open text file, ``block`` rows at a time.
 
-        The bytes are those of :mod:`csv` (excel dialect, ``\\n`` line ends, minimal quoting),
-        produced column-wise with numpy; appending tables with ``header=False`` streams a long
-        run to disk without holding its text in memory.
+        The bytes are those of :mod:`csv` (excel dialect, ``\\n`` line ends, minimal quoting) with
+        times as ``"%.3f"`` writes them. They are made a block at a time with numpy, not a field
+        at a time: each column becomes a byte matrix, one row per record, each field padded to
+        the column's width with a byte that UTF-8 never holds; the block is the matrices side by
+        side, separators between, with the padding taken out. Appending tables with
+        ``header=False`` streams a long run to disk without holding its text in memory.
         """
         if header:
             fh.write(",".join(_csv_field(name) for name, _ in FIELDS) + "\n")
         n = len(self)
-        formatters = [_column_formatter(self, name) for name, _ in FIELDS]
         for lo in range(0, n, block):
             hi = min(n, lo + block)
-            cols = [f(lo, hi) for f in formatters]
-            fh.write("".join(",".join(row) + "\n" for row in zip(*cols, strict=True)))
+            parts: list[np.ndarray] = []
+            for k, (name, _) in enumerate(FIELDS):
+                parts.append(_csv_column(self, name, lo, hi))
+                parts.append(np.full((hi - lo, 1), ord("\n" if k == len(FIELDS) - 1 else ","),
+                                     dtype=np.uint8))
+            flat = np.concatenate(parts, axis=1).ravel()
+            fh.write(flat[flat != _PAD].tobytes().decode("utf-8"))
+
+
+_PAD = 0xFF
+"""The padding of fields in :meth:`RecordTable.write_csv`'s byte matrices: a byte that no UTF-8
+text holds."""
+
+_THOUSANDTHS = np.array([f".{k:03d}".encode() for k in range(1000)], dtype="S4")
 
 
 def _csv_field(value: str) -> str:
@@ -174,23 +188,79 @@ def _csv_field(value: str) -> str:
     return buf.getvalue()[: -len(",x\n")]
 
 
-def _column_formatter(table: RecordTable, name: str) -> Any:
-    """A function (lo, hi) -> list of CSV field texts for rows lo..hi of a column."""
-    col = table.columns[name]
+def _csv_column(table: RecordTable, name: str, lo: int, hi: int) -> np.ndarray:
+    """Rows lo..hi of a column as CSV fields: a ``uint8`` matrix, a field per row, padded."""
+    col = table.columns[name][lo:hi]
     if name in table.lookups:
-        texts = np.array([""] + [_csv_field(str(v)) for v in table.lookups[name]], dtype=object)
-        return lambda lo, hi: texts[col[lo:hi] + 1].tolist()
+        texts = _text_matrix([""] + [_csv_field(str(v)) for v in table.lookups[name]])
+        coded: np.ndarray = texts[col + 1]
+        return coded
     if col.dtype.kind == "f":
-        def floats(lo: int, hi: int) -> list[str]:
-            part = col[lo:hi]
-            out = np.char.mod("%.3f", part).astype(object)
-            out[np.isnan(part)] = ""
-            texts: list[str] = out.tolist()
-            return texts
-        return floats
+        return _fixed3(col)
     if col.dtype.kind in "iub":
-        return lambda lo, hi: col[lo:hi].astype(np.int64).astype(str).tolist()
-    return lambda lo, hi: [_csv_field(str(v)) for v in col[lo:hi]]
+        return _numeral_matrix(col.astype(np.int64))
+    return _text_matrix([_csv_field(str(v)) for v in col])
+
+
+def _text_matrix(texts: list[str]) -> np.ndarray:
+    """``texts`` UTF-8 encoded, one per row, padded with :data:`_PAD`."""
+    encoded = [t.encode("utf-8") for t in texts]
+    out = np.full((len(encoded), max(map(len, encoded), default=0)), _PAD, dtype=np.uint8)
+    for i, e in enumerate(encoded):
+        out[i, : len(e)] = np.frombuffer(e, dtype=np.uint8)
+    return out
+
+
+def _numeral_matrix(values: np.ndarray) -> np.ndarray:
+    """Integers (``int64``) as ``str`` writes them, one per row, right-aligned and padded with
+    :data:`_PAD`; the digits are taken off by division, a pass per place."""
+    n = values.shape[0]
+    if n == 0:
+        return np.zeros((0, 0), dtype=np.uint8)
+    negative = values < 0
+    magnitude = np.abs(values)  # (an int64 record value is never -2**63)
+    places = len(str(int(magnitude.max())))
+    width = places + int(negative.any())
+    out = np.empty((n, width), dtype=np.uint8)
+    rest = magnitude.copy()
+    for k in range(width - 1, width - 1 - places, -1):
+        out[:, k] = rest % 10 + 48
+        rest //= 10
+    digits = np.ones(n, dtype=np.int64)  # each value's digits: 1 + the powers of ten it reaches
+    for p in range(1, places):
+        digits += magnitude >= 10**p
+    first = width - digits  # where each value's first digit is
+    out[np.arange(width) < first[:, None]] = _PAD
+    if negative.any():
+        out[np.flatnonzero(negative), first[negative] - 1] = ord("-")
+    return out
+
+
+def _fixed3(values: np.ndarray) -> np.ndarray:
+    """Floats as ``"%.3f" % x`` writes them (NaN empty), without formatting each float.
+
+    ``"%.3f"`` rounds the exact binary value to thousandths, ties to even. For ``x >= 0`` that is
+    ``rint(1000 x)`` thousandths unless the product ``s = fl(1000 x)`` lies within an ulp of a
+    half-integer (``1000 x`` may then be on the other side, or on it); those, negative values,
+    infinities and products from 2**52 up are formatted one by one. The others are written from
+    their whole and thousandth parts.
+    """
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = values * 1000.0
+        fast = (~np.signbit(values) & (scaled < 2.0**52)
+                & (np.abs(scaled - np.floor(scaled) - 0.5) > np.spacing(scaled)))
+    whole, thousandths = np.divmod(np.where(fast, np.rint(scaled), 0.0).astype(np.int64), 1000)
+    frac = _THOUSANDTHS[thousandths].view(np.uint8).reshape(values.shape[0], 4)
+    out = np.concatenate([_numeral_matrix(whole), frac], axis=1)
+    out[~fast] = _PAD
+    slow = np.flatnonzero(~fast & ~np.isnan(values))
+    if slow.size:
+        texts = _text_matrix([f"{x:.3f}" for x in values[slow].tolist()])
+        if texts.shape[1] > out.shape[1]:
+            out = np.concatenate([out, np.full((out.shape[0], texts.shape[1] - out.shape[1]), _PAD,
+                                               dtype=np.uint8)], axis=1)
+        out[slow, : texts.shape[1]] = texts
+    return out
 
 
 @dataclass(frozen=True, eq=False)

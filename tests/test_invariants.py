@@ -252,14 +252,16 @@ def _reference_csv(table: RecordTable) -> str:
     return buf.getvalue()
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(names=st.lists(st.text(min_size=1, max_size=8), min_size=1, max_size=4),
-       values=st.lists(st.floats(allow_nan=True, allow_infinity=False, width=64), min_size=1, max_size=6))
-def test_fast_csv_writer_matches_the_csv_module(busy_run, names, values):
+       values=st.lists(st.floats(allow_nan=True, allow_infinity=True, width=64), min_size=1, max_size=6),
+       ints=st.lists(st.integers(-10**15, 10**15), min_size=6, max_size=6))
+def test_fast_csv_writer_matches_the_csv_module(busy_run, names, values, ints):
     res, _, _ = busy_run
     n = len(values)
     cols = {k: v[:n].copy() for k, v in res.records.columns.items()}
     cols["call_s"] = np.asarray(values, dtype=float)
+    cols["node"] = np.asarray(ints[:n], dtype=np.int64)
     cols["unit"] = (np.arange(n) % (len(names) + 1) - 1).astype(np.int32)
     lookups = dict(res.records.lookups, unit=tuple(names))
     table = RecordTable(columns=cols, lookups=lookups)
@@ -267,6 +269,27 @@ def test_fast_csv_writer_matches_the_csv_module(busy_run, names, values):
     sink = io.StringIO()
     table.write_csv(sink, block=2)
     assert sink.getvalue() == _reference_csv(table)
+
+
+def test_fast_csv_writer_rounds_near_ties_as_printf_does(busy_run):
+    """Times a few ulps either side of a half-thousandth (and on one), where 1000 x rounded to
+    a double can land on the other side of the tie: written as ``"%.3f"`` writes them."""
+    res, _, _ = busy_run
+    rng = np.random.default_rng(7)
+    ties = (2 * rng.integers(0, 40_000_000_000, 3_000) + 1) / 2000.0  # up to about a year (s)
+    near = [ties, np.array([0.0005, 0.0015, 0.0625, 2.5e-4, 1e-300, 123456.0005, 4503599627.3705])]
+    below, above = ties, ties
+    for _ in range(3):
+        below, above = np.nextafter(below, 0.0), np.nextafter(above, np.inf)
+        near += [below, above]
+    values = np.concatenate(near)
+    n = values.shape[0]
+    cols = {k: np.resize(v, n) for k, v in res.records.columns.items()}
+    cols["arrival_s"] = values
+    table = RecordTable(columns=cols, lookups=res.records.lookups)
+    lines = table.to_csv().splitlines()[1:]
+    at = [name for name, _ in FIELDS].index("arrival_s")
+    assert [line.split(",")[at] for line in lines] == [f"{x:.3f}" for x in values.tolist()]
 
 
 def test_streamed_blocks_equal_one_table(busy_run):
