@@ -473,7 +473,7 @@ def _run_with_helpers(spec: StudySpec, todo: list[Task], *, helpers: int, state:
         def on_done(fut: Future[None]) -> None:  # (in the pool's thread)
             with lock:
                 done.append((fut, running.pop(fut)))
-            if fut.exception() is None:
+            if not fut.cancelled() and fut.exception() is None:
                 feed()
             wake.set()
 
