@@ -317,16 +317,25 @@ def run_piece(spec: StudySpec, vi: int, layout: str, rep: int) -> Piece:
     return _state(spec).run(vi, layout, rep)
 
 
+def run_piece_into(spec: StudySpec, store: StudyStore, vi: int, layout: str, rep: int) -> None:
+    """:func:`run_piece` for a local helper: it saves the piece in ``store``, and only its
+    completion crosses the pool's result pipe."""
+    store.save(vi, layout, rep, run_piece(spec, vi, layout, rep))
+
+
 # -- the store of finished pieces ----------------------------------------------------------------
 
 class StudyStore:
     """Finished pieces on disk: ``<root>/pieces/v<variant>/<layout>/rep<r>.pkl``, written atomically.
 
     ``study.json`` holds the study's fingerprint; a folder holding another study is refused.
+    With ``durable`` False pieces are not flushed to disk (a scratch store whose pieces are read
+    back at once: local helpers hand theirs back through one).
     """
 
-    def __init__(self, root: Path, fingerprint: dict[str, Any]) -> None:
+    def __init__(self, root: Path, fingerprint: dict[str, Any], *, durable: bool = True) -> None:
         self.root = Path(root)
+        self.durable = durable
         self.root.mkdir(parents=True, exist_ok=True)
         meta = self.root / "study.json"
         if meta.exists():
@@ -359,8 +368,9 @@ class StudyStore:
         tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
         with open(tmp, "wb") as fh:
             pickle.dump(piece, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if self.durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, p)
 
 
@@ -426,11 +436,12 @@ def _run_with_helpers(spec: StudySpec, todo: list[Task], *, helpers: int, state:
     always has its next piece waiting (``ahead``), except at the end of the queue, where a piece
     waiting for a busy helper would leave this process idle.
 
-    A helper does not send its piece back through the pool's pipe: it writes it to a file (in
-    ``store`` or a temporary folder) and sends only that it is done. A piece is hundreds of
-    kilobytes; read through the pipe by the pool's thread, which waits for the interpreter lock
-    while this process simulates, it held each helper up for milliseconds. A helper killed
-    while writing leaves a torn file, not a message half sent that the pool would wait for ever.
+    A helper does not send its piece back through the pool's pipe: it saves it (in ``store``, or
+    a scratch store in a temporary folder, read and emptied here) and sends only that it is
+    done. A piece is hundreds of kilobytes; read through the pipe by the pool's thread, which
+    waits for the interpreter lock while this process simulates, it held each helper up for
+    milliseconds. A helper killed while writing leaves a torn file, not a message half sent
+    that the pool would wait for ever.
     """
     ahead = 2
     queue = collections.deque(todo)
@@ -442,8 +453,9 @@ def _run_with_helpers(spec: StudySpec, todo: list[Task], *, helpers: int, state:
     wake = threading.Event()  # a helper's piece is done
     ctx = _pool_context(spec, state)
     with contextlib.ExitStack() as stack:
-        folder = Path(store.root) if store is not None else Path(
-            stack.enter_context(tempfile.TemporaryDirectory(prefix="police-sim-pieces-")))
+        target = store if store is not None else StudyStore(
+            Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="police-sim-pieces-"))), {},
+            durable=False)
         stack.enter_context(_long_lived_frozen())
         pool = stack.enter_context(ProcessPoolExecutor(max_workers=helpers, mp_context=ctx))
 
@@ -458,7 +470,7 @@ def _run_with_helpers(spec: StudySpec, todo: list[Task], *, helpers: int, state:
                     t = queue.popleft()
                     submitting += 1
                 try:  # (outside the lock: the pool's thread takes it in on_done)
-                    fut = pool.submit(_run_piece_to, spec, store, folder, *t)
+                    fut = pool.submit(run_piece_into, spec, target, *t)
                 except RuntimeError:  # the pool broke (a helper died): its futures say why
                     with lock:
                         queue.appendleft(t)
@@ -485,11 +497,12 @@ def _run_with_helpers(spec: StudySpec, todo: list[Task], *, helpers: int, state:
                         return
                     fut, t = done.popleft()
                 fut.result()  # (a helper's error, or its death, is raised here)
-                piece = store.load(*t) if store is not None else _take_piece(
-                    _piece_path(None, folder, *t))
+                piece = target.load(*t)
                 if piece is None:
                     raise RuntimeError(f"a worker finished piece {t} but its file "
-                                       f"{_piece_path(store, folder, *t)} cannot be read")
+                                       f"{target.path(*t)} cannot be read")
+                if target is not store:
+                    target.path(*t).unlink()
                 finished(t, piece, saved=store is not None)
 
         feed()
@@ -512,32 +525,6 @@ def _run_with_helpers(spec: StudySpec, todo: list[Task], *, helpers: int, state:
         # (about 30 ms of freeing their memory that nobody need wait for; on an error, the
         # with block waits for them as before)
         pool.shutdown(wait=False)
-
-
-def _piece_path(store: StudyStore | None, folder: Path, vi: int, layout: str, rep: int) -> Path:
-    return store.path(vi, layout, rep) if store is not None else folder / f"v{vi}-{layout}-{rep}.pkl"
-
-
-def _run_piece_to(spec: StudySpec, store: StudyStore | None, folder: Path, vi: int, layout: str,
-                  rep: int) -> None:
-    """A helper's task: run one piece and write it to the store (durably) or to ``folder``."""
-    piece = run_piece(spec, vi, layout, rep)
-    if store is not None:
-        store.save(vi, layout, rep, piece)
-        return
-    with open(_piece_path(None, folder, vi, layout, rep), "wb") as fh:
-        pickle.dump(piece, fh, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def _take_piece(path: Path) -> Piece | None:
-    """A piece a helper wrote to a temporary file, read and removed (``None`` if torn)."""
-    try:
-        with open(path, "rb") as fh:
-            piece = pickle.load(fh)
-    except Exception:  # a helper killed while writing
-        return None
-    path.unlink()
-    return piece if isinstance(piece, Piece) else None
 
 
 @contextlib.contextmanager
