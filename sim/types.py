@@ -120,15 +120,21 @@ class RecordTable:
             for t in tables:
                 seen.update(dict.fromkeys(t.lookups[name]))
             lookups[name] = tuple(seen)
+        remaps: dict[tuple[str, tuple[str, ...]], np.ndarray | None] = {}
+        for name, merged in lookups.items():
+            where = {v: i for i, v in enumerate(merged)}
+            for t in tables:
+                own = t.lookups[name]
+                if (name, own) not in remaps:  # None: the codes are those of the merged lookup
+                    remaps[name, own] = (None if merged[:len(own)] == own else
+                                         np.array([-1] + [where[v] for v in own]))
         columns: dict[str, np.ndarray] = {}
         for name in tables[0].columns:
             parts = []
             for t in tables:
                 col = t.columns[name]
-                if name in lookups:
-                    remap = np.array([-1] + [lookups[name].index(v) for v in t.lookups[name]])
-                    col = remap[col + 1]
-                parts.append(col)
+                remap = remaps.get((name, t.lookups[name])) if name in lookups else None
+                parts.append(col if remap is None else remap[col + 1])
             columns[name] = np.concatenate(parts)
         return RecordTable(columns=columns, lookups=lookups)
 

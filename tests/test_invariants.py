@@ -302,3 +302,23 @@ def test_streamed_blocks_equal_one_table(busy_run):
     parts[0].write_csv(sink)
     parts[1].write_csv(sink, header=False)
     assert sink.getvalue() == t.to_csv()
+
+
+def test_concat_remaps_codes_onto_merged_lookups():
+    """Tables whose lookups differ (another layout's units, a shorter list) stack into codes of
+    one merged lookup: each part, decoded, reads as it did alone; a part whose lookup starts the
+    merged one keeps its codes, and -1 (no unit) stays empty."""
+    def table(units: tuple[str, ...], codes: list[int]) -> RecordTable:
+        n = len(codes)
+        cols = {name: np.zeros(n) for name, _ in FIELDS}
+        cols["incident"] = np.arange(n)
+        cols["unit"] = np.array(codes)
+        return RecordTable(columns=cols, lookups={"unit": units})
+
+    parts = [table(("a", "b"), [0, 1, -1]), table(("c", "a"), [0, 1, 1]), table(("a",), [0]),
+             table(("c", "a"), [1, -1])]
+    both = RecordTable.concat(parts)
+    assert both.lookups["unit"] == ("a", "b", "c")
+    expected = [v for p in parts for v in p.column("unit").tolist()]
+    assert both.column("unit").tolist() == expected == ["a", "b", "", "c", "a", "a", "a", "a", ""]
+    assert both.columns["unit"].tolist() == [0, 1, -1, 2, 0, 0, 0, 0, -1]
